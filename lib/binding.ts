@@ -1,0 +1,36 @@
+/**
+ * What the native addon exports, exactly. Engines add their functions here
+ * next to their C++ binding file (native/napi/<engine>_binding.cpp).
+ * Arguments are validated in TypeScript before they reach these functions.
+ */
+
+/** A CSR matrix as it crosses the boundary: 64-bit row offsets, sorted 32-bit column indices, float32 values. */
+export interface CsrArrays {
+  rows: number;
+  cols: number;
+  indptr: BigInt64Array;
+  indices: Int32Array;
+  data: Float32Array;
+}
+
+export type CombineRule = 'sum' | 'max' | 'last';
+
+export interface NativeBinding {
+  simdLevel(): string;
+  simdLevels(): string[];
+  hardwareThreads(): number;
+  cudaCompiled(): boolean;
+  debugThrow(kind: string, async?: boolean): Promise<void> | undefined;
+
+  csrFromCoo(
+    rows: Int32Array,
+    cols: Int32Array,
+    values: Float32Array | null,
+    nRows: number,
+    nCols: number,
+    combine: CombineRule,
+    allowNegative: boolean,
+    threads: number,
+  ): Promise<CsrArrays>;
+  csrTranspose(matrix: CsrArrays, threads: number): Promise<CsrArrays>;
+}

@@ -1,0 +1,177 @@
+#include "binding.hpp"
+
+#include <new>
+
+namespace fastrec::napi {
+
+std::vector<InitFn>& registry() {
+  static std::vector<InitFn> fns;
+  return fns;
+}
+Registrar::Registrar(InitFn fn) { registry().push_back(fn); }
+
+Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  err.Set("fastrecNative", Napi::Boolean::New(env, true));
+  return err;
+}
+
+Napi::Error make_error(Napi::Env env, std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return make_error(env, error_code_name(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return make_error(env, "OUT_OF_MEMORY", "out of memory: the operation needs more memory than is available");
+  } catch (const Napi::Error& e) {
+    return e;
+  } catch (const std::exception& e) {
+    return make_error(env, "INTERNAL", std::string("internal error: ") + e.what());
+  } catch (...) {
+    return make_error(env, "INTERNAL", "internal error: unknown exception");
+  }
+}
+
+void export_fn(Napi::Env env, Napi::Object exports, const char* name,
+               std::function<Napi::Value(const Napi::CallbackInfo&)> fn) {
+  auto* held = new std::function<Napi::Value(const Napi::CallbackInfo&)>(std::move(fn));
+  env.AddCleanupHook([held] { delete held; });
+  exports.Set(name, Napi::Function::New(
+                        env,
+                        [](const Napi::CallbackInfo& info) -> Napi::Value {
+                          auto* f = static_cast<std::function<Napi::Value(const Napi::CallbackInfo&)>*>(info.Data());
+                          try {
+                            return (*f)(info);
+                          } catch (const Napi::Error& e) {
+                            throw;
+                          } catch (...) {
+                            throw make_error(info.Env(), std::current_exception());
+                          }
+                        },
+                        name, held));
+}
+
+double number(const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) throw Error(ErrorCode::InvalidArgument, std::string(name) + ": expected a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+int64_t integer(const Napi::Value& v, const char* name) {
+  double d = number(v, name);
+  if (d != static_cast<double>(static_cast<int64_t>(d)))
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + ": expected an integer");
+  return static_cast<int64_t>(d);
+}
+bool boolean(const Napi::Value& v, const char* name) {
+  if (!v.IsBoolean()) throw Error(ErrorCode::InvalidArgument, std::string(name) + ": expected a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+std::string string(const Napi::Value& v, const char* name) {
+  if (!v.IsString()) throw Error(ErrorCode::InvalidArgument, std::string(name) + ": expected a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+Napi::Value prop(const Napi::Object& o, const char* key) { return o.Get(key); }
+
+Napi::Promise PromiseWorker::start(Napi::Env env, std::vector<Napi::Value> keep, ExecuteFn execute, FinishFn finish,
+                                   std::shared_ptr<CancelToken> cancel) {
+  auto* w = new PromiseWorker(env, std::move(execute), std::move(finish));
+  for (auto& v : keep)
+    if (v.IsObject()) w->keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  w->cancel_ = std::move(cancel);
+  Napi::Promise promise = w->deferred_.Promise();
+  w->Queue();
+  return promise;
+}
+
+PromiseWorker::PromiseWorker(Napi::Env env, ExecuteFn execute, FinishFn finish)
+    : Napi::AsyncWorker(env, "fastrec"), deferred_(Napi::Promise::Deferred::New(env)),
+      execute_(std::move(execute)), finish_(std::move(finish)) {}
+
+void PromiseWorker::Execute() {
+  try {
+    execute_();
+  } catch (...) {
+    error_ = std::current_exception();
+    SetError("native error");
+  }
+}
+
+void PromiseWorker::OnOK() {
+  Napi::Env env = Env();
+  try {
+    deferred_.Resolve(finish_ ? finish_(env) : env.Undefined());
+  } catch (...) {
+    deferred_.Reject(make_error(env, std::current_exception()).Value());
+  }
+  keep_.clear();
+}
+
+void PromiseWorker::OnError(const Napi::Error&) {
+  deferred_.Reject(make_error(Env(), error_).Value());
+  keep_.clear();
+}
+
+}  // namespace fastrec::napi
+
+namespace fastrec::napi {
+
+Progress::Progress(Napi::Env env, Napi::Value callback) {
+  if (!callback.IsFunction()) return;
+  tsfn_ = Napi::ThreadSafeFunction::New(env, callback.As<Napi::Function>(), "fastrec-progress", 0, 1);
+  tsfn_.Unref(env);  // progress alone must not keep the process alive
+  active_ = true;
+}
+
+Progress::~Progress() {
+  if (active_) tsfn_.Release();
+}
+
+void Progress::post(Build build) {
+  if (!active_) return;
+  auto* payload = new Build(std::move(build));
+  napi_status status = tsfn_.NonBlockingCall(payload, [](Napi::Env env, Napi::Function fn, Build* b) {
+    try {
+      fn.Call({(*b)(env)});
+    } catch (...) {
+      // A throwing progress callback must not take the worker down; ignore it.
+    }
+    delete b;
+  });
+  if (status != napi_ok) delete payload;
+}
+
+}  // namespace fastrec::napi
+
+namespace fastrec::napi {
+
+CsrView csr_arg(const Napi::Value& v, const char* name) {
+  if (!v.IsObject()) throw Error(ErrorCode::InvalidArgument, std::string(name) + ": expected a CSR matrix object");
+  Napi::Object o = v.As<Napi::Object>();
+  CsrView m;
+  m.rows = integer(o.Get("rows"), "rows");
+  m.cols = integer(o.Get("cols"), "cols");
+  auto indptr = typed<int64_t>(o.Get("indptr"), "indptr");
+  auto indices = typed<int32_t>(o.Get("indices"), "indices");
+  auto data = typed<float>(o.Get("data"), "data");
+  if (m.rows < 0 || m.cols < 0 || indptr.length != static_cast<size_t>(m.rows) + 1)
+    throw Error(ErrorCode::DimensionMismatch, std::string(name) + ": indptr must have rows + 1 entries");
+  int64_t nnz = indptr.data[m.rows];
+  if (nnz < 0 || indices.length != static_cast<size_t>(nnz) || data.length != static_cast<size_t>(nnz))
+    throw Error(ErrorCode::DimensionMismatch, std::string(name) + ": indices and data must have indptr[rows] entries");
+  m.indptr = indptr.data;
+  m.indices = indices.data;
+  m.data = data.data;
+  return m;
+}
+
+Napi::Object csr_to_js(Napi::Env env, CsrMatrix&& m) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rows", Napi::Number::New(env, static_cast<double>(m.rows)));
+  o.Set("cols", Napi::Number::New(env, static_cast<double>(m.cols)));
+  o.Set("indptr", to_js(env, std::move(m.indptr)));
+  o.Set("indices", to_js(env, std::move(m.indices)));
+  o.Set("data", to_js(env, std::move(m.data)));
+  return o;
+}
+
+}  // namespace fastrec::napi
