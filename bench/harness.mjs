@@ -1,0 +1,81 @@
+// Shared benchmark harness: machine facts, timing helpers, and result files.
+// Every benchmark writes bench/results/<name>.json through writeResult() and
+// its figures are summarized by hand in bench/README.md (one section each).
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = dirname(fileURLToPath(import.meta.url));
+
+/** Facts about this machine, recorded with every result. */
+export async function machineInfo() {
+  const fastrec = await import('../dist/index.js');
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/);
+    if (m) cpu = m[1];
+  } catch {}
+  return {
+    cpu,
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    simd: fastrec.simd(),
+  };
+}
+
+/** Seconds taken by `fn` (awaited). */
+export async function seconds(fn) {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+/** Median of the times of `reps` runs of `fn`, after `warmup` untimed runs. */
+export async function medianSeconds(fn, reps = 5, warmup = 1) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const t = [];
+  for (let i = 0; i < reps; i++) t.push(await seconds(fn));
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)];
+}
+
+/** Peak resident memory of this process so far, in MiB (Linux). */
+export function peakRssMiB() {
+  try {
+    const m = readFileSync('/proc/self/status', 'utf8').match(/VmHWM:\s*(\d+) kB/);
+    if (m) return +(Number(m[1]) / 1024).toFixed(1);
+  } catch {}
+  return +(process.memoryUsage().rss / 2 ** 20).toFixed(1);
+}
+
+/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Write bench/results/<name>.json with the machine, command, date and results. */
+export async function writeResult(name, results) {
+  const dir = join(benchDir, 'results');
+  mkdirSync(dir, { recursive: true });
+  const record = {
+    name,
+    date: new Date().toISOString(),
+    command: `node ${process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', '')).join(' ')}`,
+    machine: await machineInfo(),
+    results,
+  };
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  console.log(`wrote ${file}`);
+  return record;
+}
