@@ -11,3 +11,34 @@ export { applyWeighting, type Weighting } from './data/weighting.js';
 export type { CsrArrays, CombineRule } from './binding.js';
 export { readInteractions, readFeatures, type ReadInteractionsOptions, type ReadFeaturesOptions, type ReadResult, type InteractionColumnMap, type FileFormat } from './io/readers.js';
 export { parseCsv, fileChunks, type CsvRecord } from './io/csv.js';
+// ---- hybrid ranking layer (lib/hybrid) ----
+export {
+  HybridRecommender,
+  defaultSources,
+  temporalCut,
+  type HybridOptions,
+  type HybridFitOptions,
+  type HybridRecommendOptions,
+  type HybridRecommendations,
+  type DiversityOptions,
+  type LearnWeightsOptions,
+} from './hybrid/recommender.js';
+export {
+  ModelSource,
+  ItemToItemSource,
+  ContentSource,
+  ComplementSource,
+  TrendingSource,
+  PopularSource,
+  NewArrivalsSource,
+  type CandidateSource,
+  type CandidateList,
+} from './hybrid/sources.js';
+export { ContentModel, type ContentOptions } from './hybrid/content.js';
+export { buildItemFeatures, categoryCodes, type ItemFeatureMatrix, type ItemFeatureOptions, type CategoryCodes } from './hybrid/features.js';
+export { tokenize, fitTfIdf, tfIdfVector } from './hybrid/text.js';
+export { intraListDiversity, selectDiverse } from './hybrid/diversity.js';
+export type { Rules, ItemPredicate, Boost, Pin, Dedupe } from './hybrid/rules.js';
+export type { Evidence, EvidenceKind, Reason } from './hybrid/evidence.js';
+export type { Context as HybridContext, Catalog as HybridCatalog, Request as HybridRequest } from './hybrid/catalog.js';
+export type { Normalization } from './hybrid/normalize.js';

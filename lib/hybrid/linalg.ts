@@ -69,8 +69,12 @@ export function symmetricEigen(m: Float64Array, l: number): { values: Float64Arr
   for (let i = 0; i < l; i++) v[i * l + i] = 1;
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
-    for (let p = 0; p < l; p++) for (let q = p + 1; q < l; q++) off += a[p * l + q]! ** 2;
-    if (off < 1e-22) break;
+    let diag = 0;
+    for (let p = 0; p < l; p++) {
+      diag += a[p * l + p]! ** 2;
+      for (let q = p + 1; q < l; q++) off += a[p * l + q]! ** 2;
+    }
+    if (off <= 1e-30 * diag || off < 1e-300) break;
     for (let p = 0; p < l; p++) {
       for (let q = p + 1; q < l; q++) {
         const apq = a[p * l + q]!;
@@ -139,42 +143,90 @@ export function choleskySolve(a: Float64Array, p: number, b: Float64Array, q: nu
   return x;
 }
 
-/** y (column-major n x l) = A x (x column-major m x l) for CSR A (n x m). */
+/** y (row-major n x l) = A x (x row-major m x l) for CSR A (n x m). */
 function csrTimesDense(a: CsrArrays, x: Float64Array, l: number): Float64Array {
-  const n = a.rows;
-  const m = a.cols;
-  const y = new Float64Array(n * l);
-  for (let r = 0; r < n; r++) {
+  const y = new Float64Array(a.rows * l);
+  for (let r = 0; r < a.rows; r++) {
     const lo = Number(a.indptr[r]);
     const hi = Number(a.indptr[r + 1]);
+    const oy = r * l;
     for (let p = lo; p < hi; p++) {
-      const c = a.indices[p]!;
+      const ox = a.indices[p]! * l;
       const v = a.data[p]!;
-      for (let j = 0; j < l; j++) y[j * n + r]! += v * x[j * m + c]!;
+      for (let j = 0; j < l; j++) y[oy + j]! += v * x[ox + j]!;
     }
   }
   return y;
 }
 
-/** z (column-major m x l) = Aᵀ q (q column-major n x l). */
+/** z (row-major m x l) = Aᵀ q (q row-major n x l). */
 function csrTransposeTimesDense(a: CsrArrays, q: Float64Array, l: number): Float64Array {
-  const n = a.rows;
-  const m = a.cols;
-  const z = new Float64Array(m * l);
-  for (let r = 0; r < n; r++) {
+  const z = new Float64Array(a.cols * l);
+  for (let r = 0; r < a.rows; r++) {
     const lo = Number(a.indptr[r]);
     const hi = Number(a.indptr[r + 1]);
+    const oq = r * l;
     for (let p = lo; p < hi; p++) {
-      const c = a.indices[p]!;
+      const oz = a.indices[p]! * l;
       const v = a.data[p]!;
-      for (let j = 0; j < l; j++) z[j * m + c]! += v * q[j * n + r]!;
+      for (let j = 0; j < l; j++) z[oz + j]! += v * q[oq + j]!;
     }
   }
   return z;
 }
 
+/** G = YᵀY for row-major Y (n x l). */
+function gramOf(y: Float64Array, n: number, l: number): Float64Array {
+  const g = new Float64Array(l * l);
+  for (let r = 0; r < n; r++) {
+    const o = r * l;
+    for (let i = 0; i < l; i++) {
+      const yi = y[o + i]!;
+      if (yi === 0) continue;
+      for (let j = i; j < l; j++) g[i * l + j]! += yi * y[o + j]!;
+    }
+  }
+  for (let i = 0; i < l; i++) for (let j = 0; j < i; j++) g[i * l + j] = g[j * l + i]!;
+  return g;
+}
+
+/**
+ * Orthonormal basis of the column space of row-major Y (n x l) by the
+ * eigen-decomposition of its Gram matrix: Q = Y·V·Λ^(−1/2), keeping only
+ * directions with λ > 1e-10·λ_max (rank-deficient Y gives fewer columns).
+ * Done twice, like CholeskyQR2, to recover the precision lost by squaring.
+ */
+export function orthonormalBasis(y: Float64Array, n: number, l: number): { q: Float64Array; l: number } {
+  let cur = y;
+  let cols = l;
+  for (let pass = 0; pass < 2; pass++) {
+    const { values, vectors } = symmetricEigen(gramOf(cur, n, cols), cols);
+    const keep: number[] = [];
+    for (let c = 0; c < cols; c++) if (values[c]! > 1e-10 * Math.max(values[0]!, 1e-300)) keep.push(c);
+    const t = keep.length;
+    const m = new Float64Array(cols * t);
+    keep.forEach((c, j) => {
+      const inv = 1 / Math.sqrt(values[c]!);
+      for (let i = 0; i < cols; i++) m[i * t + j] = vectors[i * cols + c]! * inv;
+    });
+    const next = new Float64Array(n * t);
+    for (let r = 0; r < n; r++) {
+      const o = r * cols;
+      const out = r * t;
+      for (let i = 0; i < cols; i++) {
+        const v = cur[o + i]!;
+        if (v === 0) continue;
+        for (let j = 0; j < t; j++) next[out + j]! += v * m[i * t + j]!;
+      }
+    }
+    cur = next;
+    cols = t;
+  }
+  return { q: cur, l: cols };
+}
+
 export interface SvdResult {
-  /** Rank actually returned (<= k, limited by the matrix's shape). */
+  /** Rank actually returned (<= k, limited by the matrix's shape and rank). */
   k: number;
   /** Singular values, decreasing. */
   s: Float64Array;
@@ -184,55 +236,79 @@ export interface SvdResult {
   v: Float32Array;
 }
 
+/** The transpose of a CSR matrix (counting sort by column; rows stay sorted). */
+export function csrTransposeJs(a: CsrArrays): CsrArrays {
+  const nnz = a.indices.length;
+  const ptr = new BigInt64Array(a.cols + 1);
+  const counts = new Int32Array(a.cols + 1);
+  for (let p = 0; p < nnz; p++) counts[a.indices[p]! + 1]!++;
+  for (let c = 0; c < a.cols; c++) counts[c + 1]! += counts[c]!;
+  for (let c = 0; c <= a.cols; c++) ptr[c] = BigInt(counts[c]!);
+  const indices = new Int32Array(nnz);
+  const data = new Float32Array(nnz);
+  for (let r = 0; r < a.rows; r++) {
+    for (let p = Number(a.indptr[r]); p < Number(a.indptr[r + 1]); p++) {
+      const at = counts[a.indices[p]!]!++;
+      indices[at] = r;
+      data[at] = a.data[p]!;
+    }
+  }
+  return { rows: a.cols, cols: a.rows, indptr: ptr, indices, data };
+}
+
 /**
- * Randomized truncated SVD (Halko, Martinsson, Tropp 2011) of a sparse matrix:
- * Y = A·Ω with a Gaussian Ω (m x (k + oversample)), `powerIterations` rounds of
- * Y = A·orth(Aᵀ·orth(Y)), Q = orth(Y), then the small problem B = Qᵀ·A is
- * solved through the eigen-decomposition of B·Bᵀ = (AᵀQ)ᵀ(AᵀQ).
- * Used for content vectors (small matrices); the native lib/svd.ts serves large ones.
+ * Randomized truncated SVD (Halko, Martinsson, Tropp 2011) of a sparse matrix
+ * A (n x m), working in the smaller of the two dimensions. With m <= n the
+ * range of AᵀA is sampled: X = Ω (m x (k + oversample), Gaussian), then
+ * `powerIterations` rounds of X = Aᵀ·A·orth(X); Q = orth(X); B = A·Q; the
+ * eigen-decomposition B·ᵀB = W·Λ·Wᵀ gives V = Q·W, σ = √λ and A·V = B·W.
+ * With m > n the same runs on Aᵀ and the roles swap.
  */
 export function randomizedSvd(a: CsrArrays, k: number, options: { oversample?: number; powerIterations?: number; seed?: number } = {}): SvdResult {
+  if (a.cols > a.rows) {
+    // SVD of Aᵀ: its right vectors are A's left vectors U, and A·V = U·Σ.
+    const t = rightSidedSvd(csrTransposeJs(a), k, options);
+    const rowEmbeddings = new Float32Array(a.rows * t.k);
+    for (let r = 0; r < a.rows; r++) for (let c = 0; c < t.k; c++) rowEmbeddings[r * t.k + c] = t.v[r * t.k + c]! * t.s[c]!;
+    const v = new Float32Array(a.cols * t.k);
+    for (let r = 0; r < a.cols; r++) for (let c = 0; c < t.k; c++) v[r * t.k + c] = t.s[c]! > 0 ? t.rowEmbeddings[r * t.k + c]! / t.s[c]! : 0;
+    return { k: t.k, s: t.s, rowEmbeddings, v };
+  }
+  return rightSidedSvd(a, k, options);
+}
+
+function rightSidedSvd(a: CsrArrays, k: number, options: { oversample?: number; powerIterations?: number; seed?: number }): SvdResult {
   const n = a.rows;
   const m = a.cols;
-  const kk = Math.max(0, Math.min(k, n, m));
-  const l = Math.min(kk + (options.oversample ?? 10), n, m);
-  if (kk === 0) return { k: 0, s: new Float64Array(0), rowEmbeddings: new Float32Array(0), v: new Float32Array(0) };
+  let l = Math.min(Math.max(0, Math.min(k, n, m)) + (options.oversample ?? 10), n, m);
+  if (l === 0 || k <= 0) return { k: 0, s: new Float64Array(0), rowEmbeddings: new Float32Array(0), v: new Float32Array(0) };
   const g = gaussian(rng(options.seed ?? 1));
-  const omega = Float64Array.from({ length: m * l }, g);
-  let y = csrTimesDense(a, omega, l);
+  let x: Float64Array = Float64Array.from({ length: m * l }, g);
   for (let it = 0; it < (options.powerIterations ?? 4); it++) {
-    orthonormalizeColumns(y, n, l);
-    const z = csrTransposeTimesDense(a, y, l);
-    orthonormalizeColumns(z, m, l);
-    y = csrTimesDense(a, z, l);
+    const q = orthonormalBasis(x, m, l);
+    l = q.l;
+    x = csrTransposeTimesDense(a, csrTimesDense(a, q.q, l), l);
   }
-  orthonormalizeColumns(y, n, l);
-  const z = csrTransposeTimesDense(a, y, l); // Bᵀ, m x l
-  const gram = new Float64Array(l * l);
-  for (let i = 0; i < l; i++)
-    for (let j = i; j < l; j++) {
-      let d = 0;
-      for (let r = 0; r < m; r++) d += z[i * m + r]! * z[j * m + r]!;
-      gram[i * l + j] = d;
-      gram[j * l + i] = d;
-    }
-  const { values, vectors } = symmetricEigen(gram, l);
-  const s = Float64Array.from(values.subarray(0, kk), (x) => Math.sqrt(Math.max(0, x)));
-  // A·V = Q·B·V = Q·U_b·Σ ; V = Bᵀ·U_b / σ.
+  const q = orthonormalBasis(x, m, l);
+  l = q.l;
+  const b = csrTimesDense(a, q.q, l); // n x l
+  const { values, vectors } = symmetricEigen(gramOf(b, n, l), l);
+  let kk = Math.min(k, l);
+  while (kk > 0 && !(values[kk - 1]! > 1e-12 * Math.max(values[0]!, 1e-300))) kk--;
+  const s = Float64Array.from(values.subarray(0, kk), (v) => Math.sqrt(Math.max(0, v)));
   const rowEmbeddings = new Float32Array(n * kk);
   for (let r = 0; r < n; r++)
     for (let c = 0; c < kk; c++) {
       let d = 0;
-      for (let j = 0; j < l; j++) d += y[j * n + r]! * vectors[j * l + c]!;
-      rowEmbeddings[r * kk + c] = d * s[c]!;
+      for (let j = 0; j < l; j++) d += b[r * l + j]! * vectors[j * l + c]!;
+      rowEmbeddings[r * kk + c] = d;
     }
   const v = new Float32Array(m * kk);
   for (let r = 0; r < m; r++)
     for (let c = 0; c < kk; c++) {
-      if (s[c]! < 1e-12) continue;
       let d = 0;
-      for (let j = 0; j < l; j++) d += z[j * m + r]! * vectors[j * l + c]!;
-      v[r * kk + c] = d / s[c]!;
+      for (let j = 0; j < l; j++) d += q.q[r * l + j]! * vectors[j * l + c]!;
+      v[r * kk + c] = d;
     }
   return { k: kk, s, rowEmbeddings, v };
 }
