@@ -33,4 +33,18 @@ export interface NativeBinding {
     threads: number,
   ): Promise<CsrArrays>;
   csrTranspose(matrix: CsrArrays, threads: number): Promise<CsrArrays>;
+
+  // ---- svdknn: truncated SVD (native/napi/svd_binding.cpp) ----
+  truncatedSvd(
+    matrix: CsrArrays,
+    k: number,
+    oversample: number,
+    powerIterations: number,
+    center: boolean,
+    seed: number,
+    threads: number,
+    onProgress: ((fraction: number) => void) | null,
+    signal: AbortSignal | null,
+  ): Promise<{ u: Float32Array; s: Float32Array; vt: Float32Array; mean: Float32Array | null }>;
+  // ---- end svdknn: truncated SVD ----
 }

@@ -11,3 +11,5 @@ export { applyWeighting, type Weighting } from './data/weighting.js';
 export type { CsrArrays, CombineRule } from './binding.js';
 export { readInteractions, readFeatures, type ReadInteractionsOptions, type ReadFeaturesOptions, type ReadResult, type InteractionColumnMap, type FileFormat } from './io/readers.js';
 export { parseCsv, fileChunks, type CsvRecord } from './io/csv.js';
+// ---- svdknn ----
+export { truncatedSvd, type TruncatedSvdOptions, type TruncatedSvdResult } from './svd.js';
