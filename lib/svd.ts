@@ -6,8 +6,8 @@
  * feature TF-IDF matrix (content vectors), or any CSR matrix.
  */
 import type { CsrArrays } from './binding.js';
-import { AbortError, InvalidArgumentError } from './errors.js';
-import { callAsync } from './native.js';
+import { InvalidArgumentError } from './errors.js';
+import { callAsync, cancelFlag } from './native.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, threads as checkThreads } from './validate.js';
 
 export interface TruncatedSvdOptions {
@@ -76,7 +76,11 @@ export async function truncatedSvd(matrix: CsrArrays, options: TruncatedSvdOptio
   const threads = checkThreads(options.threads);
   const signal = abortSignal('options.signal', options.signal);
   const onProgress = options.onProgress === undefined ? null : (func('options.onProgress', options.onProgress) as (f: number) => void);
-  if (signal?.aborted) throw new AbortError();
-  const r = await callAsync((n) => n.truncatedSvd(m, k, oversample, powerIterations, center, seed, threads, onProgress, signal ?? null));
-  return { rows: m.rows, cols: m.cols, k, ...r };
+  const { flag, release } = cancelFlag(signal);
+  try {
+    const r = await callAsync((n) => n.truncatedSvd(m, k, oversample, powerIterations, center, seed, threads, onProgress, flag));
+    return { rows: m.rows, cols: m.cols, k, ...r };
+  } finally {
+    release();
+  }
 }

@@ -1,7 +1,6 @@
 // Truncated SVD export: truncatedSvd(matrix, k, oversample, powerIterations,
-// center, seed, threads, onProgress|null, signal|null) -> Promise<{ u, s, vt, mean }>.
+// center, seed, threads, onProgress|null, cancelFlag|null) -> Promise<{ u, s, vt, mean }>.
 #include "binding.hpp"
-#include "cancel_signal.hpp"
 #include "svd/truncated_svd.hpp"
 
 namespace fastrec::napi {
@@ -18,7 +17,7 @@ void init_svd(Napi::Env env, Napi::Object exports) {
     o.seed = static_cast<uint64_t>(integer(info[5], "seed"));
     o.threads = static_cast<size_t>(integer(info[6], "threads"));
     auto progress = std::make_shared<Progress>(info.Env(), info[7]);
-    auto cancel = cancel_from_signal(info.Env(), info[8]);
+    auto cancel = cancel_arg(info[8]);
     auto out = std::make_shared<svd::SvdResult>();
     return PromiseWorker::start(
         info.Env(), {info[0], info[8]},
