@@ -34,6 +34,47 @@ export interface NativeBinding {
   ): Promise<CsrArrays>;
   csrTranspose(matrix: CsrArrays, threads: number): Promise<CsrArrays>;
 
+  // ---- scoring (native/napi/scoring_binding.cpp) ----
+  /** Top-k items for one user vector; results have length <= k. */
+  factorTopK(
+    user: Float32Array,
+    items: Float32Array,
+    dim: number,
+    itemBias: Float32Array | null,
+    seen: Int32Array | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+  ): { indices: Int32Array; scores: Float32Array };
+  /** Top-k for users[rows[r]]; rows.length * k results padded with -1 / -Infinity. */
+  factorTopKMany(
+    users: Float32Array,
+    rows: Int32Array,
+    items: Float32Array,
+    dim: number,
+    itemBias: Float32Array | null,
+    seen: CsrArrays | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+    threads: number,
+    onProgress: ((usersDone: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ indices: Int32Array; scores: Float32Array }>;
+  // ---- svdknn: truncated SVD (native/napi/svd_binding.cpp) ----
+  truncatedSvd(
+    matrix: CsrArrays,
+    k: number,
+    oversample: number,
+    powerIterations: number,
+    center: boolean,
+    seed: number,
+    threads: number,
+    onProgress: ((fraction: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ u: Float32Array; s: Float32Array; vt: Float32Array; mean: Float32Array | null }>;
+  // ---- end svdknn: truncated SVD ----
+
   // ---- benchmark hooks (native/napi/bench_binding.cpp; used by bench/, not by the library) ----
   /** Time one kernel of one SIMD level (best of `reps` calls): seconds per call, bytes moved, flops. */
   benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;
