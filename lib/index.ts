@@ -38,6 +38,12 @@ export {
   TrendingSource,
   PopularSource,
   NewArrivalsSource,
+  CategoryAffinitySource,
+  ColdStartSource,
+  FactorSource,
+  type FactorModelLike,
+  type VectorRetriever,
+  type FactorSourceOptions,
   type CandidateSource,
   type CandidateList,
 } from './hybrid/sources.js';

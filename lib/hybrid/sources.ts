@@ -8,7 +8,9 @@ import type { Dataset } from '../data/dataset.js';
 import type { Id } from '../data/idmap.js';
 import { csrRow } from '../data/dataset.js';
 import { InvalidArgumentError, NotFittedError, UnknownIdError } from '../errors.js';
-import type { Recommender } from '../recommender.js';
+import type { History, Recommender } from '../recommender.js';
+import { choleskySolve } from './linalg.js';
+import { callSync } from '../native.js';
 import { categoryName, itemLabel, type Catalog, type Context, type Request } from './catalog.js';
 import { listText, type Evidence } from './evidence.js';
 import { coOccurrenceNeighbors, neighborsOf, type NeighborLists } from './neighbors.js';
@@ -86,6 +88,7 @@ class NeighborAccumulator {
   private stamp = new Int32Array(0); // run in which an item was last touched
   private runs = 0;
   private touched: number[] = [];
+  private top: TopList | undefined;
   constructor(private readonly out: ListBuffer) {}
 
   run(lists: NeighborLists, anchors: { items: number[]; weights: number[] }, n: number, blocked: (i: number) => boolean, numItems: number): CandidateList {
@@ -117,12 +120,11 @@ class NeighborAccumulator {
         }
       }
     }
-    const top = new TopList(n);
+    const top = (this.top = TopList.reuse(this.top, n));
     for (const j of touched) if (!blocked(j)) top.push(j, acc[j]!);
     touched.length = 0;
-    const s = top.sorted();
     const out = this.out.reset(n);
-    for (let r = 0; r < s.indices.length; r++) out.push(s.indices[r]!, s.scores[r]!);
+    out.count = top.drainInto(out.indices, out.scores);
     return out;
   }
 
@@ -603,6 +605,7 @@ export class NewArrivalsSource implements CandidateSource {
   private list = new Int32Array(0);
   private readonly out = new ListBuffer();
   private readonly mine = new Set<number>();
+  private top: TopList | undefined;
 
   constructor(private readonly options: NewArrivalsOptions = {}) {
     this.name = options.name ?? 'new';
@@ -626,14 +629,13 @@ export class NewArrivalsSource implements CandidateSource {
     this.mine.clear();
     if (codes) for (const h of req.history) if (codes[h]! >= 0) this.mine.add(codes[h]!);
     // Freshness in (0, 1], plus 1 for the user's own categories: their new items first.
-    const top = new TopList(n);
+    const top = (this.top = TopList.reuse(this.top, n));
     for (const i of this.list) {
       if (blocked(i) || (req.category >= 0 && codes && codes[i] !== req.category)) continue;
       const fresh = 1 - (s.now - s.firstSeen[i]!) / (days + 1);
       top.push(i, fresh + (codes && this.mine.has(codes[i]!) ? 1 : 0));
     }
-    const r = top.sorted();
-    for (let q = 0; q < r.indices.length; q++) out.push(r.indices[q]!, r.scores[q]!);
+    out.count = top.drainInto(out.indices, out.scores);
     return out;
   }
 
@@ -646,3 +648,405 @@ export class NewArrivalsSource implements CandidateSource {
 }
 
 export type { Id };
+
+// ---- popular in the user's own categories -----------------------------------------------
+
+export interface CategoryAffinityOptions {
+  name?: string;
+  contexts?: readonly Context[];
+  /** The user's top categories considered (default 5). */
+  categories?: number;
+  keep?: number;
+}
+
+/**
+ * "Popular in categories you buy": the user's category shares (from recent
+ * items, newer ones weighing more) times each item's popularity relative to
+ * the best seller of its category.
+ */
+export class CategoryAffinitySource implements CandidateSource {
+  readonly kind = 'affinity';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  private catalog!: Catalog;
+  private readonly lists = new RankedLists();
+  private top = new Float32Array(0);
+  private readonly out = new ListBuffer();
+  private share = new Map<number, number>();
+  private counts = new Map<number, number>();
+  private topList: TopList | undefined;
+
+  constructor(private readonly options: CategoryAffinityOptions = {}) {
+    this.name = options.name ?? 'affinity';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog): Promise<void> {
+    this.catalog = catalog;
+    if (!catalog.category) throw new InvalidArgumentError(`the source '${this.name}' needs a category column: build the dataset with item features`);
+    const pop = catalog.signals.popularity;
+    this.lists.build(pop, catalog.category.codes, catalog.category.names.length, this.options.keep ?? 300);
+    this.top = Float32Array.from(this.lists.byCategory, (l) => (l.length ? pop[l[0]!]! : 1));
+  }
+
+  /** Category shares of a request's history (newest items weigh most). */
+  private shares(req: Request): Map<number, number> {
+    const codes = this.catalog.category!.codes;
+    const share = this.share;
+    const counts = this.counts;
+    share.clear();
+    counts.clear();
+    let total = 0;
+    const h = req.history;
+    for (let r = 0; r < h.length; r++) {
+      const c = codes[h[r]!]!;
+      if (c < 0) continue;
+      const w = Math.pow(0.97, h.length - 1 - r);
+      share.set(c, (share.get(c) ?? 0) + w);
+      counts.set(c, (counts.get(c) ?? 0) + 1);
+      total += w;
+    }
+    for (const [c, w] of share) share.set(c, w / total);
+    return share;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    const share = this.shares(req);
+    if (share.size === 0) return out;
+    const cats = [...share.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, this.options.categories ?? 5);
+    const pop = this.catalog.signals.popularity;
+    const top = (this.topList = TopList.reuse(this.topList, n));
+    for (const [c, s] of cats) {
+      const list = this.lists.byCategory[c]!;
+      let taken = 0;
+      for (let r = 0; r < list.length && taken < n; r++) {
+        const i = list[r]!;
+        if (blocked(i)) continue;
+        const score = (s * pop[i]!) / this.top[c]!;
+        if (score <= top.threshold) break; // lists are sorted: nothing further can enter
+        top.push(i, score);
+        taken++;
+      }
+    }
+    out.count = top.drainInto(out.indices, out.scores);
+    return out;
+  }
+
+  score(req: Request, item: number): number {
+    const c = this.catalog.category!.codes[item]!;
+    const share = this.shares(req).get(c);
+    return share === undefined ? 0 : (share * this.catalog.signals.popularity[item]!) / this.top[c]!;
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    const code = c.category!.codes[item]!;
+    this.shares(req);
+    const mine = this.counts.get(code) ?? 0;
+    if (mine === 0) return undefined;
+    const cat = c.category!.names[code]!;
+    const buyers = c.signals.popularity[item]!;
+    return { source: this.name, kind: 'popular', text: `popular in ${cat} (${buyers} buyers), a category you buy (${mine} of your items)`, category: cat, count: buyers };
+  }
+}
+
+// ---- cold start: new items scored through their attributes -------------------------------
+
+/** What cold start needs of a factor model (AlsModel and PureSVD-style models have it). */
+export interface FactorModelLike {
+  readonly fitted: boolean;
+  /** items x factors, row-major, in the dataset's item order. */
+  readonly itemFactors: Float32Array;
+  /** users x factors, row-major. */
+  readonly userFactors: Float32Array;
+  /** Factors of a user described by a history (fold-in). */
+  foldIn?(history: History): { factors: Float32Array };
+}
+
+export interface ColdStartOptions {
+  name?: string;
+  contexts?: readonly Context[];
+  /** Ridge penalty λ of the content → factor regression (default 1). */
+  l2?: number;
+  /** Items with at least this many buyers train the regression (default 2). */
+  minBuyers?: number;
+}
+
+/**
+ * New items (attributes known, no interactions yet) get factor vectors from
+ * their content vectors by ridge regression fitted on warm items:
+ *   W = argmin ‖(X − μx)W − (Y − μy)‖² + λ‖W‖²  = ((X−μx)ᵀ(X−μx) + λI)⁻¹ (X−μx)ᵀ(Y−μy)
+ * with X the warm items' content vectors and Y their collaborative factors;
+ * a cold item's factors are (x − μx)W + μy, so every user gets a score for it.
+ */
+export class ColdStartSource implements CandidateSource {
+  readonly kind = 'coldstart';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  private catalog!: Catalog;
+  private model: FactorModelLike | undefined;
+  /** Cold items and their projected factors (row-major). */
+  coldItems = new Int32Array(0);
+  projected = new Float32Array(0);
+  dim = 0;
+  private coldPos = new Map<number, number>();
+  private readonly out = new ListBuffer();
+  private top: TopList | undefined;
+  private cachedFor: Request | undefined;
+  private cachedVector: Float32Array | undefined;
+
+  /** `model`: a factor model, or a ModelSource holding one (its model is used once prepared). */
+  constructor(private readonly modelOrSource: FactorModelLike | ModelSource | FactorSource, private readonly options: ColdStartOptions = {}) {
+    this.name = options.name ?? 'coldstart';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog): Promise<void> {
+    this.catalog = catalog;
+    const model = (this.modelOrSource instanceof ModelSource || this.modelOrSource instanceof FactorSource ? this.modelOrSource.model : this.modelOrSource) as FactorModelLike | undefined;
+    const content = catalog.content;
+    if (!content) throw new InvalidArgumentError(`the source '${this.name}' needs item features (content vectors)`);
+    if (!model || !model.fitted || !(model.itemFactors instanceof Float32Array)) {
+      throw new InvalidArgumentError(`the source '${this.name}' needs a fitted factor model with itemFactors (list its ModelSource before it)`);
+    }
+    const n = catalog.items.size;
+    const f = model.itemFactors.length / n;
+    if (!Number.isInteger(f) || f < 1) throw new InvalidArgumentError(`the source '${this.name}': itemFactors has ${model.itemFactors.length} values, not a multiple of the ${n} items`);
+    this.model = model;
+    this.dim = f;
+    const pop = catalog.signals.popularity;
+    const minBuyers = this.options.minBuyers ?? 2;
+    const warm: number[] = [];
+    const cold: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (!content.hasFeatures[i]) continue;
+      if (pop[i]! >= minBuyers) warm.push(i);
+      else if (pop[i] === 0) cold.push(i);
+    }
+    const d = content.dim;
+    const X = content.vectors;
+    const Y = model.itemFactors;
+    const mx = new Float64Array(d);
+    const my = new Float64Array(f);
+    for (const i of warm) {
+      for (let a = 0; a < d; a++) mx[a]! += X[i * d + a]!;
+      for (let b = 0; b < f; b++) my[b]! += Y[i * f + b]!;
+    }
+    for (let a = 0; a < d; a++) mx[a]! /= Math.max(1, warm.length);
+    for (let b = 0; b < f; b++) my[b]! /= Math.max(1, warm.length);
+    const xtx = new Float64Array(d * d);
+    const xty = new Float64Array(d * f);
+    const xc = new Float64Array(d);
+    for (const i of warm) {
+      for (let a = 0; a < d; a++) xc[a] = X[i * d + a]! - mx[a]!;
+      for (let a = 0; a < d; a++) {
+        const xa = xc[a]!;
+        for (let b = 0; b < d; b++) xtx[a * d + b]! += xa * xc[b]!;
+        for (let b = 0; b < f; b++) xty[a * f + b]! += xa * (Y[i * f + b]! - my[b]!);
+      }
+    }
+    const l2 = this.options.l2 ?? 1;
+    for (let a = 0; a < d; a++) xtx[a * d + a]! += l2;
+    const w = choleskySolve(xtx, d, xty, f);
+    this.coldItems = Int32Array.from(cold);
+    this.projected = new Float32Array(cold.length * f);
+    cold.forEach((i, r) => {
+      for (let a = 0; a < d; a++) xc[a] = X[i * d + a]! - mx[a]!;
+      for (let b = 0; b < f; b++) {
+        let s = my[b]!;
+        for (let a = 0; a < d; a++) s += xc[a]! * w[a * f + b]!;
+        this.projected[r * f + b] = s;
+      }
+    });
+    this.coldPos = new Map(cold.map((i, r) => [i, r]));
+    this.cachedFor = undefined;
+  }
+
+  /** The request's user vector: trained factors, or a fold-in of the history. */
+  private userVector(req: Request): Float32Array | undefined {
+    if (this.cachedFor === req) return this.cachedVector;
+    const m = this.model!;
+    const f = this.dim;
+    let v: Float32Array | undefined;
+    if (req.user >= 0 && m.userFactors.length >= (req.user + 1) * f) v = m.userFactors.subarray(req.user * f, (req.user + 1) * f);
+    else if (req.history.length > 0 && m.foldIn) v = m.foldIn(this.catalog.items.idsOf(req.history)).factors;
+    this.cachedFor = req;
+    this.cachedVector = v;
+    return v;
+  }
+
+  /** Score of cold item at row r of the projection. */
+  private dot(v: Float32Array, r: number): number {
+    const f = this.dim;
+    let s = 0;
+    for (let b = 0; b < f; b++) s += v[b]! * this.projected[r * f + b]!;
+    return s;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    const v = this.userVector(req);
+    if (!v) return out;
+    const top = (this.top = TopList.reuse(this.top, n));
+    for (let r = 0; r < this.coldItems.length; r++) {
+      const i = this.coldItems[r]!;
+      if (!blocked(i)) top.push(i, this.dot(v, r));
+    }
+    out.count = top.drainInto(out.indices, out.scores);
+    return out;
+  }
+
+  score(req: Request, item: number): number {
+    const r = this.coldPos.get(item);
+    const v = r === undefined ? undefined : this.userVector(req);
+    return r === undefined || !v ? NaN : this.dot(v, r);
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    let best = -1;
+    let bestSim = 0;
+    for (const h of req.history) {
+      const s = c.content!.similarity(h, item);
+      if (s > bestSim) [best, bestSim] = [h, s];
+    }
+    const cat = categoryName(c, item);
+    const like = best >= 0 ? `; like ${itemLabel(c, best)}${sharedAttributes(c, best, item).length ? ` (same ${listText(sharedAttributes(c, best, item))})` : ''}` : '';
+    return { source: this.name, kind: 'coldstart', text: `new${cat ? ` in ${cat}` : ''}, not yet bought by anyone: scored from its attributes${like}`, ...(best >= 0 ? { items: [c.items.id(best)] } : {}), ...(cat ? { category: cat } : {}) };
+  }
+}
+
+// ---- a factor model scored directly (exact, or through an ANN index) -------------------------
+
+/** Retrieval by inner product (ann's AnnScorer has this shape). */
+export interface VectorRetriever {
+  recommend(user: Float32Array, k: number, filters?: { seen?: ArrayLike<number> | null; exclude?: ArrayLike<number> | null; include?: ArrayLike<number> | null }): { indices: Int32Array; scores: Float32Array };
+}
+
+export interface FactorSourceOptions {
+  name?: string;
+  contexts?: readonly Context[];
+  /**
+   * Candidate retrieval: an ANN scorer over the item factors (e.g. ann's
+   * AnnScorer), or a function building one once the model is fitted. Default:
+   * exact fused SIMD scoring over all items.
+   */
+  retriever?: VectorRetriever | ((itemFactors: Float32Array, dim: number) => Promise<VectorRetriever>);
+}
+
+/**
+ * A factor model (ALS, PureSVD...) used through its vectors: candidates by
+ * <user, item> (exact or ANN), any other candidate scored exactly, new
+ * visitors folded in. Evidence from the model's explain() ("bought X and Y").
+ * Pass the model (fitted, or fitted here on the dataset) or a factory.
+ */
+export class FactorSource implements CandidateSource {
+  readonly kind = 'model';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  model: (FactorModelLike & Partial<Recommender>) | undefined;
+  owned = false;
+  private catalog!: Catalog;
+  private dim = 0;
+  private retriever: VectorRetriever | undefined;
+  private readonly out = new ListBuffer();
+  private cachedFor: Request | undefined;
+  private cachedVector: Float32Array | undefined;
+
+  constructor(
+    private readonly modelOrFactory: (FactorModelLike & Partial<Recommender>) | (() => FactorModelLike & Partial<Recommender>),
+    private readonly options: FactorSourceOptions = {},
+  ) {
+    this.model = typeof modelOrFactory === 'function' ? undefined : modelOrFactory;
+    this.name = options.name ?? this.model?.name ?? 'factors';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog, dataset: Dataset | undefined, options: PrepareOptions): Promise<void> {
+    this.catalog = catalog;
+    if (typeof this.modelOrFactory === 'function') this.model = this.modelOrFactory();
+    const m = this.model!;
+    if (!m.fitted || this.owned) {
+      if (!dataset || typeof m.fit !== 'function') throw new NotFittedError(`the model of source '${this.name}' is not fitted and cannot be fitted here`);
+      this.owned = true;
+      await m.fit(dataset, { seed: options.seed, threads: options.threads, ...(options.signal ? { signal: options.signal } : {}) });
+    }
+    const n = catalog.items.size;
+    this.dim = m.itemFactors.length / n;
+    if (!Number.isInteger(this.dim) || this.dim < 1) throw new InvalidArgumentError(`the source '${this.name}': itemFactors has ${m.itemFactors.length} values, not a multiple of the ${n} items`);
+    const r = this.options.retriever;
+    this.retriever = typeof r === 'function' ? await r(m.itemFactors, this.dim) : r;
+    this.cachedFor = undefined;
+  }
+
+  private userVector(req: Request): Float32Array | undefined {
+    if (this.cachedFor === req) return this.cachedVector;
+    const m = this.model!;
+    const f = this.dim;
+    let v: Float32Array | undefined;
+    if (req.user >= 0 && m.userFactors.length >= (req.user + 1) * f) v = m.userFactors.subarray(req.user * f, (req.user + 1) * f);
+    else if (req.history.length > 0 && m.foldIn) v = m.foldIn(this.catalog.items.idsOf(req.history)).factors;
+    this.cachedFor = req;
+    this.cachedVector = v;
+    return v;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    const v = this.userVector(req);
+    if (!v) return out;
+    const seen = req.user >= 0 ? csrRow(this.catalog.matrix, req.user).indices : req.history;
+    // Over-fetch: blocks other than seen items (rules, exclusions) are applied here.
+    const k = Math.min(n + 20, this.catalog.items.size);
+    const r = this.retriever
+      ? this.retriever.recommend(v, k, { seen })
+      : callSync((nb) => nb.factorTopK(v, this.model!.itemFactors, this.dim, null, seen.length ? seen : null, null, null, k));
+    for (let q = 0; q < r.indices.length && out.count < n; q++) {
+      const i = r.indices[q]!;
+      if (!blocked(i)) out.push(i, r.scores[q]!);
+    }
+    return out;
+  }
+
+  score(req: Request, item: number): number {
+    const v = this.userVector(req);
+    if (!v) return NaN;
+    const f = this.dim;
+    const x = this.model!.itemFactors;
+    let s = 0;
+    for (let b = 0, o = item * f; b < f; b++) s += v[b]! * x[o + b]!;
+    return s;
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    const m = this.model!;
+    if (typeof m.explain === 'function' && req.user >= 0) {
+      try {
+        const e = m.explain(c.users.id(req.user), c.items.id(item));
+        const idx = e.contributions
+          .filter((x) => x.weight > 0)
+          .slice(0, 2)
+          .map((x) => c.items.index(x.item))
+          .filter((i): i is number => i !== undefined);
+        if (idx.length > 0) return { source: this.name, kind: 'history', text: `bought ${listText(idx.map((i) => itemLabel(c, i)))}`, items: idx.map((i) => c.items.id(i)) };
+      } catch {
+        // no decomposition for this pair
+      }
+    }
+    // Without explain: the history items whose factors agree most with the item's.
+    const f = this.dim;
+    const x = m.itemFactors;
+    const scored = Array.from(req.history, (h) => {
+      let s = 0;
+      for (let b = 0; b < f; b++) s += x[h * f + b]! * x[item * f + b]!;
+      return [h, s] as const;
+    })
+      .filter(([, s]) => s > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 2);
+    if (scored.length === 0) return { source: this.name, kind: 'history', text: `${this.name} model, from your history` };
+    return { source: this.name, kind: 'history', text: `bought ${listText(scored.map(([h]) => itemLabel(c, h)))}`, items: scored.map(([h]) => c.items.id(h)) };
+  }
+}
