@@ -11,3 +11,4 @@ export { applyWeighting, type Weighting } from './data/weighting.js';
 export type { CsrArrays, CombineRule } from './binding.js';
 export { readInteractions, readFeatures, type ReadInteractionsOptions, type ReadFeaturesOptions, type ReadResult, type InteractionColumnMap, type FileFormat } from './io/readers.js';
 export { parseCsv, fileChunks, type CsvRecord } from './io/csv.js';
+export { HnswIndex, ExactIndex, AnnScorer, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';
