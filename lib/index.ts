@@ -13,3 +13,9 @@ export { readInteractions, readFeatures, type ReadInteractionsOptions, type Read
 export { parseCsv, fileChunks, type CsvRecord } from './io/csv.js';
 // ---- svdknn ----
 export { truncatedSvd, type TruncatedSvdOptions, type TruncatedSvdResult } from './svd.js';
+export { PureSvdModel, type PureSvdOptions } from './models/puresvd.js';
+export { ItemKnnModel, type ItemKnnOptions } from './models/itemknn.js';
+export { UserKnnModel, type UserKnnOptions } from './models/userknn.js';
+export { type KnnSimilarity, type KnnOptions } from './models/neighbourhood.js';
+export { PopularModel, type PopularOptions, type PopularMode } from './models/popular.js';
+export { RandomModel, type RandomOptions } from './models/random.js';
