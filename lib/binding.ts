@@ -124,4 +124,9 @@ export interface NativeBinding {
     cancelFlag: Int32Array | null,
   ): Promise<{ indices: Int32Array; scores: Float32Array }>;
   // ---- end svdknn: neighbourhood models ----
+  // ---- benchmark hooks (native/napi/bench_binding.cpp; used by bench/, not by the library) ----
+  /** Time one kernel of one SIMD level (best of `reps` calls): seconds per call, bytes moved, flops. */
+  benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;
+  /** Memory bandwidth over a `bytes`-sized buffer (best of `reps`): read (sum) and copy (read + write) in GB/s. */
+  benchMemory(bytes: number, reps: number): Promise<{ readGBs: number; copyGBs: number }>;
 }

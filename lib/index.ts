@@ -19,3 +19,20 @@ export { UserKnnModel, type UserKnnOptions } from './models/userknn.js';
 export { type KnnSimilarity, type KnnOptions } from './models/neighbourhood.js';
 export { PopularModel, type PopularOptions, type PopularMode } from './models/popular.js';
 export { RandomModel, type RandomOptions } from './models/random.js';
+// ---- persistence (model files) ----
+export { saveModel, loadModel, openModel, registerModel, modelKinds, modelFromState, type PersistableRecommender, type SaveModelOptions, type LoadedModel } from './models/registry.js';
+export { readModelFile, writeModelFile, inspectModelFile, decodeModelFile, type ModelFileInfo, type SectionInfo, type ReadModelFileOptions } from './io/modelfile.js';
+// evaluation (lib/evaluate)
+export * from './evaluate/index.js';
+// ---- svdknn: model kinds for loadModel ----
+import { registerModel as registerSvdKnnModel } from './models/registry.js';
+import { PureSvdModel as PureSvdForRegistry } from './models/puresvd.js';
+import { ItemKnnModel as ItemKnnForRegistry } from './models/itemknn.js';
+import { UserKnnModel as UserKnnForRegistry } from './models/userknn.js';
+import { PopularModel as PopularForRegistry } from './models/popular.js';
+import { RandomModel as RandomForRegistry } from './models/random.js';
+registerSvdKnnModel('puresvd', (s) => PureSvdForRegistry.fromState(s));
+registerSvdKnnModel('itemknn', (s) => ItemKnnForRegistry.fromState(s));
+registerSvdKnnModel('userknn', (s) => UserKnnForRegistry.fromState(s));
+registerSvdKnnModel('popular', (s) => PopularForRegistry.fromState(s));
+registerSvdKnnModel('random', (s) => RandomForRegistry.fromState(s));
