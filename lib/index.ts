@@ -18,3 +18,34 @@ export { saveModel, loadModel, openModel, registerModel, modelKinds, modelFromSt
 export { readModelFile, writeModelFile, inspectModelFile, decodeModelFile, type ModelFileInfo, type SectionInfo, type ReadModelFileOptions } from './io/modelfile.js';
 // evaluation (lib/evaluate)
 export * from './evaluate/index.js';
+// ---- hybrid ranking layer (lib/hybrid) ----
+export {
+  HybridRecommender,
+  defaultSources,
+  temporalCut,
+  type HybridOptions,
+  type HybridFitOptions,
+  type HybridRecommendOptions,
+  type HybridRecommendations,
+  type DiversityOptions,
+  type LearnWeightsOptions,
+} from './hybrid/recommender.js';
+export {
+  ModelSource,
+  ItemToItemSource,
+  ContentSource,
+  ComplementSource,
+  TrendingSource,
+  PopularSource,
+  NewArrivalsSource,
+  type CandidateSource,
+  type CandidateList,
+} from './hybrid/sources.js';
+export { ContentModel, type ContentOptions } from './hybrid/content.js';
+export { buildItemFeatures, categoryCodes, type ItemFeatureMatrix, type ItemFeatureOptions, type CategoryCodes } from './hybrid/features.js';
+export { tokenize, fitTfIdf, tfIdfVector } from './hybrid/text.js';
+export { intraListDiversity, selectDiverse } from './hybrid/diversity.js';
+export type { Rules, ItemPredicate, Boost, Pin, Dedupe } from './hybrid/rules.js';
+export type { Evidence, EvidenceKind, Reason } from './hybrid/evidence.js';
+export type { Context as HybridContext, Catalog as HybridCatalog, Request as HybridRequest } from './hybrid/catalog.js';
+export type { Normalization } from './hybrid/normalize.js';
