@@ -105,3 +105,29 @@ export interface Recommender {
   /** The contributions behind one item's score for a user, where the model has them. */
   explain?(user: Id, item: Id): Explanation;
 }
+
+/** Typed arrays that can be stored in a model file. */
+export type StateArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array;
+
+/**
+ * Everything needed to rebuild a trained model: JSON configuration plus named
+ * typed arrays. Model files (lib/io/modelfile.ts) store this; each model class
+ * has `toState()` and a static `fromState(state)`, registered by `kind`.
+ */
+export interface ModelState {
+  /** Model kind, e.g. 'als'. */
+  kind: string;
+  /** The model's own state version (bump when the layout changes). */
+  version: number;
+  /** JSON-serializable configuration and small values (ids live in `ids`). */
+  config: Record<string, unknown>;
+  /** Large numeric arrays (factors, neighbour lists, the training matrix...). */
+  arrays: Record<string, StateArray>;
+  /** Id lists (user and item ids, in index order). */
+  ids: Record<string, readonly (string | number)[]>;
+}
+
+/** A model that can be saved. */
+export interface Persistable {
+  toState(): ModelState;
+}
