@@ -391,15 +391,17 @@ TEST_CASE(ann_hnsw_save_load_identical) {
       g->add(extra.data(), el.data(), 100, 2);
       CHECK(g->size() == h.size() + 100);
       CHECK(g->contains(90000) && g->contains(90099));
-      size_t same = 0;
+      // recall@10 of the grown index against its own exact scan
+      double rsum = 0;
       for (size_t i = 0; i < 100; i += 5) {
-        uint32_t a[1], b[1];
-        g->search(extra.data() + i * d, 1, 100, nullptr, a, nullptr);
-        g->search_exact(extra.data() + i * d, 1, nullptr, b, nullptr);
-        same += a[0] == b[0];
+        uint32_t a[10], b[10];
+        size_t na = g->search(extra.data() + i * d, 10, 200, nullptr, a, nullptr);
+        size_t nb = g->search_exact(extra.data() + i * d, 10, nullptr, b, nullptr);
+        CHECK(na == 10 && nb == 10);
+        rsum += recall_of(std::vector<uint32_t>(b, b + 10), a, 10);
       }
-      std::printf("mips %d mmap %d: %zu of 20 top-1 equal exact\n", int(mips), int(use_mmap), same);
-      CHECK(same >= (mips ? 15u : 19u));  // ip top-1 via the graph is approximate
+      std::printf("mips %d mmap %d: recall@10 after adding to the loaded index %.3f\n", int(mips), int(use_mmap), rsum / 20);
+      CHECK(rsum / 20 >= 0.85);
     }
     std::remove(path.c_str());
   }
