@@ -33,4 +33,45 @@ export interface NativeBinding {
     threads: number,
   ): Promise<CsrArrays>;
   csrTranspose(matrix: CsrArrays, threads: number): Promise<CsrArrays>;
+
+  // ---- scoring (native/napi/scoring_binding.cpp) ----
+  /** Top-k items for one user vector; results have length <= k. */
+  factorTopK(
+    user: Float32Array,
+    items: Float32Array,
+    dim: number,
+    itemBias: Float32Array | null,
+    seen: Int32Array | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+  ): { indices: Int32Array; scores: Float32Array };
+  /** Top-k for users[rows[r]]; rows.length * k results padded with -1 / -Infinity. */
+  factorTopKMany(
+    users: Float32Array,
+    rows: Int32Array,
+    items: Float32Array,
+    dim: number,
+    itemBias: Float32Array | null,
+    seen: CsrArrays | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+    threads: number,
+    onProgress: ((usersDone: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ indices: Int32Array; scores: Float32Array }>;
+  // ---- svdknn: truncated SVD (native/napi/svd_binding.cpp) ----
+  truncatedSvd(
+    matrix: CsrArrays,
+    k: number,
+    oversample: number,
+    powerIterations: number,
+    center: boolean,
+    seed: number,
+    threads: number,
+    onProgress: ((fraction: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ u: Float32Array; s: Float32Array; vt: Float32Array; mean: Float32Array | null }>;
+  // ---- end svdknn: truncated SVD ----
 }

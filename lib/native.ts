@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromNative, NativeLoadError } from './errors.js';
+import { AbortError, fromNative, NativeLoadError } from './errors.js';
 import type { NativeBinding } from './binding.js';
 
 const require = createRequire(import.meta.url);
@@ -67,6 +67,20 @@ export async function callAsync<T>(fn: (n: NativeBinding) => Promise<T>): Promis
   } catch (err) {
     throw fromNative(err, callerStack);
   }
+}
+
+/**
+ * A cancellation flag for native work: an Int32Array(1) that native threads
+ * poll, set to 1 when `signal` aborts. Call `release()` when the work is done.
+ * Throws AbortError at once if the signal is already aborted.
+ */
+export function cancelFlag(signal: AbortSignal | undefined): { flag: Int32Array | null; release: () => void } {
+  if (!signal) return { flag: null, release: () => {} };
+  if (signal.aborted) throw new AbortError();
+  const flag = new Int32Array(1);
+  const onAbort = () => Atomics.store(flag, 0, 1);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return { flag, release: () => signal.removeEventListener('abort', onAbort) };
 }
 
 /** The SIMD level the kernels use ('scalar', 'avx2', 'avx512' or 'neon'). Set FASTREC_SIMD to force a lower one. */

@@ -1,32 +1,51 @@
 #!/usr/bin/env node
 /**
- * The fastrec command line. Exit codes: 0 success, 1 runtime failure,
- * 2 usage error (bad command or arguments).
+ * The fastrec command line. Exit codes: 0 success, 1 runtime failure (bad
+ * file, unknown id, training failed...), 2 usage error (bad command, option
+ * or argument value).
  */
-import { FastrecError } from '../errors.js';
 import { runDemo } from './demo.js';
+import { runInfo, runRecommend, runSimilar } from './query.js';
+import { describeFailure, UsageError } from './util.js';
 
-const USAGE = `Usage: fastrec <command> [options]
+const USAGE = `Usage: fastrec <command> [options]     (fastrec <command> --help for a command's options)
 
 Commands:
-  demo [--quick] [--out DIR]   train on the built-in Complete Journey sample and report
+  demo [--quick] [--out DIR]             train on the built-in Complete Journey sample, compare with baselines, write a report
+  info <model>                           what a model file holds
+  recommend <model> --user ID            top-k items for a user (or --history ID,ID for a new visitor)
+  similar <model> --item ID              items similar to an item
+
+Every command accepts --json for machine-readable output.
+Exit codes: 0 success, 1 runtime failure, 2 usage error.
 `;
 
-async function main(argv: string[]): Promise<number> {
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  demo: runDemo,
+  info: runInfo,
+  recommend: runRecommend,
+  similar: runSimilar,
+};
+
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'demo':
-      return runDemo(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`fastrec: unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    (command === undefined ? process.stderr : process.stdout).write(USAGE);
+    return command === undefined ? 2 : 0;
   }
+  if (command === '--version' || command === '-v') {
+    const { packageVersion } = await import('../models/registry.js');
+    process.stdout.write(packageVersion + '\n');
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    const near = Object.keys(COMMANDS).find((c) => c.startsWith(command.slice(0, 2)));
+    throw new UsageError(`unknown command '${command}'${near ? ` (did you mean '${near}'?)` : ''}`, USAGE);
+  }
+  return run(rest);
 }
 
 main(process.argv.slice(2)).then(
@@ -34,8 +53,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const msg = err instanceof FastrecError ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
-    process.stderr.write(`fastrec: ${msg}\n`);
-    process.exitCode = 1;
+    const { code, message } = describeFailure(err);
+    process.stderr.write(`fastrec: ${message}\n`);
+    process.exitCode = code;
   },
 );

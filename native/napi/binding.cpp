@@ -175,3 +175,16 @@ Napi::Object csr_to_js(Napi::Env env, CsrMatrix&& m) {
 }
 
 }  // namespace fastrec::napi
+
+namespace fastrec::napi {
+
+std::shared_ptr<CancelToken> cancel_arg(const Napi::Value& v) {
+  auto token = std::make_shared<CancelToken>();
+  if (v.IsNull() || v.IsUndefined()) return token;
+  auto flag = typed<int32_t>(v, "cancelFlag");
+  if (flag.length < 1) throw Error(ErrorCode::InvalidArgument, "cancelFlag: expected an Int32Array of length 1");
+  token->external = flag.data;
+  return token;
+}
+
+}  // namespace fastrec::napi

@@ -86,6 +86,11 @@ Napi::TypedArrayOf<T> to_js(Napi::Env env, std::vector<T>&& v) {
 CsrView csr_arg(const Napi::Value& v, const char* name);
 Napi::Object csr_to_js(Napi::Env env, CsrMatrix&& m);
 
+// A cancellation token watching an optional Int32Array(1) flag from JS
+// (lib/native.ts cancelFlag(signal)); null/undefined gives a token that is
+// never cancelled. Keep the flag's value alive in the worker's `keep` list.
+std::shared_ptr<CancelToken> cancel_arg(const Napi::Value& v);
+
 // Long work off the JS thread, returned as a Promise.
 //
 // `execute` runs on a libuv worker thread and must not touch JS; `finish` runs

@@ -1,0 +1,103 @@
+/**
+ * FactorScorer: exact top-k for any model that scores an item as
+ * <user vector, item vector> (+ item bias): ALS, PureSVD, fold-in users.
+ * Single queries are synchronous (a SIMD matrix-vector product and a heap);
+ * batches run the fused blocked GEMM + top-k on native threads.
+ */
+import { callAsync, callSync, cancelFlag } from '../native.js';
+import { DimensionMismatchError } from '../errors.js';
+import type { BatchRecommendations, Recommendations } from '../recommender.js';
+import { toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
+import { csrRow } from '../data/dataset.js';
+
+export class FactorScorer {
+  private normalized: Float32Array | undefined;
+
+  /**
+   * @param data the model's training data (ids and the seen matrix)
+   * @param itemFactors items x dim, row-major
+   * @param dim factors per item
+   * @param itemBias optional per-item bias added to every score
+   */
+  constructor(
+    readonly data: TrainingData,
+    readonly itemFactors: Float32Array,
+    readonly dim: number,
+    readonly itemBias?: Float32Array,
+  ) {
+    if (itemFactors.length !== data.items.size * dim) {
+      throw new DimensionMismatchError(`itemFactors has ${itemFactors.length} values; expected items (${data.items.size}) x dim (${dim})`);
+    }
+    if (itemBias && itemBias.length !== data.items.size) {
+      throw new DimensionMismatchError(`itemBias has ${itemBias.length} values; expected one per item (${data.items.size})`);
+    }
+  }
+
+  /** The seen items of a training user (a view of its CSR row). */
+  seenOf(user: number): Int32Array {
+    return csrRow(this.data.matrix, user).indices;
+  }
+
+  /** Top-k for one user vector; `seen` items are skipped when options.filterSeen. */
+  recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
+    if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
+    const r = callSync((n) =>
+      n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k),
+    );
+    return toRecommendations(this.data.items, r.indices, r.scores);
+  }
+
+  /** Top-k for rows of a users x dim factor matrix (training users: their seen items come from the training matrix). */
+  async recommendMany(userFactors: Float32Array, rows: Int32Array, options: ResolvedBatchOptions): Promise<BatchRecommendations> {
+    const { flag, release } = cancelFlag(options.signal);
+    const total = rows.length;
+    const onProgress = options.onProgress;
+    try {
+      const r = await callAsync((n) =>
+        n.factorTopKMany(
+          userFactors,
+          rows,
+          this.itemFactors,
+          this.dim,
+          this.itemBias ?? null,
+          options.filterSeen ? this.data.matrix : null,
+          options.exclude,
+          options.include,
+          options.k,
+          options.threads,
+          onProgress && total > 0 ? (done) => onProgress(done / total) : null,
+          flag,
+        ),
+      );
+      return { k: options.k, count: rows.length, indices: r.indices, scores: r.scores };
+    } finally {
+      release();
+    }
+  }
+
+  /** Items with the highest cosine similarity to `item` (an index), excluding itself. */
+  similarItems(item: number, k: number): Recommendations {
+    const unit = this.unitItemFactors();
+    const query = unit.slice(item * this.dim, (item + 1) * this.dim);
+    const r = callSync((n) => n.factorTopK(query, unit, this.dim, null, Int32Array.of(item), null, null, k));
+    return toRecommendations(this.data.items, r.indices, r.scores);
+  }
+
+  /** Item factors scaled to unit length (computed once; zero vectors stay zero). */
+  unitItemFactors(): Float32Array {
+    if (!this.normalized) this.normalized = normalizeRows(this.itemFactors, this.dim);
+    return this.normalized;
+  }
+}
+
+/** Rows of a row-major matrix scaled to unit L2 norm (zero rows stay zero). */
+export function normalizeRows(m: Float32Array, dim: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < m.length / dim; r++) {
+    let ss = 0;
+    for (let j = 0; j < dim; j++) ss += m[r * dim + j]! ** 2;
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    for (let j = 0; j < dim; j++) out[r * dim + j] = m[r * dim + j]! * inv;
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+// Fused scoring + top-k for factor models: score_i = <user, item_i> (+ bias_i),
+// keep the k best, skipping seen and excluded items, optionally only among an
+// include list. The batch version multiplies blocks of users by blocks of
+// items (packed GEMM) and feeds each block straight into per-user heaps, so
+// the full users x items score matrix never exists.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "common/cancel.hpp"
+#include "sparse/csr.hpp"
+
+namespace fastrec {
+
+struct ItemFilter {
+  const int32_t* exclude = nullptr;  // sorted unique item indices never returned
+  size_t n_exclude = 0;
+  const int32_t* include = nullptr;  // when n_include > 0: only these (sorted unique)
+  size_t n_include = 0;
+};
+
+// One user. `seen` is sorted (a CSR row). Returns the number written (<= k),
+// best first, ties broken by the smaller item index.
+size_t factor_topk_one(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
+                       const int32_t* seen, size_t n_seen, const ItemFilter& filter, size_t k, int32_t* out_ids,
+                       float* out_scores);
+
+// Many users: user r is users + rows[r] * dim; its seen items are row rows[r]
+// of `seen` (null: none). Output row r at out + r * k, padded with -1 / -inf.
+// `progress` (may be empty) is called with the number of users done so far.
+void factor_topk_many(const float* users, const int32_t* rows, size_t n, const float* items, size_t n_items,
+                      size_t dim, const float* item_bias, const CsrView* seen, const ItemFilter& filter, size_t k,
+                      int32_t* out_ids, float* out_scores, size_t threads, const CancelToken* cancel,
+                      const std::function<void(size_t users_done)>& progress);
+
+}  // namespace fastrec

@@ -1,0 +1,136 @@
+// Fused scoring + top-k against brute force.
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "common/topk.hpp"
+#include "scoring/factor_topk.hpp"
+#include "test.hpp"
+
+using namespace fastrec;
+
+namespace {
+
+struct Problem {
+  size_t n_users, n_items, dim;
+  std::vector<float> users, items, bias;
+  CsrMatrix seen;
+};
+
+Problem make(size_t n_users, size_t n_items, size_t dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  Problem p{n_users, n_items, dim, {}, {}, {}, {}};
+  p.users.resize(n_users * dim);
+  p.items.resize(n_items * dim);
+  p.bias.resize(n_items);
+  for (auto& x : p.users) x = u(rng);
+  for (auto& x : p.items) x = u(rng);
+  // Quantized scores create ties on purpose.
+  for (auto& x : p.items) x = std::round(x * 4) / 4;
+  for (auto& x : p.bias) x = u(rng);
+  std::vector<int32_t> r, c;
+  for (size_t i = 0; i < n_users * 5; ++i) {
+    r.push_back(static_cast<int32_t>(rng() % n_users));
+    c.push_back(static_cast<int32_t>(rng() % n_items));
+  }
+  CooInput in{r.data(), c.data(), nullptr, r.size(), (int64_t)n_users, (int64_t)n_items, Combine::Sum, true};
+  p.seen = csr_from_coo(in, 1);
+  return p;
+}
+
+std::vector<ScoredId> brute(const Problem& p, size_t user, bool use_bias, bool filter_seen, const std::set<int32_t>& exclude,
+                            const std::set<int32_t>& include, size_t k) {
+  std::vector<ScoredId> all;
+  std::set<int32_t> seen;
+  if (filter_seen)
+    for (int64_t q = p.seen.indptr[user]; q < p.seen.indptr[user + 1]; ++q) seen.insert(p.seen.indices[q]);
+  for (size_t i = 0; i < p.n_items; ++i) {
+    int32_t id = static_cast<int32_t>(i);
+    if (seen.count(id) || exclude.count(id) || (!include.empty() && !include.count(id))) continue;
+    double s = 0;
+    for (size_t d = 0; d < p.dim; ++d) s += double(p.users[user * p.dim + d]) * p.items[i * p.dim + d];
+    if (use_bias) s += p.bias[i];
+    all.push_back({static_cast<float>(s), id});
+  }
+  std::sort(all.begin(), all.end(), ranks_before);
+  if (all.size() > k) all.resize(k);
+  return all;
+}
+
+void check_case(const Problem& p, bool use_bias, bool filter_seen, const std::vector<int32_t>& exclude,
+                const std::vector<int32_t>& include, size_t k) {
+  std::set<int32_t> ex(exclude.begin(), exclude.end()), in(include.begin(), include.end());
+  ItemFilter f{exclude.data(), exclude.size(), include.data(), include.size()};
+  const float* bias = use_bias ? p.bias.data() : nullptr;
+  std::vector<int32_t> rows(p.n_users);
+  for (size_t u = 0; u < p.n_users; ++u) rows[u] = static_cast<int32_t>(p.n_users - 1 - u);  // reversed order
+  std::vector<int32_t> ids(rows.size() * k);
+  std::vector<float> scores(rows.size() * k);
+  CsrView seen = CsrView::of(p.seen);
+  factor_topk_many(p.users.data(), rows.data(), rows.size(), p.items.data(), p.n_items, p.dim, bias,
+                   filter_seen ? &seen : nullptr, f, k, ids.data(), scores.data(), 2, nullptr, nullptr);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    size_t user = rows[r];
+    auto ref = brute(p, user, use_bias, filter_seen, ex, in, k);
+    // Single-user path.
+    std::vector<int32_t> one_ids(k);
+    std::vector<float> one_scores(k);
+    const int32_t* s = filter_seen ? p.seen.indices.data() + p.seen.indptr[user] : nullptr;
+    size_t ns = filter_seen ? p.seen.indptr[user + 1] - p.seen.indptr[user] : 0;
+    size_t count = factor_topk_one(p.users.data() + user * p.dim, p.items.data(), p.n_items, p.dim, bias, s, ns, f, k,
+                                   one_ids.data(), one_scores.data());
+    CHECK(count == ref.size());
+    for (size_t i = 0; i < k; ++i) {
+      if (i < ref.size()) {
+        CHECK_NEAR(scores[r * k + i], ref[i].score, 1e-4);
+        CHECK_NEAR(one_scores[i], ref[i].score, 1e-4);
+        // Ids must match except where float rounding reorders near-ties.
+        if (i + 1 < ref.size() && std::fabs(ref[i].score - ref[i + 1].score) > 1e-4 &&
+            (i == 0 || std::fabs(ref[i].score - ref[i - 1].score) > 1e-4)) {
+          CHECK(ids[r * k + i] == ref[i].id);
+          CHECK(one_ids[i] == ref[i].id);
+        }
+        CHECK(!ex.count(ids[r * k + i]));
+        CHECK(in.empty() || in.count(ids[r * k + i]));
+      } else {
+        CHECK(ids[r * k + i] == -1);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE(topk_many_matches_brute_force) {
+  Problem p = make(300, 2500, 24, 1);
+  check_case(p, false, true, {}, {}, 10);
+  check_case(p, true, false, {}, {}, 7);
+}
+
+TEST_CASE(topk_filters_hold) {
+  Problem p = make(130, 1500, 16, 2);
+  std::vector<int32_t> exclude, include;
+  for (int32_t i = 0; i < 1500; i += 3) exclude.push_back(i);
+  for (int32_t i = 0; i < 1500; i += 5) include.push_back(i);
+  check_case(p, true, true, exclude, {}, 10);
+  check_case(p, false, true, exclude, include, 10);
+  check_case(p, false, true, {}, include, 400);  // k larger than what is left: padded
+}
+
+TEST_CASE(topk_k_larger_than_catalog) {
+  Problem p = make(5, 20, 8, 3);
+  check_case(p, false, true, {}, {}, 50);
+}
+
+TEST_CASE(topk_many_cancels) {
+  Problem p = make(1000, 500, 8, 4);
+  std::vector<int32_t> rows(1000);
+  for (int32_t i = 0; i < 1000; ++i) rows[i] = i;
+  std::vector<int32_t> ids(1000 * 5);
+  std::vector<float> scores(1000 * 5);
+  CancelToken cancel;
+  cancel.cancel();
+  CHECK_THROWS(factor_topk_many(p.users.data(), rows.data(), 1000, p.items.data(), 500, 8, nullptr, nullptr, {}, 5,
+                                ids.data(), scores.data(), 2, &cancel, nullptr));
+}
