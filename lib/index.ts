@@ -16,3 +16,5 @@ export { truncatedSvd, type TruncatedSvdOptions, type TruncatedSvdResult } from 
 // ---- persistence (model files) ----
 export { saveModel, loadModel, openModel, registerModel, modelKinds, modelFromState, type PersistableRecommender, type SaveModelOptions, type LoadedModel } from './models/registry.js';
 export { readModelFile, writeModelFile, inspectModelFile, decodeModelFile, type ModelFileInfo, type SectionInfo, type ReadModelFileOptions } from './io/modelfile.js';
+// ---- als ----
+export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';
