@@ -6,6 +6,7 @@
  */
 import { runDemo } from './demo.js';
 import { runInfo, runRecommend, runSimilar } from './query.js';
+import { runServe } from './serve.js';
 import { describeFailure, UsageError } from './util.js';
 
 const USAGE = `Usage: fastrec <command> [options]     (fastrec <command> --help for a command's options)
@@ -15,6 +16,7 @@ Commands:
   info <model>                           what a model file holds
   recommend <model> --user ID            top-k items for a user (or --history ID,ID for a new visitor)
   similar <model> --item ID              items similar to an item
+  serve <model> [--port 8080]            HTTP service (recommendations, similar items, events, hot reload)
 
 Every command accepts --json for machine-readable output.
 Exit codes: 0 success, 1 runtime failure, 2 usage error.
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   info: runInfo,
   recommend: runRecommend,
   similar: runSimilar,
+  serve: runServe,
 };
 
 export async function main(argv: string[]): Promise<number> {

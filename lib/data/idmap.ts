@@ -37,6 +37,26 @@ export class IdMap {
     return index;
   }
 
+  /**
+   * The index of every id in `ids` (adding new ones), written to
+   * `out[offset + k]`. One tight loop instead of a call per id, and a run of
+   * equal ids (logs are often grouped by user) costs one lookup.
+   */
+  addAll(ids: ArrayLike<Id>, out: Int32Array, offset = 0): void {
+    const map = this.toIndex;
+    let last: Id | undefined;
+    let lastIndex = -1;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k]!;
+      if (id !== last || lastIndex < 0) {
+        const known = map.get(id);
+        lastIndex = known !== undefined ? known : this.add(id);
+        last = id;
+      }
+      out[offset + k] = lastIndex;
+    }
+  }
+
   /** The index of `id`, or undefined. */
   index(id: Id): number | undefined {
     return this.toIndex.get(id);

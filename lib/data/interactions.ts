@@ -69,6 +69,7 @@ export class Interactions {
   readonly eventWeights: Readonly<Record<string, number>>;
   /** Event type names in code order (the `events` column holds indices into this, 255 = none). */
   readonly eventNames: string[];
+  private readonly eventIndex: Map<string, number>;
   private userCol = new Int32Array(0);
   private itemCol = new Int32Array(0);
   private valueCol = new Float32Array(0);
@@ -84,6 +85,7 @@ export class Interactions {
     }
     this.eventWeights = Object.freeze(weights);
     this.eventNames = Object.keys(weights);
+    this.eventIndex = new Map(this.eventNames.map((name, code) => [name, code]));
     if (this.eventNames.length >= NO_EVENT) throw invalid('eventWeights', 'fewer than 255 event types', this.eventNames.length);
     this.users = options.users ?? new IdMap();
     this.items = options.items ?? new IdMap();
@@ -117,11 +119,11 @@ export class Interactions {
     this.eventCol = grow(this.eventCol, need);
   }
 
-  private eventCode(event: string | undefined): number {
+  private eventCode(event: string | undefined, name = 'event'): number {
     if (event === undefined || event === null || event === '') return NO_EVENT;
-    const code = this.eventNames.indexOf(event);
-    if (code < 0) {
-      throw invalid('event', `one of the configured event types (${this.eventNames.join(', ')})`, event, 'Add it to options.eventWeights.');
+    const code = this.eventIndex.get(event);
+    if (code === undefined) {
+      throw invalid(name, `one of the configured event types (${this.eventNames.join(', ')})`, event, 'Add it to options.eventWeights.');
     }
     return code;
   }
@@ -144,30 +146,55 @@ export class Interactions {
     this.add(rec.user, rec.item, rec.value ?? 1, rec.event, rec.timestamp);
   }
 
-  /** Add parallel arrays (all of the same length). */
+  /**
+   * Add parallel arrays (all of the same length). Values, events and
+   * timestamps are checked before any row is added, so a bad value leaves the
+   * log unchanged (an invalid id, found while mapping, may leave earlier new
+   * ids in the id maps, without rows).
+   */
   addColumns(c: InteractionColumns): void {
+    if (typeof c !== 'object' || c === null) throw invalid('columns', 'an object { users, items, values?, events?, timestamps? }', c);
     const len = c.users?.length;
     if (typeof len !== 'number') throw invalid('columns.users', 'an array of ids', c.users);
+    if (typeof c.items?.length !== 'number') throw invalid('columns.items', 'an array of ids', c.items);
     for (const key of ['items', 'values', 'events', 'timestamps'] as const) {
       const col = c[key];
       if (col !== undefined && col.length !== len) {
         throw new DimensionMismatchError(`columns.${key} has length ${col.length} but columns.users has length ${len}: all columns must have the same length`);
       }
     }
-    if (!c.items) throw invalid('columns.items', 'an array of ids', c.items);
     this.reserve(len);
     const { users, items, values, events, timestamps } = c;
     const base = this.n;
-    for (let k = 0; k < len; k++) {
-      const v = values ? values[k]! : 1;
-      if (!Number.isFinite(v)) throw invalid(`columns.values[${k}]`, 'a finite number', v);
-      const i = base + k;
-      this.userCol[i] = this.users.add(users[k]!);
-      this.itemCol[i] = this.items.add(items[k]!);
-      this.valueCol[i] = v;
-      this.eventCol[i] = events ? this.eventCode(events[k]) : NO_EVENT;
-      this.timeCol[i] = timestamps ? toEpochMs(timestamps[k], `columns.timestamps[${k}]`) : NaN;
-    }
+    // Rows past this.n are scratch until n moves, so a throw below adds nothing.
+    const valueOut = this.valueCol.subarray(base, base + len);
+    if (values) {
+      for (let k = 0; k < len; k++) {
+        const v = values[k]!;
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`columns.values[${k}]`, 'a finite number', v);
+        valueOut[k] = v;
+      }
+    } else valueOut.fill(1);
+    const eventOut = this.eventCol.subarray(base, base + len);
+    if (events) {
+      let last: string | undefined;
+      let code = NO_EVENT;
+      for (let k = 0; k < len; k++) {
+        const e = events[k];
+        if (e !== last || k === 0) code = this.eventCode(e, `columns.events[${k}]`);
+        last = e;
+        eventOut[k] = code;
+      }
+    } else eventOut.fill(NO_EVENT);
+    const timeOut = this.timeCol.subarray(base, base + len);
+    if (timestamps) {
+      for (let k = 0; k < len; k++) {
+        const t = timestamps[k]!;
+        timeOut[k] = typeof t === 'number' && Number.isFinite(t) ? t : toEpochMs(t, `columns.timestamps[${k}]`);
+      }
+    } else timeOut.fill(NaN);
+    this.users.addAll(users, this.userCol, base);
+    this.items.addAll(items, this.itemCol, base);
     this.n += len;
   }
 

@@ -1,0 +1,311 @@
+/**
+ * The HTTP service (`fastrec serve`): Fastify with a JSON schema on every
+ * route, bearer-token auth on write/admin routes, Prometheus metrics and hot
+ * model reload.
+ *
+ *   GET  /v1/users/:id/recommendations   k, filterSeen, exclude, include, context
+ *   POST /v1/recommendations             an anonymous visitor: recent items, basket, filters
+ *   GET  /v1/items/:id/similar           k
+ *   POST /v1/events                      (token) interactions folded into the user's recommendations
+ *   POST /v1/admin/reload                (token) swap in a model file; requests never fail meanwhile
+ *   GET  /healthz, GET /metrics
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js';
+import type { Id } from '../data/idmap.js';
+import type { Recommendations, RecommendOptions } from '../recommender.js';
+import { Metrics } from './metrics.js';
+import { historyWithEvents, LiveHistories, loadServedModel, lookupId, type ServedModel } from './model.js';
+import * as S from './schemas.js';
+
+export interface ServerOptions {
+  /** The model file to serve. */
+  modelPath: string;
+  /** Bearer token for POST /v1/events and /v1/admin/*; without one those routes are disabled (403). */
+  token?: string | undefined;
+  /** Largest k a request may ask for (default 1000). */
+  maxK?: number;
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Fastify logger options (pino), or false. Default: JSON logs at 'info'. */
+  logger?: FastifyServerOptions['logger'];
+  /** Bounds on live events kept in memory. */
+  maxLiveUsers?: number;
+  maxEventsPerUser?: number;
+}
+
+/** Tokens shorter than this are refused: they are guessable. */
+export const MIN_TOKEN_LENGTH = 16;
+
+interface Ctx {
+  served: ServedModel;
+  live: LiveHistories;
+  metrics: Metrics;
+  maxK: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Build the service (not yet listening). Loads the model first; rejects on a bad model file. */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const maxK = options.maxK ?? 1000;
+  if (options.token !== undefined && options.token.length < MIN_TOKEN_LENGTH) {
+    throw new InvalidArgumentError(`the service token must have at least ${MIN_TOKEN_LENGTH} characters (received ${options.token.length}); generate one with: openssl rand -hex 24`);
+  }
+  const ctx: Ctx = {
+    served: await loadServedModel(options.modelPath),
+    live: new LiveHistories(options.maxLiveUsers, options.maxEventsPerUser),
+    metrics: new Metrics(),
+    maxK,
+  };
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info' },
+    bodyLimit: options.bodyLimit ?? 1 << 20,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  });
+  registerMetrics(app, ctx);
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.error, message: err.message });
+    if (err instanceof UnknownIdError) return reply.code(404).send({ error: err.code, message: err.message });
+    if (err instanceof InvalidArgumentError) return reply.code(400).send({ error: err.code, message: err.message });
+    if (err.validation) return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
+    }
+    req.log.error({ err }, 'request failed');
+    const code = err instanceof FastrecError ? err.code : 'INTERNAL';
+    return reply.code(500).send({ error: code, message: 'internal error; see the service log' });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see GET /v1/users/:id/recommendations, POST /v1/recommendations, GET /v1/items/:id/similar, POST /v1/events` }),
+  );
+
+  const tokenDigest = options.token ? digest(options.token) : undefined;
+  const requireToken = async (req: FastifyRequest): Promise<void> => {
+    if (!tokenDigest) throw new HttpError(403, 'DISABLED', 'write and admin endpoints are disabled: start the service with --token or FASTREC_TOKEN to enable them');
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer (.+)$/.exec(header);
+    // Compare digests in constant time: the token's length and content do not leak through timing.
+    if (!m || !timingSafeEqual(digest(m[1]!), tokenDigest)) {
+      throw new HttpError(401, 'UNAUTHORIZED', m ? 'the bearer token is not valid' : 'this endpoint needs an Authorization: Bearer <token> header');
+    }
+  };
+
+  registerReadRoutes(app, ctx);
+  registerWriteRoutes(app, ctx, requireToken);
+  app.get('/healthz', { schema: { response: { 200: S.health } } }, async () => health(ctx));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(ctx.metrics.render()));
+  return app;
+}
+
+function health(ctx: Ctx): Record<string, unknown> {
+  const s = ctx.served;
+  return {
+    status: 'ok',
+    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null },
+    liveUsers: ctx.live.users,
+  };
+}
+
+function registerMetrics(app: FastifyInstance, ctx: Ctx): void {
+  const m = ctx.metrics;
+  app.addHook('onResponse', async (req, reply) => {
+    m.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  m.gauge('fastrec_model_items', 'Items known to the served model.', () => ctx.served.items?.size ?? NaN);
+  m.gauge('fastrec_model_users', 'Users known to the served model.', () => ctx.served.users?.size ?? NaN);
+  m.gauge('fastrec_model_loaded_timestamp_seconds', 'When the served model was loaded.', () => ctx.served.loadedAt.getTime() / 1000);
+  m.gauge('fastrec_live_users', 'Users with events posted since the model was loaded.', () => ctx.live.users);
+  m.inc('fastrec_events', 'Events accepted by POST /v1/events.', 0);
+  m.inc('fastrec_reloads', 'Successful model reloads.', 0);
+}
+
+interface Filters {
+  k?: number;
+  filterSeen?: boolean;
+  exclude?: string | (string | number)[];
+  include?: string | (string | number)[];
+  context?: string;
+}
+
+/** Ids from a query string ("a,b,c") or a JSON array, each also tried as a number (unknown ids are ignored by models). */
+function idList(raw: string | (string | number)[] | undefined): Id[] | undefined {
+  if (raw === undefined) return undefined;
+  const list = typeof raw === 'string' ? raw.split(',').filter((s) => s !== '') : raw;
+  return list.flatMap((s) => (typeof s === 'string' && s.trim() !== '' && Number.isFinite(Number(s)) ? [s, Number(s)] : typeof s === 'number' ? [s, String(s)] : [s]));
+}
+
+function options(f: Filters, ctx: Ctx, extraExclude: Id[] = []): RecommendOptions {
+  const k = f.k ?? 10;
+  if (k > ctx.maxK) throw new HttpError(400, 'BAD_REQUEST', `k must be at most ${ctx.maxK} (received ${k})`);
+  const exclude = idList(f.exclude);
+  const all = extraExclude.length ? [...(exclude ?? []), ...extraExclude] : exclude;
+  return { k, filterSeen: f.filterSeen ?? true, ...(all ? { exclude: all } : {}), ...(f.include !== undefined ? { include: idList(f.include) } : {}) };
+}
+
+function body(rec: Recommendations, extra: Record<string, unknown>): Record<string, unknown> {
+  const items = new Array(rec.items.length);
+  for (let r = 0; r < rec.items.length; r++) items[r] = { item: rec.items[r], score: rec.scores[r] };
+  return { ...extra, items };
+}
+
+function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
+  app.get<{ Params: { id: string }; Querystring: Filters }>(
+    '/v1/users/:id/recommendations',
+    { schema: { params: S.idParams, querystring: S.recommendQuery(ctx.maxK), response: { 200: S.recommendations } } },
+    async (req) => {
+      const served = ctx.served; // one model for the whole request, even if a reload swaps it meanwhile
+      const raw = req.params.id;
+      const known = lookupId(served.users, raw);
+      const live = ctx.live.get(known ?? raw);
+      let rec: Recommendations;
+      if (live) {
+        const history = historyWithEvents(served, known, live);
+        const opts = options(req.query, ctx, req.query.filterSeen === false ? [] : history.map((h) => h.item));
+        rec = served.model.recommendForHistory(history, opts);
+      } else {
+        const opts = options(req.query, ctx);
+        rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
+      }
+      return body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
+    },
+  );
+
+  app.post<{ Body: { items?: (Id | { item: Id; value?: number })[]; basket?: Id[] } & Filters }>(
+    '/v1/recommendations',
+    { schema: { body: S.visitorBody(ctx.maxK), response: { 200: S.recommendations } } },
+    async (req) => {
+      const served = ctx.served;
+      const b = req.body;
+      const history = [...(b.items ?? []), ...(b.basket ?? [])];
+      // Never recommend what is already in the basket (cross-sell, not substitutes of it).
+      const rec = served.model.recommendForHistory(expandHistory(history), options(b, ctx, idList(b.basket) ?? []));
+      return body(rec, { model: served.info.kind, ...(b.context ? { context: b.context } : {}) });
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { k?: number } }>(
+    '/v1/items/:id/similar',
+    { schema: { params: S.idParams, querystring: S.similarQuery(ctx.maxK), response: { 200: S.recommendations } } },
+    async (req) => {
+      const served = ctx.served;
+      const k = req.query.k ?? 10;
+      const known = lookupId(served.items, req.params.id);
+      const rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
+      return body(rec, { item: req.params.id, model: served.info.kind });
+    },
+  );
+}
+
+/** Visitor history items as given, plus their numeric/string twins so ids match however the model stored them. */
+function expandHistory(history: (Id | { item: Id; value?: number })[]): { item: Id; value: number }[] {
+  return history.flatMap((h) => {
+    const item = typeof h === 'object' ? h.item : h;
+    const value = typeof h === 'object' ? (h.value ?? 1) : 1;
+    return (idList([item]) ?? []).map((id) => ({ item: id, value }));
+  });
+}
+
+function withIdFallback<T>(raw: string, known: Id | undefined, fn: (id: Id) => T, kind: 'user' | 'item'): T {
+  if (known !== undefined) return fn(known);
+  try {
+    return fn(raw);
+  } catch (err) {
+    if (!(err instanceof UnknownIdError) || raw.trim() === '' || !Number.isFinite(Number(raw))) throw hint(err, kind);
+    try {
+      return fn(Number(raw));
+    } catch {
+      throw hint(err, kind);
+    }
+  }
+}
+
+function hint(err: unknown, kind: 'user' | 'item'): unknown {
+  if (!(err instanceof UnknownIdError)) return err;
+  const what = kind === 'user' ? 'for a new visitor, POST /v1/recommendations with their recent items, or POST /v1/events first' : 'check the item id against the training data';
+  return new HttpError(404, 'UNKNOWN_ID', `unknown ${kind} id ${JSON.stringify(err.id)}: ${what}`);
+}
+
+function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>): void {
+  app.post<{ Body: { events: { user: Id; item: Id; value?: number; type?: string }[] } }>(
+    '/v1/events',
+    { preHandler: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
+    async (req, reply: FastifyReply) => {
+      const served = ctx.served;
+      let accepted = 0;
+      const unknownItems: Id[] = [];
+      for (const e of req.body.events) {
+        const item = served.items ? lookupId(served.items, e.item) : e.item;
+        if (item === undefined) {
+          if (unknownItems.length < 20) unknownItems.push(e.item);
+          continue;
+        }
+        const user = lookupId(served.users, e.user) ?? e.user;
+        ctx.live.add(user, item, e.value ?? 1);
+        accepted++;
+      }
+      ctx.metrics.inc('fastrec_events', 'Events accepted by POST /v1/events.', accepted);
+      return reply.code(202).send({ accepted, ignored: req.body.events.length - accepted, unknownItems });
+    },
+  );
+
+  let reloading: Promise<unknown> | undefined;
+  app.post<{ Body: { path?: string } | undefined }>(
+    '/v1/admin/reload',
+    { preHandler: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
+    async (req) => {
+      if (reloading) throw new HttpError(409, 'CONFLICT', 'a reload is already in progress; retry when it finishes');
+      const path = req.body?.path ?? ctx.served.path;
+      const started = performance.now();
+      try {
+        reloading = loadServedModel(path);
+        // Requests keep using the old model until this single assignment.
+        ctx.served = (await reloading) as ServedModel;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        throw new HttpError(code === 'IO_ERROR' ? 400 : 422, code ?? 'RELOAD_FAILED', `reload failed, still serving the previous model: ${(err as Error).message}`);
+      } finally {
+        reloading = undefined;
+      }
+      ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
+      req.log.info({ path, kind: ctx.served.info.kind, ms: Math.round(performance.now() - started) }, 'model reloaded');
+      return health(ctx);
+    },
+  );
+}
+
+/** Start listening and close gracefully on SIGINT/SIGTERM (in-flight requests finish; idle connections close). */
+export async function serve(app: FastifyInstance, port: number, host: string): Promise<string> {
+  const address = await app.listen({ port, host });
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      app.log.warn('forced exit after 10 s');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  return address;
+}

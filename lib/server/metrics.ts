@@ -1,0 +1,74 @@
+/**
+ * Prometheus text exposition (format 0.0.4) for the service: request counts
+ * and latency histograms per route, plus gauges set by the service. Written
+ * here rather than pulling prom-client: the service needs a handful of series.
+ */
+
+/** Latency bucket upper bounds in seconds (cumulative "le" buckets). */
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+interface Histogram {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+
+export class Metrics {
+  private readonly requests = new Map<string, number>();
+  private readonly latency = new Map<string, Histogram>();
+  private readonly counters = new Map<string, { help: string; value: number }>();
+  private readonly gauges = new Map<string, { help: string; value: () => number; labels?: Record<string, string> }>();
+
+  /** Count one finished request and its duration. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `method="${escapeLabel(method)}",route="${escapeLabel(route)}",status="${status}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    const hkey = `method="${escapeLabel(method)}",route="${escapeLabel(route)}"`;
+    let h = this.latency.get(hkey);
+    if (!h) this.latency.set(hkey, (h = { counts: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0 }));
+    for (let b = 0; b < BUCKETS.length; b++) if (seconds <= BUCKETS[b]!) h.counts[b]!++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** A counter (name without the _total suffix). */
+  inc(name: string, help: string, by = 1): void {
+    const c = this.counters.get(name);
+    if (c) c.value += by;
+    else this.counters.set(name, { help, value: by });
+  }
+
+  counter(name: string): number {
+    return this.counters.get(name)?.value ?? 0;
+  }
+
+  /** A gauge read when /metrics is scraped. */
+  gauge(name: string, help: string, value: () => number, labels?: Record<string, string>): void {
+    this.gauges.set(name, { help, value, labels });
+  }
+
+  render(): string {
+    const out: string[] = [];
+    out.push('# HELP fastrec_http_requests_total HTTP requests by method, route and status code.');
+    out.push('# TYPE fastrec_http_requests_total counter');
+    for (const [k, v] of this.requests) out.push(`fastrec_http_requests_total{${k}} ${v}`);
+    out.push('# HELP fastrec_http_request_duration_seconds HTTP request latency.');
+    out.push('# TYPE fastrec_http_request_duration_seconds histogram');
+    for (const [k, h] of this.latency) {
+      BUCKETS.forEach((b, i) => out.push(`fastrec_http_request_duration_seconds_bucket{${k},le="${b}"} ${h.counts[i]}`));
+      out.push(`fastrec_http_request_duration_seconds_bucket{${k},le="+Inf"} ${h.count}`);
+      out.push(`fastrec_http_request_duration_seconds_sum{${k}} ${h.sum}`);
+      out.push(`fastrec_http_request_duration_seconds_count{${k}} ${h.count}`);
+    }
+    for (const [name, c] of this.counters) {
+      out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);
+    }
+    for (const [name, g] of this.gauges) {
+      const labels = g.labels ? `{${Object.entries(g.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
+      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name}${labels} ${g.value()}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,241 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../lib/server/app.js';
+import { registerModel, saveModel } from '../lib/models/registry.js';
+import { InvalidArgumentError } from '../lib/errors.js';
+import { TinyModel } from './fixtures/tiny-model.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+let dir: string;
+let model: TinyModel;
+let other: TinyModel;
+let app: FastifyInstance; // with a token
+let open: FastifyInstance; // without a token
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+beforeAll(async () => {
+  registerModel('tiny', TinyModel.fromState);
+  dir = fs.mkdtempSync(join(os.tmpdir(), 'fastrec-server-'));
+  // 6 users, 40 items; user u1 has seen i0..i4. Numeric user ids exercise id typing.
+  model = TinyModel.make(6, 40, 4, (k, n) => (k === 'u' && n === 5 ? 5 : `${k}${n}`));
+  model.seen.set(1, new Set([0, 1, 2, 3, 4]));
+  await saveModel(model, join(dir, 'a.fastrec'));
+  other = TinyModel.make(6, 40, 4);
+  other.itemFactors.reverse(); // a different model: different answers
+  await saveModel(other, join(dir, 'b.fastrec'));
+  fs.writeFileSync(join(dir, 'corrupt.fastrec'), fs.readFileSync(join(dir, 'a.fastrec')).subarray(0, 100));
+  app = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, maxK: 50, bodyLimit: 4096 });
+  open = await buildServer({ modelPath: join(dir, 'a.fastrec'), logger: false });
+});
+afterAll(async () => {
+  await app?.close();
+  await open?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const itemsOf = (res: { json: () => { items: { item: unknown }[] } }): unknown[] => res.json().items.map((x) => x.item);
+
+describe('GET /v1/users/:id/recommendations', () => {
+  it('returns the model top-k with filters', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/users/u1/recommendations?k=7' });
+    expect(res.statusCode).toBe(200);
+    const want = model.recommend('u1', { k: 7 });
+    expect(itemsOf(res)).toEqual(want.items);
+    expect(res.json().items[0].score).toBeCloseTo(want.scores[0]!, 5);
+    expect(res.json().user).toBe('u1');
+    // Seen items are filtered unless filterSeen=false.
+    expect(itemsOf(res)).not.toContain('i0');
+    const all = await app.inject({ url: '/v1/users/u1/recommendations?k=40&filterSeen=false' });
+    expect(all.json().items).toHaveLength(40);
+    const ex = await app.inject({ url: `/v1/users/u1/recommendations?k=5&exclude=${want.items[0]},${want.items[1]}` });
+    expect(itemsOf(ex)).toEqual(model.recommend('u1', { k: 5, exclude: want.items.slice(0, 2) }).items);
+    const inc = await app.inject({ url: '/v1/users/u1/recommendations?k=5&include=i10,i11,i12&context=home' });
+    expect(itemsOf(inc).sort()).toEqual(['i10', 'i11', 'i12']);
+    expect(inc.json().context).toBe('home');
+  });
+
+  it('finds numeric user ids given as strings in the URL', async () => {
+    const res = await app.inject({ url: '/v1/users/5/recommendations?k=3' });
+    expect(res.statusCode).toBe(200);
+    expect(itemsOf(res)).toEqual(model.recommend(5, { k: 3 }).items);
+  });
+
+  it('404s an unknown user with a message that says what to do', async () => {
+    const res = await app.inject({ url: '/v1/users/nobody/recommendations' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: 'UNKNOWN_ID' });
+    expect(res.json().message).toMatch(/unknown user id "nobody".*POST \/v1\/recommendations/);
+  });
+
+  it('400s bad k and unknown parameters, never 500', async () => {
+    for (const q of ['k=0', 'k=51', 'k=abc', 'k=2.5', 'kk=3', 'filterSeen=maybe', 'context=%3Cscript%3E']) {
+      const res = await app.inject({ url: `/v1/users/u1/recommendations?${q}` });
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json().message, q).toBeTruthy();
+    }
+  });
+});
+
+describe('POST /v1/recommendations (anonymous visitor)', () => {
+  it('folds in recent items and never returns basket items', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: ['i3', { item: 'i7', value: 2 }], k: 5 } });
+    expect(res.statusCode).toBe(200);
+    expect(itemsOf(res)).toEqual(model.recommendForHistory(['i3', { item: 'i7', value: 2 }], { k: 5 }).items);
+    const first = itemsOf(res)[0] as string;
+    const b = await app.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: ['i3'], basket: [first], k: 10 } });
+    expect(b.statusCode).toBe(200);
+    expect(itemsOf(b)).not.toContain(first);
+    const unknown = await app.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: ['zzz'], k: 3 } });
+    expect(unknown.statusCode).toBe(200);
+  });
+
+  it('400s malformed bodies, 413s oversized ones, 415s other content types', async () => {
+    const bad = [{ items: 'i3' }, { items: [{ value: 1 }] }, { items: ['i1'], k: 0 }, { items: ['i1'], extra: 1 }, { items: [{ item: 'i1', value: -1 }] }, { items: [[]] }];
+    for (const payload of bad) {
+      const res = await app.inject({ method: 'POST', url: '/v1/recommendations', payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+    const json = await app.inject({ method: 'POST', url: '/v1/recommendations', headers: { 'content-type': 'application/json' }, payload: '{"items": [' });
+    expect(json.statusCode).toBe(400);
+    const big = await app.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: Array.from({ length: 900 }, (_, i) => `item-${i}`) } });
+    expect(big.statusCode).toBe(413);
+    const text = await app.inject({ method: 'POST', url: '/v1/recommendations', headers: { 'content-type': 'text/plain' }, payload: 'i1,i2' });
+    expect(text.statusCode).toBe(400); // parsed as a string, which is not the object the schema wants
+    const xml = await app.inject({ method: 'POST', url: '/v1/recommendations', headers: { 'content-type': 'application/xml' }, payload: '<items/>' });
+    expect(xml.statusCode).toBe(415);
+  });
+});
+
+describe('GET /v1/items/:id/similar', () => {
+  it('returns similar items, 404 for unknown items, 400 for bad k', async () => {
+    const res = await app.inject({ url: '/v1/items/i2/similar?k=4' });
+    expect(res.statusCode).toBe(200);
+    expect(itemsOf(res)).toEqual(model.similarItems('i2', 4).items);
+    expect(itemsOf(res)).not.toContain('i2');
+    const missing = await app.inject({ url: '/v1/items/nope/similar' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().message).toMatch(/unknown item id "nope"/);
+    expect((await app.inject({ url: '/v1/items/i2/similar?k=-1' })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/v1/nothing' })).statusCode).toBe(404);
+  });
+});
+
+describe('POST /v1/events', () => {
+  it('is disabled without a configured token and needs the right bearer token', async () => {
+    const payload = { events: [{ user: 'u2', item: 'i9' }] };
+    const off = await open.inject({ method: 'POST', url: '/v1/events', payload, headers: auth });
+    expect(off.statusCode).toBe(403);
+    expect(off.json().message).toMatch(/--token or FASTREC_TOKEN/);
+    expect((await app.inject({ method: 'POST', url: '/v1/events', payload })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/v1/events', payload, headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/v1/events', payload, headers: { authorization: TOKEN } })).statusCode).toBe(401);
+  });
+
+  it('folds events into the user recommendations, for known and new users', async () => {
+    const before = itemsOf(await app.inject({ url: '/v1/users/u1/recommendations?k=5' }));
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: auth,
+      payload: { events: [{ user: 'u1', item: 'i20', value: 3 }, { user: 'u1', item: 'i21' }, { user: 'new-visitor', item: 'i8' }, { user: 'u1', item: 'unknown-item' }] },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 3, ignored: 1, unknownItems: ['unknown-item'] });
+    const after = await app.inject({ url: '/v1/users/u1/recommendations?k=5' });
+    expect(after.statusCode).toBe(200);
+    // Training history (i0..i4, weight 1) plus the events, folded in; history items are not recommended.
+    const history = [0, 1, 2, 3, 4].map((i) => ({ item: `i${i}`, value: 1 })).concat([{ item: 'i20', value: 3 }, { item: 'i21', value: 1 }]);
+    expect(itemsOf(after)).toEqual(model.recommendForHistory(history, { k: 5 }).items);
+    expect(itemsOf(after)).not.toEqual(before);
+    expect(itemsOf(after)).not.toContain('i20');
+    const fresh = await app.inject({ url: '/v1/users/new-visitor/recommendations?k=3' });
+    expect(fresh.statusCode).toBe(200);
+    expect(itemsOf(fresh)).toEqual(model.recommendForHistory(['i8'], { k: 3 }).items);
+  });
+
+  it('400s malformed events', async () => {
+    const bad = [{}, { events: [] }, { events: [{ user: 'u1' }] }, { events: [{ user: 'u1', item: 'i1', value: -2 }] }, { events: 'x' }];
+    for (const payload of bad) {
+      const res = await app.inject({ method: 'POST', url: '/v1/events', headers: auth, payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+  });
+});
+
+describe('health and metrics', () => {
+  it('reports the model on /healthz and Prometheus series on /metrics', async () => {
+    const h = await app.inject({ url: '/healthz' });
+    expect(h.statusCode).toBe(200);
+    expect(h.json()).toMatchObject({ status: 'ok', model: { kind: 'tiny', users: 6, items: 40 } });
+    const m = await app.inject({ url: '/metrics' });
+    expect(m.statusCode).toBe(200);
+    expect(m.headers['content-type']).toMatch(/^text\/plain; version=0.0.4/);
+    const text = m.body;
+    expect(text).toMatch(/# TYPE fastrec_http_requests_total counter/);
+    expect(text).toMatch(/fastrec_http_requests_total\{method="GET",route="\/v1\/users\/:id\/recommendations",status="200"\} \d+/);
+    expect(text).toMatch(/fastrec_http_request_duration_seconds_bucket\{method="GET",route="\/v1\/users\/:id\/recommendations",le="\+Inf"\} \d+/);
+    expect(text).toMatch(/fastrec_model_items 40/);
+    expect(text).toMatch(/fastrec_events_total 3/);
+  });
+});
+
+describe('POST /v1/admin/reload', () => {
+  it('needs the token and keeps the old model when the new file is bad', async () => {
+    expect((await app.inject({ method: 'POST', url: '/v1/admin/reload' })).statusCode).toBe(401);
+    expect((await open.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth })).statusCode).toBe(403);
+    const bad = await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'corrupt.fastrec') } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().message).toMatch(/still serving the previous model.*truncated/);
+    const missing = await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'missing.fastrec') } });
+    expect(missing.statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: 7 } })).statusCode).toBe(400);
+    const still = await app.inject({ url: '/v1/users/u2/recommendations?k=5' });
+    expect(itemsOf(still)).toEqual(model.recommend('u2', { k: 5 }).items);
+  });
+
+  it('swaps models under concurrent load without a failed request', async () => {
+    const server = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false });
+    const address = await server.listen({ port: 0, host: '127.0.0.1' });
+    const wantA = model.recommend('u2', { k: 5 }).items;
+    const wantB = other.recommend('u2', { k: 5 }).items;
+    expect(wantA).not.toEqual(wantB);
+    let stop = false;
+    const seen = { a: 0, b: 0, failed: 0 };
+    const client = async (): Promise<void> => {
+      while (!stop) {
+        const r = await fetch(`${address}/v1/users/u2/recommendations?k=5`);
+        const items = r.ok ? ((await r.json()) as { items: { item: string }[] }).items.map((x) => x.item) : [];
+        if (JSON.stringify(items) === JSON.stringify(wantA)) seen.a++;
+        else if (JSON.stringify(items) === JSON.stringify(wantB)) seen.b++;
+        else seen.failed++;
+      }
+    };
+    const clients = Array.from({ length: 8 }, client);
+    for (let n = 0; n < 6; n++) {
+      await new Promise((r) => setTimeout(r, 40));
+      const r = await fetch(`${address}/v1/admin/reload`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ path: join(dir, n % 2 === 0 ? 'b.fastrec' : 'a.fastrec') }),
+      });
+      expect(r.status).toBe(200);
+    }
+    await new Promise((r) => setTimeout(r, 40));
+    stop = true;
+    await Promise.all(clients);
+    await server.close();
+    expect(seen.failed).toBe(0);
+    expect(seen.a).toBeGreaterThan(0);
+    expect(seen.b).toBeGreaterThan(0);
+  });
+});
+
+describe('invalid configuration', () => {
+  it('refuses short tokens and bad model files at start', async () => {
+    await expect(buildServer({ modelPath: join(dir, 'a.fastrec'), token: 'short', logger: false })).rejects.toThrow(InvalidArgumentError);
+    await expect(buildServer({ modelPath: join(dir, 'corrupt.fastrec'), logger: false })).rejects.toThrow(/truncated/);
+  });
+});
