@@ -59,6 +59,7 @@ export {
   CategoryAffinitySource,
   ColdStartSource,
   FactorSource,
+  RepurchaseSource,
   type FactorModelLike,
   type VectorRetriever,
   type FactorSourceOptions,

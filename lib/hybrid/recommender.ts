@@ -95,6 +95,11 @@ export interface LearnWeightsOptions {
   objective?: 'logistic' | 'ndcg';
   /** Rounds of coordinate ascent (default 3). */
   rounds?: number;
+  /**
+   * Learn for lists that leave out the user's past items (default true, as
+   * recommend's filterSeen); false also counts re-purchases as positives.
+   */
+  filterSeen?: boolean;
 }
 
 export interface HybridFitOptions extends FitOptions {
@@ -119,6 +124,8 @@ export interface HybridRecommendOptions extends RecommendOptions {
   diversity?: DiversityOptions;
   /** Only these sources (by name). */
   sources?: readonly string[];
+  /** Blend weights for this request (by source name, and 'popularity'), over the model's. */
+  weights?: Record<string, number>;
   /** Return reasons (explanations) with the items (default false). */
   explain?: boolean;
 }
@@ -128,10 +135,10 @@ export interface HybridRecommendations extends Recommendations {
   reasons?: Reason[][];
 }
 
-const DEFAULT_WEIGHTS: Record<string, number> = { model: 1, similar: 0.6, content: 0.3, complement: 0.4, trending: 0.3, popular: 0.2, affinity: 0.5, new: 0.1, coldstart: 0.5 };
+const DEFAULT_WEIGHTS: Record<string, number> = { model: 1, similar: 0.6, content: 0.3, complement: 0.4, trending: 0.3, popular: 0.2, affinity: 0.5, new: 0.1, coldstart: 0.5, repurchase: 1 };
 const OPTIONS = ['sources', 'weights', 'normalization', 'candidates', 'content', 'categoryColumn', 'labelColumn', 'signals', 'rules', 'diversity'] as const;
 const FIT_OPTIONS = ['threads', 'seed', 'signal', 'onProgress', 'learnWeights'] as const;
-const REC_OPTIONS = ['k', 'filterSeen', 'exclude', 'include', 'context', 'item', 'basket', 'category', 'segment', 'rules', 'diversity', 'sources', 'explain'] as const;
+const REC_OPTIONS = ['k', 'filterSeen', 'exclude', 'include', 'context', 'item', 'basket', 'category', 'segment', 'rules', 'diversity', 'sources', 'weights', 'explain'] as const;
 const DIVERSITY_KEYS = ['lambda', 'cap', 'capColumn', 'novelty', 'freshness', 'freshnessHalfLifeDays', 'explore', 'seed'] as const;
 export const POPULARITY = 'popularity';
 
@@ -194,6 +201,8 @@ export class HybridRecommender implements Recommender {
   private poolStamp = new Uint32Array(0);
   private poolPos = new Int32Array(0);
   private gen = 0;
+  private poolBuf = new Int32Array(0);
+  private featureBuf = new Float32Array(0);
 
   constructor(options: HybridOptions = {}) {
     knownOptions('options', options, OPTIONS);
@@ -280,7 +289,7 @@ export class HybridRecommender implements Recommender {
     const signal = abortSignal('options.signal', options.signal);
     const onProgress = options.onProgress === undefined ? undefined : (func('options.onProgress', options.onProgress) as NonNullable<FitOptions['onProgress']>);
     const learn = options.learnWeights === undefined || options.learnWeights === false ? undefined : options.learnWeights === true ? {} : options.learnWeights;
-    if (learn !== undefined) knownOptions('options.learnWeights', learn, ['fraction', 'negatives', 'users', 'l2', 'objective', 'rounds']);
+    if (learn !== undefined) knownOptions('options.learnWeights', learn, ['fraction', 'negatives', 'users', 'l2', 'objective', 'rounds', 'filterSeen']);
     const t0 = performance.now();
     const steps = learn ? 3 : 1;
     const progress = (iteration: number) => onProgress?.({ iteration, iterations: steps, seconds: (performance.now() - t0) / 1000 });
@@ -379,12 +388,13 @@ export class HybridRecommender implements Recommender {
     const l2 = checkNumber('options.learnWeights.l2', learn.l2 ?? 1, 0);
     const objective = oneOf('options.learnWeights.objective', learn.objective ?? 'ndcg', ['logistic', 'ndcg'] as const);
     const rounds = integer('options.learnWeights.rounds', learn.rounds ?? 3, 0, 100);
+    const filterSeen = boolean('options.learnWeights.filterSeen', learn.filterSeen ?? true);
     const truth = new Map<number, Set<number>>();
     for (let e = 0; e < validation.users.length; e++) {
       const u = validation.users[e]!;
       const recent = recentOf(c.signals, u);
       if (recent.length === 0) continue; // no training history: nothing to learn from
-      if (csrRow(c.matrix, u).indices.includes(validation.items[e]!)) continue; // a re-purchase: never recommended (filterSeen)
+      if (filterSeen && csrRow(c.matrix, u).indices.includes(validation.items[e]!)) continue; // a re-purchase: never recommended with filterSeen
       let s = truth.get(u);
       if (!s) truth.set(u, (s = new Set()));
       s.add(validation.items[e]!);
@@ -407,7 +417,7 @@ export class HybridRecommender implements Recommender {
     const pools: { x: Float32Array; y: Uint8Array; relevant: number }[] = [];
     for (const u of users) {
       const req = this.requestFor(u, undefined, {}, 'home');
-      const pipe = this.candidates(req, { filterSeen: true, sources: undefined, exclude: null, include: null, filters: undefined }, 0);
+      const pipe = this.candidates(req, { filterSeen, sources: undefined, exclude: null, include: null, filters: undefined }, 0);
       const bought = truth.get(u)!;
       const x = new Float32Array(pipe.count * nf);
       const y = new Uint8Array(pipe.count);
@@ -506,13 +516,14 @@ export class HybridRecommender implements Recommender {
       anchor,
       category,
       segment,
+      filterSeen: true,
     };
   }
 
   /** Gather, normalize and blend candidates (no rules beyond blocking, no diversity). */
   private candidates(
     req: Request,
-    o: { filterSeen: boolean; sources: readonly string[] | undefined; exclude: Int32Array | null; include: Int32Array | null; filters: Uint8Array | undefined },
+    o: { filterSeen: boolean; sources: readonly string[] | undefined; exclude: Int32Array | null; include: Int32Array | null; filters: Uint8Array | undefined; weights?: Record<string, number> | undefined },
     extra: number,
   ): Pipeline {
     const c = this.catalog!;
@@ -525,6 +536,7 @@ export class HybridRecommender implements Recommender {
     }
     const g = this.gen;
     const block = this.blockStamp;
+    req.filterSeen = o.filterSeen;
     if (o.filterSeen) {
       if (req.user >= 0) for (const i of csrRow(c.matrix, req.user).indices) block[i] = g;
       for (const i of req.history) block[i] = g;
@@ -541,8 +553,11 @@ export class HybridRecommender implements Recommender {
     const active = this.sources.filter((s) => s.contexts.includes(req.context) && (o.sources === undefined || o.sources.includes(s.name)));
     const want = active.map((s) => this.candidatesOf(s));
     const cap = want.reduce((a, b) => a + b, 0) + extra;
-    const pool = new Int32Array(cap);
-    const features = new Float32Array(active.length * cap);
+    if (this.poolBuf.length < cap) this.poolBuf = new Int32Array(cap * 2);
+    if (this.featureBuf.length < active.length * cap) this.featureBuf = new Float32Array(active.length * cap * 2);
+    const pool = this.poolBuf;
+    const features = this.featureBuf;
+    features.fill(0, 0, active.length * cap);
     const pos = this.poolPos;
     const pstamp = this.poolStamp;
     let count = 0;
@@ -585,8 +600,10 @@ export class HybridRecommender implements Recommender {
         pool[count++] = i;
       }
     }
-    const weights = Float64Array.from(active, (s) => this.weightOf(s));
-    return { req, shown: [], scores: [], pool, count, features, cap, sources: active, weights, popWeight: this.weights[POPULARITY] ?? 0, extras: new Map() };
+    const over = o.weights;
+    const weights = Float64Array.from(active, (s) => over?.[s.name] ?? this.weightOf(s));
+    const popWeight = over?.[POPULARITY] ?? this.weights[POPULARITY] ?? 0;
+    return { req, shown: [], scores: [], pool, count, features, cap, sources: active, weights, popWeight, extras: new Map() };
   }
 
   private popOrder: Int32Array | undefined;
@@ -629,7 +646,11 @@ export class HybridRecommender implements Recommender {
     const exclude = idList(o.exclude, c, `${name}.exclude`);
     const include = idList(o.include, c, `${name}.include`);
     if (o.sources !== undefined && !Array.isArray(o.sources)) throw invalid(`${name}.sources`, 'an array of source names', o.sources);
-    const pipe = this.candidates(req, { filterSeen, sources: o.sources, exclude, include, filters: allow }, k + pins.length);
+    if (o.weights !== undefined) {
+      if (typeof o.weights !== 'object' || o.weights === null) throw invalid(`${name}.weights`, 'an object of weights by source name', o.weights);
+      for (const [key, v] of Object.entries(o.weights)) checkNumber(`${name}.weights.${key}`, v);
+    }
+    const pipe = this.candidates(req, { filterSeen, sources: o.sources, exclude, include, filters: allow, weights: o.weights }, k + pins.length);
     const { pool, count, features, cap, weights } = pipe;
 
     // Blend.

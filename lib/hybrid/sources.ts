@@ -87,7 +87,7 @@ class NeighborAccumulator {
   private bestShare = new Float32Array(0);
   private stamp = new Int32Array(0); // run in which an item was last touched
   private runs = 0;
-  private touched: number[] = [];
+  private touched = new Int32Array(0);
   private top: TopList | undefined;
   constructor(private readonly out: ListBuffer) {}
 
@@ -97,10 +97,12 @@ class NeighborAccumulator {
       this.best = new Int32Array(numItems);
       this.bestShare = new Float32Array(numItems);
       this.stamp = new Int32Array(numItems);
+      this.touched = new Int32Array(numItems);
     }
     const run = ++this.runs;
     const stamp = this.stamp;
     const { acc, best, bestShare, touched } = this;
+    let nt = 0;
     for (let a = 0; a < anchors.items.length; a++) {
       const nb = neighborsOf(lists, anchors.items[a]!);
       const w = anchors.weights[a]!;
@@ -109,7 +111,7 @@ class NeighborAccumulator {
         const share = w * nb.scores[p]!;
         if (stamp[j] !== run) {
           stamp[j] = run;
-          touched.push(j);
+          touched[nt++] = j;
           bestShare[j] = 0;
           acc[j] = 0;
         }
@@ -121,8 +123,10 @@ class NeighborAccumulator {
       }
     }
     const top = (this.top = TopList.reuse(this.top, n));
-    for (const j of touched) if (!blocked(j)) top.push(j, acc[j]!);
-    touched.length = 0;
+    for (let t = 0; t < nt; t++) {
+      const j = touched[t]!;
+      if (acc[j]! > top.threshold && !blocked(j)) top.push(j, acc[j]!);
+    }
     const out = this.out.reset(n);
     out.count = top.drainInto(out.indices, out.scores);
     return out;
@@ -182,7 +186,7 @@ export class ModelSource implements CandidateSource {
     const k = Math.min(n * 2 + 10, c.items.size);
     let recs;
     try {
-      if (req.user >= 0) recs = model.recommend(c.users.id(req.user), { k });
+      if (req.user >= 0) recs = model.recommend(c.users.id(req.user), { k, filterSeen: req.filterSeen });
     } catch (err) {
       if (!(err instanceof UnknownIdError)) throw err;
     }
@@ -604,7 +608,8 @@ export class NewArrivalsSource implements CandidateSource {
   private catalog!: Catalog;
   private list = new Int32Array(0);
   private readonly out = new ListBuffer();
-  private readonly mine = new Set<number>();
+  private mine = new Int32Array(0); // category -> request stamp when the user shops it
+  private stamp = 0;
   private top: TopList | undefined;
 
   constructor(private readonly options: NewArrivalsOptions = {}) {
@@ -618,7 +623,8 @@ export class NewArrivalsSource implements CandidateSource {
     const cutoff = s.now - (this.options.days ?? 14) * 86_400_000;
     const fresh = Int32Array.from({ length: s.numItems }, (_, i) => i).filter((i) => s.firstSeen[i]! >= cutoff && Number.isFinite(s.firstSeen[i]!));
     fresh.sort((a, b) => s.firstSeen[b]! - s.firstSeen[a]! || a - b);
-    this.list = fresh.slice(0, this.options.keep ?? 2000);
+    this.list = fresh.slice(0, this.options.keep ?? 500);
+    this.mine = new Int32Array(catalog.category?.names.length ?? 0);
   }
 
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
@@ -626,14 +632,17 @@ export class NewArrivalsSource implements CandidateSource {
     const s = this.catalog.signals;
     const codes = this.catalog.category?.codes;
     const days = (this.options.days ?? 14) * 86_400_000;
-    this.mine.clear();
-    if (codes) for (const h of req.history) if (codes[h]! >= 0) this.mine.add(codes[h]!);
+    const stamp = ++this.stamp;
+    const mine = this.mine;
+    if (codes) for (const h of req.history) if (codes[h]! >= 0) mine[codes[h]!] = stamp;
     // Freshness in (0, 1], plus 1 for the user's own categories: their new items first.
     const top = (this.top = TopList.reuse(this.top, n));
-    for (const i of this.list) {
-      if (blocked(i) || (req.category >= 0 && codes && codes[i] !== req.category)) continue;
-      const fresh = 1 - (s.now - s.firstSeen[i]!) / (days + 1);
-      top.push(i, fresh + (codes && this.mine.has(codes[i]!) ? 1 : 0));
+    const list = this.list;
+    for (let q = 0; q < list.length; q++) {
+      const i = list[q]!;
+      if (req.category >= 0 && codes && codes[i] !== req.category) continue;
+      const score = 1 - (s.now - s.firstSeen[i]!) / (days + 1) + (codes && codes[i]! >= 0 && mine[codes[i]!] === stamp ? 1 : 0);
+      if (score > top.threshold && !blocked(i)) top.push(i, score);
     }
     out.count = top.drainInto(out.indices, out.scores);
     return out;
@@ -771,12 +780,21 @@ export interface ColdStartOptions {
   l2?: number;
   /** Items with at least this many buyers train the regression (default 2). */
   minBuyers?: number;
+  /** Weight each warm item by log(1 + buyers) in the regression (default true). */
+  weighted?: boolean;
+  /**
+   * Weight β of the user's own category share (default 10): a cold item scores
+   *   z(⟨u, ŷᵢ⟩) + β · share(user, category of i)
+   * with z the user's projected scores standardized over the cold items. 0 = projection only.
+   */
+  categoryWeight?: number;
 }
 
 /**
  * New items (attributes known, no interactions yet) get factor vectors from
- * their content vectors by ridge regression fitted on warm items:
- *   W = argmin ‖(X − μx)W − (Y − μy)‖² + λ‖W‖²  = ((X−μx)ᵀ(X−μx) + λI)⁻¹ (X−μx)ᵀ(Y−μy)
+ * their content vectors by (weighted) ridge regression fitted on warm items:
+ *   W = argmin Σᵢ cᵢ‖(xᵢ − μx)W − (yᵢ − μy)‖² + λ‖W‖²  = ((X−μx)ᵀC(X−μx) + λI)⁻¹ (X−μx)ᵀC(Y−μy)
+ * with cᵢ = log(1 + buyers of i) (items with more buyers have better factors), μ the c-weighted means,
  * with X the warm items' content vectors and Y their collaborative factors;
  * a cold item's factors are (x − μx)W + μy, so every user gets a score for it.
  */
@@ -829,19 +847,25 @@ export class ColdStartSource implements CandidateSource {
     const Y = model.itemFactors;
     const mx = new Float64Array(d);
     const my = new Float64Array(f);
+    // Items with more buyers have better-estimated factors: weight them by log(1 + buyers).
+    const weightOf = (i: number) => (this.options.weighted === false ? 1 : Math.log1p(pop[i]!));
+    let wsum = 0;
     for (const i of warm) {
-      for (let a = 0; a < d; a++) mx[a]! += X[i * d + a]!;
-      for (let b = 0; b < f; b++) my[b]! += Y[i * f + b]!;
+      const wi = weightOf(i);
+      wsum += wi;
+      for (let a = 0; a < d; a++) mx[a]! += wi * X[i * d + a]!;
+      for (let b = 0; b < f; b++) my[b]! += wi * Y[i * f + b]!;
     }
-    for (let a = 0; a < d; a++) mx[a]! /= Math.max(1, warm.length);
-    for (let b = 0; b < f; b++) my[b]! /= Math.max(1, warm.length);
+    for (let a = 0; a < d; a++) mx[a]! /= Math.max(1e-12, wsum);
+    for (let b = 0; b < f; b++) my[b]! /= Math.max(1e-12, wsum);
     const xtx = new Float64Array(d * d);
     const xty = new Float64Array(d * f);
     const xc = new Float64Array(d);
     for (const i of warm) {
+      const wi = weightOf(i);
       for (let a = 0; a < d; a++) xc[a] = X[i * d + a]! - mx[a]!;
       for (let a = 0; a < d; a++) {
-        const xa = xc[a]!;
+        const xa = wi * xc[a]!;
         for (let b = 0; b < d; b++) xtx[a * d + b]! += xa * xc[b]!;
         for (let b = 0; b < f; b++) xty[a * f + b]! += xa * (Y[i * f + b]! - my[b]!);
       }
@@ -884,14 +908,50 @@ export class ColdStartSource implements CandidateSource {
     return s;
   }
 
+  /** Per request: mean and sd of the user's projected scores over the cold items, and category shares. */
+  private stats(req: Request): { v: Float32Array; mean: number; sd: number; share: Map<number, number> } | undefined {
+    if (this.statsFor === req) return this.cachedStats;
+    const v = this.userVector(req);
+    let out: typeof this.cachedStats;
+    if (v) {
+      let sum = 0;
+      let sq = 0;
+      const m = this.coldItems.length;
+      for (let r = 0; r < m; r++) {
+        const x = this.dot(v, r);
+        sum += x;
+        sq += x * x;
+      }
+      const mean = m ? sum / m : 0;
+      const sd = m ? Math.sqrt(Math.max(0, sq / m - mean * mean)) : 1;
+      const share = new Map<number, number>();
+      const codes = this.catalog.category?.codes;
+      if (codes && req.history.length) {
+        for (const h of req.history) if (codes[h]! >= 0) share.set(codes[h]!, (share.get(codes[h]!) ?? 0) + 1 / req.history.length);
+      }
+      out = { v, mean, sd: sd || 1, share };
+    }
+    this.statsFor = req;
+    this.cachedStats = out;
+    return out;
+  }
+  private statsFor: Request | undefined;
+  private cachedStats: { v: Float32Array; mean: number; sd: number; share: Map<number, number> } | undefined;
+
+  private coldScore(st: { v: Float32Array; mean: number; sd: number; share: Map<number, number> }, r: number, item: number): number {
+    const beta = this.options.categoryWeight ?? 10;
+    const code = this.catalog.category?.codes[item] ?? -1;
+    return (this.dot(st.v, r) - st.mean) / st.sd + (beta > 0 && code >= 0 ? beta * (st.share.get(code) ?? 0) : 0);
+  }
+
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
     const out = this.out.reset(n);
-    const v = this.userVector(req);
-    if (!v) return out;
+    const st = this.stats(req);
+    if (!st) return out;
     const top = (this.top = TopList.reuse(this.top, n));
     for (let r = 0; r < this.coldItems.length; r++) {
       const i = this.coldItems[r]!;
-      if (!blocked(i)) top.push(i, this.dot(v, r));
+      if (!blocked(i)) top.push(i, this.coldScore(st, r, i));
     }
     out.count = top.drainInto(out.indices, out.scores);
     return out;
@@ -899,8 +959,8 @@ export class ColdStartSource implements CandidateSource {
 
   score(req: Request, item: number): number {
     const r = this.coldPos.get(item);
-    const v = r === undefined ? undefined : this.userVector(req);
-    return r === undefined || !v ? NaN : this.dot(v, r);
+    const st = r === undefined ? undefined : this.stats(req);
+    return r === undefined || !st ? NaN : this.coldScore(st, r, item);
   }
 
   evidence(req: Request, item: number): Evidence | undefined {
@@ -996,7 +1056,7 @@ export class FactorSource implements CandidateSource {
     const out = this.out.reset(n);
     const v = this.userVector(req);
     if (!v) return out;
-    const seen = req.user >= 0 ? csrRow(this.catalog.matrix, req.user).indices : req.history;
+    const seen = !req.filterSeen ? new Int32Array(0) : req.user >= 0 ? csrRow(this.catalog.matrix, req.user).indices : req.history;
     // Over-fetch: blocks other than seen items (rules, exclusions) are applied here.
     const k = Math.min(n + 20, this.catalog.items.size);
     const r = this.retriever
@@ -1048,5 +1108,80 @@ export class FactorSource implements CandidateSource {
       .slice(0, 2);
     if (scored.length === 0) return { source: this.name, kind: 'history', text: `${this.name} model, from your history` };
     return { source: this.name, kind: 'history', text: `bought ${listText(scored.map(([h]) => itemLabel(c, h)))}`, items: scored.map(([h]) => c.items.id(h)) };
+  }
+}
+
+// ---- buy it again ---------------------------------------------------------------------------
+
+export interface RepurchaseOptions {
+  name?: string;
+  contexts?: readonly Context[];
+}
+
+/**
+ * "Buy it again": the user's own past items, by how often (log of the summed
+ * weight) and how recently (position in the recent list) they were bought.
+ * Proposes nothing when seen items are filtered (the default).
+ */
+export class RepurchaseSource implements CandidateSource {
+  readonly kind = 'repurchase';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  private catalog!: Catalog;
+  private readonly out = new ListBuffer();
+  private top: TopList | undefined;
+
+  constructor(private readonly options: RepurchaseOptions = {}) {
+    this.name = options.name ?? 'again';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog): Promise<void> {
+    this.catalog = catalog;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    if (req.filterSeen) return out;
+    const top = (this.top = TopList.reuse(this.top, n));
+    const h = req.history;
+    const weightOf = this.weights(req);
+    for (let r = 0; r < h.length; r++) {
+      const i = h[r]!;
+      if (blocked(i)) continue;
+      // Frequency, then recency: the newest item gets +1, the oldest ~0.
+      top.push(i, Math.log1p(weightOf(i, r)) + (r + 1) / h.length);
+    }
+    out.count = top.drainInto(out.indices, out.scores);
+    return out;
+  }
+
+  /** Summed weight of item i for the request's user (training row), or the history weight. */
+  private weights(req: Request): (i: number, r: number) => number {
+    if (req.user >= 0) {
+      const row = csrRow(this.catalog.matrix, req.user);
+      return (i) => {
+        // Rows are sorted: binary search.
+        let lo = 0;
+        let hi = row.indices.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          const v = row.indices[mid]!;
+          if (v === i) return row.values[mid]!;
+          if (v < i) lo = mid + 1;
+          else hi = mid - 1;
+        }
+        return 1;
+      };
+    }
+    return (_i, r) => req.historyWeights?.[r] ?? 1;
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    const r = req.history.indexOf(item);
+    if (r < 0) return undefined;
+    const times = this.weights(req)(item, r);
+    return { source: this.name, kind: 'history', text: `you bought ${itemLabel(c, item)} before (${times} times)`, items: [c.items.id(item)], count: times };
   }
 }
