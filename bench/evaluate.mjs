@@ -126,9 +126,16 @@ const noisy = await new PlantedFactorModel('noisy', 4, 21).fit(split.train);
 // Warm-up (page in the factors, start the thread pool).
 await evaluate(good, split, { k, users: 2000, threads });
 
+/** CPU seconds of this process (all threads) since `from`: robust to other processes sharing the machine. */
+const cpuSince = (from) => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+};
 t = performance.now();
+let cpu0 = process.cpuUsage();
 const allRecs = await good.recommendMany(split.users, { k, threads });
 const recommendOnlySeconds = (performance.now() - t) / 1000;
+const recommendOnlyCpuSeconds = cpuSince(cpu0);
 
 // evaluate's own cost: the same lists served from memory, so only the metric scoring is timed.
 const rowOf = new Int32Array(dataset.numUsers).fill(-1);
@@ -147,17 +154,23 @@ const cached = {
     return { k: kk, count: users.length, indices, scores };
   },
 };
+cpu0 = process.cpuUsage();
 const scoringOnly = await evaluate(cached, split, { k, metrics: ['precision', 'recall', 'ndcg', 'map', 'mrr', 'hitRate', 'coverage'] });
-const scoringOnlyRun = { seconds: +scoringOnly.seconds.toFixed(3), usersPerSecond: Math.round(scoringOnly.usersPerSecond) };
+const scoringOnlyRun = { seconds: +scoringOnly.seconds.toFixed(3), cpuSeconds: +cpuSince(cpu0).toFixed(3), usersPerSecond: Math.round(scoringOnly.usersPerSecond) };
 console.log('metric scoring alone (cached lists)', JSON.stringify(scoringOnlyRun));
 
 const runs = [];
 for (const metrics of [['precision', 'recall', 'ndcg', 'map', 'mrr', 'hitRate', 'coverage'], ['precision', 'recall', 'ndcg', 'map', 'mrr', 'hitRate', 'coverage', 'novelty', 'popularity', 'implicitPrecision']]) {
+  cpu0 = process.cpuUsage();
   const r = await evaluate(good, split, { k, metrics, threads });
+  const cpuSeconds = cpuSince(cpu0);
   const run = {
     metrics: metrics.join(','),
     users: r.counts.users,
     seconds: +r.seconds.toFixed(3),
+    cpuSeconds: +cpuSeconds.toFixed(3),
+    recommendManyOnlyCpuSeconds: +recommendOnlyCpuSeconds.toFixed(3),
+    cpuOverheadRatio: +(cpuSeconds / recommendOnlyCpuSeconds).toFixed(3),
     usersPerSecond: Math.round(r.usersPerSecond),
     recommendManyOnlySeconds: +recommendOnlySeconds.toFixed(3),
     overheadRatio: +(r.seconds / recommendOnlySeconds).toFixed(3),
@@ -193,6 +206,9 @@ await writeResult('evaluate', {
   randomSplitSeconds: +splitSeconds.toFixed(2),
   recommendManyOnlySeconds: +recommendOnlySeconds.toFixed(3),
   recommendManyOnlyUsersPerSecond: Math.round(split.users.length / recommendOnlySeconds),
+  recommendManyOnlyCpuSeconds: +recommendOnlyCpuSeconds.toFixed(3),
+  // What 2 uncontended cores would take for recommendMany alone: CPU seconds / 2 (the fused kernel scales across threads).
+  recommendManyOnlyIdealWallSeconds2Cores: +(recommendOnlyCpuSeconds / 2).toFixed(3),
   metricScoringOnly: scoringOnlyRun,
   runs,
   fullAuc: aucRun,
