@@ -80,4 +80,9 @@ export interface NativeBinding {
   benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;
   /** Memory bandwidth over a `bytes`-sized buffer (best of `reps`): read (sum) and copy (read + write) in GB/s. */
   benchMemory(bytes: number, reps: number): Promise<{ readGBs: number; copyGBs: number }>;
+
+  // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
+  /** A read-only ArrayBuffer over the whole file (released when collected); null where mmap is unavailable or the file is empty. */
+  mapFile(path: string): ArrayBuffer | null;
+  // ---- end cli ----
 }

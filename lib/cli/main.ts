@@ -4,6 +4,7 @@
  * file, unknown id, training failed...), 2 usage error (bad command, option
  * or argument value).
  */
+import '../models/builtin.js';
 import { runDemo } from './demo.js';
 import { runInfo, runRecommend, runSimilar } from './query.js';
 import { runServe } from './serve.js';
