@@ -75,6 +75,55 @@ export interface NativeBinding {
   ): Promise<{ u: Float32Array; s: Float32Array; vt: Float32Array; mean: Float32Array | null }>;
   // ---- end svdknn: truncated SVD ----
 
+  // ---- svdknn: neighbourhood models (native/napi/knn_binding.cpp) ----
+  /** Top-k neighbours of every row of x (xt = its transpose); rows of the result are sorted best first. */
+  knnNeighbours(
+    x: CsrArrays,
+    xt: CsrArrays,
+    k: number,
+    similarity: 'cosine' | 'asymmetric' | 'dot',
+    alpha: number,
+    shrink: number,
+    threads: number,
+    onProgress: ((rowsDone: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ indptr: BigInt64Array; indices: Int32Array; scores: Float32Array }>;
+  /** Top-k rows of x most similar to one query vector (its features and values); `self` (or -1) is skipped. */
+  knnQuery(
+    xt: CsrArrays,
+    sqNorms: Float64Array,
+    features: Int32Array,
+    values: Float32Array,
+    self: number,
+    k: number,
+    similarity: 'cosine' | 'asymmetric' | 'dot',
+    alpha: number,
+    shrink: number,
+  ): { indices: Int32Array; scores: Float32Array };
+  /** score_j = sum_p weights[p] * m[sources[p], j]; top-k with filters (results may be fewer than k). */
+  sparseTopK(
+    m: CsrArrays,
+    sources: Int32Array,
+    weights: Float32Array | null,
+    seen: Int32Array | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+  ): { indices: Int32Array; scores: Float32Array };
+  /** Row r: sources and weights from row rows[r] of `sources`, seen from row rows[r] of `seen`; padded with -1 / -Infinity. */
+  sparseTopKMany(
+    m: CsrArrays,
+    sources: CsrArrays,
+    rows: Int32Array,
+    seen: CsrArrays | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+    threads: number,
+    onProgress: ((rowsDone: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ indices: Int32Array; scores: Float32Array }>;
+  // ---- end svdknn: neighbourhood models ----
   // ---- benchmark hooks (native/napi/bench_binding.cpp; used by bench/, not by the library) ----
   /** Time one kernel of one SIMD level (best of `reps` calls): seconds per call, bytes moved, flops. */
   benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;

@@ -5,8 +5,8 @@
  */
 import type { CombineRule, CsrArrays } from '../binding.js';
 import { callAsync } from '../native.js';
-import { InvalidArgumentError } from '../errors.js';
-import { knownOptions, oneOf, threads as checkThreads } from '../validate.js';
+import { DimensionMismatchError, InvalidArgumentError } from '../errors.js';
+import { integer, invalid, knownOptions, oneOf, threads as checkThreads } from '../validate.js';
 import { IdMap } from './idmap.js';
 import type { Interactions } from './interactions.js';
 import { applyWeighting, type Weighting } from './weighting.js';
@@ -77,9 +77,16 @@ export class Dataset {
     const weighting = options.weighting ?? 'none';
     const allowNegative = options.allowNegative ?? false;
     const threads = checkThreads(options.threads);
+    const types = { users: Int32Array, items: Int32Array, weights: Float32Array, timestamps: Float64Array } as const;
+    for (const [key, type] of Object.entries(types)) {
+      const col = (log as unknown as Record<string, unknown>)?.[key];
+      if (!(col instanceof type)) throw invalid(`log.${key}`, `a typed array of type ${type.name}`, col);
+    }
     const n = log.users.length;
     if (log.items.length !== n || log.weights.length !== n || log.timestamps.length !== n) {
-      throw new InvalidArgumentError('log: users, items, weights and timestamps must have the same length');
+      throw new DimensionMismatchError(
+        `log: users, items, weights and timestamps must have the same length but have ${log.users.length}, ${log.items.length}, ${log.weights.length} and ${log.timestamps.length}`,
+      );
     }
     const matrix = await callAsync((nb) =>
       nb.csrFromCoo(log.users, log.items, log.weights, users.size, items.size, combine, allowNegative, threads),
@@ -107,11 +114,13 @@ export class Dataset {
 
   /** The items and weights of user `u` (an index), as views. */
   userRow(u: number): { items: Int32Array; values: Float32Array } {
+    integer('user index', u, 0, this.matrix.rows - 1);
     return rowOf(this.matrix, u, 'items') as { items: Int32Array; values: Float32Array };
   }
 
   /** The users and weights of item `i` (an index), as views. */
   itemRow(i: number): { users: Int32Array; values: Float32Array } {
+    integer('item index', i, 0, this.itemMatrix.rows - 1);
     return rowOf(this.itemMatrix, i, 'users') as { users: Int32Array; values: Float32Array };
   }
 

@@ -1,0 +1,64 @@
+/** Top-k selection with filters in TypeScript, for the non-personalized baselines. */
+import type { IdMap } from '../data/idmap.js';
+import { AbortError } from '../errors.js';
+import type { BatchRecommendations, Recommendations } from '../recommender.js';
+import { toRecommendations, type ResolvedBatchOptions, type ResolvedOptions } from './common.js';
+
+function has(sorted: Int32Array | null, v: number): boolean {
+  if (!sorted) return false;
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! === v) return true;
+    if (sorted[mid]! < v) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** Whether item i may be returned: not seen (sorted), not excluded, and included when there is an include list. */
+export function allowed(i: number, seen: Int32Array | null, o: ResolvedOptions): boolean {
+  return !has(seen, i) && !has(o.exclude, i) && (o.include === null || has(o.include, i));
+}
+
+/**
+ * Walk items in `order` (best first) and keep the first k allowed ones.
+ * `candidates` (sorted) restricts the walk further when given.
+ */
+export function topKInOrder(order: Int32Array, scores: Float32Array, seen: Int32Array | null, o: ResolvedOptions, items: IdMap): Recommendations {
+  const ids: number[] = [];
+  for (let p = 0; p < order.length && ids.length < o.k; p++) if (allowed(order[p]!, seen, o)) ids.push(order[p]!);
+  const indices = Int32Array.from(ids);
+  return toRecommendations(items, indices, Float32Array.from(ids, (i) => scores[i]!));
+}
+
+/** Indices sorted by score descending, ties by the smaller index. */
+export function orderByScore(scores: Float32Array): Int32Array {
+  const order = Int32Array.from({ length: scores.length }, (_, i) => i);
+  order.sort((a, b) => scores[b]! - scores[a]! || a - b);
+  return order;
+}
+
+/** Pack per-user results into a BatchRecommendations (padded with -1 / -Infinity). */
+export function packBatch(results: Recommendations[], o: ResolvedBatchOptions): BatchRecommendations {
+  const indices = new Int32Array(results.length * o.k).fill(-1);
+  const scores = new Float32Array(results.length * o.k).fill(-Infinity);
+  results.forEach((r, row) => {
+    indices.set(r.indices, row * o.k);
+    scores.set(r.scores, row * o.k);
+  });
+  return { k: o.k, count: results.length, indices, scores };
+}
+
+/** Run a per-user function over a batch, honouring the signal and reporting progress. */
+export async function batchOf(rows: Int32Array, o: ResolvedBatchOptions, one: (u: number) => Recommendations): Promise<BatchRecommendations> {
+  const out: Recommendations[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    if (o.signal?.aborted) throw new AbortError();
+    out.push(one(rows[r]!));
+    if (o.onProgress && (r % 1024 === 1023 || r === rows.length - 1)) o.onProgress((r + 1) / rows.length);
+    if (r % 4096 === 4095) await new Promise((resolve) => setImmediate(resolve)); // let the event loop breathe on big batches
+  }
+  return packBatch(out, o);
+}
