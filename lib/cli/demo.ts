@@ -14,6 +14,7 @@ import { evaluate, type EvaluationResult, type MetricName } from '../evaluate/ev
 import { compareResults } from '../evaluate/compare.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Id } from '../data/idmap.js';
+import type { Recommendations } from '../recommender.js';
 import { saveModel, type PersistableRecommender } from '../models/registry.js';
 import { MODEL_SPECS } from './models.js';
 import { progress } from './progress.js';
@@ -47,7 +48,8 @@ export async function runDemo(args: string[]): Promise<number> {
   const threads = intOption(values, 'threads', 0, 0, 1024, DEMO_USAGE);
   const seed = intOption(values, 'seed', 42, 0, 2 ** 31 - 1, DEMO_USAGE);
   const wanted = listOption(values, 'models');
-  const specs = wanted ? wanted.map((n) => MODEL_SPECS.find((s) => s.name === n) ?? unknownModel(n)) : MODEL_SPECS;
+  // --quick leaves out the random baseline (its batch scoring is the slowest part of a quick run).
+  const specs = wanted ? wanted.map((n) => MODEL_SPECS.find((s) => s.name === n) ?? unknownModel(n)) : MODEL_SPECS.filter((s) => !quick || s.name !== 'random');
   const say = (s: string): void => {
     if (!json) process.stdout.write(s);
   };
@@ -73,7 +75,7 @@ export async function runDemo(args: string[]): Promise<number> {
     await model.fit(split.train, {
       threads,
       seed,
-      ...(spec.fitOptions?.(split.train) ?? {}),
+      ...(quick ? {} : (spec.fitOptions?.(split.train) ?? {})),
       onProgress: (p) => {
         bar ??= progress(`train ${spec.name}`, p.iterations, !json);
         if (p.loss !== undefined && Number.isFinite(p.loss)) loss.push(p.loss);
@@ -177,7 +179,8 @@ export function productLabel(ds: Dataset, item: Id): string {
   const f = ds.itemFeatures?.get(item);
   if (!f) return String(item);
   const type = String(f.product_type ?? f.product_category ?? item).toLowerCase();
-  const brand = f.brand ? ` (${String(f.brand).toLowerCase()})` : '';
+  const size = typeof f.package_size === 'string' && f.package_size.trim() ? `, ${f.package_size.replace(/\s+/g, ' ').trim().toLowerCase()}` : '';
+  const brand = f.brand ? ` (${String(f.brand).toLowerCase()}${size})` : size ? ` (${size.slice(2)})` : '';
   return type.charAt(0).toUpperCase() + type.slice(1) + brand;
 }
 
@@ -185,9 +188,9 @@ function explainText(ds: Dataset, model: PersistableRecommender, user: Id, item:
   if (!model.explain) return undefined;
   try {
     const e = model.explain(user, item);
-    const top = e.contributions.filter((c) => c.weight > 0).slice(0, 2);
-    if (top.length === 0) return undefined;
-    return `because they bought ${top.map((c) => productLabel(ds, c.item)).join(' and ')}`;
+    const labels = [...new Set(e.contributions.filter((c) => c.weight > 0).map((c) => productLabel(ds, c.item)))].slice(0, 2);
+    if (labels.length === 0) return undefined;
+    return `because they bought ${labels.join(' and ')}`;
   } catch {
     return undefined;
   }
@@ -199,8 +202,9 @@ function makeExamples(ds: Dataset, split: Split, models: PersistableRecommender[
   const candidates = Array.from(split.users).filter((u) => train.userRow(u).items.length >= 5 && split.test.userRow(u).items.length >= 3);
   const picks: number[] = [];
   for (let n = 0; n < 3 && candidates.length; n++) picks.push(candidates.splice((seed * 7919 + n * 104729) % candidates.length, 1)[0]!);
-  const explainer = models.findIndex((m) => typeof m.explain === 'function');
-  const show = [...new Set([bestIndex, ...(explainer >= 0 ? [explainer] : [])])];
+  // The best model, and the best one that can say why (explain, or the hybrid's reasons).
+  const explainers = models.map((m, i) => i).filter((i) => i !== bestIndex && (typeof models[i]!.explain === 'function' || models[i]!.name === 'hybrid'));
+  const show = [bestIndex, ...explainers.slice(0, 2)];
   return picks.map((u) => {
     const user = train.users.id(u);
     // The household's most recent distinct purchases in training.
@@ -216,10 +220,12 @@ function makeExamples(ds: Dataset, split: Split, models: PersistableRecommender[
       heldOut: Array.from(split.test.userRow(u).items.slice(0, 6)).map(item),
       recommendations: show.map((mi) => {
         const m = models[mi]!;
-        const rec = m.recommend(user, { k: 5 });
+        // The hybrid explains itself through reasons ("bought together with X", "popular in Y this week").
+        const rec = m.name === 'hybrid' ? (m.recommend as (u: Id, o: object) => Recommendations & { reasons?: { text: string }[][] })(user, { k: 5, explain: true }) : m.recommend(user, { k: 5 });
+        const reasons = (rec as { reasons?: { text: string }[][] }).reasons;
         return {
           model: m.name,
-          items: rec.items.map((id, r) => ({ item: id, label: productLabel(ds, id), score: rec.scores[r]!, why: explainText(ds, m, user, id) })),
+          items: rec.items.map((id, r) => ({ item: id, label: productLabel(ds, id), score: rec.scores[r]!, why: reasons ? reasons[r]?.slice(0, 2).map((x) => x.text).join('; ') : explainText(ds, m, user, id) })),
         };
       }),
     };

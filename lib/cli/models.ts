@@ -6,6 +6,12 @@
 import type { Dataset } from '../data/dataset.js';
 import type { FitOptions } from '../recommender.js';
 import type { PersistableRecommender } from '../models/registry.js';
+import { PopularModel } from '../models/popular.js';
+import { RandomModel } from '../models/random.js';
+import { PureSvdModel } from '../models/puresvd.js';
+import { ItemKnnModel } from '../models/itemknn.js';
+import { UserKnnModel } from '../models/userknn.js';
+import { HybridRecommender } from '../hybrid/recommender.js';
 
 /** Hyper-parameters given on the command line (--factors 64 --set alpha=2 ...). */
 export type CliModelOptions = Record<string, string | number | boolean>;
@@ -21,7 +27,52 @@ export interface ModelSpec {
   fitOptions?(dataset: Dataset): Partial<FitOptions>;
 }
 
-export const MODEL_SPECS: ModelSpec[] = [];
+/** Command-line option names that differ from the API's. */
+const ALIASES: Record<string, string> = { neighbors: 'neighbours' };
+
+/** The options as the model's constructor names them (it validates them: unknown names fail with a hint). */
+function apiOptions(o: CliModelOptions): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [ALIASES[k] ?? k, v]));
+}
+
+export const MODEL_SPECS: ModelSpec[] = [
+  {
+    name: 'puresvd',
+    description: 'PureSVD (Cremonesi et al. 2010): randomized truncated SVD of the interaction matrix',
+    create: (o, quick) => new PureSvdModel({ factors: quick ? 32 : 64, ...apiOptions(o) }),
+  },
+  {
+    name: 'itemknn',
+    description: 'Item-kNN: cosine neighbours of the bought items, similarities summed',
+    create: (o) => new ItemKnnModel({ neighbours: 100, ...apiOptions(o) }),
+  },
+  {
+    name: 'userknn',
+    description: 'User-kNN: cosine neighbours among users',
+    create: (o) => new UserKnnModel({ neighbours: 100, ...apiOptions(o) }),
+  },
+  {
+    name: 'hybrid',
+    description: 'Hybrid: item-to-item, content, complements, trending, popular and new arrivals, blended with learned weights',
+    create: (o) => new HybridRecommender(apiOptions(o)) as unknown as PersistableRecommender,
+    fitOptions: () => ({ learnWeights: true }) as Partial<FitOptions>,
+  },
+  {
+    name: 'popular',
+    description: 'Baseline: most bought products',
+    create: (o) => new PopularModel(apiOptions(o)),
+  },
+  {
+    name: 'random',
+    description: 'Baseline: random products (seeded)',
+    create: (o) => new RandomModel({ seed: 42, ...apiOptions(o) }),
+  },
+];
+
+/** Whether a model can be saved to a model file. */
+export function persistable(model: unknown): boolean {
+  return typeof (model as { toState?: unknown }).toState === 'function';
+}
 
 export function modelSpec(name: string): ModelSpec | undefined {
   return MODEL_SPECS.find((s) => s.name === name);
