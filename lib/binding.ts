@@ -129,9 +129,64 @@ export interface NativeBinding {
   benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;
   /** Memory bandwidth over a `bytes`-sized buffer (best of `reps`): read (sum) and copy (read + write) in GB/s. */
   benchMemory(bytes: number, reps: number): Promise<{ readGBs: number; copyGBs: number }>;
+  // ---- als (native/napi/als_binding.cpp) ----
+  alsFit(
+    userItems: CsrArrays,
+    itemUsers: CsrArrays,
+    config: AlsNativeConfig,
+    init: AlsNativeFactors | null,
+    iterations: number,
+    seed: number,
+    threads: number,
+    computeLoss: boolean,
+    onProgress: ((p: { iteration: number; iterations: number; seconds: number; loss?: number }) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<AlsNativeFactors & { loss: number | null; itemGram: Float32Array | null }>;
+  alsSolveRows(
+    matrix: CsrArrays,
+    rows: Int32Array,
+    side: AlsNativeSide & { target: Float32Array; targetBias: Float32Array | null },
+    gram: Float32Array | null,
+    config: AlsNativeConfig,
+    exact: boolean,
+    threads: number,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ factors: Float32Array; bias: Float32Array | null }>;
+  alsFoldIn(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig): { factors: Float32Array; bias: number };
+  alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
+  alsGram(factors: Float32Array, dim: number, threads: number): Float32Array;
+  // ---- end als ----
 
   // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
   /** A read-only ArrayBuffer over the whole file (released when collected); null where mmap is unavailable or the file is empty. */
   mapFile(path: string): ArrayBuffer | null;
   // ---- end cli ----
 }
+
+
+// ---- als types ----
+export interface AlsNativeConfig {
+  factors: number;
+  implicit: boolean;
+  confidence: 'linear' | 'proportional';
+  alpha: number;
+  unobservedWeight: number;
+  regularization: number;
+  regularizationScaling: 'none' | 'count' | 'frequency';
+  nu: number;
+  solver: 'cg' | 'cholesky';
+  cgSteps: number;
+}
+export interface AlsNativeFactors {
+  userFactors: Float32Array;
+  itemFactors: Float32Array;
+  userBias: Float32Array | null;
+  itemBias: Float32Array | null;
+  globalMean: number;
+}
+export interface AlsNativeSide {
+  fixed: Float32Array;
+  fixedBias: Float32Array | null;
+  globalMean: number;
+}
+// ---- end als types ----

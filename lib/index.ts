@@ -67,3 +67,5 @@ export type { Rules, ItemPredicate, Boost, Pin, Dedupe } from './hybrid/rules.js
 export type { Evidence, EvidenceKind, Reason } from './hybrid/evidence.js';
 export type { Context as HybridContext, Catalog as HybridCatalog, Request as HybridRequest } from './hybrid/catalog.js';
 export type { Normalization } from './hybrid/normalize.js';
+// ---- als ----
+export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';

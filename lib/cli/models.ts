@@ -6,6 +6,7 @@
 import type { Dataset } from '../data/dataset.js';
 import type { FitOptions } from '../recommender.js';
 import type { PersistableRecommender } from '../models/registry.js';
+import { AlsModel } from '../models/als.js';
 import { PopularModel } from '../models/popular.js';
 import { RandomModel } from '../models/random.js';
 import { PureSvdModel } from '../models/puresvd.js';
@@ -36,6 +37,12 @@ function apiOptions(o: CliModelOptions): Record<string, unknown> {
 }
 
 export const MODEL_SPECS: ModelSpec[] = [
+  {
+    name: 'als',
+    description: 'Implicit ALS (Hu, Koren, Volinsky 2008): conjugate-gradient solver, confidence 1 + alpha * quantity',
+    create: (o, quick) => new AlsModel({ factors: quick ? 32 : 64, iterations: quick ? 8 : 15, alpha: 5, regularization: 0.1, computeLoss: true, ...apiOptions(o) }),
+    reportsLoss: true,
+  },
   {
     name: 'puresvd',
     description: 'PureSVD (Cremonesi et al. 2010): randomized truncated SVD of the interaction matrix',

@@ -9,9 +9,11 @@ import { ItemKnnModel } from './itemknn.js';
 import { UserKnnModel } from './userknn.js';
 import { PopularModel } from './popular.js';
 import { RandomModel } from './random.js';
+import { AlsModel } from './als.js';
 
 registerModel('puresvd', (s) => PureSvdModel.fromState(s));
 registerModel('itemknn', (s) => ItemKnnModel.fromState(s));
 registerModel('userknn', (s) => UserKnnModel.fromState(s));
 registerModel('popular', (s) => PopularModel.fromState(s));
 registerModel('random', (s) => RandomModel.fromState(s));
+registerModel('als', (s) => AlsModel.fromState(s));
