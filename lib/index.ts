@@ -67,3 +67,7 @@ export type { Rules, ItemPredicate, Boost, Pin, Dedupe } from './hybrid/rules.js
 export type { Evidence, EvidenceKind, Reason } from './hybrid/evidence.js';
 export type { Context as HybridContext, Catalog as HybridCatalog, Request as HybridRequest } from './hybrid/catalog.js';
 export type { Normalization } from './hybrid/normalize.js';
+// ---- als ----
+export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';
+// ---- ann ----
+export { HnswIndex, ExactIndex, AnnScorer, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';
