@@ -75,6 +75,56 @@ export interface NativeBinding {
   ): Promise<{ u: Float32Array; s: Float32Array; vt: Float32Array; mean: Float32Array | null }>;
   // ---- end svdknn: truncated SVD ----
 
+  // ---- svdknn: neighbourhood models (native/napi/knn_binding.cpp) ----
+  /** Top-k neighbours of every row of x (xt = its transpose); rows of the result are sorted best first. */
+  knnNeighbours(
+    x: CsrArrays,
+    xt: CsrArrays,
+    k: number,
+    similarity: 'cosine' | 'asymmetric' | 'dot',
+    alpha: number,
+    shrink: number,
+    threads: number,
+    onProgress: ((rowsDone: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ indptr: BigInt64Array; indices: Int32Array; scores: Float32Array }>;
+  /** Top-k rows of x most similar to one query vector (its features and values); `self` (or -1) is skipped. */
+  knnQuery(
+    xt: CsrArrays,
+    sqNorms: Float64Array,
+    features: Int32Array,
+    values: Float32Array,
+    self: number,
+    k: number,
+    similarity: 'cosine' | 'asymmetric' | 'dot',
+    alpha: number,
+    shrink: number,
+  ): { indices: Int32Array; scores: Float32Array };
+  /** score_j = sum_p weights[p] * m[sources[p], j]; top-k with filters (results may be fewer than k). */
+  sparseTopK(
+    m: CsrArrays,
+    sources: Int32Array,
+    weights: Float32Array | null,
+    seen: Int32Array | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+  ): { indices: Int32Array; scores: Float32Array };
+  /** Row r: sources and weights from row rows[r] of `sources`, seen from row rows[r] of `seen`; padded with -1 / -Infinity. */
+  sparseTopKMany(
+    m: CsrArrays,
+    sources: CsrArrays,
+    rows: Int32Array,
+    seen: CsrArrays | null,
+    exclude: Int32Array | null,
+    include: Int32Array | null,
+    k: number,
+    threads: number,
+    onProgress: ((rowsDone: number) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ indices: Int32Array; scores: Float32Array }>;
+  // ---- end svdknn: neighbourhood models ----
+
   // ---- id maps (native/napi/idmap_binding.cpp): the bulk path of IdMap.addAll for string ids ----
   stringIndexNew(): object;
   /** Index every key (UTF-16 code units end to end, with lengths) into `out`; new keys are numbered from nextIndex. Returns the positions of new keys. */
@@ -87,4 +137,108 @@ export interface NativeBinding {
   benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;
   /** Memory bandwidth over a `bytes`-sized buffer (best of `reps`): read (sum) and copy (read + write) in GB/s. */
   benchMemory(bytes: number, reps: number): Promise<{ readGBs: number; copyGBs: number }>;
+  // ---- als (native/napi/als_binding.cpp) ----
+  alsFit(
+    userItems: CsrArrays,
+    itemUsers: CsrArrays,
+    config: AlsNativeConfig,
+    init: AlsNativeFactors | null,
+    iterations: number,
+    seed: number,
+    threads: number,
+    computeLoss: boolean,
+    onProgress: ((p: { iteration: number; iterations: number; seconds: number; loss?: number }) => void) | null,
+    cancelFlag: Int32Array | null,
+  ): Promise<AlsNativeFactors & { loss: number | null; itemGram: Float32Array | null }>;
+  alsSolveRows(
+    matrix: CsrArrays,
+    rows: Int32Array,
+    side: AlsNativeSide & { target: Float32Array; targetBias: Float32Array | null },
+    gram: Float32Array | null,
+    config: AlsNativeConfig,
+    exact: boolean,
+    threads: number,
+    cancelFlag: Int32Array | null,
+  ): Promise<{ factors: Float32Array; bias: Float32Array | null }>;
+  alsFoldIn(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig): { factors: Float32Array; bias: number };
+  alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
+  alsGram(factors: Float32Array, dim: number, threads: number): Float32Array;
+  // ---- end als ----
+
+  // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
+  /** A read-only ArrayBuffer over the whole file (released when collected); null where mmap is unavailable or the file is empty. */
+  mapFile(path: string): ArrayBuffer | null;
+  // ---- end cli ----
+  // ---- ann (HNSW + flat exact index; native/napi/ann_binding.cpp) ----
+  hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number): NativeHandle;
+  hnswInfo(index: NativeHandle): HnswNativeInfo;
+  hnswAdd(index: NativeHandle, vectors: Float32Array, labels: Int32Array, threads: number, onProgress: ((done: number) => void) | null): CancellablePromise<void>;
+  hnswAddSync(index: NativeHandle, vectors: Float32Array, labels: Int32Array): void;
+  hnswRemove(index: NativeHandle, label: number): boolean;
+  hnswContains(index: NativeHandle, label: number): boolean;
+  hnswGetVector(index: NativeHandle, label: number): Float32Array | null;
+  hnswSearch(index: NativeHandle, query: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number): NativeNeighbors & { path: 'graph' | 'filtered-graph' | 'exact' };
+  hnswSearchExact(index: NativeHandle, query: Float32Array, k: number, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors;
+  hnswSearchMany(index: NativeHandle, queries: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, threads: number): CancellablePromise<NativeNeighbors>;
+  hnswSave(index: NativeHandle, path: string): Promise<void>;
+  hnswLoad(path: string, mmap: boolean): Promise<NativeHandle>;
+  flatCreate(dim: number, metric: string): NativeHandle;
+  flatAdd(index: NativeHandle, vectors: Float32Array): number;
+  flatInfo(index: NativeHandle): { size: number; dim: number; metric: string; memoryBytes: number };
+  flatSearch(index: NativeHandle, query: Float32Array, k: number, threads: number): NativeNeighbors;
+  flatSearchMany(index: NativeHandle, queries: Float32Array, k: number, threads: number): CancellablePromise<NativeNeighbors>;
+  // ---- end ann ----
+}
+
+
+// ---- als types ----
+export interface AlsNativeConfig {
+  factors: number;
+  implicit: boolean;
+  confidence: 'linear' | 'proportional';
+  alpha: number;
+  unobservedWeight: number;
+  regularization: number;
+  regularizationScaling: 'none' | 'count' | 'frequency';
+  nu: number;
+  solver: 'cg' | 'cholesky';
+  cgSteps: number;
+}
+export interface AlsNativeFactors {
+  userFactors: Float32Array;
+  itemFactors: Float32Array;
+  userBias: Float32Array | null;
+  itemBias: Float32Array | null;
+  globalMean: number;
+}
+export interface AlsNativeSide {
+  fixed: Float32Array;
+  fixedBias: Float32Array | null;
+  globalMean: number;
+}
+// ---- end als types ----
+
+// ---- ann types ----
+/** An opaque native object (an index) held by a JS wrapper. */
+export interface NativeHandle {
+  readonly __fastrecNativeHandle: never;
+}
+/** A promise whose native work stops early when cancel() is called. */
+export type CancellablePromise<T> = Promise<T> & { cancel(): void };
+/** Labels (dense indices, -1 = none) and distances (+Infinity = none), row after row for batches. */
+export interface NativeNeighbors {
+  labels: Int32Array;
+  distances: Float32Array;
+}
+export interface HnswNativeInfo {
+  size: number;
+  slots: number;
+  capacity: number;
+  dim: number;
+  metric: string;
+  M: number;
+  efConstruction: number;
+  memoryBytes: number;
+  maxNorm: number;
+  mipsTransform: boolean;
 }

@@ -13,11 +13,29 @@ export { readInteractions, readFeatures, type ReadInteractionsOptions, type Read
 export { parseCsv, fileChunks, type CsvRecord } from './io/csv.js';
 // ---- svdknn ----
 export { truncatedSvd, type TruncatedSvdOptions, type TruncatedSvdResult } from './svd.js';
+export { PureSvdModel, type PureSvdOptions } from './models/puresvd.js';
+export { ItemKnnModel, type ItemKnnOptions } from './models/itemknn.js';
+export { UserKnnModel, type UserKnnOptions } from './models/userknn.js';
+export { type KnnSimilarity, type KnnOptions } from './models/neighbourhood.js';
+export { PopularModel, type PopularOptions, type PopularMode } from './models/popular.js';
+export { RandomModel, type RandomOptions } from './models/random.js';
 // ---- persistence (model files) ----
 export { saveModel, loadModel, openModel, registerModel, modelKinds, modelFromState, type PersistableRecommender, type SaveModelOptions, type LoadedModel } from './models/registry.js';
 export { readModelFile, writeModelFile, inspectModelFile, decodeModelFile, type ModelFileInfo, type SectionInfo, type ReadModelFileOptions } from './io/modelfile.js';
 // evaluation (lib/evaluate)
 export * from './evaluate/index.js';
+// ---- svdknn: model kinds for loadModel ----
+import { registerModel as registerSvdKnnModel } from './models/registry.js';
+import { PureSvdModel as PureSvdForRegistry } from './models/puresvd.js';
+import { ItemKnnModel as ItemKnnForRegistry } from './models/itemknn.js';
+import { UserKnnModel as UserKnnForRegistry } from './models/userknn.js';
+import { PopularModel as PopularForRegistry } from './models/popular.js';
+import { RandomModel as RandomForRegistry } from './models/random.js';
+registerSvdKnnModel('puresvd', (s) => PureSvdForRegistry.fromState(s));
+registerSvdKnnModel('itemknn', (s) => ItemKnnForRegistry.fromState(s));
+registerSvdKnnModel('userknn', (s) => UserKnnForRegistry.fromState(s));
+registerSvdKnnModel('popular', (s) => PopularForRegistry.fromState(s));
+registerSvdKnnModel('random', (s) => RandomForRegistry.fromState(s));
 // ---- hybrid ranking layer (lib/hybrid) ----
 export {
   HybridRecommender,
@@ -49,3 +67,7 @@ export type { Rules, ItemPredicate, Boost, Pin, Dedupe } from './hybrid/rules.js
 export type { Evidence, EvidenceKind, Reason } from './hybrid/evidence.js';
 export type { Context as HybridContext, Catalog as HybridCatalog, Request as HybridRequest } from './hybrid/catalog.js';
 export type { Normalization } from './hybrid/normalize.js';
+// ---- als ----
+export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';
+// ---- ann ----
+export { HnswIndex, ExactIndex, AnnScorer, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';

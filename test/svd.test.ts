@@ -94,3 +94,31 @@ describe('truncatedSvd', () => {
     await expect(truncatedSvd(csr, undefined as never)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });
+
+describe('PureSVD', () => {
+  it('scores r_u V Vᵀ with V the truncated SVD of the training matrix', async () => {
+    const { Dataset, Interactions, PureSvdModel } = await import('../lib/index.js');
+    const rand = lcg(9);
+    const log = new Interactions();
+    for (let e = 0; e < 400; e++) log.add(`u${Math.floor(rand() * 30)}`, `i${Math.floor(rand() * 25)}`, 1 + Math.floor(rand() * 3));
+    const ds = await Dataset.build(log);
+    const model = await new PureSvdModel({ factors: 25, oversample: 0 }).fit(ds); // full rank: V Vᵀ = I
+    // With every factor kept, r_u V Vᵀ = r_u: the scores of seen items are the user's own values.
+    const u = 3;
+    const row = ds.userRow(u);
+    const r = model.recommend(ds.users.id(u), { k: 25, filterSeen: false });
+    const byItem = new Map(Array.from(r.indices, (i, t) => [i, r.scores[t]!]));
+    row.items.forEach((i, n) => expect(byItem.get(i)).toBeCloseTo(row.values[n]!, 3));
+    const svd = await truncatedSvd(ds.matrix, { k: 4, seed: 0 });
+    const small = await new PureSvdModel({ factors: 4 }).fit(ds, { seed: 0 });
+    // Item factors are V (items x 4) = Vtᵀ of the same decomposition.
+    for (let f = 0; f < 4; f++) for (let i = 0; i < ds.numItems; i++) expect(small.itemFactors[i * 4 + f]).toBeCloseTo(svd.vt[f * ds.numItems + i]!, 5);
+  });
+
+  it('rejects bad options', async () => {
+    const { PureSvdModel } = await import('../lib/index.js');
+    expect(() => new PureSvdModel({ factors: 0 })).toThrow(/options\.factors/);
+    expect(() => new PureSvdModel({ powerIterations: -1 })).toThrow(/options\.powerIterations/);
+    expect(() => new PureSvdModel({ factor: 3 } as never)).toThrow(/did you mean 'factors'/);
+  });
+});

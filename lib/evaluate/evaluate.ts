@@ -516,34 +516,45 @@ async function fullRankingPhase(model: Recommender, ctx: Context, o: Resolved, c
   // Keep a batch's full lists to about 32 MiB.
   const batchSize = Math.max(1, Math.min(o.batchSize, Math.floor((1 << 22) / numItems)));
   const isPos = new Uint8Array(numItems);
+  const blocked = new Uint8Array(numItems); // the current user's training items (not candidates under filterSeen)
   const scoreOf = new Float64Array(numItems).fill(-Infinity);
+  // Listed candidates of the current user, compacted (typed buffers reused across users).
+  const keptScores = new Float64Array(numItems);
+  const keptPos = new Uint8Array(numItems);
   await batched(model, ctx, o, numItems, batchSize, (recs, first) => {
     for (let r = 0; r < recs.count; r++) {
       const j = first + r;
       const u = ctx.users[j]!;
       const lo = ctx.relStart[j]!, hi = ctx.relStart[j + 1]!;
       const seen = o.filterSeen ? csrRow(ctx.trainMatrix, u).indices : EMPTY_I32;
+      for (let p = 0; p < seen.length; p++) blocked[seen[p]!] = 1;
       for (let p = lo; p < hi; p++) isPos[ctx.relItems[p]!] = 1;
-      const candidates = ctx.catalogSize - seen.length; // seen items are warm, so they are in the catalog
       const nPos = hi - lo;
-      const nNeg = candidates - nPos;
-      const list = recs.indices.subarray(r * recs.k, (r + 1) * recs.k);
-      const scores = recs.scores.subarray(r * recs.k, (r + 1) * recs.k);
+      const nNeg = ctx.catalogSize - seen.length - nPos; // seen items are warm, so they are in the catalog
+      const base = r * recs.k;
+      let kept = 0;
+      const ids = recs.indices, scs = recs.scores, catalog = ctx.catalog, stride = recs.k;
       // Keep the listed candidates only (a model may list cold or seen items; those are not candidates).
-      const keptScores: number[] = [];
-      const keptPos: number[] = [];
-      const seenSet = seen.length ? new Set(seen) : null;
-      for (let p = 0; p < list.length && list[p]! >= 0; p++) {
-        const i = list[p]!;
-        if (!ctx.catalog[i] || seenSet?.has(i)) continue;
-        keptScores.push(scores[p]!);
-        keptPos.push(isPos[i]!);
-        scoreOf[i] = scores[p]!;
+      for (let p = 0; p < stride; p++) {
+        const i = ids[base + p]!;
+        if (i < 0) break;
+        if (catalog[i] === 0 || blocked[i] === 1) continue;
+        const sc = scs[base + p]!;
+        keptScores[kept] = sc;
+        keptPos[kept++] = isPos[i]!;
+        if (sampled) scoreOf[i] = sc;
       }
-      if (full) full.values![j] = M.auc(keptScores, keptPos, keptScores.length, nPos, nNeg);
-      if (sampled) sampled.values![j] = sampledAucOf(ctx, o, j, (i) => scoreOf[i]!, isPos, seenSet);
-      for (let p = 0; p < list.length && list[p]! >= 0; p++) scoreOf[list[p]!] = -Infinity;
+      if (full) full.values![j] = M.auc(keptScores, keptPos, kept, nPos, nNeg);
+      if (sampled) sampled.values![j] = sampledAucOf(ctx, o, j, (i) => scoreOf[i]!, isPos, blocked);
+      if (sampled) {
+        for (let p = 0; p < stride; p++) {
+          const i = ids[base + p]!;
+          if (i < 0) break;
+          scoreOf[i] = -Infinity;
+        }
+      }
       for (let p = lo; p < hi; p++) isPos[ctx.relItems[p]!] = 0;
+      for (let p = 0; p < seen.length; p++) blocked[seen[p]!] = 0;
     }
   }, progress);
 }
@@ -551,7 +562,7 @@ async function fullRankingPhase(model: Recommender, ctx: Context, o: Resolved, c
 const EMPTY_I32 = new Int32Array(0);
 
 /** Sampled negatives of user j: uniform with replacement over the catalog minus positives and seen items, seeded per user. */
-function sampleNegatives(ctx: Context, o: Resolved, j: number, isPos: Uint8Array, seen: Set<number> | null): Int32Array {
+function sampleNegatives(ctx: Context, o: Resolved, j: number, isPos: Uint8Array, blocked: Uint8Array): Int32Array {
   const rng = new Random(deriveSeed(o.seed, ctx.users[j]!));
   const out = new Int32Array(o.aucSamples);
   const n = ctx.catalog.length;
@@ -559,15 +570,15 @@ function sampleNegatives(ctx: Context, o: Resolved, j: number, isPos: Uint8Array
   // Rejection sampling; give up after many misses (a user who has seen almost the whole catalog).
   for (let tries = 0; got < out.length && tries < 100 * out.length + 1000; tries++) {
     const i = rng.int(n);
-    if (!ctx.catalog[i] || isPos[i] || seen?.has(i)) continue;
+    if (!ctx.catalog[i] || isPos[i] || blocked[i]) continue;
     out[got++] = i;
   }
   return out.subarray(0, got);
 }
 
-function sampledAucOf(ctx: Context, o: Resolved, j: number, score: (item: number) => number, isPos: Uint8Array, seen: Set<number> | null): number {
+function sampledAucOf(ctx: Context, o: Resolved, j: number, score: (item: number) => number, isPos: Uint8Array, blocked: Uint8Array): number {
   const lo = ctx.relStart[j]!, hi = ctx.relStart[j + 1]!;
-  const neg = sampleNegatives(ctx, o, j, isPos, seen);
+  const neg = sampleNegatives(ctx, o, j, isPos, blocked);
   const pos = Float64Array.from(ctx.relItems.subarray(lo, hi), score);
   return M.pairwiseAuc(pos, Float64Array.from(neg, score));
 }
@@ -580,6 +591,7 @@ async function predictorPhase(model: Recommender & RatingPredictor, ctx: Context
   const sampled = o.metrics.includes('sampledAuc') ? column('sampledAuc') : null;
   const n = ctx.users.length;
   const isPos = new Uint8Array(ctx.catalog.length);
+  const blocked = new Uint8Array(ctx.catalog.length);
   for (let first = 0; first < n; first += o.batchSize) {
     if (o.signal?.aborted) throw new AbortError('evaluation aborted');
     const last = Math.min(n, first + o.batchSize);
@@ -602,8 +614,10 @@ async function predictorPhase(model: Recommender & RatingPredictor, ctx: Context
       if (sampled) {
         const lo = ctx.relStart[j]!, hi = ctx.relStart[j + 1]!;
         for (let p = lo; p < hi; p++) pu.push(u), pi.push(ctx.relItems[p]!), actual.push(NaN), (isPos[ctx.relItems[p]!] = 1);
-        const seen = o.filterSeen ? new Set(csrRow(ctx.trainMatrix, u).indices) : null;
-        for (const i of sampleNegatives(ctx, o, j, isPos, seen)) pu.push(u), pi.push(i), actual.push(NaN);
+        const seen = o.filterSeen ? csrRow(ctx.trainMatrix, u).indices : EMPTY_I32;
+        for (let p = 0; p < seen.length; p++) blocked[seen[p]!] = 1;
+        for (const i of sampleNegatives(ctx, o, j, isPos, blocked)) pu.push(u), pi.push(i), actual.push(NaN);
+        for (let p = 0; p < seen.length; p++) blocked[seen[p]!] = 0;
         for (let p = lo; p < hi; p++) isPos[ctx.relItems[p]!] = 0;
       }
       spans.push({ ratingLo, ratingHi, negHi: pu.length });

@@ -1,0 +1,602 @@
+// ALS training and per-row solves (see als.hpp for the maths).
+#include "als/als.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "als/kernels.hpp"
+#include "common/error.hpp"
+#include "common/simd.hpp"
+#include "common/thread_pool.hpp"
+
+namespace fastrec::als {
+namespace {
+
+// Largest gathered block, in bytes: rows beyond it are processed in blocks
+// that are gathered again on every pass (only very popular items get there).
+constexpr size_t kGatherBytes = 2u << 20;
+constexpr size_t kGramChunk = 4096;  // rows per partial Gram (fixed: results do not depend on threads)
+constexpr float kCgTolerance = 1e-20f;
+
+void check_cancel(const CancelToken* cancel) {
+  if (cancel) cancel->throw_if_cancelled();
+}
+
+float confidence(const Config& c, float w) {
+  return c.confidence == Confidence::Linear ? 1.0f + c.alpha * w : c.alpha * w;
+}
+
+double row_lambda(const Config& c, size_t count, size_t n_other) {
+  switch (c.reg_scaling) {
+    case RegScaling::None: return c.regularization;
+    case RegScaling::Count: return c.regularization * static_cast<double>(count);
+    case RegScaling::Frequency: {
+      double base = static_cast<double>(count) + (c.implicit ? c.unobserved_weight * static_cast<double>(n_other) : 0.0);
+      return c.regularization * std::pow(base, static_cast<double>(c.nu));
+    }
+  }
+  return c.regularization;
+}
+
+// Cholesky A = L Lᵀ in place (row-major, lower triangle); false if not positive definite.
+bool cholesky(double* A, size_t d, const Kernels& K) {
+  for (size_t j = 0; j < d; ++j) {
+    double* rj = A + j * d;
+    double s = rj[j] - K.ddot(rj, rj, j);
+    if (!(s > 0.0) || !std::isfinite(s)) return false;
+    double l = std::sqrt(s);
+    rj[j] = l;
+    for (size_t i = j + 1; i < d; ++i) {
+      double* ri = A + i * d;
+      ri[j] = (ri[j] - K.ddot(ri, rj, j)) / l;
+    }
+  }
+  return true;
+}
+
+// Solve L Lᵀ x = b (x overwrites b).
+void cholesky_solve(const double* L, size_t d, double* b, const Kernels& K) {
+  for (size_t i = 0; i < d; ++i) b[i] = (b[i] - K.ddot(L + i * d, b, i)) / L[i * d + i];
+  for (size_t i = d; i-- > 0;) {
+    double s = b[i];
+    for (size_t j = i + 1; j < d; ++j) s -= L[j * d + i] * b[j];
+    b[i] = s / L[i * d + i];
+  }
+}
+
+// Factor A (symmetric, full) with a growing ridge if rounding made it
+// indefinite; A is restored from `copy` between attempts.
+bool factor_robust(std::vector<double>& A, std::vector<double>& copy, size_t d, const Kernels& K) {
+  copy.assign(A.begin(), A.end());
+  if (cholesky(A.data(), d, K)) return true;
+  double trace = 0;
+  for (size_t i = 0; i < d; ++i) trace += std::fabs(copy[i * d + i]);
+  double ridge = 1e-7 * (trace / static_cast<double>(d) + 1e-12);
+  for (int attempt = 0; attempt < 8; ++attempt, ridge *= 100) {
+    A.assign(copy.begin(), copy.end());
+    for (size_t i = 0; i < d; ++i) A[i * d + i] += ridge;
+    if (cholesky(A.data(), d, K)) return true;
+  }
+  return false;
+}
+
+// Per-thread buffers, grown as needed and reused across rows (no per-row allocation).
+struct Scratch {
+  std::vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
+  std::vector<double> A, Acopy, rhs;
+};
+
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+// Solves rows of one side. d = factors (+1 for the bias of explicit models),
+// ld = padded(d). base (ld x ld, padded with zeros) is w0 YᵀY for implicit
+// models and null for explicit ones.
+class RowSolver {
+ public:
+  RowSolver(const CsrView& m, const Side& side, const Config& cfg, const float* base, bool exact)
+      : m_(m), side_(side), cfg_(cfg), base_(base), exact_(exact || cfg.solver == Solver::Cholesky),
+        K_(kernels()), S_(simd::kernels()) {
+    k_ = cfg.factors;
+    d_ = cfg.implicit ? k_ : k_ + 1;
+    ld_ = padded(d_);
+    cap_ = std::max<size_t>(256, kGatherBytes / (ld_ * sizeof(float)));
+  }
+
+  size_t d() const { return d_; }
+  size_t ld() const { return ld_; }
+
+  // Fill s.a / s.b with the row's weights (a = c - w0 or 1, b = c or the
+  // target) and return its length.
+  size_t coefficients(int64_t row, Scratch& s) const {
+    const int64_t lo = m_.indptr[row], hi = m_.indptr[row + 1];
+    const size_t n = static_cast<size_t>(hi - lo);
+    grow(s.a, n);
+    grow(s.b, n);
+    for (size_t j = 0; j < n; ++j) {
+      const float w = m_.data[lo + j];
+      if (cfg_.implicit) {
+        const float c = confidence(cfg_, w);
+        s.a[j] = c - cfg_.unobserved_weight;
+        s.b[j] = c;
+      } else {
+        const int32_t col = m_.indices[lo + j];
+        s.a[j] = 1.0f;
+        s.b[j] = w - side_.global_mean - side_.fixed_bias[col];
+      }
+    }
+    return n;
+  }
+
+  // Copy the factor vectors of entries [j0, j0 + nb) of the row into buf.
+  void gather(int64_t row, size_t j0, size_t nb, float* buf) const {
+    const int32_t* cols = m_.indices + m_.indptr[row] + j0;
+    std::memset(buf, 0, nb * ld_ * sizeof(float));
+    for (size_t j = 0; j < nb; ++j) {
+      float* dst = buf + j * ld_;
+      std::memcpy(dst, side_.fixed + static_cast<size_t>(cols[j]) * k_, k_ * sizeof(float));
+      if (!cfg_.implicit) dst[k_] = 1.0f;
+    }
+  }
+
+  double lambda(size_t n) const { return row_lambda(cfg_, n, side_.n_fixed); }
+
+  // out (ld, zeroed by the caller) += sum_j t_j y_j with t_j = beta_j + scale a_j <y_j, p>.
+  void matvec(int64_t row, size_t n, Scratch& s, bool gathered, float scale, const float* beta, const float* p,
+              float* out) const {
+    const float* a = cfg_.implicit ? s.a.data() : nullptr;
+    if (gathered) {
+      K_.weighted_matvec(s.Y.data(), n, ld_, a, scale, beta, p, out);
+      return;
+    }
+    for (size_t j0 = 0; j0 < n; j0 += cap_) {
+      size_t nb = std::min(cap_, n - j0);
+      gather(row, j0, nb, s.Y.data());
+      K_.weighted_matvec(s.Y.data(), nb, ld_, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p, out);
+    }
+  }
+
+  // The full normal matrix of (1) in double (d x d) and the right-hand side Yᵀ b.
+  void normal_equations(int64_t row, size_t n, Scratch& s, bool gathered) const {
+    grow(s.Af, ld_ * ld_);
+    std::fill(s.Af.begin(), s.Af.begin() + ld_ * ld_, 0.0f);
+    auto accumulate = [&](const float* Y, size_t nb, size_t j0) {
+      const float* Z = Y;
+      if (cfg_.implicit) {
+        grow(s.Z, nb * ld_);
+        for (size_t j = 0; j < nb; ++j) {
+          const float aj = s.a[j0 + j];
+          const float* y = Y + j * ld_;
+          float* z = s.Z.data() + j * ld_;
+          for (size_t c = 0; c < ld_; ++c) z[c] = aj * y[c];
+        }
+        Z = s.Z.data();
+      }
+      K_.gram_upper(Y, Z, nb, ld_, d_, s.Af.data());
+    };
+    if (gathered) {
+      accumulate(s.Y.data(), n, 0);
+    } else {
+      for (size_t j0 = 0; j0 < n; j0 += cap_) {
+        size_t nb = std::min(cap_, n - j0);
+        gather(row, j0, nb, s.Y.data());
+        accumulate(s.Y.data(), nb, j0);
+      }
+    }
+    const double lam = lambda(n);
+    grow(s.A, d_ * d_);
+    for (size_t r = 0; r < d_; ++r) {
+      for (size_t c = r; c < d_; ++c) {
+        double v = static_cast<double>(s.Af[r * ld_ + c]) + (base_ ? static_cast<double>(base_[r * ld_ + c]) : 0.0);
+        s.A[r * d_ + c] = v;
+        s.A[c * d_ + r] = v;
+      }
+      s.A[r * d_ + r] += lam;
+    }
+    grow(s.r, ld_);
+    std::fill(s.r.begin(), s.r.begin() + ld_, 0.0f);
+    matvec(row, n, s, gathered, 0.0f, s.b.data(), nullptr, s.r.data());
+  }
+
+  // Gather the row (when it fits) and return whether it is gathered.
+  bool prepare(int64_t row, size_t n, Scratch& s) const {
+    grow(s.Y, std::min(n, cap_) * ld_);
+    if (n > cap_) return false;
+    gather(row, 0, n, s.Y.data());
+    return true;
+  }
+
+  // Solve one row in place (target[row], target_bias[row]).
+  void solve(int64_t row, Scratch& s) const {
+    float* xt = side_.target + static_cast<size_t>(row) * k_;
+    float* bt = cfg_.implicit ? nullptr : side_.target_bias + row;
+    const size_t n = coefficients(row, s);
+    if (n == 0) {  // no observations: the minimizer of the regularized objective is 0
+      std::fill(xt, xt + k_, 0.0f);
+      if (bt) *bt = 0.0f;
+      return;
+    }
+    const bool gathered = prepare(row, n, s);
+    for (auto* v : {&s.x, &s.r, &s.p, &s.ap, &s.tmp}) {
+      grow(*v, ld_);
+      std::fill(v->begin(), v->begin() + ld_, 0.0f);
+    }
+    if (exact_) {
+      normal_equations(row, n, s, gathered);
+      grow(s.rhs, d_);
+      for (size_t c = 0; c < d_; ++c) s.rhs[c] = s.r[c];
+      if (!factor_robust(s.A, s.Acopy, d_, K_)) {
+        std::fill(xt, xt + k_, 0.0f);
+        if (bt) *bt = 0.0f;
+        return;
+      }
+      cholesky_solve(s.A.data(), d_, s.rhs.data(), K_);
+      for (size_t c = 0; c < k_; ++c) xt[c] = static_cast<float>(s.rhs[c]);
+      if (bt) *bt = static_cast<float>(s.rhs[k_]);
+      return;
+    }
+    conjugate_gradient(row, n, s, gathered, xt, bt);
+  }
+
+  // CG on (1) from the current value (warm start), cfg.cg_steps steps.
+  void conjugate_gradient(int64_t row, size_t n, Scratch& s, bool gathered, float* xt, float* bt) const {
+    float* x = s.x.data();
+    float* r = s.r.data();
+    float* p = s.p.data();
+    float* ap = s.ap.data();
+    float* tmp = s.tmp.data();
+    std::memcpy(x, xt, k_ * sizeof(float));
+    if (bt) x[k_] = *bt;
+    const float lam = static_cast<float>(lambda(n));
+    // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x
+    matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
+    if (base_) {
+      S_.gemv(base_, d_, ld_, ld_, x, tmp);
+      S_.axpy(-1.0f, tmp, r, d_);
+    }
+    S_.axpy(-lam, x, r, d_);
+    std::memcpy(p, r, ld_ * sizeof(float));
+    float rs = S_.dot(r, r, ld_);
+    for (size_t step = 0; step < cfg_.cg_steps; ++step) {
+      if (!(rs > kCgTolerance)) break;
+      std::fill(ap, ap + ld_, 0.0f);
+      matvec(row, n, s, gathered, 1.0f, nullptr, p, ap);
+      if (base_) {
+        S_.gemv(base_, d_, ld_, ld_, p, tmp);
+        S_.axpy(1.0f, tmp, ap, d_);
+      }
+      S_.axpy(lam, p, ap, d_);
+      const float pap = S_.dot(p, ap, ld_);
+      if (!(pap > 0.0f)) break;  // not positive definite along p: stop where we are
+      const float alpha = rs / pap;
+      S_.axpy(alpha, p, x, ld_);
+      S_.axpy(-alpha, ap, r, ld_);
+      const float rs_new = S_.dot(r, r, ld_);
+      S_.scale_add(1.0f, r, rs_new / rs, p, ld_);  // p = r + (rs_new / rs) p
+      rs = rs_new;
+    }
+    std::memcpy(xt, x, k_ * sizeof(float));
+    if (bt) *bt = x[k_];
+  }
+
+ private:
+  const CsrView& m_;
+  const Side& side_;
+  const Config& cfg_;
+  const float* base_;
+  bool exact_;
+  const Kernels& K_;
+  const simd::Kernels& S_;
+  size_t k_, d_, ld_, cap_;
+};
+
+// w0 * G padded to ld x ld (implicit), or empty (explicit: no shared term).
+std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg) {
+  if (!cfg.implicit) return {};
+  const size_t d = cfg.factors, ld = padded(d);
+  std::vector<float> base(ld * ld, 0.0f);
+  for (size_t r = 0; r < d; ++r)
+    for (size_t c = 0; c < d; ++c) base[r * ld + c] = cfg.unobserved_weight * g[r * d + c];
+  return base;
+}
+
+// Rows by decreasing length, so the longest start first and dynamic
+// scheduling balances the tail.
+std::vector<int32_t> longest_first(const CsrView& m) {
+  std::vector<int32_t> order(static_cast<size_t>(m.rows));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return m.indptr[a + 1] - m.indptr[a] > m.indptr[b + 1] - m.indptr[b];
+  });
+  return order;
+}
+
+void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* base,
+              const Config& cfg, bool exact, size_t threads, const CancelToken* cancel) {
+  RowSolver solver(m, side, cfg, base, exact);
+  const size_t slots = resolve_threads(threads);
+  std::vector<Scratch> scratch(slots);
+  parallel_for(n_rows, 16, slots, [&](size_t begin, size_t end, size_t slot) {
+    check_cancel(cancel);
+    for (size_t i = begin; i < end; ++i) solver.solve(rows[i], scratch[slot]);
+  });
+}
+
+// Objective terms of the rows of `m` (target side) against the fixed side,
+// including the target side's regularization; see als.hpp.
+double side_loss(const CsrView& m, const Side& side, const std::vector<float>& fixed_gram, const Config& cfg,
+                 size_t threads) {
+  const size_t k = cfg.factors;
+  std::vector<double> per_row(static_cast<size_t>(m.rows), 0.0);
+  parallel_for(static_cast<size_t>(m.rows), 256, threads, [&](size_t begin, size_t end, size_t) {
+    std::vector<double> gx(k);
+    for (size_t u = begin; u < end; ++u) {
+      const float* x = side.target + u * k;
+      const double bu = cfg.implicit ? 0.0 : side.target_bias[u];
+      const int64_t lo = m.indptr[u], hi = m.indptr[u + 1];
+      double sum = 0.0, norm = bu * bu;
+      for (size_t c = 0; c < k; ++c) norm += static_cast<double>(x[c]) * x[c];
+      if (cfg.implicit) {
+        // w0 * xᵀ G x covers every cell as if unobserved; observed cells are corrected below.
+        double xgx = 0.0;
+        for (size_t r = 0; r < k; ++r) {
+          double s = 0.0;
+          for (size_t c = 0; c < k; ++c) s += static_cast<double>(fixed_gram[r * k + c]) * x[c];
+          xgx += s * x[r];
+        }
+        sum += cfg.unobserved_weight * xgx;
+      }
+      for (int64_t e = lo; e < hi; ++e) {
+        const int32_t i = m.indices[e];
+        const float* y = side.fixed + static_cast<size_t>(i) * k;
+        double s = 0.0;
+        for (size_t c = 0; c < k; ++c) s += static_cast<double>(x[c]) * y[c];
+        if (cfg.implicit) {
+          const double conf = confidence(cfg, m.data[e]);
+          sum += conf * (1.0 - s) * (1.0 - s) - cfg.unobserved_weight * s * s;
+        } else {
+          const double err = m.data[e] - side.global_mean - bu - side.fixed_bias[i] - s;
+          sum += err * err;
+        }
+      }
+      sum += row_lambda(cfg, static_cast<size_t>(hi - lo), side.n_fixed) * norm;
+      per_row[u] = sum;
+    }
+  });
+  double total = 0.0;
+  for (double v : per_row) total += v;  // fixed order: deterministic
+  return total;
+}
+
+// Regularization of the rows of `m` alone (the fixed side's share of the objective).
+double reg_loss(const CsrView& m, const float* f, const float* bias, size_t n_other, const Config& cfg) {
+  const size_t k = cfg.factors;
+  double total = 0.0;
+  for (int64_t r = 0; r < m.rows; ++r) {
+    double norm = bias ? static_cast<double>(bias[r]) * bias[r] : 0.0;
+    for (size_t c = 0; c < k; ++c) norm += static_cast<double>(f[r * k + c]) * f[r * k + c];
+    total += row_lambda(cfg, static_cast<size_t>(m.indptr[r + 1] - m.indptr[r]), n_other) * norm;
+  }
+  return total;
+}
+
+double loss_with_gram(const CsrView& ui, const CsrView& iu, const Config& cfg, const Model& model,
+                      const std::vector<float>& item_gram, size_t threads) {
+  Side users;
+  users.fixed = model.item_factors.data();
+  users.fixed_bias = cfg.implicit ? nullptr : model.item_bias.data();
+  users.n_fixed = model.items;
+  users.target = const_cast<float*>(model.user_factors.data());
+  users.target_bias = cfg.implicit ? nullptr : const_cast<float*>(model.user_bias.data());
+  users.global_mean = model.global_mean;
+  double total = side_loss(ui, users, item_gram, cfg, threads);
+  total += reg_loss(iu, model.item_factors.data(), cfg.implicit ? nullptr : model.item_bias.data(), model.users, cfg);
+  const double nnz = static_cast<double>(std::max<int64_t>(1, ui.nnz()));
+  return total / nnz;
+}
+
+void check_values(const CsrView& m, const Config& cfg) {
+  const int64_t nnz = m.nnz();
+  for (int64_t e = 0; e < nnz; ++e) {
+    const float v = m.data[e];
+    if (!std::isfinite(v) || (cfg.implicit && v < 0.0f)) {
+      int64_t row = std::upper_bound(m.indptr, m.indptr + m.rows + 1, e) - m.indptr - 1;
+      throw_invalid(std::string("matrix: implicit ALS needs finite weights >= 0 (confidence 1 + alpha * w); ") +
+                    "found " + std::to_string(v) + " at row " + std::to_string(row) + ", column " +
+                    std::to_string(m.indices[e]));
+    }
+  }
+}
+
+void check_model(const CsrView& ui, const CsrView& iu, const Config& cfg, const Model& model) {
+  if (model.factors != cfg.factors) throw Error(ErrorCode::DimensionMismatch, "model factors differ from config.factors");
+  if (ui.rows != static_cast<int64_t>(model.users) || ui.cols != static_cast<int64_t>(model.items) ||
+      iu.rows != ui.cols || iu.cols != ui.rows || iu.nnz() != ui.nnz())
+    throw Error(ErrorCode::DimensionMismatch, "matrix: user x item matrix, its transpose and the model disagree in shape");
+  if (model.user_factors.size() != model.users * model.factors || model.item_factors.size() != model.items * model.factors)
+    throw Error(ErrorCode::DimensionMismatch, "model: factor arrays have the wrong length");
+  if (!cfg.implicit && (model.user_bias.size() != model.users || model.item_bias.size() != model.items))
+    throw Error(ErrorCode::DimensionMismatch, "model: bias arrays have the wrong length");
+}
+
+}  // namespace
+
+void validate(const Config& c) {
+  if (c.factors < 1 || c.factors > 4096) throw_invalid("factors: expected an integer in [1, 4096] but received " + std::to_string(c.factors));
+  if (!std::isfinite(c.alpha) || c.alpha < 0) throw_invalid("alpha: expected a finite number >= 0");
+  if (!std::isfinite(c.unobserved_weight) || c.unobserved_weight < 0) throw_invalid("unobservedWeight: expected a finite number >= 0");
+  if (!std::isfinite(c.regularization) || c.regularization < 0) throw_invalid("regularization: expected a finite number >= 0");
+  if (!std::isfinite(c.nu)) throw_invalid("nu: expected a finite number");
+  if (c.cg_steps < 1 || c.cg_steps > 1000) throw_invalid("cgSteps: expected an integer in [1, 1000]");
+}
+
+Model init_model(const CsrView& ui, const Config& cfg, uint64_t seed) {
+  validate(cfg);
+  Model m;
+  m.users = static_cast<size_t>(ui.rows);
+  m.items = static_cast<size_t>(ui.cols);
+  m.factors = cfg.factors;
+  m.user_factors.resize(m.users * m.factors);
+  m.item_factors.resize(m.items * m.factors);
+  // splitmix64: a tiny generator whose output is the same on every platform.
+  uint64_t state = seed ^ 0x9e3779b97f4a7c15ull;
+  auto next = [&state]() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  const float scale = 0.1f / std::sqrt(static_cast<float>(cfg.factors));
+  auto fill = [&](std::vector<float>& v) {
+    for (float& x : v) x = scale * (2.0f * static_cast<float>((next() >> 40) * 0x1.0p-24) - 1.0f);
+  };
+  fill(m.user_factors);
+  fill(m.item_factors);
+  if (!cfg.implicit) {
+    m.user_bias.assign(m.users, 0.0f);
+    m.item_bias.assign(m.items, 0.0f);
+    double sum = 0.0;
+    for (int64_t e = 0; e < ui.nnz(); ++e) sum += ui.data[e];
+    m.global_mean = ui.nnz() > 0 ? static_cast<float>(sum / static_cast<double>(ui.nnz())) : 0.0f;
+  }
+  return m;
+}
+
+std::vector<float> gram(const float* f, size_t rows, size_t d, size_t threads) {
+  const size_t ld = padded(d);
+  const size_t chunks = (rows + kGramChunk - 1) / kGramChunk;
+  std::vector<float> partial(chunks * ld * ld, 0.0f);
+  const Kernels& K = kernels();
+  const size_t slots = resolve_threads(threads);
+  std::vector<std::vector<float>> bufs(slots);
+  parallel_for(chunks, 1, slots, [&](size_t begin, size_t end, size_t slot) {
+    auto& buf = bufs[slot];
+    buf.assign(kGramChunk * ld, 0.0f);
+    for (size_t c = begin; c < end; ++c) {
+      const size_t r0 = c * kGramChunk, nb = std::min(kGramChunk, rows - r0);
+      for (size_t j = 0; j < nb; ++j) std::memcpy(buf.data() + j * ld, f + (r0 + j) * d, d * sizeof(float));
+      K.gram_upper(buf.data(), buf.data(), nb, ld, d, partial.data() + c * ld * ld);
+    }
+  });
+  std::vector<double> sum(d * d, 0.0);
+  for (size_t c = 0; c < chunks; ++c)
+    for (size_t r = 0; r < d; ++r)
+      for (size_t col = r; col < d; ++col) sum[r * d + col] += partial[c * ld * ld + r * ld + col];
+  std::vector<float> g(d * d);
+  for (size_t r = 0; r < d; ++r)
+    for (size_t col = r; col < d; ++col) g[r * d + col] = g[col * d + r] = static_cast<float>(sum[r * d + col]);
+  return g;
+}
+
+FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const FitOptions& opt, Model& model) {
+  validate(cfg);
+  check_model(ui, iu, cfg, model);
+  check_values(ui, cfg);
+  const std::vector<int32_t> user_order = longest_first(ui), item_order = longest_first(iu);
+  Side users, items;
+  users.fixed = model.item_factors.data();
+  users.n_fixed = model.items;
+  users.target = model.user_factors.data();
+  items.fixed = model.user_factors.data();
+  items.n_fixed = model.users;
+  items.target = model.item_factors.data();
+  if (!cfg.implicit) {
+    users.fixed_bias = model.item_bias.data();
+    users.target_bias = model.user_bias.data();
+    items.fixed_bias = model.user_bias.data();
+    items.target_bias = model.item_bias.data();
+    users.global_mean = items.global_mean = model.global_mean;
+  }
+  const size_t k = cfg.factors;
+  FitResult result;
+  std::vector<float> item_gram;
+  if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
+  for (size_t it = 1; it <= opt.iterations; ++it) {
+    check_cancel(opt.cancel);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<float> base = padded_base(item_gram, cfg);
+    run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
+             opt.threads, opt.cancel);
+    if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
+    run_rows(iu, item_order.data(), item_order.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
+             opt.threads, opt.cancel);
+    if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
+    double loss = 0.0 / 0.0;
+    if (opt.compute_loss) loss = loss_with_gram(ui, iu, cfg, model, item_gram, opt.threads);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.loss = loss;
+    if (opt.progress) opt.progress(it, seconds, loss);
+  }
+  if (cfg.implicit) result.item_gram = std::move(item_gram);
+  return result;
+}
+
+double loss(const CsrView& ui, const CsrView& iu, const Config& cfg, const Model& model, size_t threads) {
+  validate(cfg);
+  check_model(ui, iu, cfg, model);
+  std::vector<float> g;
+  if (cfg.implicit) g = gram(model.item_factors.data(), model.items, cfg.factors, threads);
+  return loss_with_gram(ui, iu, cfg, model, g, threads);
+}
+
+void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* fixed_gram,
+                const Config& cfg, bool exact, size_t threads, const CancelToken* cancel) {
+  validate(cfg);
+  check_values(m, cfg);
+  if (m.cols != static_cast<int64_t>(side.n_fixed))
+    throw Error(ErrorCode::DimensionMismatch, "matrix: columns must match the rows of the fixed factors");
+  for (size_t i = 0; i < n_rows; ++i)
+    if (rows[i] < 0 || rows[i] >= m.rows) throw_invalid("rows: index " + std::to_string(rows[i]) + " out of range");
+  std::vector<float> base;
+  if (cfg.implicit) {
+    std::vector<float> g = fixed_gram ? std::vector<float>(fixed_gram, fixed_gram + cfg.factors * cfg.factors)
+                                      : gram(side.fixed, side.n_fixed, cfg.factors, threads);
+    base = padded_base(g, cfg);
+  }
+  run_rows(m, rows, n_rows, side, base.empty() ? nullptr : base.data(), cfg, exact, threads, cancel);
+}
+
+std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& cfg,
+                           int32_t item) {
+  validate(cfg);
+  check_values(history, cfg);
+  if (history.rows != 1 || history.cols != static_cast<int64_t>(side.n_fixed))
+    throw Error(ErrorCode::DimensionMismatch, "history: expected one row over the fixed side's columns");
+  if (item < 0 || static_cast<size_t>(item) >= side.n_fixed) throw_invalid("item: index out of range");
+  std::vector<float> base;
+  if (cfg.implicit) {
+    std::vector<float> g = fixed_gram ? std::vector<float>(fixed_gram, fixed_gram + cfg.factors * cfg.factors)
+                                      : gram(side.fixed, side.n_fixed, cfg.factors, 1);
+    base = padded_base(g, cfg);
+  }
+  RowSolver solver(history, side, cfg, base.empty() ? nullptr : base.data(), true);
+  Scratch s;
+  const size_t n = solver.coefficients(0, s);
+  std::vector<float> out(n, 0.0f);
+  if (n == 0) return out;
+  const bool gathered = solver.prepare(0, n, s);
+  solver.normal_equations(0, n, s, gathered);
+  const size_t d = solver.d(), ld = solver.ld(), k = cfg.factors;
+  if (!factor_robust(s.A, s.Acopy, d, kernels())) return out;
+  // z = W⁻¹ y'_item
+  std::vector<double> z(d);
+  for (size_t c = 0; c < k; ++c) z[c] = side.fixed[static_cast<size_t>(item) * k + c];
+  if (!cfg.implicit) z[k] = 1.0;
+  cholesky_solve(s.A.data(), d, z.data(), kernels());
+  std::vector<float> row(ld);
+  for (size_t j = 0; j < n; ++j) {
+    solver.gather(0, j, 1, row.data());
+    double dot = 0.0;
+    for (size_t c = 0; c < d; ++c) dot += z[c] * row[c];
+    out[j] = static_cast<float>(s.b[j] * dot);
+  }
+  return out;
+}
+
+}  // namespace fastrec::als

@@ -1,0 +1,132 @@
+// Alternating least squares for implicit and explicit feedback.
+//
+// Implicit (Hu, Koren, Volinsky 2008; iALS weight on unobserved cells as in
+// Rendle et al. 2022). With R the users x items matrix of weights w_ui >= 0:
+//
+//   L(X, Y) = sum_{u,i observed} c_ui (1 - x_u.y_i)^2
+//           + w0 * sum_{u,i unobserved} (x_u.y_i)^2
+//           + sum_u lambda_u |x_u|^2 + sum_i lambda_i |y_i|^2
+//
+// with confidence c_ui = 1 + alpha w_ui ("linear", HKV) or alpha w_ui
+// ("proportional", the `implicit` library's convention) and w0 the
+// unobserved weight (1 in HKV). Fixing Y, each x_u solves
+//
+//   (w0 YᵀY + Y_uᵀ (C_u - w0) Y_u + lambda_u I) x_u = Y_uᵀ c_u        (1)
+//
+// where Y_u holds the factors of u's observed items: YᵀY is shared by all
+// rows, the correction touches only the observed ones.
+//
+// Explicit (biased matrix factorization for ratings r_ui):
+//
+//   L = sum_{observed} (r_ui - mu - b_u - b_i - x_u.y_i)^2
+//     + sum_u lambda_u (|x_u|^2 + b_u^2) + sum_i lambda_i (|y_i|^2 + b_i^2)
+//
+// solved with augmented vectors x'_u = [x_u, b_u], y'_i = [y_i, 1] and
+// targets r_ui - mu - b_i: (Y'_uᵀ Y'_u + lambda_u I) x'_u = Y'_uᵀ t_u; the
+// item step is symmetric. mu is the global mean (fixed).
+//
+// Regularization lambda_u = lambda * s(n_u) with n_u the row's count:
+// s = 1 ("none"), n_u ("count", ALS-WR, Zhou et al. 2008) or
+// (n_u + w0 * n_other)^nu ("frequency", Rendle et al. 2022; w0 = 0 for explicit).
+//
+// Solvers: exact Cholesky in float64 on the d x d system, or conjugate
+// gradient with a fixed number of steps started from the previous value
+// (Takács, Pilászy, Tikk 2011). Both gather the row's factor vectors once
+// into a per-thread buffer and work there.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "common/cancel.hpp"
+#include "sparse/csr.hpp"
+
+namespace fastrec::als {
+
+enum class Confidence { Linear, Proportional };
+enum class Solver { CG, Cholesky };
+enum class RegScaling { None, Count, Frequency };
+
+struct Config {
+  size_t factors = 64;
+  bool implicit = true;
+  Confidence confidence = Confidence::Linear;
+  float alpha = 1.0f;
+  float unobserved_weight = 1.0f;  // w0 (implicit only)
+  float regularization = 0.01f;
+  RegScaling reg_scaling = RegScaling::None;
+  float nu = 1.0f;
+  Solver solver = Solver::CG;
+  size_t cg_steps = 3;
+};
+
+// Throws InvalidArgument for values that make no sense (0 factors, negative
+// regularization, NaN...).
+void validate(const Config& config);
+
+// A trained (or initialized) model. Factors are row-major, `factors` floats per row.
+struct Model {
+  size_t users = 0, items = 0, factors = 0;
+  std::vector<float> user_factors, item_factors;
+  std::vector<float> user_bias, item_bias;  // explicit only (else empty)
+  float global_mean = 0.0f;                  // explicit only
+};
+
+// Seeded initialization: uniform in [-s, s) with s = 0.1 / sqrt(factors),
+// biases 0, global mean of `user_items` for explicit models.
+Model init_model(const CsrView& user_items, const Config& config, uint64_t seed);
+
+struct FitOptions {
+  size_t iterations = 15;
+  size_t threads = 0;
+  bool compute_loss = false;
+  const CancelToken* cancel = nullptr;
+  // After each iteration (1-based); loss is NaN unless compute_loss.
+  std::function<void(size_t iteration, double seconds, double loss)> progress;
+};
+
+struct FitResult {
+  double loss = 0.0 / 0.0;   // last loss (NaN unless computed)
+  std::vector<float> item_gram;  // YᵀY of the final item factors (factors x factors), for fold-in
+};
+
+// Train `model` in place: `user_items` is users x items, `item_users` its
+// transpose. Each iteration solves all users, then all items.
+FitResult fit(const CsrView& user_items, const CsrView& item_users, const Config& config, const FitOptions& options,
+              Model& model);
+
+// Objective above divided by the number of observed cells.
+double loss(const CsrView& user_items, const CsrView& item_users, const Config& config, const Model& model,
+            size_t threads);
+
+// Gram matrix FᵀF (d x d, row-major) of `rows` factor vectors, summed in a
+// fixed order (same result for any thread count).
+std::vector<float> gram(const float* factors, size_t rows, size_t d, size_t threads);
+
+// Re-solve selected rows of one side against the fixed other side.
+// `m` is target x fixed (rows of the matrix are the target rows); `rows` lists
+// the rows to solve; results go to target[r * factors..] (and target_bias[r]).
+// `fixed_gram` is the YᵀY of `fixed` (computed when null). exact = true uses
+// Cholesky whatever config.solver says.
+struct Side {
+  const float* fixed = nullptr;       // n_fixed x factors
+  const float* fixed_bias = nullptr;  // explicit
+  size_t n_fixed = 0;
+  float* target = nullptr;            // m.rows x factors (in/out: CG warm start)
+  float* target_bias = nullptr;       // explicit
+  float global_mean = 0.0f;
+};
+void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* fixed_gram,
+                const Config& config, bool exact, size_t threads, const CancelToken* cancel);
+
+// Exact decomposition of a folded-in user's score for `item` over their
+// history (row 0 of `history`, a 1-row CSR over the fixed side):
+// with W the left-hand matrix of (1) and W z = y'_item, the score is
+//   sum_j b_j * <z, y'_j>  (+ mu + b_item for explicit models)
+// where b_j = c_uj (implicit) or r_uj - mu - b_j (explicit). Returns the
+// per-history-item terms b_j * <z, y'_j>.
+std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& config,
+                           int32_t item);
+
+}  // namespace fastrec::als

@@ -1,0 +1,34 @@
+// Hot loops of the ALS solvers, compiled once per instruction set
+// (kernels.isa.cpp) and chosen at run time to match simd::kernels().
+//
+// Every routine works on a "gathered" buffer: the factor vectors of one row's
+// observed columns copied into n consecutive rows of `ld` floats (ld a
+// multiple of 16, padding zero), so a whole per-row solve runs in cache.
+#pragma once
+#include <cstddef>
+
+namespace fastrec::als {
+
+struct Kernels {
+  const char* name;
+  // Upper block triangle of A += Yᵀ Z over n gathered rows:
+  // A[r * ld + c] += sum_j Y[j * ld + r] * Z[j * ld + c] for r < d and
+  // c in [16 * floor(r / 16), ld). Z is Y scaled per row (the weights).
+  void (*gram_upper)(const float* Y, const float* Z, size_t n, size_t ld, size_t d, float* A);
+  // out[c] += sum_j t_j * Y[j * ld + c] for c < ld, where
+  // t_j = (beta ? beta[j] : 0) + (p ? scale * (a ? a[j] : 1) * <Y_j, p> : 0).
+  // With p = x, scale = -1, beta = b this is the residual Yᵀ(b - a∘(Y x));
+  // with beta = null, scale = 1 it is the CG matvec Yᵀ(a∘(Y p)).
+  void (*weighted_matvec)(const float* Y, size_t n, size_t ld, const float* a, float scale,
+                          const float* beta, const float* p, float* out);
+  // sum_i a[i] * b[i] in double (Cholesky factorization).
+  double (*ddot)(const double* a, const double* b, size_t n);
+};
+
+// The kernels of the SIMD level in use (simd::kernels().name).
+const Kernels& kernels();
+
+// Padded row length for d floats.
+inline size_t padded(size_t d) { return (d + 15) / 16 * 16; }
+
+}  // namespace fastrec::als

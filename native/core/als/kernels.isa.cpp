@@ -1,0 +1,155 @@
+// ALS hot loops over gathered factor buffers (see kernels.hpp). Written once
+// over GCC vector types of FASTREC_ISA_LANES floats; CMake compiles this file
+// per instruction set.
+#include <cstring>
+
+#include "als/kernels.hpp"
+
+namespace fastrec::FASTREC_ISA_NS {
+namespace als_impl {
+
+constexpr size_t W = FASTREC_ISA_LANES;
+#if FASTREC_ISA_LANES == 1
+typedef float vf;
+typedef double vd;
+constexpr size_t WD = 1;
+static inline float hsum(vf v) { return v; }
+static inline double hsumd(vd v) { return v; }
+#else
+typedef float vf __attribute__((vector_size(W * sizeof(float))));
+constexpr size_t WD = W / 2;
+typedef double vd __attribute__((vector_size(WD * sizeof(double))));
+static inline float hsum(vf v) {
+  float s = 0;
+  for (size_t j = 0; j < W; ++j) s += v[j];
+  return s;
+}
+static inline double hsumd(vd v) {
+  double s = 0;
+  for (size_t j = 0; j < WD; ++j) s += v[j];
+  return s;
+}
+#endif
+
+static inline vf load(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof(vf));
+  return v;
+}
+static inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
+static inline vf splat(float x) {
+  vf z = {};
+  return z + x;
+}
+static inline vd loadd(const double* p) {
+  vd v;
+  std::memcpy(&v, p, sizeof(vd));
+  return v;
+}
+
+constexpr size_t NR = 16;      // tile columns (ld is a multiple of 16)
+constexpr size_t V = NR / W;   // vectors per tile row
+constexpr size_t MR = 4;       // tile rows
+constexpr size_t JB = 128;     // gathered rows per pass, so a tile's inputs stay in L1
+
+// A 4 x 16 register tile of Yᵀ Z, accumulated over the gathered rows in
+// blocks of JB; only tiles on or right of the diagonal block are computed.
+static void gram_upper(const float* Y, const float* Z, size_t n, size_t ld, size_t d, float* A) {
+  for (size_t j0 = 0; j0 < n; j0 += JB) {
+    const size_t j1 = (n - j0 < JB) ? n : j0 + JB;
+    for (size_t r0 = 0; r0 < d; r0 += MR) {
+      const size_t mr = (d - r0 < MR) ? d - r0 : MR;
+      for (size_t c0 = (r0 / NR) * NR; c0 < d; c0 += NR) {
+        vf acc[MR][V] = {};
+        for (size_t j = j0; j < j1; ++j) {
+          const float* yj = Y + j * ld + r0;  // r0 + 3 < ld: padding reads are zeros
+          const float* zj = Z + j * ld + c0;
+          vf zv[V];
+          for (size_t v = 0; v < V; ++v) zv[v] = load(zj + v * W);
+          for (size_t i = 0; i < MR; ++i) {
+            const vf s = splat(yj[i]);
+            for (size_t v = 0; v < V; ++v) acc[i][v] += s * zv[v];
+          }
+        }
+        for (size_t i = 0; i < mr; ++i) {
+          float* row = A + (r0 + i) * ld + c0;
+          for (size_t v = 0; v < V; ++v) store(row + v * W, load(row + v * W) + acc[i][v]);
+        }
+      }
+    }
+  }
+}
+
+static inline float dot_ld(const float* a, const float* b, size_t ld) {
+  vf s0 = {}, s1 = {};
+  size_t c = 0;
+  for (; c + 2 * W <= ld; c += 2 * W) {
+    s0 += load(a + c) * load(b + c);
+    s1 += load(a + c + W) * load(b + c + W);
+  }
+  for (; c < ld; c += W) s0 += load(a + c) * load(b + c);
+  return hsum(s0 + s1);
+}
+
+// Four gathered rows at a time: their dot products with p, then one pass
+// that adds t0 y0 + t1 y1 + t2 y2 + t3 y3 into out while the rows are in L1.
+static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a, float scale,
+                            const float* beta, const float* p, float* out) {
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* y0 = Y + j * ld;
+    const float* y1 = y0 + ld;
+    const float* y2 = y1 + ld;
+    const float* y3 = y2 + ld;
+    float t[4] = {0, 0, 0, 0};
+    if (p) {
+      vf s[4] = {};
+      for (size_t c = 0; c < ld; c += W) {
+        const vf pv = load(p + c);
+        s[0] += load(y0 + c) * pv;
+        s[1] += load(y1 + c) * pv;
+        s[2] += load(y2 + c) * pv;
+        s[3] += load(y3 + c) * pv;
+      }
+      for (size_t i = 0; i < 4; ++i) t[i] = scale * (a ? a[j + i] : 1.0f) * hsum(s[i]);
+    }
+    if (beta)
+      for (size_t i = 0; i < 4; ++i) t[i] += beta[j + i];
+    const vf t0 = splat(t[0]), t1 = splat(t[1]), t2 = splat(t[2]), t3 = splat(t[3]);
+    for (size_t c = 0; c < ld; c += W)
+      store(out + c, load(out + c) + ((t0 * load(y0 + c) + t1 * load(y1 + c)) + (t2 * load(y2 + c) + t3 * load(y3 + c))));
+  }
+  for (; j < n; ++j) {
+    const float* yj = Y + j * ld;
+    float t = p ? scale * (a ? a[j] : 1.0f) * dot_ld(yj, p, ld) : 0.0f;
+    if (beta) t += beta[j];
+    const vf tv = splat(t);
+    for (size_t c = 0; c < ld; c += W) store(out + c, load(out + c) + tv * load(yj + c));
+  }
+}
+
+static double ddot(const double* a, const double* b, size_t n) {
+  vd s0 = {}, s1 = {};
+  size_t i = 0;
+  for (; i + 2 * WD <= n; i += 2 * WD) {
+    s0 += loadd(a + i) * loadd(b + i);
+    s1 += loadd(a + i + WD) * loadd(b + i + WD);
+  }
+  double s = hsumd(s0 + s1);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace als_impl
+
+extern const als::Kernels als_kernels_table;
+const als::Kernels als_kernels_table = {
+#define FASTREC_ALS_STR2(x) #x
+#define FASTREC_ALS_STR(x) FASTREC_ALS_STR2(x)
+    FASTREC_ALS_STR(FASTREC_ISA_NS) + 4,
+    als_impl::gram_upper,
+    als_impl::weighted_matvec,
+    als_impl::ddot,
+};
+
+}  // namespace fastrec::FASTREC_ISA_NS

@@ -1,0 +1,565 @@
+// ALS: both solvers against a dense normal-equations oracle, convergence of
+// CG to Cholesky, monotone loss, planted structure, determinism, fold-in and
+// the explain decomposition.
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "als/als.hpp"
+#include "als/kernels.hpp"
+#include "common/simd.hpp"
+#include "sparse/csr.hpp"
+#include "test.hpp"
+
+using namespace fastrec;
+using namespace fastrec::als;
+
+namespace {
+
+struct Data {
+  int64_t users, items;
+  std::vector<float> dense;  // users x items, 0 = unobserved
+  CsrMatrix ui, iu;
+};
+
+Data make_data(int64_t users, int64_t items, double density, uint32_t seed, bool ratings = false) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  Data d{users, items, std::vector<float>(users * items, 0.0f), {}, {}};
+  std::vector<int32_t> r, c;
+  std::vector<float> v;
+  for (int64_t a = 0; a < users; ++a)
+    for (int64_t b = 0; b < items; ++b)
+      if (u(rng) < density) {
+        float w = ratings ? static_cast<float>(1 + std::floor(u(rng) * 5)) : static_cast<float>(1 + std::floor(u(rng) * 4));
+        d.dense[a * items + b] = w;
+        r.push_back(static_cast<int32_t>(a));
+        c.push_back(static_cast<int32_t>(b));
+        v.push_back(w);
+      }
+  d.ui = csr_from_coo({r.data(), c.data(), v.data(), r.size(), users, items}, 1);
+  d.iu = csr_transpose(CsrView::of(d.ui), 1);
+  return d;
+}
+
+CsrMatrix from_dense(const std::vector<float>& dense, int64_t rows, int64_t cols) {
+  std::vector<int32_t> r, c;
+  std::vector<float> v;
+  for (int64_t a = 0; a < rows; ++a)
+    for (int64_t b = 0; b < cols; ++b)
+      if (dense[a * cols + b] != 0.0f) {
+        r.push_back(static_cast<int32_t>(a));
+        c.push_back(static_cast<int32_t>(b));
+        v.push_back(dense[a * cols + b]);
+      }
+  return csr_from_coo({r.data(), c.data(), v.data(), r.size(), rows, cols}, 1);
+}
+
+std::vector<float> random_factors(size_t n, size_t k, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 0.5f);
+  std::vector<float> f(n * k);
+  for (auto& x : f) x = g(rng);
+  return f;
+}
+
+// Gaussian elimination with partial pivoting (the oracle needs no cleverness).
+std::vector<double> gauss(std::vector<double> A, std::vector<double> b, size_t n) {
+  for (size_t c = 0; c < n; ++c) {
+    size_t piv = c;
+    for (size_t r = c + 1; r < n; ++r)
+      if (std::fabs(A[r * n + c]) > std::fabs(A[piv * n + c])) piv = r;
+    for (size_t j = 0; j < n; ++j) std::swap(A[c * n + j], A[piv * n + j]);
+    std::swap(b[c], b[piv]);
+    for (size_t r = c + 1; r < n; ++r) {
+      double f = A[r * n + c] / A[c * n + c];
+      for (size_t j = c; j < n; ++j) A[r * n + j] -= f * A[c * n + j];
+      b[r] -= f * b[c];
+    }
+  }
+  std::vector<double> x(n);
+  for (size_t i = n; i-- > 0;) {
+    double s = b[i];
+    for (size_t j = i + 1; j < n; ++j) s -= A[i * n + j] * x[j];
+    x[i] = s / A[i * n + i];
+  }
+  return x;
+}
+
+// The user's solution written straight from the objective: every cell of the
+// row, observed or not, with its own weight (no YᵀY trick).
+std::vector<double> dense_reference(const std::vector<float>& dense, int64_t items, int64_t u, const float* Y,
+                                    const float* ybias, float mean, const Config& cfg) {
+  const size_t k = cfg.factors, d = cfg.implicit ? k : k + 1;
+  std::vector<double> A(d * d, 0.0), b(d, 0.0);
+  size_t count = 0;
+  for (int64_t i = 0; i < items; ++i) count += dense[u * items + i] != 0.0f;
+  for (int64_t i = 0; i < items; ++i) {
+    const float w = dense[u * items + i];
+    std::vector<double> y(d);
+    for (size_t c = 0; c < k; ++c) y[c] = Y[i * k + c];
+    if (!cfg.implicit) y[k] = 1.0;
+    double weight, target;
+    if (cfg.implicit) {
+      if (w != 0.0f) {
+        weight = cfg.confidence == Confidence::Linear ? 1.0 + cfg.alpha * w : cfg.alpha * w;
+        target = 1.0;
+      } else {
+        weight = cfg.unobserved_weight;
+        target = 0.0;
+      }
+    } else {
+      if (w == 0.0f) continue;
+      weight = 1.0;
+      target = w - mean - ybias[i];
+    }
+    for (size_t r = 0; r < d; ++r) {
+      b[r] += weight * target * y[r];
+      for (size_t c = 0; c < d; ++c) A[r * d + c] += weight * y[r] * y[c];
+    }
+  }
+  double lam = cfg.regularization;
+  if (cfg.reg_scaling == RegScaling::Count) lam *= static_cast<double>(count);
+  if (cfg.reg_scaling == RegScaling::Frequency)
+    lam *= std::pow(count + (cfg.implicit ? cfg.unobserved_weight * items : 0.0), cfg.nu);
+  for (size_t r = 0; r < d; ++r) A[r * d + r] += lam;
+  return gauss(A, b, d);
+}
+
+double max_abs_diff(const float* a, const double* b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+// Solve every user of `data` against fixed item factors Y with both solvers
+// and compare with the oracle.
+void check_against_reference(const Config& base_cfg, bool ratings) {
+  const size_t k = base_cfg.factors;
+  Data data = make_data(25, 18, 0.3, 7, ratings);
+  std::vector<float> Y = random_factors(data.items, k, 11);
+  std::vector<float> ybias = random_factors(data.items, 1, 12);
+  const float mean = 3.0f;
+  for (Solver solver : {Solver::Cholesky, Solver::CG}) {
+    Config cfg = base_cfg;
+    cfg.solver = solver;
+    cfg.cg_steps = 60;  // CG is exact after d steps in exact arithmetic
+    std::vector<float> X(data.users * k, 0.0f), xbias(data.users, 0.0f);
+    Side side;
+    side.fixed = Y.data();
+    side.fixed_bias = ybias.data();
+    side.n_fixed = data.items;
+    side.target = X.data();
+    side.target_bias = xbias.data();
+    side.global_mean = mean;
+    std::vector<int32_t> rows(data.users);
+    for (int32_t u = 0; u < data.users; ++u) rows[u] = u;
+    solve_rows(CsrView::of(data.ui), rows.data(), rows.size(), side, nullptr, cfg, false, 2, nullptr);
+    for (int64_t u = 0; u < data.users; ++u) {
+      std::vector<double> ref = dense_reference(data.dense, data.items, u, Y.data(), ybias.data(), mean, cfg);
+      bool empty = data.ui.indptr[u + 1] == data.ui.indptr[u];
+      if (empty) {
+        for (size_t c = 0; c < k; ++c) CHECK(X[u * k + c] == 0.0f);
+        continue;
+      }
+      double scale = 1.0;
+      for (double v : ref) scale = std::max(scale, std::fabs(v));
+      CHECK_NEAR(max_abs_diff(X.data() + u * k, ref.data(), k) / scale, 0.0, 2e-4);
+      if (!cfg.implicit) CHECK_NEAR((xbias[u] - ref[k]) / scale, 0.0, 2e-4);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE(dense_reference_implicit_linear) {
+  Config cfg;
+  cfg.factors = 6;
+  cfg.alpha = 2.0f;
+  cfg.regularization = 0.1f;
+  check_against_reference(cfg, false);
+}
+
+TEST_CASE(dense_reference_implicit_proportional_unobserved_weight) {
+  Config cfg;
+  cfg.factors = 5;
+  cfg.confidence = Confidence::Proportional;
+  cfg.alpha = 3.0f;
+  cfg.unobserved_weight = 0.3f;
+  cfg.regularization = 0.05f;
+  cfg.reg_scaling = RegScaling::Count;
+  check_against_reference(cfg, false);
+}
+
+TEST_CASE(dense_reference_implicit_frequency_scaled) {
+  Config cfg;
+  cfg.factors = 17;  // crosses a 16-float tile boundary
+  cfg.alpha = 1.5f;
+  cfg.unobserved_weight = 0.5f;
+  cfg.regularization = 0.02f;
+  cfg.reg_scaling = RegScaling::Frequency;
+  cfg.nu = 0.7f;
+  check_against_reference(cfg, false);
+}
+
+TEST_CASE(dense_reference_explicit_biased) {
+  Config cfg;
+  cfg.factors = 4;
+  cfg.implicit = false;
+  cfg.regularization = 0.3f;
+  check_against_reference(cfg, true);
+  cfg.reg_scaling = RegScaling::Count;
+  cfg.factors = 15;  // d = 16: the bias fills the last lane of a tile
+  check_against_reference(cfg, true);
+}
+
+TEST_CASE(long_row_processed_in_blocks) {
+  // One user who saw 40,000 items: more than one gathered block at k = 4.
+  const int64_t items = 40000;
+  std::vector<float> dense(items);
+  for (int64_t i = 0; i < items; ++i) dense[i] = (i % 3 == 0) ? 0.0f : static_cast<float>(1 + i % 5);
+  CsrMatrix m = from_dense(dense, 1, items);
+  Config cfg;
+  cfg.factors = 4;
+  cfg.alpha = 0.5f;
+  cfg.regularization = 1.0f;
+  std::vector<float> Y = random_factors(items, 4, 3);
+  for (Solver solver : {Solver::Cholesky, Solver::CG}) {
+    cfg.solver = solver;
+    cfg.cg_steps = 30;
+    std::vector<float> X(4, 0.0f);
+    Side side;
+    side.fixed = Y.data();
+    side.n_fixed = items;
+    side.target = X.data();
+    int32_t row = 0;
+    solve_rows(CsrView::of(m), &row, 1, side, nullptr, cfg, false, 1, nullptr);
+    std::vector<double> ref = dense_reference(dense, items, 0, Y.data(), nullptr, 0, cfg);
+    CHECK_NEAR(max_abs_diff(X.data(), ref.data(), 4), 0.0, 1e-4);
+  }
+}
+
+TEST_CASE(cg_converges_to_cholesky) {
+  Data data = make_data(40, 60, 0.25, 5);
+  Config cfg;
+  cfg.factors = 24;
+  cfg.alpha = 5.0f;
+  cfg.regularization = 0.05f;
+  std::vector<float> Y = random_factors(data.items, cfg.factors, 9);
+  std::vector<int32_t> rows(data.users);
+  for (int32_t u = 0; u < data.users; ++u) rows[u] = u;
+  auto solve = [&](Solver s, size_t steps) {
+    Config c = cfg;
+    c.solver = s;
+    c.cg_steps = steps;
+    std::vector<float> X(data.users * cfg.factors, 0.0f);
+    Side side;
+    side.fixed = Y.data();
+    side.n_fixed = data.items;
+    side.target = X.data();
+    solve_rows(CsrView::of(data.ui), rows.data(), rows.size(), side, nullptr, c, false, 1, nullptr);
+    return X;
+  };
+  std::vector<float> exact = solve(Solver::Cholesky, 1);
+  auto error = [&](const std::vector<float>& X) {
+    double e = 0;
+    for (size_t i = 0; i < X.size(); ++i) e += (X[i] - exact[i]) * (X[i] - exact[i]);
+    return std::sqrt(e);
+  };
+  double prev = 1e30;
+  std::vector<double> errs;
+  for (size_t steps : {1, 2, 4, 8, 16, 32}) {
+    double e = error(solve(Solver::CG, steps));
+    errs.push_back(e);
+    CHECK(e < prev);
+    prev = e;
+  }
+  CHECK(errs.back() < 1e-3 * errs.front());
+  CHECK(errs.back() < 1e-3);
+}
+
+TEST_CASE(kernels_agree_with_scalar) {
+  const Kernels& K = kernels();
+  const size_t n = 37, d = 21, ld = padded(d);
+  std::vector<float> Y(n * ld, 0.0f), Z(n * ld, 0.0f), a(n), beta(n), p(ld, 0.0f);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (size_t j = 0; j < n; ++j) {
+    a[j] = u(rng);
+    beta[j] = u(rng);
+    for (size_t c = 0; c < d; ++c) {
+      Y[j * ld + c] = u(rng);
+      Z[j * ld + c] = a[j] * Y[j * ld + c];
+    }
+  }
+  for (size_t c = 0; c < d; ++c) p[c] = u(rng);
+  std::vector<float> A(ld * ld, 0.0f);
+  K.gram_upper(Y.data(), Z.data(), n, ld, d, A.data());
+  for (size_t r = 0; r < d; ++r)
+    for (size_t c = r; c < d; ++c) {
+      double s = 0;
+      for (size_t j = 0; j < n; ++j) s += static_cast<double>(Y[j * ld + r]) * Z[j * ld + c];
+      CHECK_NEAR(A[r * ld + c], s, 1e-4);
+    }
+  std::vector<float> out(ld, 0.0f);
+  K.weighted_matvec(Y.data(), n, ld, a.data(), -0.5f, beta.data(), p.data(), out.data());
+  for (size_t c = 0; c < ld; ++c) {
+    double s = 0;
+    for (size_t j = 0; j < n; ++j) {
+      double dp = 0;
+      for (size_t q = 0; q < d; ++q) dp += static_cast<double>(Y[j * ld + q]) * p[q];
+      s += (beta[j] - 0.5 * a[j] * dp) * Y[j * ld + c];
+    }
+    CHECK_NEAR(out[c], s, 1e-4);
+  }
+  std::vector<float> g = gram(Y.data(), n, ld, 2);  // rows of ld floats, zero tail
+  for (size_t r = 0; r < d; ++r) {
+    double s = 0;
+    for (size_t j = 0; j < n; ++j) s += static_cast<double>(Y[j * ld + r]) * Y[j * ld + 3];
+    CHECK_NEAR(g[r * ld + 3], s, 1e-4);
+    CHECK_NEAR(g[3 * ld + r], s, 1e-4);
+  }
+}
+
+TEST_CASE(loss_decreases_with_exact_solver) {
+  for (bool implicit : {true, false}) {
+    Data data = make_data(60, 40, 0.2, 21, !implicit);
+    Config cfg;
+    cfg.factors = 8;
+    cfg.implicit = implicit;
+    cfg.solver = Solver::Cholesky;
+    cfg.alpha = 4.0f;
+    cfg.regularization = 0.1f;
+    Model model = init_model(CsrView::of(data.ui), cfg, 42);
+    std::vector<double> losses;
+    FitOptions opt;
+    opt.iterations = 12;
+    opt.threads = 2;
+    opt.compute_loss = true;
+    opt.progress = [&](size_t, double, double loss) { losses.push_back(loss); };
+    fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, model);
+    CHECK(losses.size() == 12);
+    for (size_t i = 1; i < losses.size(); ++i) CHECK(losses[i] <= losses[i - 1] * (1 + 1e-6));
+    CHECK(losses.back() < losses.front());
+    // The loss reported matches the standalone computation.
+    CHECK_NEAR(loss(CsrView::of(data.ui), CsrView::of(data.iu), cfg, model, 1), losses.back(), 1e-6 * losses.back());
+  }
+}
+
+TEST_CASE(same_seed_same_result_any_threads) {
+  Data data = make_data(80, 50, 0.15, 3);
+  Config cfg;
+  cfg.factors = 10;
+  FitOptions opt;
+  opt.iterations = 4;
+  Model a = init_model(CsrView::of(data.ui), cfg, 7), b = init_model(CsrView::of(data.ui), cfg, 7);
+  Model c = init_model(CsrView::of(data.ui), cfg, 8);
+  CHECK(a.user_factors == b.user_factors);
+  CHECK(a.user_factors != c.user_factors);
+  opt.threads = 1;
+  fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, a);
+  opt.threads = 2;
+  fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, b);
+  CHECK(a.user_factors == b.user_factors);
+  CHECK(a.item_factors == b.item_factors);
+}
+
+// Rank items for user u by x_u.y_i, skipping seen ones.
+std::vector<int32_t> ranking(const Model& m, const CsrMatrix& ui, int32_t u) {
+  std::vector<std::pair<float, int32_t>> s;
+  const size_t k = m.factors;
+  for (size_t i = 0; i < m.items; ++i) {
+    bool seen = std::binary_search(ui.indices.begin() + ui.indptr[u], ui.indices.begin() + ui.indptr[u + 1],
+                                   static_cast<int32_t>(i));
+    if (seen) continue;
+    float v = 0;
+    for (size_t c = 0; c < k; ++c) v += m.user_factors[u * k + c] * m.item_factors[i * k + c];
+    s.push_back({-v, static_cast<int32_t>(i)});
+  }
+  std::sort(s.begin(), s.end());
+  std::vector<int32_t> out;
+  for (auto& p : s) out.push_back(p.second);
+  return out;
+}
+
+TEST_CASE(checkerboard_recommends_withheld_diagonal) {
+  // Cell (u, i) is observed when u + i is even, except the diagonal: the
+  // only unseen item of u's own parity is item u.
+  const int64_t n = 24;
+  std::vector<float> dense(n * n, 0.0f);
+  for (int64_t u = 0; u < n; ++u)
+    for (int64_t i = 0; i < n; ++i)
+      if ((u + i) % 2 == 0 && u != i) dense[u * n + i] = 1.0f;
+  CsrMatrix ui = from_dense(dense, n, n), iu = csr_transpose(CsrView::of(ui), 1);
+  for (size_t factors : {2, 8})
+  for (Solver solver : {Solver::CG, Solver::Cholesky}) {
+    Config cfg;
+    cfg.factors = factors;
+    cfg.alpha = 10.0f;
+    cfg.regularization = 0.01f;
+    cfg.solver = solver;
+    Model m = init_model(CsrView::of(ui), cfg, 1);
+    FitOptions opt;
+    opt.iterations = factors == 2 ? 15 : 40;
+    fit(CsrView::of(ui), CsrView::of(iu), cfg, opt, m);
+    for (int32_t u = 0; u < n; ++u) CHECK(ranking(m, ui, u).front() == u);
+  }
+}
+
+TEST_CASE(planted_low_rank_structure_recovered) {
+  // 4 user groups x 4 item groups: users see 60% of their group's items; the
+  // unseen items of their own group must fill the top of their ranking.
+  const int64_t users = 200, items = 120, groups = 4;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u01(0, 1);
+  std::vector<float> dense(users * items, 0.0f);
+  for (int64_t u = 0; u < users; ++u)
+    for (int64_t i = 0; i < items; ++i)
+      if (u % groups == i % groups && u01(rng) < 0.6) dense[u * items + i] = 1.0f;
+  CsrMatrix ui = from_dense(dense, users, items), iu = csr_transpose(CsrView::of(ui), 1);
+  Config cfg;
+  cfg.factors = 8;
+  cfg.alpha = 5.0f;
+  cfg.regularization = 0.1f;
+  Model m = init_model(CsrView::of(ui), cfg, 3);
+  FitOptions opt;
+  opt.iterations = 10;
+  opt.threads = 2;
+  fit(CsrView::of(ui), CsrView::of(iu), cfg, opt, m);
+  size_t hits = 0, total = 0;
+  for (int32_t u = 0; u < users; ++u) {
+    auto r = ranking(m, ui, u);
+    size_t unseen_own = 0;
+    for (int64_t i = 0; i < items; ++i) unseen_own += (i % groups == u % groups) && dense[u * items + i] == 0.0f;
+    for (size_t j = 0; j < std::min<size_t>(unseen_own, 10); ++j, ++total) hits += r[j] % groups == u % groups;
+  }
+  CHECK(total > 1000);
+  CHECK(hits == total);
+}
+
+TEST_CASE(fold_in_reproduces_trained_user) {
+  Data data = make_data(100, 70, 0.15, 13);
+  Config cfg;
+  cfg.factors = 8;
+  cfg.alpha = 3.0f;
+  cfg.regularization = 0.5f;
+  cfg.solver = Solver::Cholesky;
+  Model m = init_model(CsrView::of(data.ui), cfg, 2);
+  FitOptions opt;
+  opt.iterations = 40;
+  FitResult res = fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, m);
+  CHECK(res.item_gram.size() == cfg.factors * cfg.factors);
+  std::vector<float> X(data.users * cfg.factors, 0.0f);
+  Side side;
+  side.fixed = m.item_factors.data();
+  side.n_fixed = m.items;
+  side.target = X.data();
+  std::vector<int32_t> rows = {0, 17, 55};
+  solve_rows(CsrView::of(data.ui), rows.data(), rows.size(), side, res.item_gram.data(), cfg, true, 1, nullptr);
+  for (int32_t u : rows) {
+    double norm = 0, diff = 0;
+    for (size_t c = 0; c < cfg.factors; ++c) {
+      norm += m.user_factors[u * 8 + c] * m.user_factors[u * 8 + c];
+      diff += std::pow(m.user_factors[u * 8 + c] - X[u * 8 + c], 2);
+    }
+    CHECK(norm > 0);
+    // The trained x_u was solved against the previous iteration's items; after
+    // 40 iterations the items move by well under 1%.
+    CHECK(std::sqrt(diff / norm) < 2e-2);
+  }
+}
+
+TEST_CASE(explain_decomposes_the_folded_in_score) {
+  for (bool implicit : {true, false}) {
+    Data data = make_data(50, 40, 0.2, 17, !implicit);
+    Config cfg;
+    cfg.factors = 6;
+    cfg.implicit = implicit;
+    cfg.alpha = 2.0f;
+    cfg.regularization = 0.2f;
+    Model m = init_model(CsrView::of(data.ui), cfg, 4);
+    FitOptions opt;
+    opt.iterations = 5;
+    fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, m);
+    // User 3's history as a 1-row matrix, folded in and explained.
+    const int32_t u = 3;
+    CsrMatrix h;
+    h.rows = 1;
+    h.cols = data.items;
+    h.indptr = {0, data.ui.indptr[u + 1] - data.ui.indptr[u]};
+    h.indices.assign(data.ui.indices.begin() + data.ui.indptr[u], data.ui.indices.begin() + data.ui.indptr[u + 1]);
+    h.data.assign(data.ui.data.begin() + data.ui.indptr[u], data.ui.data.begin() + data.ui.indptr[u + 1]);
+    CHECK(h.indices.size() > 2);
+    std::vector<float> x(cfg.factors, 0.0f), xb(1, 0.0f);
+    Side side;
+    side.fixed = m.item_factors.data();
+    side.fixed_bias = implicit ? nullptr : m.item_bias.data();
+    side.n_fixed = m.items;
+    side.target = x.data();
+    side.target_bias = xb.data();
+    side.global_mean = m.global_mean;
+    int32_t row = 0;
+    solve_rows(CsrView::of(h), &row, 1, side, nullptr, cfg, true, 1, nullptr);
+    for (int32_t item : {0, 5, 33}) {
+      std::vector<float> parts = explain(CsrView::of(h), side, nullptr, cfg, item);
+      CHECK(parts.size() == h.indices.size());
+      double sum = 0;
+      for (float p : parts) sum += p;
+      double score = 0;
+      for (size_t c = 0; c < cfg.factors; ++c) score += x[c] * m.item_factors[item * cfg.factors + c];
+      if (!implicit) score += xb[0];  // mu + b_i are outside the decomposition
+      CHECK_NEAR(sum, score, 1e-4 * std::max(1.0, std::fabs(score)));
+    }
+  }
+}
+
+TEST_CASE(invalid_input_is_rejected) {
+  Data data = make_data(10, 8, 0.5, 1);
+  Config cfg;
+  cfg.factors = 0;
+  CHECK_THROWS(init_model(CsrView::of(data.ui), cfg, 1));
+  cfg.factors = 4;
+  cfg.regularization = -1;
+  CHECK_THROWS(init_model(CsrView::of(data.ui), cfg, 1));
+  cfg.regularization = 0.1f;
+  cfg.alpha = std::nanf("");
+  CHECK_THROWS(init_model(CsrView::of(data.ui), cfg, 1));
+  cfg.alpha = 1;
+  Model m = init_model(CsrView::of(data.ui), cfg, 1);
+  // Negative confidence weights.
+  CsrMatrix bad = data.ui;
+  bad.data[0] = -2.0f;
+  CsrMatrix bad_t = csr_transpose(CsrView::of(bad), 1);
+  FitOptions opt;
+  opt.iterations = 1;
+  CHECK_THROWS(fit(CsrView::of(bad), CsrView::of(bad_t), cfg, opt, m));
+  // Shapes that disagree.
+  Config wrong = cfg;
+  wrong.factors = 5;
+  CHECK_THROWS(fit(CsrView::of(data.ui), CsrView::of(data.iu), wrong, opt, m));
+  CHECK_THROWS(fit(CsrView::of(data.iu), CsrView::of(data.ui), cfg, opt, m));
+}
+
+TEST_CASE(cancellation_stops_training) {
+  Data data = make_data(30, 20, 0.3, 1);
+  Config cfg;
+  cfg.factors = 4;
+  Model m = init_model(CsrView::of(data.ui), cfg, 1);
+  CancelToken token;
+  FitOptions opt;
+  opt.iterations = 100;
+  opt.cancel = &token;
+  size_t seen = 0;
+  opt.progress = [&](size_t it, double, double) {
+    seen = it;
+    if (it == 2) token.cancel();
+  };
+  bool aborted = false;
+  try {
+    fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, m);
+  } catch (const Error& e) {
+    aborted = e.code() == ErrorCode::Aborted;
+  }
+  CHECK(aborted);
+  CHECK(seen == 2);
+}

@@ -1,0 +1,422 @@
+import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AlsModel, Dataset, Interactions, loadModel, readInteractions, saveModel, type EventLog } from '../lib/index.js';
+import { AbortError, DimensionMismatchError, InvalidArgumentError, NotFittedError, UnknownIdError } from '../lib/errors.js';
+import { completeJourneyDataset } from '../lib/demo/data.js';
+import { packageRoot } from '../lib/native.js';
+
+const mlDir = join(packageRoot, '..', 'shared', 'datasets', 'ml-latest-small');
+const haveMl = existsSync(join(mlDir, 'ratings.csv'));
+if (!haveMl) console.warn(`als.test: ${mlDir} is absent; the ml-latest-small tests are skipped`);
+
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 4 user groups x 4 item groups; users see 60% of their own group's items. */
+async function planted(users = 120, items = 80, groups = 4) {
+  const r = rng(9);
+  const log = new Interactions();
+  const seen = new Set<string>();
+  for (let u = 0; u < users; u++) {
+    for (let i = 0; i < items; i++) {
+      if (u % groups === i % groups && r() < 0.6) {
+        log.add(`u${u}`, `i${i}`);
+        seen.add(`${u},${i}`);
+      }
+    }
+  }
+  return { ds: await Dataset.build(log), seen, groups };
+}
+
+function dot(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, k: number) {
+  let s = 0;
+  for (let c = 0; c < k; c++) s += a[ao + c]! * b[bo + c]!;
+  return s;
+}
+
+/** Split an event log by (user, item) pair: all events of a pair land on the same side. */
+function splitPairs(log: EventLog, testFraction: number, seed: number): { train: EventLog; test: EventLog } {
+  const pick = (idx: number[]): EventLog => ({
+    users: Int32Array.from(idx, (j) => log.users[j]!),
+    items: Int32Array.from(idx, (j) => log.items[j]!),
+    weights: Float32Array.from(idx, (j) => log.weights[j]!),
+    timestamps: Float64Array.from(idx, (j) => log.timestamps[j]!),
+  });
+  const train: number[] = [];
+  const test: number[] = [];
+  for (let j = 0; j < log.users.length; j++) {
+    // A hash of the pair and the seed decides the side.
+    const h = rng((Math.imul(log.users[j]!, 0x9e3779b1) ^ Math.imul(log.items[j]! + 1, 0x85ebca77) ^ seed) >>> 0)();
+    (h < testFraction ? test : train).push(j);
+  }
+  return { train: pick(train), test: pick(test) };
+}
+
+/**
+ * Hold-out NDCG@10 with binary relevance: for each user with test items and
+ * training items, DCG of the top 10 (training items filtered) over the ideal DCG.
+ */
+function ndcgAt10(topk: Int32Array, k: number, userRows: Int32Array, test: Dataset): number {
+  let sum = 0;
+  for (let r = 0; r < userRows.length; r++) {
+    const u = userRows[r]!;
+    const rel = new Set(test.userRow(u).items);
+    let dcg = 0;
+    for (let j = 0; j < 10; j++) if (rel.has(topk[r * k + j]!)) dcg += 1 / Math.log2(j + 2);
+    let idcg = 0;
+    for (let j = 0; j < Math.min(10, rel.size); j++) idcg += 1 / Math.log2(j + 2);
+    sum += dcg / idcg;
+  }
+  return sum / userRows.length;
+}
+
+/** Most-popular baseline: items by training user count, the user's training items skipped. */
+function popularityTop10(train: Dataset, userRows: Int32Array): Int32Array {
+  const counts = train.itemCounts();
+  const order = Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b);
+  const out = new Int32Array(userRows.length * 10).fill(-1);
+  userRows.forEach((u, r) => {
+    const seen = new Set(train.userRow(u).items);
+    let j = 0;
+    for (const i of order) {
+      if (j === 10) break;
+      if (!seen.has(i)) out[r * 10 + j++] = i;
+    }
+  });
+  return out;
+}
+
+async function holdout(ds: Dataset, seed: number) {
+  const { train, test } = splitPairs(ds.log, 0.2, seed);
+  const trainDs = await Dataset.fromLog(train, ds.users, ds.items);
+  const testDs = await Dataset.fromLog(test, ds.users, ds.items);
+  const rows: number[] = [];
+  for (let u = 0; u < ds.numUsers; u++) if (testDs.userRow(u).items.length > 0 && trainDs.userRow(u).items.length > 0) rows.push(u);
+  return { trainDs, testDs, rows: Int32Array.from(rows) };
+}
+
+describe('AlsModel (implicit)', () => {
+  it('recovers planted groups: the user’s unseen own-group items rank first', async () => {
+    const { ds, seen, groups } = await planted();
+    const model = await new AlsModel({ factors: 8, alpha: 5, regularization: 0.1, iterations: 10 }).fit(ds, { threads: 2, seed: 1 });
+    expect(model.fitted).toBe(true);
+    for (let u = 0; u < 120; u += 7) {
+      const rec = model.recommend(`u${u}`, { k: 10 });
+      expect(rec.items.length).toBe(10);
+      // The user's unseen items of their own group must come first.
+      let unseenOwn = 0;
+      for (let i = u % groups; i < 80; i += groups) if (!seen.has(`${u},${i}`)) unseenOwn++;
+      for (const id of rec.items.slice(0, unseenOwn)) {
+        const i = Number(String(id).slice(1));
+        expect(i % groups).toBe(u % groups);
+        expect(seen.has(`${u},${i}`)).toBe(false); // filterSeen
+      }
+      for (let j = 1; j < rec.scores.length; j++) expect(rec.scores[j]!).toBeLessThanOrEqual(rec.scores[j - 1]!);
+      // Scores are x_u . y_i exactly.
+      const ui = ds.users.index(`u${u}`)!;
+      expect(rec.scores[0]!).toBeCloseTo(dot(model.userFactors, ui * 8, model.itemFactors, rec.indices[0]! * 8, 8), 4);
+    }
+    // filterSeen: false lets training items back in; exclude / include restrict.
+    const all = model.recommend('u0', { k: 80, filterSeen: false });
+    expect(all.items.length).toBe(80);
+    const top = model.recommend('u0', { k: 3 });
+    const excl = model.recommend('u0', { k: 3, exclude: [top.items[0]!] });
+    expect(excl.items).not.toContain(top.items[0]);
+    const only = model.recommend('u0', { k: 5, include: ['i1', 'i2', 'i4'] });
+    expect(new Set(only.items)).toEqual(new Set(['i1', 'i2', 'i4'].filter((i) => !seen.has(`0,${i.slice(1)}`))));
+  });
+
+  it('reports progress with a loss that never increases for the exact solver, and is deterministic', async () => {
+    const { ds } = await planted(60, 40);
+    const progress: { iteration: number; iterations: number; seconds: number; loss?: number }[] = [];
+    const a = await new AlsModel({ factors: 6, solver: 'cholesky', computeLoss: true, iterations: 8 }).fit(ds, {
+      seed: 3,
+      threads: 2,
+      onProgress: (p) => progress.push(p),
+    });
+    await new Promise((r) => setTimeout(r, 20)); // progress calls are queued to the JS thread
+    expect(progress.map((p) => p.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(progress.every((p) => p.iterations === 8 && p.seconds >= 0)).toBe(true);
+    for (let j = 1; j < progress.length; j++) expect(progress[j]!.loss!).toBeLessThanOrEqual(progress[j - 1]!.loss! * (1 + 1e-6));
+    expect(a.lastLoss).toBeCloseTo(progress[7]!.loss!, 10);
+    const b = await new AlsModel({ factors: 6, solver: 'cholesky', iterations: 8 }).fit(ds, { seed: 3, threads: 1 });
+    expect(Array.from(b.userFactors)).toEqual(Array.from(a.userFactors));
+    const c = await new AlsModel({ factors: 6, solver: 'cholesky', iterations: 8 }).fit(ds, { seed: 4, threads: 1 });
+    expect(Array.from(c.userFactors)).not.toEqual(Array.from(a.userFactors));
+  });
+
+  it('recommendMany agrees with recommend; similarItems / similarUsers are cosine top-k', async () => {
+    const { ds } = await planted();
+    const model = await new AlsModel({ factors: 8, alpha: 5, iterations: 5 }).fit(ds);
+    const users = ['u0', 'u5', 'u77'];
+    let fractions = 0;
+    const batch = await model.recommendMany(users, { k: 7, threads: 2, onProgress: () => fractions++ });
+    expect(batch.count).toBe(3);
+    users.forEach((u, r) => {
+      const one = model.recommend(u, { k: 7 });
+      expect(Array.from(batch.indices.subarray(r * 7, r * 7 + 7))).toEqual(Array.from(one.indices));
+    });
+    const k = 8;
+    const cos = (f: Float32Array, a: number, b: number) => dot(f, a * k, f, b * k, k) / Math.sqrt(dot(f, a * k, f, a * k, k) * dot(f, b * k, f, b * k, k));
+    const sim = model.similarItems('i3', 5);
+    const i3 = ds.items.index('i3')!;
+    const brute = Array.from({ length: ds.numItems }, (_, i) => i).filter((i) => i !== i3).sort((a, b) => cos(model.itemFactors, i3, b) - cos(model.itemFactors, i3, a));
+    expect(Array.from(sim.indices)).toEqual(brute.slice(0, 5));
+    expect(sim.scores[0]!).toBeCloseTo(cos(model.itemFactors, i3, brute[0]!), 4);
+    const su = model.similarUsers('u2', 4);
+    const u2 = ds.users.index('u2')!;
+    const bruteU = Array.from({ length: ds.numUsers }, (_, i) => i).filter((i) => i !== u2).sort((a, b) => cos(model.userFactors, u2, b) - cos(model.userFactors, u2, a));
+    expect(Array.from(su.indices)).toEqual(bruteU.slice(0, 4));
+    expect(su.items).toEqual(bruteU.slice(0, 4).map((i) => ds.users.id(i)));
+  });
+
+  it('folds in a training user close to the trained factors; new users get recommendations; explain adds up', async () => {
+    const { ds, groups } = await planted();
+    const model = await new AlsModel({ factors: 8, alpha: 5, regularization: 0.1, solver: 'cholesky', iterations: 30 }).fit(ds, { threads: 2 });
+    for (const u of ['u1', 'u50']) {
+      const ui = ds.users.index(u)!;
+      const row = ds.userRow(ui);
+      const history = Array.from(row.items, (i, j) => ({ item: ds.items.id(i), value: row.values[j]! }));
+      const f = model.foldIn(history);
+      const trained = model.userVector(u);
+      let diff = 0;
+      let norm = 0;
+      for (let c = 0; c < 8; c++) {
+        diff += (f.factors[c]! - trained[c]!) ** 2;
+        norm += trained[c]! ** 2;
+      }
+      expect(Math.sqrt(diff / norm)).toBeLessThan(0.02);
+      // explain: contributions + rest = score; at convergence rest is small.
+      const rec = model.recommend(u, { k: 1 });
+      const ex = model.explain(u, rec.items[0]!);
+      expect(ex.score).toBeCloseTo(rec.scores[0]!, 4);
+      const sum = ex.contributions.reduce((s, c) => s + c.weight, 0);
+      expect(sum + ex.rest!).toBeCloseTo(ex.score, 5);
+      expect(Math.abs(ex.rest!)).toBeLessThan(0.05 * Math.abs(ex.score));
+      expect(ex.contributions.length).toBe(row.items.length);
+      for (let j = 1; j < ex.contributions.length; j++) expect(ex.contributions[j]!.weight).toBeLessThanOrEqual(ex.contributions[j - 1]!.weight);
+    }
+    // A visitor who saw group-2 items gets group-2 items (unknown ids are ignored).
+    const rec = model.recommendForHistory(['i2', 'i6', 'i10', 'i14', 'nope'], { k: 5 });
+    expect(rec.items.length).toBe(5);
+    for (const id of rec.items) {
+      expect(Number(String(id).slice(1)) % groups).toBe(2);
+      expect(['i2', 'i6', 'i10', 'i14']).not.toContain(id);
+    }
+    expect(model.recalculateUser(['i2']).factors.length).toBe(8);
+  });
+
+  it('partialFit adds a new user and refreshes items without refitting', async () => {
+    const { ds } = await planted();
+    const model = await new AlsModel({ factors: 8, alpha: 5, iterations: 8, solver: 'cholesky' }).fit(ds);
+    const before = model.itemFactors.slice();
+    // The same id maps, plus a new user who watches group-1 items.
+    const log: EventLog = {
+      users: Int32Array.from([...ds.log.users, ...[0, 1, 2, 3, 4].map(() => ds.numUsers)]),
+      items: Int32Array.from([...ds.log.items, ...[1, 5, 9, 13, 17].map((i) => ds.items.index(`i${i}`)!)]),
+      weights: Float32Array.from([...ds.log.weights, 1, 1, 1, 1, 1]),
+      timestamps: Float64Array.from([...ds.log.timestamps, NaN, NaN, NaN, NaN, NaN]),
+    };
+    const users = ds.users.clone();
+    users.add('newbie');
+    const next = await Dataset.fromLog(log, users, ds.items);
+    const expected = model.foldIn(['i1', 'i5', 'i9', 'i13', 'i17']).factors;
+    await model.partialFit(next, { users: ['newbie'] });
+    expect(model.userFactors.length).toBe(121 * 8);
+    const got = model.userVector('newbie');
+    for (let c = 0; c < 8; c++) expect(got[c]!).toBeCloseTo(expected[c]!, 4);
+    expect(Array.from(model.itemFactors)).toEqual(Array.from(before));
+    expect(model.recommend('newbie', { k: 3 }).items.every((id) => Number(String(id).slice(1)) % 4 === 1)).toBe(true);
+    await model.partialFit(next, { items: ['i1'] });
+    expect(Array.from(model.itemVector('i1'))).not.toEqual(Array.from(before.subarray(ds.items.index('i1')! * 8, ds.items.index('i1')! * 8 + 8)));
+    expect(Array.from(model.itemVector('i2'))).toEqual(Array.from(before.subarray(ds.items.index('i2')! * 8, ds.items.index('i2')! * 8 + 8)));
+  });
+
+  it('factors are readable and settable; save / load round-trips', async () => {
+    const { ds } = await planted(40, 20);
+    const model = await new AlsModel({ factors: 4, iterations: 3 }).fit(ds);
+    const dir = mkdtempSync(join(tmpdir(), 'fastrec-als-'));
+    try {
+      await saveModel(model, join(dir, 'm.frec'));
+      const loaded = (await loadModel(join(dir, 'm.frec'))) as AlsModel;
+      expect(loaded).toBeInstanceOf(AlsModel);
+      expect(loaded.options).toEqual(model.options);
+      expect(Array.from(loaded.recommend('u3', { k: 5 }).indices)).toEqual(Array.from(model.recommend('u3', { k: 5 }).indices));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Setting item factors changes the scores: make item i0 the best for everyone.
+    const items = model.itemFactors.slice();
+    const u = model.userVector('u1');
+    for (let c = 0; c < 4; c++) items[ds.items.index('i0')! * 4 + c] = 100 * u[c]!;
+    model.itemFactors = items;
+    expect(model.recommend('u1', { k: 1, filterSeen: false }).items[0]).toBe('i0');
+    expect(() => (model.itemFactors = new Float32Array(3))).toThrow(DimensionMismatchError);
+    expect(() => (model.userFactors = new Float32Array(ds.numUsers * 4).fill(NaN))).toThrow(InvalidArgumentError);
+  });
+
+  it('abort: rejects with AbortError and leaves the model as it was', async () => {
+    const { ds } = await planted();
+    const model = await new AlsModel({ factors: 8, iterations: 2 }).fit(ds, { seed: 1 });
+    const before = model.userFactors;
+    const ac = new AbortController();
+    const again = new AlsModel({ factors: 8, iterations: 10000 });
+    const p = again.fit(ds, { signal: ac.signal, onProgress: (pr) => pr.iteration >= 2 && ac.abort() });
+    await expect(p).rejects.toBeInstanceOf(AbortError);
+    expect(again.fitted).toBe(false);
+    const ac2 = new AbortController();
+    ac2.abort();
+    await expect(model.fit(ds, { signal: ac2.signal })).rejects.toBeInstanceOf(AbortError);
+    expect(model.userFactors).toBe(before);
+  });
+
+  it.skipIf(!haveMl)('beats most-popular on NDCG@10 on ml-latest-small by a wide margin', async () => {
+    const { value: log } = await readInteractions(join(mlDir, 'ratings.csv'), { columns: { user: 'userId', item: 'movieId', timestamp: 'timestamp' } });
+    const ds = await Dataset.build(log);
+    const { trainDs, testDs, rows } = await holdout(ds, 1);
+    const model = await new AlsModel({ factors: 64, alpha: 5, regularization: 1, iterations: 10 }).fit(trainDs, { seed: 1 });
+    const rec = await model.recommendMany(rows, { k: 10 });
+    const als = ndcgAt10(rec.indices, 10, rows, testDs);
+    const pop = ndcgAt10(popularityTop10(trainDs, rows), 10, rows, testDs);
+    console.log(`ml-latest-small NDCG@10: ALS ${als.toFixed(4)}, most-popular ${pop.toFixed(4)} (${rows.length} users)`);
+    expect(als).toBeGreaterThan(1.3 * pop);
+    expect(als).toBeGreaterThan(0.25);
+  });
+
+  it('roughly matches most-popular on NDCG@10 on the sparse Complete Journey sample', async () => {
+    // The CC0 sample holds 69K receipt lines over 20.9K products (3.3 buyers
+    // per product): little collaborative signal. With log1p weights and iALS
+    // settings ALS measured 0.0489 against 0.0491 for most-popular (pair
+    // hold-out, unseen items); none of ~60 settings tried (factors 16-64,
+    // alpha 0.5-20, regularization 0.01-100, w0 0.01-1, none/log1p/bm25
+    // weights, temporal split with repeats) beat it by a wide margin.
+    const raw = await completeJourneyDataset();
+    const ds = await Dataset.fromLog(raw.log, raw.users, raw.items, { weighting: 'log1p' });
+    const { trainDs, testDs, rows } = await holdout(ds, 2);
+    const model = await new AlsModel({ factors: 16, alpha: 10, regularization: 0.1, unobservedWeight: 0.1, regularizationScaling: 'frequency', iterations: 10 }).fit(trainDs, { seed: 1 });
+    const rec = await model.recommendMany(rows, { k: 10 });
+    const als = ndcgAt10(rec.indices, 10, rows, testDs);
+    const pop = ndcgAt10(popularityTop10(trainDs, rows), 10, rows, testDs);
+    console.log(`Complete Journey NDCG@10: ALS ${als.toFixed(4)}, most-popular ${pop.toFixed(4)} (${rows.length} users)`);
+    expect(als).toBeGreaterThan(0.85 * pop);
+  });
+});
+
+describe('AlsModel (explicit)', () => {
+  it.skipIf(!haveMl)('reaches RMSE well below the bias-only baseline on ml-latest-small (fixed 80/20 split)', async () => {
+    const { value: log } = await readInteractions(join(mlDir, 'ratings.csv'), {
+      columns: { user: 'userId', item: 'movieId', value: 'rating', timestamp: 'timestamp' },
+    });
+    const ds = await Dataset.build(log);
+    const { trainDs, testDs } = await holdout(ds, 3);
+    const model = await new AlsModel({ feedback: 'explicit', factors: 64, regularization: 0.1, regularizationScaling: 'count', iterations: 15, solver: 'cholesky' }).fit(trainDs, { seed: 1 });
+    const m = model.evaluateRatings(testDs);
+    const bm = biasOnlyRmse(trainDs, testDs);
+    // Measured: ALS RMSE 0.857 against 0.880 for the damped bias-only baseline.
+    console.log(`ml-latest-small explicit: ALS RMSE ${m.rmse.toFixed(4)} MAE ${m.mae.toFixed(4)} (${m.count} ratings); bias-only RMSE ${bm.toFixed(4)}`);
+    expect(m.count).toBeGreaterThan(15000);
+    expect(m.rmse).toBeLessThan(0.87);
+    expect(m.rmse).toBeLessThan(bm - 0.015);
+    expect(model.predict(ds.users.id(0), ds.items.id(0))).toBeCloseTo(
+      model.globalMean + model.userBias![0]! + model.itemBias![0]! + dot(model.userFactors, 0, model.itemFactors, 0, 64),
+      4,
+    );
+  });
+
+  it('explicit predictions equal mu + b_u + b_i + x.y and explain adds up', async () => {
+    const r = rng(4);
+    const log = new Interactions();
+    for (let u = 0; u < 40; u++) for (let i = 0; i < 30; i++) if (r() < 0.3) log.add(`u${u}`, `i${i}`, 1 + Math.floor(r() * 5));
+    const ds = await Dataset.build(log);
+    const model = await new AlsModel({ feedback: 'explicit', factors: 5, solver: 'cholesky', iterations: 25, regularization: 0.5 }).fit(ds);
+    const rec = model.recommend('u3', { k: 30 });
+    const u3 = ds.users.index('u3')!;
+    rec.indices.forEach((i, j) => {
+      const s = model.globalMean + model.userBias![u3]! + model.itemBias![i]! + dot(model.userFactors, u3 * 5, model.itemFactors, i * 5, 5);
+      expect(rec.scores[j]!).toBeCloseTo(s, 4);
+    });
+    const ex = model.explain('u3', rec.items[0]!);
+    const sum = ex.contributions.reduce((s, c) => s + c.weight, 0);
+    expect(sum + ex.rest!).toBeCloseTo(ex.score, 4);
+    // rest = mu + b_item (+ a small difference from convergence)
+    expect(ex.rest!).toBeCloseTo(model.globalMean + model.itemBias![rec.indices[0]!]!, 1);
+  });
+});
+
+/** mu + b_u + b_i with damped means (b_i first, then b_u on the residual; damping 10). */
+function biasOnlyRmse(train: Dataset, test: Dataset): number {
+  const m = train.matrix;
+  let mu = 0;
+  for (const v of m.data) mu += v;
+  mu /= m.data.length;
+  const bi = new Float64Array(train.numItems);
+  const ni = new Float64Array(train.numItems);
+  for (let e = 0; e < m.data.length; e++) {
+    bi[m.indices[e]!] += m.data[e]! - mu;
+    ni[m.indices[e]!]++;
+  }
+  for (let i = 0; i < bi.length; i++) bi[i] = bi[i]! / (ni[i]! + 10);
+  const bu = new Float64Array(train.numUsers);
+  for (let u = 0; u < train.numUsers; u++) {
+    const row = train.userRow(u);
+    let s = 0;
+    row.items.forEach((i, j) => (s += row.values[j]! - mu - bi[i]!));
+    bu[u] = s / (row.items.length + 10);
+  }
+  let se = 0;
+  let n = 0;
+  for (let u = 0; u < test.numUsers; u++) {
+    const row = test.userRow(u);
+    row.items.forEach((i, j) => {
+      se += (row.values[j]! - mu - bu[u]! - bi[i]!) ** 2;
+      n++;
+    });
+  }
+  return Math.sqrt(se / n);
+}
+
+describe('AlsModel: invalid input', () => {
+  it('rejects bad options, ids and data with typed errors', async () => {
+    expect(() => new AlsModel({ factor: 8 } as never)).toThrow(/did you mean 'factors'/);
+    expect(() => new AlsModel({ factors: 0 })).toThrow(InvalidArgumentError);
+    expect(() => new AlsModel({ factors: 5000 })).toThrow(/factors/);
+    expect(() => new AlsModel({ alpha: NaN })).toThrow(/alpha/);
+    expect(() => new AlsModel({ alpha: -1 })).toThrow(/alpha/);
+    expect(() => new AlsModel({ solver: 'lu' as never })).toThrow(/'cg', 'cholesky'/);
+    expect(() => new AlsModel({ cgSteps: 0 })).toThrow(/cgSteps/);
+    const model = new AlsModel({ factors: 4, iterations: 2 });
+    expect(() => model.recommend('u1')).toThrow(NotFittedError);
+    expect(() => model.userFactors).toThrow(NotFittedError);
+    const { ds } = await planted(40, 20);
+    await expect(model.fit(ds, { thread: 2 } as never)).rejects.toThrow(/did you mean 'threads'/);
+    await expect(model.fit(null as never)).rejects.toThrow(InvalidArgumentError);
+    await model.fit(ds);
+    expect(() => model.recommend('nobody')).toThrow(UnknownIdError);
+    expect(() => model.recommend('u1', { k: 0 })).toThrow(/options.k/);
+    expect(() => model.recommend('u1', { k: 2.5 })).toThrow(/options.k/);
+    expect(() => model.similarItems('i1', -1)).toThrow(/k/);
+    expect(() => model.similarItems('zzz')).toThrow(UnknownIdError);
+    expect(() => model.explain('u1', 'zzz')).toThrow(UnknownIdError);
+    expect(() => model.foldIn([{ item: 'i1', value: NaN }])).toThrow(/value/);
+    expect(() => model.foldIn([{ item: 'i1', value: -1 }])).toThrow(/value/);
+    // Negative confidences (a signed dataset) are refused by implicit ALS.
+    const signed = new Interactions();
+    signed.add('a', 'x', 1);
+    signed.add('b', 'x', -2);
+    const sds = await Dataset.build(signed, { allowNegative: true });
+    await expect(new AlsModel({ factors: 2 }).fit(sds)).rejects.toThrow(/weights >= 0/);
+    // An empty matrix.
+    const empty = await Dataset.fromLog({ users: new Int32Array(0), items: new Int32Array(0), weights: new Float32Array(0), timestamps: new Float64Array(0) }, ds.users, ds.items);
+    await expect(new AlsModel({ factors: 2 }).fit(empty)).rejects.toThrow(/empty matrix/);
+  });
+});
