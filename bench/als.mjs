@@ -129,10 +129,13 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
   global.gc?.();
   const base = rssMiB();
   const peakReset = resetPeak();
+  const cpu0 = process.cpuUsage();
   const r = await native().alsFit(data.ui, data.iu, cfg, null, iterations, 1, threads, computeLoss, (p) => {
     times.push(p.seconds);
     if (p.loss !== undefined) losses.push(p.loss);
   }, null);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await new Promise((res) => setTimeout(res, 10));
   const peak = peakReset ? peakRssMiB() : NaN;
   const sorted = [...times].sort((a, b) => a - b);
@@ -150,6 +153,10 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
     secondsPerIteration: +median.toFixed(3),
     allIterationSeconds: times.map((t) => +t.toFixed(3)),
     gflops: +(flops / median / 1e9).toFixed(1),
+    // CPU time is less sensitive than wall time to other processes on a shared machine.
+    cpuSecondsPerIteration: +(cpuSeconds / iterations).toFixed(3),
+    gflopsPerCpuSecond: +((flops * iterations) / cpuSeconds / 1e9).toFixed(1),
+    loadAverage: (await import('node:os')).loadavg()[0].toFixed(1),
     nominalGflopPerIteration: +(flops / 1e9).toFixed(1),
     rssBeforeMiB: +base.toFixed(0),
     peakRssMiB: peak,
@@ -196,7 +203,7 @@ for (const p of plan) results.runs.push(await run(await dataFor(p.shape), p));
 
 // Same work, same answer: the loss after N iterations of CG (3 steps) against the exact solver.
 if (!args.shape || args['loss-check']) {
-  const n = +(args.lossIterations ?? 5);
+  const n = +(args.lossIterations ?? 4);
   const data = await dataFor('ml20m');
   const cg = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true });
   const exact = await run(data, { factors: 64, threads: 2, solver: 'cholesky', iterations: n, computeLoss: true });
