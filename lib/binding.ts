@@ -156,6 +156,30 @@ export interface NativeBinding {
   alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
   alsGram(factors: Float32Array, dim: number, threads: number): Float32Array;
   // ---- end als ----
+
+  // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
+  /** A read-only ArrayBuffer over the whole file (released when collected); null where mmap is unavailable or the file is empty. */
+  mapFile(path: string): ArrayBuffer | null;
+  // ---- end cli ----
+  // ---- ann (HNSW + flat exact index; native/napi/ann_binding.cpp) ----
+  hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number): NativeHandle;
+  hnswInfo(index: NativeHandle): HnswNativeInfo;
+  hnswAdd(index: NativeHandle, vectors: Float32Array, labels: Int32Array, threads: number, onProgress: ((done: number) => void) | null): CancellablePromise<void>;
+  hnswAddSync(index: NativeHandle, vectors: Float32Array, labels: Int32Array): void;
+  hnswRemove(index: NativeHandle, label: number): boolean;
+  hnswContains(index: NativeHandle, label: number): boolean;
+  hnswGetVector(index: NativeHandle, label: number): Float32Array | null;
+  hnswSearch(index: NativeHandle, query: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number): NativeNeighbors & { path: 'graph' | 'filtered-graph' | 'exact' };
+  hnswSearchExact(index: NativeHandle, query: Float32Array, k: number, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors;
+  hnswSearchMany(index: NativeHandle, queries: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, threads: number): CancellablePromise<NativeNeighbors>;
+  hnswSave(index: NativeHandle, path: string): Promise<void>;
+  hnswLoad(path: string, mmap: boolean): Promise<NativeHandle>;
+  flatCreate(dim: number, metric: string): NativeHandle;
+  flatAdd(index: NativeHandle, vectors: Float32Array): number;
+  flatInfo(index: NativeHandle): { size: number; dim: number; metric: string; memoryBytes: number };
+  flatSearch(index: NativeHandle, query: Float32Array, k: number, threads: number): NativeNeighbors;
+  flatSearchMany(index: NativeHandle, queries: Float32Array, k: number, threads: number): CancellablePromise<NativeNeighbors>;
+  // ---- end ann ----
 }
 
 
@@ -185,3 +209,28 @@ export interface AlsNativeSide {
   globalMean: number;
 }
 // ---- end als types ----
+
+// ---- ann types ----
+/** An opaque native object (an index) held by a JS wrapper. */
+export interface NativeHandle {
+  readonly __fastrecNativeHandle: never;
+}
+/** A promise whose native work stops early when cancel() is called. */
+export type CancellablePromise<T> = Promise<T> & { cancel(): void };
+/** Labels (dense indices, -1 = none) and distances (+Infinity = none), row after row for batches. */
+export interface NativeNeighbors {
+  labels: Int32Array;
+  distances: Float32Array;
+}
+export interface HnswNativeInfo {
+  size: number;
+  slots: number;
+  capacity: number;
+  dim: number;
+  metric: string;
+  M: number;
+  efConstruction: number;
+  memoryBytes: number;
+  maxNorm: number;
+  mipsTransform: boolean;
+}

@@ -69,3 +69,5 @@ export type { Context as HybridContext, Catalog as HybridCatalog, Request as Hyb
 export type { Normalization } from './hybrid/normalize.js';
 // ---- als ----
 export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';
+// ---- ann ----
+export { HnswIndex, ExactIndex, AnnScorer, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';

@@ -15,15 +15,19 @@ const out = process.env.FASTREC_BUILD_DIR ?? 'build';
 
 const require = createRequire(import.meta.url);
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
-const cmd = [
-  cmakeJs, 'compile', '--out', out,
-  ...(has('--debug') ? ['--debug'] : []),
+// Configure every time (cheap when nothing changed) so that options such as
+// FASTREC_TESTS always match this call, even in a build dir configured by the
+// install step with different ones; then build incrementally.
+const common = ['--out', out, ...(has('--debug') ? ['--debug'] : [])];
+const configure = [
+  cmakeJs, 'configure', ...common,
   `--CDFASTREC_TESTS=${has('--no-tests') ? 'OFF' : 'ON'}`,
   `--CDFASTREC_CUDA=${cuda}`,
-  ...(has('--sanitize') ? ['--CDFASTREC_SANITIZE=address;undefined'] : []),
-  '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length)),
+  `--CDFASTREC_SANITIZE=${has('--sanitize') ? 'address;undefined' : ''}`,
 ];
-const r = spawnSync(process.execPath, cmd, { cwd: root, stdio: 'inherit' });
+const build = [cmakeJs, 'build', ...common, '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))];
+let r = spawnSync(process.execPath, configure, { cwd: root, stdio: 'inherit' });
+if (r.status === 0) r = spawnSync(process.execPath, build, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) {
   console.error(`\nfastrec: building the native addon failed (cmake-js exit ${r.status}).\n` +
     'It needs cmake (>= 3.20) and a C++17 compiler (g++ or clang++) on PATH.');

@@ -1,0 +1,531 @@
+/**
+ * Nearest-neighbour search: an HNSW graph index ({@link HnswIndex}), an exact
+ * index ({@link ExactIndex}), and {@link AnnScorer}, which lets factor models
+ * recommend through the graph (candidates from the index, exact re-scoring).
+ *
+ * Vectors are one flat Float32Array (row after row) or an array of
+ * Float32Arrays. Items are named by ids (strings or numbers) kept in an
+ * {@link IdMap}; results carry `labels` (the IdMap indices, an Int32Array),
+ * `distances` (a Float32Array) and `ids`.
+ *
+ * Distances: 'l2' squared Euclidean; 'ip' 1 - <q, x>; 'cosine' 1 - cos(q, x).
+ */
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { IdMap, type Id } from './data/idmap.js';
+import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from './errors.js';
+import type { NativeHandle, NativeNeighbors, CancellablePromise } from './binding.js';
+import { callAsync, callSync } from './native.js';
+import * as v from './validate.js';
+
+export type AnnMetric = 'l2' | 'ip' | 'cosine';
+const METRICS: readonly AnnMetric[] = ['l2', 'ip', 'cosine'];
+
+/** Vectors as one flat row-major Float32Array or an array of rows. */
+export type Vectors = Float32Array | readonly Float32Array[];
+
+export interface HnswOptions {
+  /** Distance (default 'l2'). */
+  metric?: AnnMetric;
+  /** Links per node (default 16; 2M on the bottom layer). */
+  M?: number;
+  /** Beam width while building (default 200). */
+  efConstruction?: number;
+  /** Default beam width of searches (default 64); raise it for recall, lower it for speed. */
+  ef?: number;
+  /** Seed of the level draws (default 42). */
+  seed?: number;
+  /** Items to make room for up front (grows as needed). */
+  capacity?: number;
+  /**
+   * For metric 'ip': search through the Euclidean transform (Bachrach et al. 2014):
+   * items get an extra coordinate sqrt(maxNorm² - |x|²), so L2 order equals
+   * inner-product order. Usually higher recall than raw inner product.
+   */
+  mipsTransform?: boolean;
+  /** The transform's maximum item norm (default: the largest norm in the first batch added). */
+  maxNorm?: number;
+  /**
+   * With a filter allowing at most this share of the items, search scans the
+   * allowed items exactly instead of walking the graph (default 0.02, see bench/README.md).
+   */
+  exactThreshold?: number;
+}
+
+export interface AddOptions {
+  threads?: number;
+  signal?: AbortSignal;
+  /** Called with the number of vectors linked so far. */
+  onProgress?: (done: number) => void;
+}
+
+export interface AnnSearchOptions {
+  /** Beam width (default: the index's ef). Raised to k when smaller. */
+  ef?: number;
+  /** Only these ids may be returned. */
+  allow?: Iterable<Id>;
+  /** These ids are never returned. */
+  deny?: Iterable<Id>;
+  /** Overrides the index's exactThreshold for this search. */
+  exactThreshold?: number;
+}
+
+export interface AnnBatchOptions extends AnnSearchOptions {
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+/** Neighbours of one query, closest first. */
+export interface Neighbors {
+  ids: Id[];
+  /** IdMap indices of the ids. */
+  labels: Int32Array;
+  distances: Float32Array;
+}
+
+/** Neighbours of many queries: row r is labels[r*k .. r*k+k), padded with -1 / +Infinity. */
+export interface BatchNeighbors {
+  k: number;
+  labels: Int32Array;
+  distances: Float32Array;
+}
+
+// ---- shared argument handling ------------------------------------------------
+
+/** Flatten vectors to one Float32Array of n rows of `dim`. */
+export function flattenVectors(name: string, vectors: unknown, dim: number): Float32Array {
+  if (vectors instanceof Float32Array) {
+    if (vectors.length % dim !== 0) {
+      throw new DimensionMismatchError(`${name}: a flat Float32Array of length ${vectors.length} is not a whole number of rows of dimension ${dim}`);
+    }
+    return vectors;
+  }
+  if (Array.isArray(vectors)) {
+    const out = new Float32Array(vectors.length * dim);
+    vectors.forEach((row: unknown, i: number) => {
+      if (!(row instanceof Float32Array)) throw v.invalid(`${name}[${i}]`, 'a Float32Array', row);
+      if (row.length !== dim) throw new DimensionMismatchError(`${name}[${i}]: expected ${dim} numbers but received ${row.length}`);
+      out.set(row, i * dim);
+    });
+    return out;
+  }
+  throw v.invalid(name, 'a Float32Array (rows one after another) or an array of Float32Arrays', vectors);
+}
+
+function withSignal<T>(promise: CancellablePromise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) promise.cancel();
+  const onAbort = () => promise.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return promise.finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+function queryArg(query: unknown, dim: number): Float32Array {
+  if (!(query instanceof Float32Array)) throw v.invalid('query', `a Float32Array of length ${dim}`, query);
+  if (query.length !== dim) throw new DimensionMismatchError(`query: expected ${dim} numbers but received ${query.length}`);
+  return query;
+}
+
+function kArg(k: unknown): number {
+  return v.integer('k', k, 0, 1 << 24);
+}
+
+// ---- HNSW --------------------------------------------------------------------
+
+const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold'] as const;
+
+/** An HNSW graph index (Malkov & Yashunin 2018) over float32 vectors. */
+export class HnswIndex {
+  /** The ids of the items, ever added (removed ids keep their index). */
+  readonly idMap: IdMap;
+  readonly dim: number;
+  readonly metric: AnnMetric;
+  /** Default beam width of searches. */
+  ef: number;
+  /** Default exact-scan threshold (share of items allowed by a filter). */
+  exactThreshold: number;
+  private readonly handle: NativeHandle;
+
+  private constructor(handle: NativeHandle, dim: number, metric: AnnMetric, idMap: IdMap, ef: number, exactThreshold: number) {
+    this.handle = handle;
+    this.dim = dim;
+    this.metric = metric;
+    this.idMap = idMap;
+    this.ef = ef;
+    this.exactThreshold = exactThreshold;
+  }
+
+  /** An empty index for vectors of `dim` numbers. */
+  static create(dim: number, options: HnswOptions = {}): HnswIndex {
+    v.knownOptions('options', options, HNSW_OPTIONS);
+    v.integer('dim', dim, 1, 65535);
+    const metric = v.oneOf('options.metric', options.metric ?? 'l2', METRICS);
+    const M = v.integer('options.M', options.M ?? 16, 2, 2048);
+    const efc = v.integer('options.efConstruction', options.efConstruction ?? 200, 1, 1 << 20);
+    const ef = v.integer('options.ef', options.ef ?? 64, 1, 1 << 20);
+    const seed = v.integer('options.seed', options.seed ?? 42, 0, Number.MAX_SAFE_INTEGER);
+    const capacity = v.integer('options.capacity', options.capacity ?? 0, 0, 2 ** 31 - 1);
+    const mips = v.boolean('options.mipsTransform', options.mipsTransform ?? false);
+    if (mips && metric !== 'ip') throw v.invalid('options.mipsTransform', "false unless metric is 'ip'", mips);
+    const maxNorm = v.number('options.maxNorm', options.maxNorm ?? 0, 0);
+    const exact = v.number('options.exactThreshold', options.exactThreshold ?? 0.02, 0, 1);
+    const handle = callSync((n) => n.hnswCreate(dim, metric, M, efc, seed, mips, maxNorm, capacity));
+    return new HnswIndex(handle, dim, metric, new IdMap(), ef, exact);
+  }
+
+  /**
+   * Build an index from vectors in one multithreaded call. `ids` default to
+   * 0..n-1; an IdMap names row i by its id i.
+   */
+  static async build(vectors: Vectors, options: HnswOptions & AddOptions & { dim?: number; ids?: readonly Id[] | IdMap } = {}): Promise<HnswIndex> {
+    const { threads, signal, onProgress, ids, dim: dimOpt, ...rest } = options;
+    const dim = dimOpt ?? (Array.isArray(vectors) ? (vectors[0] as Float32Array | undefined)?.length : undefined);
+    if (dim === undefined) throw v.invalid('options.dim', 'the vector dimension (needed for a flat Float32Array)', dimOpt);
+    const flat = flattenVectors('vectors', vectors, dim);
+    const n = flat.length / dim;
+    const index = HnswIndex.create(dim, { ...rest, capacity: rest.capacity ?? n });
+    const idList = ids instanceof IdMap ? ids.ids() : ids ?? Array.from({ length: n }, (_, i) => i);
+    await index.add(idList, flat, { threads, signal, onProgress });
+    return index;
+  }
+
+  /** Live items. */
+  get size(): number {
+    return this.info().size;
+  }
+
+  /** Sizes and parameters, including the bytes the index holds. */
+  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean } {
+    return callSync((n) => n.hnswInfo(this.handle));
+  }
+
+  private labelsFor(ids: readonly Id[], count: number): Int32Array {
+    if (!Array.isArray(ids)) throw v.invalid('ids', 'an array of ids', ids);
+    if (ids.length !== count) throw new DimensionMismatchError(`ids: expected one id per vector (${count}) but received ${ids.length}`);
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) labels[i] = this.idMap.add(ids[i]!);
+    return labels;
+  }
+
+  /** Add (or replace) items, linking them on native threads. */
+  async add(ids: readonly Id[], vectors: Vectors, options: AddOptions = {}): Promise<void> {
+    v.knownOptions('options', options, ['threads', 'signal', 'onProgress']);
+    const flat = flattenVectors('vectors', vectors, this.dim);
+    const labels = this.labelsFor(ids, flat.length / this.dim);
+    const threads = v.threads(options.threads);
+    const signal = v.abortSignal('options.signal', options.signal);
+    const onProgress = options.onProgress === undefined ? null : (v.func('options.onProgress', options.onProgress) as (d: number) => void);
+    await callAsync((n) => withSignal(n.hnswAdd(this.handle, flat, labels, threads, onProgress), signal));
+  }
+
+  /** Add (or replace) one item synchronously (cheap for single items). */
+  addOne(id: Id, vector: Float32Array): void {
+    const q = queryArg(vector, this.dim);
+    const labels = this.labelsFor([id], 1);
+    callSync((n) => n.hnswAddSync(this.handle, q, labels));
+  }
+
+  /** Mark an item deleted (its slot is reused by later adds). False if absent. */
+  remove(id: Id): boolean {
+    const label = this.idMap.index(id);
+    return label === undefined ? false : callSync((n) => n.hnswRemove(this.handle, label));
+  }
+
+  has(id: Id): boolean {
+    const label = this.idMap.index(id);
+    return label !== undefined && callSync((n) => n.hnswContains(this.handle, label));
+  }
+
+  /** The stored vector of an id (cosine: normalized), or undefined. */
+  vector(id: Id): Float32Array | undefined {
+    const label = this.idMap.index(id);
+    if (label === undefined) return undefined;
+    return callSync((n) => n.hnswGetVector(this.handle, label)) ?? undefined;
+  }
+
+  private filterLabels(name: string, ids: Iterable<Id> | undefined): Int32Array | null {
+    if (ids === undefined) return null;
+    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids', ids);
+    const out: number[] = [];
+    for (const id of ids) {
+      const label = this.idMap.index(id);
+      if (label !== undefined) out.push(label);  // unknown ids cannot be returned anyway
+    }
+    return Int32Array.from(out);
+  }
+
+  private resolveSearch(options: AnnSearchOptions, k: number) {
+    const ef = v.integer('options.ef', options.ef ?? this.ef, 1, 1 << 20);
+    const exact = v.number('options.exactThreshold', options.exactThreshold ?? this.exactThreshold, 0, 1);
+    return {
+      ef: Math.max(ef, k),
+      exact,
+      allow: this.filterLabels('options.allow', options.allow),
+      deny: this.filterLabels('options.deny', options.deny),
+    };
+  }
+
+  private neighbors(r: NativeNeighbors): Neighbors {
+    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances };
+  }
+
+  /** The k nearest items of one query (synchronous: microseconds). Fewer when fewer are reachable or allowed. */
+  search(query: Float32Array, k = 10, options: AnnSearchOptions = {}): Neighbors & { path: 'graph' | 'filtered-graph' | 'exact' } {
+    v.knownOptions('options', options, ['ef', 'allow', 'deny', 'exactThreshold']);
+    const q = queryArg(query, this.dim);
+    k = kArg(k);
+    const o = this.resolveSearch(options, k);
+    const r = callSync((n) => n.hnswSearch(this.handle, q, k, o.ef, o.allow, o.deny, o.exact));
+    return { ...this.neighbors(r), path: r.path };
+  }
+
+  /** Exact k nearest among the live (and allowed) items: the ground truth. */
+  searchExact(query: Float32Array, k = 10, options: Pick<AnnSearchOptions, 'allow' | 'deny'> = {}): Neighbors {
+    v.knownOptions('options', options, ['allow', 'deny']);
+    const q = queryArg(query, this.dim);
+    k = kArg(k);
+    const allow = this.filterLabels('options.allow', options.allow);
+    const deny = this.filterLabels('options.deny', options.deny);
+    return this.neighbors(callSync((n) => n.hnswSearchExact(this.handle, q, k, allow, deny)));
+  }
+
+  /** Many queries on native threads. */
+  async searchMany(queries: Vectors, k = 10, options: AnnBatchOptions = {}): Promise<BatchNeighbors> {
+    v.knownOptions('options', options, ['ef', 'allow', 'deny', 'exactThreshold', 'threads', 'signal']);
+    const flat = flattenVectors('queries', queries, this.dim);
+    k = kArg(k);
+    const o = this.resolveSearch(options, k);
+    const threads = v.threads(options.threads);
+    const signal = v.abortSignal('options.signal', options.signal);
+    const r = await callAsync((n) => withSignal(n.hnswSearchMany(this.handle, flat, k, o.ef, o.allow, o.deny, o.exact, threads), signal));
+    return { k, labels: r.labels, distances: r.distances };
+  }
+
+  /**
+   * Save to `path` (a versioned native file with checksums) plus `path.ids.json`
+   * (the ids). Both are written beside the target and renamed into place.
+   */
+  async save(path: string): Promise<void> {
+    if (typeof path !== 'string' || path === '') throw v.invalid('path', 'a file path', path);
+    await callAsync((n) => n.hnswSave(this.handle, path));
+    const meta = JSON.stringify({ format: 'fastrec-hnsw-ids', version: 1, metric: this.metric, dim: this.dim, ef: this.ef, exactThreshold: this.exactThreshold, ids: this.idMap.ids() });
+    await writeFile(`${path}.ids.json.tmp`, meta);
+    await rename(`${path}.ids.json.tmp`, `${path}.ids.json`);
+  }
+
+  /** Load a saved index; memory-mapped by default (fast start-up, pages read on demand). */
+  static async load(path: string, options: { mmap?: boolean } = {}): Promise<HnswIndex> {
+    if (typeof path !== 'string' || path === '') throw v.invalid('path', 'a file path', path);
+    v.knownOptions('options', options, ['mmap']);
+    const mmap = v.boolean('options.mmap', options.mmap ?? true);
+    const handle = await callAsync((n) => n.hnswLoad(path, mmap));
+    const info = callSync((n) => n.hnswInfo(handle));
+    let meta: { format?: unknown; ids?: unknown; ef?: unknown; exactThreshold?: unknown; dim?: unknown };
+    try {
+      meta = JSON.parse(await readFile(`${path}.ids.json`, 'utf8')) as typeof meta;
+    } catch (cause) {
+      throw new CorruptFileError(`the id file '${path}.ids.json' of the index is missing or not valid JSON (${(cause as Error).message})`);
+    }
+    if (meta.format !== 'fastrec-hnsw-ids' || !Array.isArray(meta.ids) || meta.dim !== info.dim) {
+      throw new CorruptFileError(`the id file '${path}.ids.json' does not belong to this index`);
+    }
+    const ids = meta.ids as Id[];
+    if (ids.some((id) => typeof id !== 'string' && typeof id !== 'number')) throw new CorruptFileError(`the id file '${path}.ids.json' holds a value that is not an id`);
+    const ef = typeof meta.ef === 'number' ? meta.ef : 64;
+    const exact = typeof meta.exactThreshold === 'number' ? meta.exactThreshold : 0.02;
+    return new HnswIndex(handle, info.dim, info.metric as AnnMetric, IdMap.from(ids), ef, exact);
+  }
+}
+
+// ---- exact index -------------------------------------------------------------
+
+/**
+ * Exact nearest neighbours by a full scan: one query at memory bandwidth,
+ * batches by a fused blocked matrix product + top-k. Append-only.
+ */
+export class ExactIndex {
+  readonly idMap = new IdMap();
+  readonly dim: number;
+  readonly metric: AnnMetric;
+  private readonly handle: NativeHandle;
+  private rowIds: Id[] = [];
+  private busy = 0;
+
+  constructor(dim: number, options: { metric?: AnnMetric } = {}) {
+    v.knownOptions('options', options, ['metric']);
+    this.dim = v.integer('dim', dim, 1, 65535);
+    this.metric = v.oneOf('options.metric', options.metric ?? 'l2', METRICS);
+    this.handle = callSync((n) => n.flatCreate(dim, this.metric));
+  }
+
+  get size(): number {
+    return this.rowIds.length;
+  }
+
+  /** Append items (ids must be new). */
+  add(ids: readonly Id[], vectors: Vectors): void {
+    if (this.busy) throw new InvalidArgumentError('ExactIndex.add: cannot add while a searchMany() is running; await it first');
+    const flat = flattenVectors('vectors', vectors, this.dim);
+    const n = flat.length / this.dim;
+    if (!Array.isArray(ids) || ids.length !== n) throw new DimensionMismatchError(`ids: expected one id per vector (${n}) but received ${Array.isArray(ids) ? ids.length : typeof ids}`);
+    for (const id of ids) if (this.idMap.has(id)) throw v.invalid('ids', 'ids not already in the index', id);
+    callSync((x) => x.flatAdd(this.handle, flat));
+    for (const id of ids) {
+      this.idMap.add(id);
+      this.rowIds.push(id);
+    }
+  }
+
+  /** The k nearest items of one query (synchronous). */
+  search(query: Float32Array, k = 10, options: { threads?: number } = {}): Neighbors {
+    v.knownOptions('options', options, ['threads']);
+    const q = queryArg(query, this.dim);
+    k = kArg(k);
+    const threads = v.integer('options.threads', options.threads ?? 1, 0, 1024);
+    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads));
+    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances };
+  }
+
+  /** Many queries: fused blocked GEMM + top-k on native threads. */
+  async searchMany(queries: Vectors, k = 10, options: { threads?: number; signal?: AbortSignal } = {}): Promise<BatchNeighbors> {
+    v.knownOptions('options', options, ['threads', 'signal']);
+    const flat = flattenVectors('queries', queries, this.dim);
+    k = kArg(k);
+    const threads = v.threads(options.threads);
+    const signal = v.abortSignal('options.signal', options.signal);
+    this.busy++;
+    try {
+      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads), signal));
+      return { k, labels: r.labels, distances: r.distances };
+    } finally {
+      this.busy--;
+    }
+  }
+}
+
+// ---- recommending through the index --------------------------------------------
+
+export interface AnnScorerOptions {
+  /** Links per node (default 16). */
+  M?: number;
+  /** Build beam width (default 200). */
+  efConstruction?: number;
+  /** Search beam width (default 100). */
+  ef?: number;
+  /** Inner product through the Euclidean transform (default true: better recall on factor vectors). */
+  mipsTransform?: boolean;
+  /** Candidates fetched per result before exact re-scoring (default 2: 2k candidates). */
+  oversample?: number;
+  threads?: number;
+  signal?: AbortSignal;
+  seed?: number;
+}
+
+/** Top items as dense indices and exact scores, best first. */
+export interface ScoredItems {
+  indices: Int32Array;
+  scores: Float32Array;
+}
+
+/**
+ * Maximum-inner-product recommendation through an HNSW index: score(u, i) =
+ * <u, v_i> (+ bias_i). The index holds [v_i, bias_i] and queries are [u, 1],
+ * so a bias folds into the inner product. Seen / excluded items go into the
+ * native deny-list (never a JS callback), an include list into the allow-list;
+ * k * oversample candidates come back and are re-scored exactly, best k kept.
+ */
+export class AnnScorer {
+  readonly index: HnswIndex;
+  private readonly items: Float32Array;
+  private readonly dim: number;
+  private readonly bias: Float32Array | undefined;
+  private readonly oversample: number;
+  private readonly query: Float32Array;
+
+  private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number) {
+    this.index = index;
+    this.items = items;
+    this.dim = dim;
+    this.bias = bias;
+    this.oversample = oversample;
+    this.query = new Float32Array(index.dim);
+  }
+
+  /** Index item factors (n x dim, row-major) with an optional item bias. */
+  static async build(itemFactors: Float32Array, dim: number, options: AnnScorerOptions & { itemBias?: Float32Array } = {}): Promise<AnnScorer> {
+    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias']);
+    if (!(itemFactors instanceof Float32Array)) throw v.invalid('itemFactors', 'a Float32Array', itemFactors);
+    v.integer('dim', dim, 1, 65534);
+    if (itemFactors.length % dim !== 0) throw new DimensionMismatchError(`itemFactors: length ${itemFactors.length} is not a multiple of dim ${dim}`);
+    const n = itemFactors.length / dim;
+    const bias = options.itemBias;
+    if (bias !== undefined && (!(bias instanceof Float32Array) || bias.length !== n)) throw v.invalid('options.itemBias', `a Float32Array of length ${n}`, bias);
+    const oversample = v.number('options.oversample', options.oversample ?? 2, 1, 1000);
+    const d = bias ? dim + 1 : dim;
+    let vectors = itemFactors;
+    if (bias) {
+      vectors = new Float32Array(n * d);
+      for (let i = 0; i < n; i++) {
+        vectors.set(itemFactors.subarray(i * dim, (i + 1) * dim), i * d);
+        vectors[i * d + dim] = bias[i]!;
+      }
+    }
+    const index = await HnswIndex.build(vectors, {
+      dim: d,
+      metric: 'ip',
+      mipsTransform: options.mipsTransform ?? true,
+      M: options.M ?? 16,
+      efConstruction: options.efConstruction ?? 200,
+      ef: options.ef ?? 100,
+      seed: options.seed ?? 42,
+      threads: options.threads,
+      signal: options.signal,
+    });
+    return new AnnScorer(index, itemFactors, dim, bias, oversample);
+  }
+
+  /**
+   * The best k items for a user vector. `seen` and `exclude` are item indices
+   * never returned; `include` (if given) the only ones allowed.
+   */
+  recommend(user: Float32Array, k: number, filters: { seen?: ArrayLike<number> | null; exclude?: ArrayLike<number> | null; include?: ArrayLike<number> | null } = {}): ScoredItems {
+    if (!(user instanceof Float32Array) || user.length !== this.dim) throw v.invalid('user', `a Float32Array of length ${this.dim}`, user);
+    k = kArg(k);
+    const q = this.query;
+    q.set(user);
+    if (this.bias) q[this.dim] = 1;
+    const deny = concatIndices(filters.seen, filters.exclude);
+    const fetch = Math.max(k, Math.ceil(k * this.oversample));
+    const r = this.index.search(q, fetch, {
+      ef: Math.max(this.index.ef, fetch),
+      deny: deny ?? undefined,
+      allow: filters.include ? Array.from(filters.include) : undefined,
+    });
+    // Exact re-score of the candidates (the transform's distances lose a little precision).
+    const cand = r.labels;
+    const scores = new Float32Array(cand.length);
+    const d = this.dim;
+    for (let c = 0; c < cand.length; c++) {
+      const i = this.index.idMap.id(cand[c]!) as number;
+      let s = this.bias ? this.bias[i]! : 0;
+      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * this.items[o + j]!;
+      scores[c] = s;
+      cand[c] = i;
+    }
+    const order = Array.from(cand.keys()).sort((a, b) => scores[b]! - scores[a]! || cand[a]! - cand[b]!);
+    const m = Math.min(k, order.length);
+    const out = { indices: new Int32Array(m), scores: new Float32Array(m) };
+    for (let j = 0; j < m; j++) {
+      out.indices[j] = cand[order[j]!]!;
+      out.scores[j] = scores[order[j]!]!;
+    }
+    return out;
+  }
+}
+
+function concatIndices(a?: ArrayLike<number> | null, b?: ArrayLike<number> | null): number[] | null {
+  if (!a?.length && !b?.length) return null;
+  const out: number[] = [];
+  if (a) for (let i = 0; i < a.length; i++) out.push(a[i]!);
+  if (b) for (let i = 0; i < b.length; i++) out.push(b[i]!);
+  return out;
+}

@@ -1,0 +1,663 @@
+#include "ann/hnsw.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "common/thread_pool.hpp"
+#include "common/topk.hpp"
+
+namespace fastrec::ann {
+
+namespace {
+constexpr float kInf = std::numeric_limits<float>::infinity();
+using Pair = std::pair<float, uint32_t>;  // (distance, slot)
+
+uint64_t pack_entry(uint32_t slot, int level) { return (uint64_t(uint32_t(level)) << 32) | slot; }
+uint32_t entry_slot(uint64_t e) { return uint32_t(e); }
+int entry_level(uint64_t e) { return int(uint32_t(e >> 32)); }
+
+// splitmix64: a node's level is a function of (seed, slot) only, so builds are
+// reproducible in the level structure whatever the thread count.
+uint64_t mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+// Visit marks with an epoch per search, so clearing is O(1) (a full clear only
+// every 65535 searches).
+struct Hnsw::Visited {
+  std::vector<uint16_t> tag;
+  uint16_t epoch = 0;
+  void start(size_t n) {
+    if (tag.size() < n) {
+      tag.assign(n, 0);
+      epoch = 0;
+    }
+    if (++epoch == 0) {
+      std::fill(tag.begin(), tag.end(), 0);
+      epoch = 1;
+    }
+  }
+  bool test_and_set(uint32_t i) {
+    if (tag[i] == epoch) return true;
+    tag[i] = epoch;
+    return false;
+  }
+};
+
+struct Hnsw::Scratch {
+  std::vector<Pair> cand;  // max-heap on -distance: closest candidate on top
+  std::vector<Pair> res;   // max-heap on distance: worst kept result on top
+  std::vector<Pair> work;
+  std::vector<std::vector<Pair>> per_level;
+  std::vector<uint32_t> chosen;
+  Visited* visited = nullptr;
+};
+
+Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) {
+  if (params_.dim == 0 || params_.dim > 65535) throw_invalid("dim: expected an integer in [1, 65535]");
+  if (params_.M < 2 || params_.M > 2048) throw_invalid("M: expected an integer in [2, 2048]");
+  if (params_.ef_construction < 1) throw_invalid("efConstruction: expected a positive integer");
+  if (params_.mips_transform && params_.metric != Metric::InnerProduct)
+    throw_invalid("mipsTransform: only applies to metric 'ip'");
+  M0_ = 2 * params_.M;
+  if (M0_ > kCountMask) throw_invalid("M: too large");
+  level_mult_ = 1.0 / std::log(double(params_.M));
+  stored_dim_ = params_.dim + (params_.mips_transform ? 1 : 0);
+  vec_offset_ = sizeof(uint32_t) * (1 + M0_);
+  block_bytes_ = vec_offset_ + sizeof(float) * stored_dim_;
+  const auto& dk = distance_kernels();
+  dist_ = (params_.metric == Metric::L2 || params_.mips_transform) ? dk.l2 : dk.ip;
+  phi_ = params_.max_norm;
+  node_locks_.reset(new std::mutex[kLockStripes]);
+  std::unique_lock<GrowLock> g(grow_mutex_);
+  ensure_capacity(std::max<size_t>(initial_capacity, 16));
+}
+
+Hnsw::~Hnsw() {
+  for (Visited* v : visited_pool_) delete v;
+  if (level0_mapped_) {
+    munmap(map_base_, map_bytes_);
+  } else {
+    std::free(level0_);
+  }
+}
+
+size_t Hnsw::memory_bytes() const {
+  size_t n = slots();
+  return n * block_bytes_ + n * sizeof(uint32_t) * 2 + pool_used_.load() * sizeof(uint32_t) +
+         label_to_slot_.size() * sizeof(uint32_t);
+}
+
+void Hnsw::ensure_capacity(size_t needed) {
+  if (needed <= capacity_) return;
+  size_t cap = std::max(needed, capacity_ + capacity_ / 2);
+  if (cap > size_t(kNoSlot) - 1) throw_invalid("the index cannot hold more than 2^32 - 2 items");
+  char* grown = static_cast<char*>(std::malloc(cap * block_bytes_));
+  if (!grown) throw std::bad_alloc();
+  size_t used = n_slots_.load();
+  if (used) std::memcpy(grown, level0_, used * block_bytes_);
+  if (level0_mapped_) {
+    munmap(map_base_, map_bytes_);
+    level0_mapped_ = false;
+    map_base_ = nullptr;
+  } else {
+    std::free(level0_);
+  }
+  level0_ = grown;
+  labels_.resize(cap, kNoSlot);
+  upper_.resize(cap, kNoSlot);
+  capacity_ = cap;
+}
+
+void Hnsw::grow_labels(size_t label_bound) {
+  if (label_to_slot_.size() < label_bound)
+    label_to_slot_.resize(std::max(label_bound, label_to_slot_.size() + label_to_slot_.size() / 2), kNoSlot);
+}
+
+uint32_t Hnsw::draw_level(uint32_t slot) const {
+  // Level = floor(-ln(U) * mL) with mL = 1 / ln(M) (the paper's normalization factor).
+  double u = double((mix(params_.seed ^ (uint64_t(slot) * 0x2545F4914F6CDD1Dull)) >> 11) + 1) * 0x1.0p-53;
+  double l = -std::log(u) * level_mult_;
+  return uint32_t(std::min(l, 30.0));
+}
+
+void Hnsw::prepare_vector(const float* v, float* out) const {
+  std::memcpy(out, v, params_.dim * sizeof(float));
+  if (params_.metric == Metric::Cosine) normalize(out, params_.dim);
+  if (params_.mips_transform) {
+    double s = 0;
+    for (size_t i = 0; i < params_.dim; ++i) s += double(v[i]) * v[i];
+    double rest = double(phi_) * phi_ - s;
+    out[params_.dim] = float(std::sqrt(std::max(rest, 0.0)));
+  }
+}
+
+const float* Hnsw::prepare_query(const float* q, float* buf) const {
+  if (params_.metric == Metric::L2 && !params_.mips_transform) return q;
+  std::memcpy(buf, q, params_.dim * sizeof(float));
+  if (params_.metric == Metric::Cosine) normalize(buf, params_.dim);
+  if (params_.mips_transform) buf[params_.dim] = 0.0f;
+  return buf;
+}
+
+// ---- adding -------------------------------------------------------------------
+
+void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t threads, const CancelToken* cancel,
+               const std::function<void(size_t)>& progress) {
+  if (n == 0) return;
+  uint32_t max_label = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (labels[i] >= 0x80000000u) throw_invalid("labels: expected integers in [0, 2^31)");
+    max_label = std::max(max_label, labels[i]);
+  }
+  for (size_t i = 0; i < n * params_.dim; ++i)
+    if (!std::isfinite(vectors[i])) throw_invalid("vectors: expected finite numbers but found NaN or Infinity");
+
+  std::vector<uint32_t> slots(n);
+  {
+    // Phase 1 (exclusive, single-threaded, cheap): assign slots, write vectors,
+    // labels and levels. Nothing is linked yet, so concurrent searches (which
+    // wait here) never see a half-written node.
+    std::unique_lock<GrowLock> g(grow_mutex_);
+    std::lock_guard<std::mutex> lg(label_mutex_);
+    if (params_.mips_transform) {
+      float max_sq = 0;
+      for (size_t i = 0; i < n; ++i) {
+        double s = 0;
+        for (size_t j = 0; j < params_.dim; ++j) s += double(vectors[i * params_.dim + j]) * vectors[i * params_.dim + j];
+        max_sq = std::max(max_sq, float(s));
+      }
+      if (phi_ == 0 && n_slots_.load() == 0) phi_ = std::sqrt(max_sq);
+      if (std::sqrt(max_sq) > phi_ * (1 + 1e-6f))
+        throw_invalid("vectors: a vector's norm " + std::to_string(std::sqrt(max_sq)) +
+                      " exceeds maxNorm " + std::to_string(phi_) +
+                      " fixed by the first build (set maxNorm higher when creating the index)");
+    }
+    grow_labels(size_t(max_label) + 1);
+    // Replaced labels: the old slot is deleted (and becomes reusable).
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t old = label_to_slot_[labels[i]];
+      if (old != kNoSlot) {
+        uint32_t* h = links0(old);
+        __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
+        label_to_slot_[labels[i]] = kNoSlot;
+        free_slots_.push_back(old);
+        live_.fetch_sub(1);
+      }
+    }
+    size_t reuse = std::min(free_slots_.size(), n);
+    size_t fresh = n - reuse;
+    size_t first = n_slots_.load();
+    ensure_capacity(first + fresh);
+    // Pool space for the fresh nodes' upper levels.
+    std::vector<uint32_t> levels(n);
+    size_t pool_need = 0;
+    for (size_t i = reuse; i < n; ++i) {
+      uint32_t slot = uint32_t(first + (i - reuse));
+      levels[i] = draw_level(slot);
+      if (levels[i] > 0) pool_need += 1 + levels[i] * (params_.M + 1);
+    }
+    if (pool_used_.load() + pool_need > pool_.size())
+      pool_.resize(std::max(pool_used_.load() + pool_need, pool_.size() + pool_.size() / 2), 0);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t slot;
+      if (i < reuse) {
+        slot = free_slots_.back();
+        free_slots_.pop_back();
+      } else {
+        slot = uint32_t(first + (i - reuse));
+        uint32_t L = levels[i];
+        if (L > 0) {
+          size_t off = pool_used_.load();
+          pool_[off] = L;
+          std::fill(pool_.begin() + off + 1, pool_.begin() + off + 1 + L * (params_.M + 1), 0u);
+          upper_[slot] = uint32_t(off);
+          pool_used_.store(off + 1 + L * (params_.M + 1));
+        } else {
+          upper_[slot] = kNoSlot;
+        }
+        links0(slot)[0] = 0;
+      }
+      // A reused slot keeps its old lists and level until insert() rewrites
+      // them; it is a valid routing node meanwhile.
+      prepare_vector(vectors + i * params_.dim, vec(slot));
+      uint32_t* h = links0(slot);
+      __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) & ~kDeletedBit, __ATOMIC_RELEASE);
+      labels_[slot] = labels[i];
+      uint32_t prev = label_to_slot_[labels[i]];
+      if (prev != kNoSlot) {  // the same label twice in one batch: the later row wins
+        uint32_t* ph = links0(prev);
+        __atomic_store_n(ph, __atomic_load_n(ph, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
+        free_slots_.push_back(prev);
+        live_.fetch_sub(1);
+      }
+      label_to_slot_[labels[i]] = slot;
+      slots[i] = slot;
+      live_.fetch_add(1);
+    }
+    n_slots_.store(first + fresh, std::memory_order_release);
+  }
+
+  // Phase 2 (shared, parallel): link each node into the graph.
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::atomic<size_t> done{0};
+  size_t nthreads = resolve_threads(threads);
+  parallel_for(n, 64, nthreads, [&](size_t begin, size_t end, size_t) {
+    Scratch s;
+    s.visited = acquire_visited();
+    try {
+      for (size_t i = begin; i < end; ++i) {
+        if (cancel) cancel->throw_if_cancelled();
+        insert(slots[i], level_of(slots[i]), s);
+      }
+    } catch (...) {
+      release_visited(s.visited);
+      throw;
+    }
+    release_visited(s.visited);
+    size_t d = done.fetch_add(end - begin) + (end - begin);
+    if (progress) progress(d);
+  });
+}
+
+bool Hnsw::remove(uint32_t label) {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
+  uint32_t slot = label_to_slot_[label];
+  {
+    std::lock_guard<std::mutex> nl(lock_of(slot));
+    uint32_t* h = links0(slot);
+    __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
+  }
+  label_to_slot_[label] = kNoSlot;
+  free_slots_.push_back(slot);
+  live_.fetch_sub(1);
+  return true;
+}
+
+bool Hnsw::contains(uint32_t label) const {
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  return label < label_to_slot_.size() && label_to_slot_[label] != kNoSlot;
+}
+
+bool Hnsw::get_vector(uint32_t label, float* out) const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
+  std::memcpy(out, vec(label_to_slot_[label]), params_.dim * sizeof(float));
+  return true;
+}
+
+uint32_t Hnsw::greedy_descend(const float* q, uint32_t ep, int from_level, int to_level, float* ep_dist) const {
+  uint32_t cur = ep;
+  float cur_d = *ep_dist;
+  for (int l = from_level; l > to_level; --l) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const uint32_t* lk = links(cur, l);
+      uint32_t cnt = std::min<uint32_t>(count_of(lk), uint32_t(params_.M));
+      for (uint32_t j = 1; j <= cnt; ++j) {
+        uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
+        float d = distance(q, vec(id));
+        if (d < cur_d) {
+          cur_d = d;
+          cur = id;
+          changed = true;
+        }
+      }
+    }
+  }
+  *ep_dist = cur_d;
+  return cur;
+}
+
+// Algorithm 2 of the paper (SEARCH-LAYER) with hnswlib's rule for deleted or
+// filtered nodes: they are walked through but not kept, and the walk does not
+// stop early while fewer than ef results are kept.
+void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t ef, int level, Scratch& s,
+                        const SlotFilter* filter, bool collect_all) const {
+  auto& C = s.cand;
+  auto& R = s.res;
+  C.clear();
+  R.clear();
+  Visited& vis = *s.visited;
+  vis.start(capacity_);
+  const bool restricted = !collect_all;
+  auto keep = [&](uint32_t id) {
+    return collect_all || (!is_deleted(id) && (!filter || !filter->active || filter->test(id)));
+  };
+  vis.test_and_set(entry);
+  float bound = kInf;
+  if (keep(entry)) {
+    R.push_back({entry_dist, entry});
+    bound = entry_dist;
+  }
+  C.push_back({-entry_dist, entry});
+  const uint32_t cap = level == 0 ? uint32_t(M0_) : uint32_t(params_.M);
+  while (!C.empty()) {
+    Pair top = C.front();
+    if (-top.first > bound && (R.size() >= ef || !restricted)) break;
+    std::pop_heap(C.begin(), C.end());
+    C.pop_back();
+    const uint32_t* lk = links(top.second, level);
+    uint32_t cnt = std::min(count_of(lk), cap);
+    if (cnt) __builtin_prefetch(vec(__atomic_load_n(lk + 1, __ATOMIC_RELAXED)));
+    for (uint32_t j = 1; j <= cnt; ++j) {
+      uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
+      if (j < cnt) {
+        uint32_t next = __atomic_load_n(lk + j + 1, __ATOMIC_RELAXED);
+        __builtin_prefetch(vec(next));
+        __builtin_prefetch(&vis.tag[next]);
+      }
+      if (vis.test_and_set(id)) continue;
+      float d = distance(q, vec(id));
+      if (R.size() < ef || d < bound) {
+        C.push_back({-d, id});
+        std::push_heap(C.begin(), C.end());
+        if (keep(id)) {
+          R.push_back({d, id});
+          std::push_heap(R.begin(), R.end());
+          if (R.size() > ef) {
+            std::pop_heap(R.begin(), R.end());
+            R.pop_back();
+          }
+          bound = R.front().first;
+        }
+      }
+    }
+  }
+}
+
+// Algorithm 4 (SELECT-NEIGHBORS-HEURISTIC) without extension or kept pruned
+// connections: take candidates closest first and keep one only if it is closer
+// to the base than to every neighbour kept so far (spreads links over directions).
+void Hnsw::select_neighbors(std::vector<Pair>& candidates, size_t m) const {
+  if (candidates.size() <= m) return;
+  std::sort(candidates.begin(), candidates.end());
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates.size() && kept < m; ++i) {
+    const Pair& c = candidates[i];
+    const float* cv = vec(c.second);
+    bool good = true;
+    for (size_t r = 0; r < kept; ++r) {
+      if (distance(cv, vec(candidates[r].second)) < c.first) {
+        good = false;
+        break;
+      }
+    }
+    if (good) candidates[kept++] = c;
+  }
+  candidates.resize(kept);
+}
+
+void Hnsw::connect(uint32_t slot, int level, Scratch& s) {
+  // s.work holds the chosen neighbours of `slot` at `level`.
+  const size_t mmax = level == 0 ? M0_ : params_.M;
+  {
+    std::lock_guard<std::mutex> nl(lock_of(slot));
+    uint32_t* lk = links(slot, level);
+    uint32_t n = 0;
+    for (const Pair& p : s.work) __atomic_store_n(lk + 1 + n++, p.second, __ATOMIC_RELAXED);
+    uint32_t h = __atomic_load_n(lk, __ATOMIC_RELAXED);
+    __atomic_store_n(lk, (h & ~kCountMask) | n, __ATOMIC_RELEASE);
+  }
+  const float* v = vec(slot);
+  for (const Pair& p : s.work) {
+    uint32_t e = p.second;
+    std::lock_guard<std::mutex> nl(lock_of(e));
+    uint32_t* lk = links(e, level);
+    uint32_t h = __atomic_load_n(lk, __ATOMIC_RELAXED);
+    uint32_t cnt = std::min<uint32_t>(h & kCountMask, uint32_t(mmax));
+    bool present = false;
+    for (uint32_t j = 1; j <= cnt; ++j) present |= lk[j] == slot;
+    if (present) continue;
+    if (cnt < mmax) {
+      __atomic_store_n(lk + 1 + cnt, slot, __ATOMIC_RELAXED);
+      __atomic_store_n(lk, (h & ~kCountMask) | (cnt + 1), __ATOMIC_RELEASE);
+      continue;
+    }
+    // Full: re-select e's neighbours among its current ones plus the new node.
+    auto& cand = s.cand;
+    cand.clear();
+    const float* ev = vec(e);
+    cand.push_back({distance(ev, v), slot});
+    for (uint32_t j = 1; j <= cnt; ++j) cand.push_back({distance(ev, vec(lk[j])), lk[j]});
+    select_neighbors(cand, mmax);
+    uint32_t n = 0;
+    for (const Pair& c : cand) __atomic_store_n(lk + 1 + n++, c.second, __ATOMIC_RELAXED);
+    __atomic_store_n(lk, (h & ~kCountMask) | n, __ATOMIC_RELEASE);
+  }
+}
+
+// Algorithm 1 (INSERT).
+void Hnsw::insert(uint32_t slot, int level, Scratch& s) {
+  uint64_t e = entry_.load(std::memory_order_acquire);
+  std::unique_lock<std::mutex> top_lock(entry_mutex_, std::defer_lock);
+  if (e == kNoEntry || level > entry_level(e)) {
+    top_lock.lock();  // this node may become the entry point: serialize with others that might
+    e = entry_.load(std::memory_order_acquire);
+    if (e == kNoEntry) {
+      entry_.store(pack_entry(slot, level), std::memory_order_release);
+      return;
+    }
+    if (level <= entry_level(e)) top_lock.unlock();
+  }
+  uint32_t ep = entry_slot(e);
+  int top = entry_level(e);
+  const float* q = vec(slot);
+  float ep_d = distance(q, vec(ep));
+  ep = greedy_descend(q, ep, top, level, &ep_d);
+  // Choose the neighbours on every level top-down, then link bottom-up: a
+  // concurrent search that reaches this node through an upper-level link then
+  // always finds its lower-level lists already written (otherwise it could end
+  // its level-0 walk at a node with no links yet).
+  int from = std::min(level, top);
+  if (s.per_level.size() < size_t(from) + 1) s.per_level.resize(size_t(from) + 1);
+  for (int l = from; l >= 0; --l) {
+    search_layer(q, ep, ep_d, params_.ef_construction, l, s, nullptr, true);
+    auto& w = s.per_level[l];
+    w.assign(s.res.begin(), s.res.end());
+    w.erase(std::remove_if(w.begin(), w.end(), [&](const Pair& p) { return p.second == slot; }), w.end());
+    if (w.empty()) continue;
+    std::sort(w.begin(), w.end());
+    ep = w.front().second;
+    ep_d = w.front().first;
+    select_neighbors(w, params_.M);
+  }
+  for (int l = 0; l <= from; ++l) {
+    s.work.swap(s.per_level[l]);
+    connect(slot, l, s);
+    s.work.swap(s.per_level[l]);
+  }
+  if (level > top) entry_.store(pack_entry(slot, level), std::memory_order_release);
+}
+
+// ---- searching -----------------------------------------------------------------
+
+Hnsw::Visited* Hnsw::acquire_visited() const {
+  std::lock_guard<std::mutex> lg(visited_mutex_);
+  if (visited_pool_.empty()) return new Visited();
+  Visited* v = visited_pool_.back();
+  visited_pool_.pop_back();
+  return v;
+}
+
+void Hnsw::release_visited(Visited* v) const {
+  std::lock_guard<std::mutex> lg(visited_mutex_);
+  visited_pool_.push_back(v);
+}
+
+SlotFilter Hnsw::make_filter(const int32_t* allow, size_t n_allow, const int32_t* deny, size_t n_deny) const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  SlotFilter f;
+  if (!allow && !deny) return f;
+  f.active = true;
+  size_t words = (capacity_ + 63) / 64;
+  auto slot_of = [&](int32_t label) -> uint32_t {
+    if (label < 0 || size_t(label) >= label_to_slot_.size()) return kNoSlot;
+    return label_to_slot_[label];
+  };
+  if (allow) {
+    f.allowed.assign(words, 0);
+    for (size_t i = 0; i < n_allow; ++i) {
+      uint32_t s = slot_of(allow[i]);
+      if (s == kNoSlot || ((f.allowed[s >> 6] >> (s & 63)) & 1)) continue;
+      f.allowed[s >> 6] |= uint64_t(1) << (s & 63);
+      f.allowed_list.push_back(s);
+    }
+    f.allowed_count = f.allowed_list.size();
+  } else {
+    // Deny-only: every written slot allowed, then clear the denied ones.
+    f.allowed.assign(words, ~uint64_t(0));
+    f.allowed_count = live_.load();
+  }
+  if (deny) {
+    for (size_t i = 0; i < n_deny; ++i) {
+      uint32_t s = slot_of(deny[i]);
+      if (s == kNoSlot || !((f.allowed[s >> 6] >> (s & 63)) & 1)) continue;
+      f.allowed[s >> 6] &= ~(uint64_t(1) << (s & 63));
+      if (f.allowed_count) --f.allowed_count;
+    }
+  }
+  return f;
+}
+
+size_t Hnsw::graph_search(const float* q, size_t k, size_t ef, const SlotFilter* filter, Neighbor* out) const {
+  uint64_t e = entry_.load(std::memory_order_acquire);
+  if (e == kNoEntry) return 0;
+  uint32_t ep = entry_slot(e);
+  float ep_d = distance(q, vec(ep));
+  ep = greedy_descend(q, ep, entry_level(e), 0, &ep_d);
+  thread_local Scratch s;
+  s.visited = acquire_visited();
+  search_layer(q, ep, ep_d, std::max(ef, k), 0, s, filter, false);
+  release_visited(s.visited);
+  s.visited = nullptr;
+  auto& R = s.res;
+  std::sort(R.begin(), R.end(), [&](const Pair& a, const Pair& b) {
+    return a.first < b.first || (a.first == b.first && labels_[a.second] < labels_[b.second]);
+  });
+  size_t n = std::min(k, R.size());
+  for (size_t i = 0; i < n; ++i) out[i] = {R[i].first, labels_[R[i].second]};
+  return n;
+}
+
+size_t Hnsw::exact_scan(const float* q, size_t k, const SlotFilter* filter, Neighbor* out) const {
+  TopK top(k);  // score = -distance, ties by smaller label
+  auto visit = [&](uint32_t s) {
+    if (labels_[s] == kNoSlot || is_deleted(s)) return;
+    if (filter && filter->active && !filter->test(s)) return;
+    float d = distance(q, vec(s));
+    if (-d >= top.threshold()) top.push(-d, int32_t(labels_[s]));
+  };
+  if (filter && filter->active && !filter->allowed_list.empty()) {
+    const auto& list = filter->allowed_list;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i + 8 < list.size()) __builtin_prefetch(vec(list[i + 8]));
+      visit(list[i]);
+    }
+  } else {
+    size_t n = slots();
+    for (size_t s = 0; s < n; ++s) visit(uint32_t(s));
+  }
+  std::vector<ScoredId> best = top.take_sorted();
+  for (size_t i = 0; i < best.size(); ++i) out[i] = {-best[i].score, uint32_t(best[i].id)};
+  return best.size();
+}
+
+namespace {
+// Distances are reported as 1 - <q, x> for ip with the transform too.
+struct Output {
+  const Hnsw& h;
+  float q_norm_sq;
+  float phi;
+  bool transformed;
+  float convert(float d) const {
+    if (!transformed) return d;
+    return 1.0f - 0.5f * (q_norm_sq + phi * phi - d);
+  }
+};
+}  // namespace
+
+size_t Hnsw::search(const float* query, size_t k, size_t ef, const SlotFilter* filter, uint32_t* labels,
+                    float* distances, double exact_fraction, SearchPath* path) const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  if (path) *path = SearchPath::Graph;
+  if (k == 0) return 0;
+  for (size_t i = 0; i < params_.dim; ++i)
+    if (!std::isfinite(query[i])) throw_invalid("query: expected finite numbers but found NaN or Infinity");
+  thread_local std::vector<float> qbuf;
+  thread_local std::vector<Neighbor> found;
+  qbuf.resize(stored_dim_);
+  found.resize(k);
+  const float* q = prepare_query(query, qbuf.data());
+  size_t n;
+  if (filter && filter->active) {
+    if (filter->allowed_count == 0) return 0;
+    if (double(filter->allowed_count) <= exact_fraction * double(std::max<size_t>(size(), 1))) {
+      if (path) *path = SearchPath::ExactScan;
+      n = exact_scan(q, k, filter, found.data());
+    } else {
+      if (path) *path = SearchPath::FilteredGraph;
+      n = graph_search(q, k, ef, filter, found.data());
+    }
+  } else {
+    n = graph_search(q, k, ef, nullptr, found.data());
+  }
+  Output o{*this, 0, phi_, params_.mips_transform};
+  if (o.transformed)
+    for (size_t i = 0; i < params_.dim; ++i) o.q_norm_sq += query[i] * query[i];
+  for (size_t i = 0; i < n; ++i) {
+    labels[i] = found[i].label;
+    if (distances) distances[i] = o.convert(found[i].distance);
+  }
+  return n;
+}
+
+size_t Hnsw::search_exact(const float* query, size_t k, const SlotFilter* filter, uint32_t* labels,
+                          float* distances) const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  if (k == 0) return 0;
+  std::vector<float> qbuf(stored_dim_);
+  std::vector<Neighbor> found(k);
+  const float* q = prepare_query(query, qbuf.data());
+  size_t n = exact_scan(q, k, filter, found.data());
+  Output o{*this, 0, phi_, params_.mips_transform};
+  if (o.transformed)
+    for (size_t i = 0; i < params_.dim; ++i) o.q_norm_sq += query[i] * query[i];
+  for (size_t i = 0; i < n; ++i) {
+    labels[i] = found[i].label;
+    if (distances) distances[i] = o.convert(found[i].distance);
+  }
+  return n;
+}
+
+void Hnsw::search_many(const float* queries, size_t nq, size_t k, size_t ef, const SlotFilter* filter,
+                       uint32_t* labels, float* distances, size_t threads, double exact_fraction,
+                       const CancelToken* cancel) const {
+  parallel_for(nq, 16, resolve_threads(threads), [&](size_t begin, size_t end, size_t) {
+    for (size_t r = begin; r < end; ++r) {
+      if (cancel) cancel->throw_if_cancelled();
+      size_t n = search(queries + r * params_.dim, k, ef, filter, labels + r * k, distances + r * k, exact_fraction);
+      for (size_t i = n; i < k; ++i) {
+        labels[r * k + i] = kNoSlot;
+        distances[r * k + i] = kInf;
+      }
+    }
+  });
+}
+
+}  // namespace fastrec::ann

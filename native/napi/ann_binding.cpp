@@ -1,0 +1,295 @@
+// ANN exports: an HNSW graph and a flat exact index, each held by a JS
+// External (a shared_ptr, so async work keeps the index alive even if the JS
+// object is collected meanwhile). lib/ann.ts validates arguments and owns the API.
+//
+// Labels cross as Int32Array (IdMap indices, >= 0); results pad with -1 / +Infinity.
+#include <memory>
+
+#include "ann/flat.hpp"
+#include "ann/hnsw.hpp"
+#include "binding.hpp"
+
+namespace fastrec::napi {
+namespace {
+
+using ann::FlatIndex;
+using ann::Hnsw;
+
+template <typename T>
+Napi::Value wrap_handle(Napi::Env env, std::shared_ptr<T> p) {
+  auto* held = new std::shared_ptr<T>(std::move(p));
+  return Napi::External<std::shared_ptr<T>>::New(env, held, [](Napi::Env, std::shared_ptr<T>* h) { delete h; });
+}
+
+template <typename T>
+std::shared_ptr<T> handle(const Napi::Value& v, const char* what) {
+  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, std::string(what) + ": expected a native index handle");
+  return *v.As<Napi::External<std::shared_ptr<T>>>().Data();
+}
+
+Array<int32_t> optional_ids(const Napi::Value& v, const char* name) {
+  if (v.IsNull() || v.IsUndefined()) return {};
+  return typed<int32_t>(v, name);
+}
+
+// Results of one query as { labels: Int32Array, distances: Float32Array }.
+Napi::Object results(Napi::Env env, std::vector<uint32_t>& labels, std::vector<float>& distances, size_t n) {
+  std::vector<int32_t> l(n);
+  for (size_t i = 0; i < n; ++i) l[i] = int32_t(labels[i]);
+  distances.resize(n);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("labels", to_js(env, std::move(l)));
+  o.Set("distances", to_js(env, std::move(distances)));
+  return o;
+}
+
+Napi::Object batch_results(Napi::Env env, std::vector<uint32_t>&& labels, std::vector<float>&& distances) {
+  std::vector<int32_t> l(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) l[i] = labels[i] == ann::kNoSlot ? -1 : int32_t(labels[i]);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("labels", to_js(env, std::move(l)));
+  o.Set("distances", to_js(env, std::move(distances)));
+  return o;
+}
+
+// The promise gets a cancel() method that sets the token (lib/ann.ts calls it
+// when the caller's AbortSignal fires; the work stops at its next check).
+Napi::Value cancellable(Napi::Env env, Napi::Promise promise, std::shared_ptr<CancelToken> cancel) {
+  promise.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& info) -> Napi::Value {
+                cancel->cancel();
+                return info.Env().Undefined();
+              }));
+  return promise;
+}
+
+void check_dim(size_t length, size_t dim, const char* name) {
+  if (dim == 0 || length % dim != 0)
+    throw Error(ErrorCode::DimensionMismatch, std::string(name) + ": length " + std::to_string(length) +
+                                                  " is not a multiple of the dimension " + std::to_string(dim));
+}
+
+void init_ann(Napi::Env env, Napi::Object exports) {
+  // hnswCreate(dim, metric, M, efConstruction, seed, mipsTransform, maxNorm, capacity) -> handle
+  export_fn(env, exports, "hnswCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    ann::HnswParams p;
+    p.dim = size_t(integer(info[0], "dim"));
+    p.metric = ann::metric_of(string(info[1], "metric"));
+    p.M = size_t(integer(info[2], "M"));
+    p.ef_construction = size_t(integer(info[3], "efConstruction"));
+    p.seed = uint64_t(integer(info[4], "seed"));
+    p.mips_transform = boolean(info[5], "mipsTransform");
+    p.max_norm = float(number(info[6], "maxNorm"));
+    size_t capacity = size_t(integer(info[7], "capacity"));
+    return wrap_handle(info.Env(), std::make_shared<Hnsw>(p, capacity));
+  });
+
+  // hnswInfo(handle) -> { size, slots, capacity, dim, metric, M, efConstruction, memoryBytes, maxNorm, mipsTransform }
+  export_fn(env, exports, "hnswInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("size", double(h->size()));
+    o.Set("slots", double(h->slots()));
+    o.Set("capacity", double(h->capacity()));
+    o.Set("dim", double(h->dim()));
+    o.Set("metric", ann::metric_name(h->params().metric));
+    o.Set("M", double(h->params().M));
+    o.Set("efConstruction", double(h->params().ef_construction));
+    o.Set("memoryBytes", double(h->memory_bytes()));
+    o.Set("maxNorm", double(h->max_norm()));
+    o.Set("mipsTransform", h->params().mips_transform);
+    return o;
+  });
+
+  // hnswAdd(handle, vectors, labels, threads, onProgress) -> Promise<void>
+  export_fn(env, exports, "hnswAdd", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto vectors = typed<float>(info[1], "vectors");
+    auto labels = typed<int32_t>(info[2], "labels");
+    check_dim(vectors.length, h->dim(), "vectors");
+    if (vectors.length / h->dim() != labels.length)
+      throw Error(ErrorCode::DimensionMismatch, "labels: expected one label per vector");
+    size_t threads = size_t(integer(info[3], "threads"));
+    auto progress = std::make_shared<Progress>(info.Env(), info[4]);
+    auto cancel = std::make_shared<CancelToken>();
+    return cancellable(info.Env(), PromiseWorker::start(
+        info.Env(), {info[1], info[2]},
+        [h, vectors, labels, threads, progress, cancel] {
+          size_t n = labels.length;
+          h->add(vectors.data, reinterpret_cast<const uint32_t*>(labels.data), n, threads, cancel.get(),
+                 [progress](size_t done) {
+                   progress->post([done](Napi::Env env) { return Napi::Number::New(env, double(done)); });
+                 });
+        },
+        nullptr, cancel), cancel);
+  });
+
+  // hnswAddSync(handle, vectors, labels): small incremental adds on the calling thread.
+  export_fn(env, exports, "hnswAddSync", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto vectors = typed<float>(info[1], "vectors");
+    auto labels = typed<int32_t>(info[2], "labels");
+    check_dim(vectors.length, h->dim(), "vectors");
+    if (vectors.length / h->dim() != labels.length)
+      throw Error(ErrorCode::DimensionMismatch, "labels: expected one label per vector");
+    h->add(vectors.data, reinterpret_cast<const uint32_t*>(labels.data), labels.length, 1);
+    return info.Env().Undefined();
+  });
+
+  export_fn(env, exports, "hnswRemove", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    return Napi::Boolean::New(info.Env(), h->remove(uint32_t(integer(info[1], "label"))));
+  });
+
+  export_fn(env, exports, "hnswContains", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    return Napi::Boolean::New(info.Env(), h->contains(uint32_t(integer(info[1], "label"))));
+  });
+
+  export_fn(env, exports, "hnswGetVector", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    std::vector<float> v(h->dim());
+    if (!h->get_vector(uint32_t(integer(info[1], "label")), v.data())) return info.Env().Null();
+    return to_js(info.Env(), std::move(v));
+  });
+
+  // hnswSearch(handle, query, k, ef, allow, deny, exactFraction) -> { labels, distances, path }
+  export_fn(env, exports, "hnswSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto q = typed<float>(info[1], "query");
+    if (q.length != h->dim())
+      throw Error(ErrorCode::DimensionMismatch, "query: expected " + std::to_string(h->dim()) + " numbers but received " +
+                                                    std::to_string(q.length));
+    size_t k = size_t(integer(info[2], "k"));
+    size_t ef = size_t(integer(info[3], "ef"));
+    auto allow = optional_ids(info[4], "allow");
+    auto deny = optional_ids(info[5], "deny");
+    double exact_fraction = number(info[6], "exactFraction");
+    ann::SlotFilter filter = h->make_filter(allow.data, allow.length, deny.data, deny.length);
+    std::vector<uint32_t> labels(k);
+    std::vector<float> distances(k);
+    ann::SearchPath path;
+    size_t n = h->search(q.data, k, ef, &filter, labels.data(), distances.data(), exact_fraction, &path);
+    Napi::Object o = results(info.Env(), labels, distances, n);
+    o.Set("path", path == ann::SearchPath::Graph ? "graph" : path == ann::SearchPath::FilteredGraph ? "filtered-graph" : "exact");
+    return o;
+  });
+
+  // hnswSearchExact(handle, query, k, allow, deny) -> { labels, distances }
+  export_fn(env, exports, "hnswSearchExact", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto q = typed<float>(info[1], "query");
+    if (q.length != h->dim()) throw Error(ErrorCode::DimensionMismatch, "query: wrong dimension");
+    size_t k = size_t(integer(info[2], "k"));
+    auto allow = optional_ids(info[3], "allow");
+    auto deny = optional_ids(info[4], "deny");
+    ann::SlotFilter filter = h->make_filter(allow.data, allow.length, deny.data, deny.length);
+    std::vector<uint32_t> labels(k);
+    std::vector<float> distances(k);
+    size_t n = h->search_exact(q.data, k, &filter, labels.data(), distances.data());
+    return results(info.Env(), labels, distances, n);
+  });
+
+  // hnswSearchMany(handle, queries, k, ef, allow, deny, exactFraction, threads) -> Promise<{ labels, distances }>
+  export_fn(env, exports, "hnswSearchMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto q = typed<float>(info[1], "queries");
+    check_dim(q.length, h->dim(), "queries");
+    size_t k = size_t(integer(info[2], "k"));
+    size_t ef = size_t(integer(info[3], "ef"));
+    auto allow = optional_ids(info[4], "allow");
+    auto deny = optional_ids(info[5], "deny");
+    double exact_fraction = number(info[6], "exactFraction");
+    size_t threads = size_t(integer(info[7], "threads"));
+    size_t nq = q.length / h->dim();
+    auto filter = std::make_shared<ann::SlotFilter>(h->make_filter(allow.data, allow.length, deny.data, deny.length));
+    auto labels = std::make_shared<std::vector<uint32_t>>(nq * k);
+    auto distances = std::make_shared<std::vector<float>>(nq * k);
+    auto cancel = std::make_shared<CancelToken>();
+    return cancellable(info.Env(), PromiseWorker::start(
+        info.Env(), {info[1]},
+        [h, q, nq, k, ef, filter, labels, distances, exact_fraction, threads, cancel] {
+          h->search_many(q.data, nq, k, ef, filter.get(), labels->data(), distances->data(), threads, exact_fraction,
+                         cancel.get());
+        },
+        [labels, distances](Napi::Env env) -> Napi::Value {
+          return batch_results(env, std::move(*labels), std::move(*distances));
+        },
+        cancel), cancel);
+  });
+
+  // hnswSave(handle, path) -> Promise<void>; hnswLoad(path, mmap) -> Promise<handle>
+  export_fn(env, exports, "hnswSave", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    std::string path = string(info[1], "path");
+    return PromiseWorker::start(info.Env(), {}, [h, path] { h->save(path); }, nullptr);
+  });
+  export_fn(env, exports, "hnswLoad", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    std::string path = string(info[0], "path");
+    bool mmap = boolean(info[1], "mmap");
+    auto out = std::make_shared<std::shared_ptr<Hnsw>>();
+    return PromiseWorker::start(
+        info.Env(), {}, [path, mmap, out] { *out = std::shared_ptr<Hnsw>(Hnsw::load(path, mmap)); },
+        [out](Napi::Env env) -> Napi::Value { return wrap_handle(env, *out); });
+  });
+
+  // ---- flat (exact) index ----
+  export_fn(env, exports, "flatCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    size_t dim = size_t(integer(info[0], "dim"));
+    auto metric = ann::metric_of(string(info[1], "metric"));
+    return wrap_handle(info.Env(), std::make_shared<FlatIndex>(dim, metric));
+  });
+  export_fn(env, exports, "flatAdd", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto f = handle<FlatIndex>(info[0], "index");
+    auto v = typed<float>(info[1], "vectors");
+    check_dim(v.length, f->dim(), "vectors");
+    f->add(v.data, v.length / f->dim());
+    return Napi::Number::New(info.Env(), double(f->size()));
+  });
+  export_fn(env, exports, "flatInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto f = handle<FlatIndex>(info[0], "index");
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("size", double(f->size()));
+    o.Set("dim", double(f->dim()));
+    o.Set("metric", ann::metric_name(f->metric()));
+    o.Set("memoryBytes", double(f->memory_bytes()));
+    return o;
+  });
+  // flatSearch(handle, query, k, threads) -> { labels, distances } (sync)
+  export_fn(env, exports, "flatSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto f = handle<FlatIndex>(info[0], "index");
+    auto q = typed<float>(info[1], "query");
+    if (q.length != f->dim()) throw Error(ErrorCode::DimensionMismatch, "query: wrong dimension");
+    size_t k = size_t(integer(info[2], "k"));
+    size_t threads = size_t(integer(info[3], "threads"));
+    std::vector<uint32_t> labels(k);
+    std::vector<float> distances(k);
+    size_t n = f->search(q.data, k, labels.data(), distances.data(), threads);
+    return results(info.Env(), labels, distances, n);
+  });
+  // flatSearchMany(handle, queries, k, threads) -> Promise<{ labels, distances }>
+  export_fn(env, exports, "flatSearchMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto f = handle<FlatIndex>(info[0], "index");
+    auto q = typed<float>(info[1], "queries");
+    check_dim(q.length, f->dim(), "queries");
+    size_t k = size_t(integer(info[2], "k"));
+    size_t threads = size_t(integer(info[3], "threads"));
+    size_t nq = q.length / f->dim();
+    auto labels = std::make_shared<std::vector<uint32_t>>(nq * k);
+    auto distances = std::make_shared<std::vector<float>>(nq * k);
+    auto cancel = std::make_shared<CancelToken>();
+    return cancellable(info.Env(), PromiseWorker::start(
+        info.Env(), {info[1]},
+        [f, q, nq, k, threads, labels, distances, cancel] {
+          f->search_many(q.data, nq, k, labels->data(), distances->data(), threads, cancel.get());
+        },
+        [labels, distances](Napi::Env env) -> Napi::Value {
+          return batch_results(env, std::move(*labels), std::move(*distances));
+        },
+        cancel), cancel);
+  });
+}
+
+FASTREC_REGISTER(init_ann);
+
+}  // namespace
+}  // namespace fastrec::napi

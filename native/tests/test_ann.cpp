@@ -1,0 +1,489 @@
+// HNSW and flat index: recall against a brute-force oracle written here,
+// filters, deletes, concurrency, file format robustness.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "ann/crc32.hpp"
+#include "ann/flat.hpp"
+#include "ann/hnsw.hpp"
+#include "common/error.hpp"
+#include "test.hpp"
+
+using namespace fastrec;
+using namespace fastrec::ann;
+
+namespace {
+
+// Gaussian mixture: `clusters` centres in [-1,1]^d, points with sd 0.15 around them.
+std::vector<float> clustered(size_t n, size_t d, size_t clusters, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::normal_distribution<float> g(0, 0.15f);
+  std::vector<float> centres(clusters * d);
+  for (float& c : centres) c = u(rng);
+  std::vector<float> out(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    size_t c = rng() % clusters;
+    for (size_t j = 0; j < d; ++j) out[i * d + j] = centres[c * d + j] + g(rng);
+  }
+  return out;
+}
+
+// The oracle: plain double-precision loops, best k labels by the metric.
+std::vector<uint32_t> brute(const std::vector<float>& data, size_t d, const float* q, size_t k, Metric m,
+                            const std::function<bool(uint32_t)>& allowed = nullptr) {
+  size_t n = data.size() / d;
+  std::vector<std::pair<double, uint32_t>> all;
+  double qn = 0;
+  for (size_t j = 0; j < d; ++j) qn += double(q[j]) * q[j];
+  for (size_t i = 0; i < n; ++i) {
+    if (allowed && !allowed(uint32_t(i))) continue;
+    double dot = 0, l2 = 0, xn = 0;
+    for (size_t j = 0; j < d; ++j) {
+      double x = data[i * d + j];
+      dot += x * q[j];
+      l2 += (x - q[j]) * (x - q[j]);
+      xn += x * x;
+    }
+    double dist = m == Metric::L2 ? l2 : m == Metric::InnerProduct ? -dot : -dot / std::sqrt(xn * qn + 1e-30);
+    all.push_back({dist, uint32_t(i)});
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < std::min(k, all.size()); ++i) out.push_back(all[i].second);
+  return out;
+}
+
+double recall_of(const std::vector<uint32_t>& truth, const uint32_t* got, size_t n) {
+  std::set<uint32_t> t(truth.begin(), truth.end());
+  size_t hit = 0;
+  for (size_t i = 0; i < n; ++i) hit += t.count(got[i]);
+  return truth.empty() ? 1.0 : double(hit) / double(truth.size());
+}
+
+std::vector<uint32_t> iota_labels(size_t n, uint32_t start = 0) {
+  std::vector<uint32_t> l(n);
+  for (size_t i = 0; i < n; ++i) l[i] = start + uint32_t(i);
+  return l;
+}
+
+double hnsw_recall(Hnsw& h, const std::vector<float>& data, const std::vector<float>& queries, size_t d, size_t k,
+                   size_t ef, Metric m) {
+  size_t nq = queries.size() / d;
+  double sum = 0;
+  std::vector<uint32_t> labels(k);
+  std::vector<float> dist(k);
+  for (size_t i = 0; i < nq; ++i) {
+    size_t n = h.search(queries.data() + i * d, k, ef, nullptr, labels.data(), dist.data());
+    CHECK(n == k);
+    for (size_t j = 1; j < n; ++j) CHECK(dist[j - 1] <= dist[j]);
+    sum += recall_of(brute(data, d, queries.data() + i * d, k, m), labels.data(), n);
+  }
+  return sum / double(nq);
+}
+
+std::string temp_path(const char* name) {
+  return std::string("/tmp/fastrec_test_") + name + "_" + std::to_string(::getpid()) + ".idx";
+}
+
+}  // namespace
+
+TEST_CASE(ann_crc32_known_values) {
+  const char* s = "123456789";
+  CHECK(crc32(s, 9) == 0xCBF43926u);  // the standard CRC-32 check value
+  CHECK(crc32(s + 4, 5, crc32(s, 4)) == 0xCBF43926u);
+  CHECK(crc32("", 0) == 0);
+  std::vector<unsigned char> big(1000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = (unsigned char)(i * 7);
+  uint32_t whole = crc32(big.data(), big.size());
+  CHECK(crc32(big.data() + 333, 667, crc32(big.data(), 333)) == whole);
+}
+
+TEST_CASE(ann_flat_matches_oracle_all_metrics) {
+  size_t n = 1500, d = 19, k = 7;
+  auto data = clustered(n, d, 10, 1);
+  auto queries = clustered(60, d, 10, 2);
+  for (Metric m : {Metric::L2, Metric::InnerProduct, Metric::Cosine}) {
+    FlatIndex f(d, m);
+    f.add(data.data(), 700);
+    f.add(data.data() + 700 * d, n - 700);
+    CHECK(f.size() == n);
+    std::vector<uint32_t> many(60 * k);
+    std::vector<float> many_d(60 * k);
+    f.search_many(queries.data(), 60, k, many.data(), many_d.data(), 2);
+    for (size_t i = 0; i < 60; ++i) {
+      auto truth = brute(data, d, queries.data() + i * d, k, m);
+      std::vector<uint32_t> one(k);
+      std::vector<float> one_d(k);
+      CHECK(f.search(queries.data() + i * d, k, one.data(), one_d.data(), 2) == k);
+      // float vs double may swap near-ties: allow one miss per query
+      CHECK(recall_of(truth, one.data(), k) >= 1.0 - 1.0 / k);
+      CHECK(recall_of(truth, many.data() + i * k, k) >= 1.0 - 1.0 / k);
+      for (size_t j = 0; j < k; ++j) CHECK_NEAR(one_d[j], many_d[i * k + j], 1e-3 * (1 + std::fabs(one_d[j])));
+    }
+  }
+  // k larger than the collection: what there is, padded in batches
+  FlatIndex small(d, Metric::L2);
+  small.add(data.data(), 3);
+  std::vector<uint32_t> l(5);
+  std::vector<float> dd(5);
+  CHECK(small.search(queries.data(), 5, l.data(), dd.data()) == 3);
+  small.search_many(queries.data(), 1, 5, l.data(), dd.data(), 1);
+  CHECK(l[3] == 0xFFFFFFFFu && std::isinf(dd[4]));
+  FlatIndex empty(d, Metric::L2);
+  CHECK(empty.search(queries.data(), 5, l.data(), dd.data()) == 0);
+}
+
+TEST_CASE(ann_hnsw_recall_each_metric) {
+  size_t n = 4000, d = 16, k = 10;
+  auto data = clustered(n, d, 40, 3);
+  auto queries = clustered(100, d, 40, 4);
+  for (Metric m : {Metric::L2, Metric::InnerProduct, Metric::Cosine}) {
+    HnswParams p;
+    p.dim = d;
+    p.metric = m;
+    p.M = 12;
+    p.ef_construction = 100;
+    Hnsw h(p);
+    auto labels = iota_labels(n);
+    h.add(data.data(), labels.data(), n, 2);
+    CHECK(h.size() == n);
+    // Inner product is not a metric (a point is not its own nearest neighbour),
+    // so graphs reach lower recall on it; the Euclidean transform below fixes that.
+    size_t ef = m == Metric::InnerProduct ? 256 : 128;
+    double r = hnsw_recall(h, data, queries, d, k, ef, m);
+    std::printf("metric %s recall@10 ef=%zu: %.4f\n", metric_name(m), ef, r);
+    CHECK(r >= (m == Metric::InnerProduct ? 0.85 : 0.95));
+  }
+}
+
+TEST_CASE(ann_hnsw_mips_transform_recall) {
+  size_t n = 3000, d = 12, k = 10;
+  auto data = clustered(n, d, 30, 5);
+  auto queries = clustered(80, d, 30, 6);
+  HnswParams p;
+  p.dim = d;
+  p.metric = Metric::InnerProduct;
+  p.mips_transform = true;
+  p.M = 12;
+  p.ef_construction = 100;
+  Hnsw h(p);
+  auto labels = iota_labels(n);
+  h.add(data.data(), labels.data(), n, 2);
+  double r = hnsw_recall(h, data, queries, d, k, 80, Metric::InnerProduct);
+  std::printf("ip via Euclidean transform recall@10 ef=80: %.4f\n", r);
+  CHECK(r >= 0.9);
+  // distances come back as 1 - <q, x>
+  uint32_t l[1];
+  float dist[1];
+  h.search(queries.data(), 1, 80, nullptr, l, dist);
+  double dot = 0;
+  for (size_t j = 0; j < d; ++j) dot += double(queries[j]) * data[l[0] * d + j];
+  CHECK_NEAR(dist[0], 1.0 - dot, 1e-3 * (1 + std::fabs(dot)));
+  // a vector longer than the fixed maximum norm is refused
+  std::vector<float> big(d, 100.0f);
+  uint32_t lab = 99999;
+  CHECK_THROWS(h.add(big.data(), &lab, 1));
+}
+
+TEST_CASE(ann_hnsw_filters_never_leak) {
+  size_t n = 3000, d = 8, k = 10;
+  auto data = clustered(n, d, 20, 7);
+  auto queries = clustered(40, d, 20, 8);
+  HnswParams p;
+  p.dim = d;
+  p.M = 8;
+  p.ef_construction = 64;
+  Hnsw h(p);
+  auto labels = iota_labels(n, 1000);  // labels differ from slots
+  h.add(data.data(), labels.data(), n, 2);
+  std::mt19937 rng(9);
+  for (double share : {0.005, 0.3}) {
+    std::vector<int32_t> allow;
+    std::set<uint32_t> allowed;
+    for (size_t i = 0; i < n; ++i)
+      if (std::uniform_real_distribution<double>(0, 1)(rng) < share) {
+        allow.push_back(int32_t(1000 + i));
+        allowed.insert(uint32_t(1000 + i));
+      }
+    SlotFilter f = h.make_filter(allow.data(), allow.size(), nullptr, 0);
+    CHECK(f.allowed_count == allow.size());
+    double rsum = 0;
+    for (size_t qi = 0; qi < 40; ++qi) {
+      uint32_t out[10];
+      float dist[10];
+      SearchPath path;
+      size_t got = h.search(queries.data() + qi * d, k, 64, &f, out, dist, 0.02, &path);
+      CHECK(path == (share < 0.02 ? SearchPath::ExactScan : SearchPath::FilteredGraph));
+      CHECK(got == std::min(k, allow.size()));
+      for (size_t j = 0; j < got; ++j) CHECK(allowed.count(out[j]) == 1);
+      auto truth = brute(data, d, queries.data() + qi * d, k, Metric::L2,
+                         [&](uint32_t i) { return allowed.count(1000 + i) > 0; });
+      for (auto& t : truth) t += 1000;
+      rsum += recall_of(truth, out, got);
+    }
+    std::printf("filter share %.3f recall %.4f\n", share, rsum / 40);
+    CHECK(rsum / 40 >= (share < 0.02 ? 0.999 : 0.9));
+  }
+  // deny-list: the denied labels never appear
+  std::vector<int32_t> deny;
+  for (size_t i = 0; i < n; i += 2) deny.push_back(int32_t(1000 + i));
+  SlotFilter f = h.make_filter(nullptr, 0, deny.data(), deny.size());
+  for (size_t qi = 0; qi < 40; ++qi) {
+    uint32_t out[10];
+    size_t got = h.search(queries.data() + qi * d, k, 64, &f, out, nullptr);
+    CHECK(got == k);
+    for (size_t j = 0; j < got; ++j) CHECK((out[j] - 1000) % 2 == 1);
+  }
+  // an allow-list of unknown labels: nothing
+  int32_t unknown[2] = {5, -3};
+  SlotFilter none = h.make_filter(unknown, 2, nullptr, 0);
+  uint32_t out[10];
+  CHECK(h.search(queries.data(), k, 64, &none, out, nullptr) == 0);
+}
+
+TEST_CASE(ann_hnsw_deletes_and_slot_reuse) {
+  size_t n = 2000, d = 8, k = 20;
+  auto data = clustered(n, d, 10, 10);
+  HnswParams p;
+  p.dim = d;
+  p.M = 8;
+  p.ef_construction = 64;
+  Hnsw h(p);
+  auto labels = iota_labels(n);
+  h.add(data.data(), labels.data(), n, 2);
+  std::set<uint32_t> removed;
+  for (uint32_t i = 0; i < n; i += 3) {
+    CHECK(h.remove(i));
+    removed.insert(i);
+  }
+  CHECK(!h.remove(0));
+  CHECK(!h.contains(0) && h.contains(1));
+  CHECK(h.size() == n - removed.size());
+  for (size_t qi = 0; qi < 50; ++qi) {
+    uint32_t out[20];
+    size_t got = h.search(data.data() + qi * 37 % n * d, k, 50, nullptr, out, nullptr);
+    CHECK(got == k);
+    for (size_t j = 0; j < got; ++j) CHECK(removed.count(out[j]) == 0);
+  }
+  // reuse: new labels fill deleted slots, the slot count does not grow
+  size_t slots_before = h.slots();
+  auto more = clustered(300, d, 10, 11);
+  auto new_labels = iota_labels(300, 50000);
+  h.add(more.data(), new_labels.data(), 300, 1);
+  CHECK(h.slots() == slots_before);
+  for (size_t i = 0; i < 300; i += 29) {
+    uint32_t out[1];
+    float dist[1];
+    CHECK(h.search(more.data() + i * d, 1, 64, nullptr, out, dist) == 1);
+    CHECK(out[0] == 50000 + i || dist[0] < 1e-6f);  // finds itself (or an exact duplicate)
+  }
+  // replacing a label moves it to its new vector
+  std::vector<float> v(d, 5.0f);
+  uint32_t lab = 1;
+  h.add(v.data(), &lab, 1);
+  uint32_t out[1];
+  h.search(v.data(), 1, 32, nullptr, out, nullptr);
+  CHECK(out[0] == 1);
+  std::vector<float> back(d);
+  CHECK(h.get_vector(1, back.data()) && back[0] == 5.0f);
+  // k larger than everything left: what there is
+  Hnsw tiny(p);
+  uint32_t two[2] = {7, 8};
+  tiny.add(data.data(), two, 2);
+  tiny.remove(7);
+  uint32_t res[10];
+  CHECK(tiny.search(data.data(), 10, 10, nullptr, res, nullptr) == 1 && res[0] == 8);
+  tiny.remove(8);
+  CHECK(tiny.search(data.data(), 10, 10, nullptr, res, nullptr) == 0);
+}
+
+TEST_CASE(ann_hnsw_concurrent_add_and_search) {
+  size_t n = 6000, d = 16;
+  auto data = clustered(n, d, 30, 12);
+  HnswParams p;
+  p.dim = d;
+  p.M = 10;
+  p.ef_construction = 60;
+  Hnsw h(p, 64);  // small start: adds must grow storage while searches run
+  auto labels = iota_labels(n);
+  h.add(data.data(), labels.data(), 500, 1);
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> bad{0}, searches{0}, misses{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(100 + t);
+      uint32_t out[10];
+      float dist[10];
+      while (!stop.load()) {
+        size_t qi = rng() % 500;
+        size_t got = h.search(data.data() + qi * d, 10, 40, nullptr, out, dist);
+        for (size_t j = 0; j < got; ++j) {
+          if (out[j] >= n) bad++;                       // a label never added
+          if (j && dist[j] < dist[j - 1]) bad++;        // unsorted
+          if (!(dist[j] >= 0) || !std::isfinite(dist[j])) bad++;
+        }
+        if (got != 10) bad++;  // at least 500 items are always reachable
+        if (got && out[0] != qi && dist[0] != 0.0f) misses++;  // an approximate miss, not garbage
+        searches++;
+      }
+    });
+  }
+  // writers: batches of several threads plus single adds and deletes
+  for (size_t at = 500; at < n; at += 500) h.add(data.data() + at * d, labels.data() + at, 500, 2);
+  for (uint32_t i = 4000; i < 4100; ++i) h.remove(i);
+  h.add(data.data() + 4000 * d, labels.data() + 4000, 100, 1);
+  stop = true;
+  for (auto& t : readers) t.join();
+  CHECK(bad.load() == 0);
+  CHECK(searches.load() > 0);
+  CHECK(misses.load() * 50 < searches.load());  // an indexed point finds itself in > 98% of searches
+  CHECK(h.size() == n);
+  auto queries = clustered(50, d, 30, 13);
+  double r = hnsw_recall(h, data, queries, d, 10, 80, Metric::L2);
+  std::printf("recall after concurrent build: %.4f (%zu searches ran alongside)\n", r, searches.load());
+  CHECK(r >= 0.9);
+}
+
+TEST_CASE(ann_hnsw_save_load_identical) {
+  size_t n = 2500, d = 12, k = 10;
+  auto data = clustered(n, d, 15, 14);
+  for (bool mips : {false, true}) {
+    HnswParams p;
+    p.dim = d;
+    p.metric = mips ? Metric::InnerProduct : Metric::Cosine;
+    p.mips_transform = mips;
+    p.M = 8;
+    p.ef_construction = 50;
+    Hnsw h(p);
+    auto labels = iota_labels(n, 7);
+    h.add(data.data(), labels.data(), n, 2);
+    h.remove(10);
+    h.remove(20);
+    std::string path = temp_path("saveload");
+    h.save(path);
+    for (bool use_mmap : {true, false}) {
+      auto g = Hnsw::load(path, use_mmap);
+      CHECK(g->size() == h.size());
+      CHECK(g->slots() == h.slots());
+      CHECK(g->max_norm() == h.max_norm());
+      CHECK(!g->contains(10) && g->contains(11));
+      for (size_t qi = 0; qi < 40; ++qi) {
+        uint32_t a[10], b[10];
+        float da[10], db[10];
+        size_t na = h.search(data.data() + qi * d, k, 40, nullptr, a, da);
+        size_t nb = g->search(data.data() + qi * d, k, 40, nullptr, b, db);
+        CHECK(na == nb);
+        for (size_t j = 0; j < na; ++j) CHECK(a[j] == b[j] && da[j] == db[j]);
+      }
+      // a loaded (mapped) index keeps working: add grows it off the mapping, deleted slots are reused
+      auto extra = clustered(100, d, 15, 15);
+      auto el = iota_labels(100, 90000);
+      g->add(extra.data(), el.data(), 100, 2);
+      CHECK(g->size() == h.size() + 100);
+      CHECK(g->contains(90000) && g->contains(90099));
+      // recall@10 of the grown index against its own exact scan
+      double rsum = 0;
+      for (size_t i = 0; i < 100; i += 5) {
+        uint32_t a[10], b[10];
+        size_t na = g->search(extra.data() + i * d, 10, 200, nullptr, a, nullptr);
+        size_t nb = g->search_exact(extra.data() + i * d, 10, nullptr, b, nullptr);
+        CHECK(na == 10 && nb == 10);
+        rsum += recall_of(std::vector<uint32_t>(b, b + 10), a, 10);
+      }
+      std::printf("mips %d mmap %d: recall@10 after adding to the loaded index %.3f\n", int(mips), int(use_mmap), rsum / 20);
+      CHECK(rsum / 20 >= 0.85);
+    }
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE(ann_hnsw_corrupt_files_rejected) {
+  size_t n = 600, d = 8;
+  auto data = clustered(n, d, 6, 16);
+  HnswParams p;
+  p.dim = d;
+  p.M = 6;
+  p.ef_construction = 30;
+  Hnsw h(p);
+  auto labels = iota_labels(n);
+  h.add(data.data(), labels.data(), n, 1);
+  std::string path = temp_path("corrupt");
+  h.save(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  auto expect_code = [&](const std::string& content, ErrorCode code) {
+    std::string bad = temp_path("corrupt_variant");
+    std::ofstream(bad, std::ios::binary).write(content.data(), std::streamsize(content.size()));
+    for (bool use_mmap : {true, false}) {
+      bool ok = false;
+      try {
+        Hnsw::load(bad, use_mmap);
+      } catch (const Error& e) {
+        ok = e.code() == code;
+      }
+      CHECK(ok);
+    }
+    std::remove(bad.c_str());
+  };
+  // truncated at many lengths, including inside the header and the last byte
+  for (size_t cut : {size_t(0), size_t(7), size_t(100), size_t(200), bytes.size() / 2, bytes.size() - 1})
+    expect_code(bytes.substr(0, cut), ErrorCode::CorruptFile);
+  // single bit flips spread over the file (header, table, every section)
+  std::mt19937 rng(17);
+  for (int t = 0; t < 60; ++t) {
+    std::string b = bytes;
+    size_t pos = t < 30 ? size_t(t) * 7 % 224 : rng() % b.size();
+    if (pos >= 8 && pos < 12) continue;  // the version field: covered below
+    b[pos] = char(b[pos] ^ (1 << (rng() % 8)));
+    expect_code(b, ErrorCode::CorruptFile);
+  }
+  // a newer version is reported as such
+  std::string newer = bytes;
+  newer[8] = 2;
+  expect_code(newer, ErrorCode::UnsupportedVersion);
+  std::string garbage(4096, 'x');
+  expect_code(garbage, ErrorCode::CorruptFile);
+  // missing file: an I/O error
+  bool io = false;
+  try {
+    Hnsw::load("/nonexistent/dir/x.idx");
+  } catch (const Error& e) {
+    io = e.code() == ErrorCode::Io;
+  }
+  CHECK(io);
+  std::remove(path.c_str());
+}
+
+TEST_CASE(ann_hnsw_invalid_arguments) {
+  HnswParams p;
+  p.dim = 0;
+  CHECK_THROWS(Hnsw h(p));
+  p.dim = 4;
+  p.M = 1;
+  CHECK_THROWS(Hnsw h(p));
+  p.M = 8;
+  p.mips_transform = true;  // only with ip
+  CHECK_THROWS(Hnsw h(p));
+  p.mips_transform = false;
+  Hnsw h(p);
+  float v[4] = {1, 2, NAN, 4};
+  uint32_t l = 0;
+  CHECK_THROWS(h.add(v, &l, 1));
+  v[2] = 3;
+  l = 0x80000000u;
+  CHECK_THROWS(h.add(v, &l, 1));
+  CHECK(h.size() == 0);
+  uint32_t out[3];
+  CHECK(h.search(v, 3, 10, nullptr, out, nullptr) == 0);  // empty index: nothing, no error
+}

@@ -1,0 +1,238 @@
+import { describe, expect, it, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HnswIndex, ExactIndex, AnnScorer } from '../lib/ann.js';
+import { AbortError, CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../lib/errors.js';
+
+// Seeded generator (mulberry32) and a Gaussian mixture: planted clusters.
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+function clustered(n: number, d: number, clusters: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  const centres = Float32Array.from({ length: clusters * d }, () => r() * 2 - 1);
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(r() * clusters);
+    for (let j = 0; j < d; j++) out[i * d + j] = centres[c * d + j]! + 0.15 * gauss();
+  }
+  return out;
+}
+// Brute-force oracle in plain JS.
+function oracle(data: Float32Array, d: number, q: Float32Array, k: number, metric: 'l2' | 'ip' | 'cosine', skip = new Set<number>()): number[] {
+  const n = data.length / d;
+  const qn = Math.sqrt(q.reduce((s, x) => s + x * x, 0));
+  const scored: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    if (skip.has(i)) continue;
+    let dot = 0, l2 = 0, xn = 0;
+    for (let j = 0; j < d; j++) {
+      const x = data[i * d + j]!;
+      dot += x * q[j]!;
+      l2 += (x - q[j]!) ** 2;
+      xn += x * x;
+    }
+    scored.push([metric === 'l2' ? l2 : metric === 'ip' ? -dot : -dot / (Math.sqrt(xn) * qn), i]);
+  }
+  scored.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return scored.slice(0, k).map((s) => s[1]);
+}
+const row = (data: Float32Array, d: number, i: number) => data.subarray(i * d, (i + 1) * d);
+const recall = (truth: number[], got: ArrayLike<number>) => truth.filter((t) => Array.from(got).includes(t)).length / truth.length;
+
+const dir = mkdtempSync(join(tmpdir(), 'fastrec-ann-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('HnswIndex', () => {
+  const d = 16;
+  const data = clustered(3000, d, 30, 1);
+  const queries = clustered(50, d, 30, 2);
+
+  it('reaches recall >= 0.95 against the brute-force oracle for every metric', async () => {
+    for (const metric of ['l2', 'cosine'] as const) {
+      const index = await HnswIndex.build(data, { dim: d, metric, M: 12, efConstruction: 100, ef: 128, threads: 2 });
+      expect(index.size).toBe(3000);
+      let sum = 0;
+      for (let i = 0; i < 50; i++) {
+        const q = row(queries, d, i);
+        const r = index.search(q, 10);
+        expect(r.path).toBe('graph');
+        expect(r.labels.length).toBe(10);
+        for (let j = 1; j < 10; j++) expect(r.distances[j]!).toBeGreaterThanOrEqual(r.distances[j - 1]!);
+        sum += recall(oracle(data, d, q, 10, metric), r.ids as number[]);
+      }
+      expect(sum / 50).toBeGreaterThanOrEqual(0.95);
+    }
+    // inner product: through the Euclidean transform
+    const ip = await HnswIndex.build(data, { dim: d, metric: 'ip', mipsTransform: true, M: 12, efConstruction: 100, ef: 128 });
+    let sum = 0;
+    for (let i = 0; i < 50; i++) sum += recall(oracle(data, d, row(queries, d, i), 10, 'ip'), ip.search(row(queries, d, i), 10).ids as number[]);
+    expect(sum / 50).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('names items by their ids, filters natively and never returns filtered or deleted items', async () => {
+    const rows = Array.from({ length: 2000 }, (_, i) => row(data, d, i));
+    const ids = rows.map((_, i) => `item-${i}`);
+    const index = await HnswIndex.build(rows, { ids, M: 8, efConstruction: 64, ef: 64 });
+    const q = row(queries, d, 0);
+    const self = index.search(row(data, d, 5), 1);
+    expect(self.ids).toEqual(['item-5']);
+    expect(self.distances[0]).toBeCloseTo(0, 5);
+
+    const allow = ids.filter((_, i) => i % 100 === 3);  // 1%: exact scan of the allowed items
+    const a = index.search(q, 10, { allow });
+    expect(a.path).toBe('exact');
+    expect(a.ids.length).toBe(10);
+    const skipNotAllowed = new Set(Array.from({ length: 2000 }, (_, i) => i).filter((i) => i % 100 !== 3));
+    expect(a.labels.length).toBe(10);
+    expect(a.ids).toEqual(oracle(data.subarray(0, 2000 * d), d, q, 10, 'l2', skipNotAllowed).map((i) => `item-${i}`));
+
+    const wide = ids.filter((_, i) => i % 3 === 0);  // 33%: the graph walk with the filter
+    const w = index.search(q, 10, { allow: wide });
+    expect(w.path).toBe('filtered-graph');
+    for (const id of w.ids) expect(Number((id as string).slice(5)) % 3).toBe(0);
+
+    const deny = ids.filter((_, i) => i % 2 === 0);
+    for (let i = 0; i < 20; i++) {
+      const r = index.search(row(queries, d, i), 10, { deny });
+      expect(r.ids.length).toBe(10);
+      for (const id of r.ids) expect(Number((id as string).slice(5)) % 2).toBe(1);
+    }
+
+    const before = index.search(q, 5).ids;
+    expect(index.remove(before[0]!)).toBe(true);
+    expect(index.remove(before[0]!)).toBe(false);
+    expect(index.has(before[0]!)).toBe(false);
+    expect(index.search(q, 5).ids).not.toContain(before[0]);
+    expect(index.searchExact(q, 5).ids).not.toContain(before[0]);
+    expect(index.size).toBe(1999);
+    // the slot is reused
+    const slots = index.info().slots;
+    index.addOne('fresh', row(data, d, 2500));
+    expect(index.info().slots).toBe(slots);
+    expect(index.search(row(data, d, 2500), 1).ids).toEqual(['fresh']);
+    // k beyond what is allowed: what there is
+    expect(index.search(q, 10, { allow: ['item-1', 'item-2', 'unknown'] }).ids.sort()).toEqual(['item-1', 'item-2']);
+    expect(index.search(q, 0).ids).toEqual([]);
+  });
+
+  it('answers batches like single queries and matches the exact index', async () => {
+    const index = await HnswIndex.build(data, { dim: d, M: 10, efConstruction: 80, ef: 50 });
+    const batch = await index.searchMany(queries, 7, { threads: 2 });
+    expect(batch.labels.length).toBe(50 * 7);
+    for (let i = 0; i < 50; i++) {
+      const one = index.search(row(queries, d, i), 7);
+      expect(Array.from(batch.labels.subarray(i * 7, i * 7 + 7))).toEqual(Array.from(one.labels));
+    }
+    const exact = new ExactIndex(d, { metric: 'l2' });
+    exact.add(Array.from({ length: 3000 }, (_, i) => i), data);
+    const ex = await exact.searchMany(queries, 7, { threads: 2 });
+    for (let i = 0; i < 50; i++) {
+      const q = row(queries, d, i);
+      const truth = index.searchExact(q, 7);
+      expect(Array.from(ex.labels.subarray(i * 7, i * 7 + 7))).toEqual(Array.from(truth.labels));
+      expect(exact.search(q, 7).ids).toEqual(truth.ids);
+      for (let j = 0; j < 7; j++) expect(ex.distances[i * 7 + j]!).toBeCloseTo(truth.distances[j]!, 3);
+    }
+    // padding when k exceeds the collection
+    const small = new ExactIndex(d);
+    small.add(['a', 'b'], data.subarray(0, 2 * d));
+    const p = await small.searchMany(queries.subarray(0, d), 4);
+    expect(Array.from(p.labels.subarray(2))).toEqual([-1, -1]);
+    expect(small.search(queries.subarray(0, d), 4).ids.length).toBe(2);
+  });
+
+  it('saves and loads (mapped or read) with identical results; damaged files are rejected', async () => {
+    const index = await HnswIndex.build(data, { dim: d, metric: 'cosine', M: 8, efConstruction: 50, ids: Array.from({ length: 3000 }, (_, i) => `x${i}`) });
+    index.remove('x7');
+    const path = join(dir, 'index.hnsw');
+    await index.save(path);
+    for (const mmap of [true, false]) {
+      const loaded = await HnswIndex.load(path, { mmap });
+      expect(loaded.size).toBe(2999);
+      expect(loaded.has('x7')).toBe(false);
+      for (let i = 0; i < 20; i++) {
+        const a = index.search(row(queries, d, i), 10);
+        const b = loaded.search(row(queries, d, i), 10);
+        expect(b.ids).toEqual(a.ids);
+        expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
+      }
+    }
+    const bytes = readFileSync(path);
+    const bad = join(dir, 'bad.hnsw');
+    writeFileSync(`${bad}.ids.json`, readFileSync(`${path}.ids.json`));
+    writeFileSync(bad, bytes.subarray(0, bytes.length - 10));
+    await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
+    const flipped = Buffer.from(bytes);
+    flipped[Math.floor(bytes.length / 2)]! ^= 0x10;
+    writeFileSync(bad, flipped);
+    await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
+    await expect(HnswIndex.load(bad, { mmap: false })).rejects.toThrow(CorruptFileError);
+    writeFileSync(bad, bytes);
+    writeFileSync(`${bad}.ids.json`, '{"format":"nope"');
+    await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
+    unlinkSync(`${bad}.ids.json`);
+    await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
+  });
+
+  it('recommends through the index like an exact scan (seen items dropped, bias folded in)', async () => {
+    const fd = 12;
+    const items = clustered(1500, fd, 20, 7);
+    const bias = Float32Array.from({ length: 1500 }, (_, i) => (i % 7) * 0.05);
+    const scorer = await AnnScorer.build(items, fd, { itemBias: bias, ef: 200 });
+    const users = clustered(30, fd, 20, 8);
+    let hits = 0;
+    for (let u = 0; u < 30; u++) {
+      const user = row(users, fd, u);
+      const seen = Int32Array.from({ length: 20 }, (_, j) => (u * 31 + j * 17) % 1500);
+      const exclude = [1, 2, 3];
+      const r = scorer.recommend(user, 10, { seen, exclude });
+      const skip = new Set([...seen, ...exclude]);
+      const exact = Array.from({ length: 1500 }, (_, i) => i)
+        .filter((i) => !skip.has(i))
+        .map((i) => [i, bias[i]! + row(items, fd, i).reduce((s, x, j) => s + x * user[j]!, 0)] as const)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10);
+      for (const i of r.indices) expect(skip.has(i)).toBe(false);
+      for (let j = 1; j < r.scores.length; j++) expect(r.scores[j]!).toBeLessThanOrEqual(r.scores[j - 1]!);
+      hits += recall(exact.map((e) => e[0]), r.indices) * 10;
+      // scores are exact for the items returned
+      const top = r.indices[0]!;
+      expect(r.scores[0]).toBeCloseTo(exact.find((e) => e[0] === top)?.[1] ?? NaN, 4);
+    }
+    expect(hits / 300).toBeGreaterThanOrEqual(0.95);
+    const only = scorer.recommend(row(users, fd, 0), 5, { include: [10, 20, 30] });
+    expect(Array.from(only.indices).sort((a, b) => a - b)).toEqual([10, 20, 30]);
+  });
+
+  it('rejects invalid input with typed errors naming the argument', async () => {
+    expect(() => HnswIndex.create(0)).toThrow(InvalidArgumentError);
+    expect(() => HnswIndex.create(4, { metric: 'dot' as never })).toThrow(/options.metric/);
+    expect(() => HnswIndex.create(4, { mipsTransform: true })).toThrow(/mipsTransform/);
+    expect(() => HnswIndex.create(4, { efConstrution: 5 } as never)).toThrow(/did you mean 'efConstruction'/);
+    const index = HnswIndex.create(4);
+    await expect(index.add([1], new Float32Array(5))).rejects.toThrow(DimensionMismatchError);
+    await expect(index.add([1, 2], new Float32Array(4))).rejects.toThrow(/one id per vector/);
+    await expect(index.add([1], [new Float32Array(3)])).rejects.toThrow(DimensionMismatchError);
+    await expect(index.add([1], new Float32Array([1, NaN, 0, 0]))).rejects.toThrow(InvalidArgumentError);
+    expect(index.search(new Float32Array(4), 3).ids).toEqual([]);  // empty index
+    expect(() => index.search(new Float32Array(3), 3)).toThrow(DimensionMismatchError);
+    expect(() => index.search([1, 2, 3, 4] as never, 3)).toThrow(/query/);
+    expect(() => index.search(new Float32Array(4), -1)).toThrow(/k/);
+    expect(() => index.search(new Float32Array(4), 3, { allow: 5 as never })).toThrow(/options.allow/);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(HnswIndex.build(clustered(5000, 8, 5, 3), { dim: 8, signal: controller.signal })).rejects.toThrow(AbortError);
+    await expect(HnswIndex.load(join(dir, 'missing.hnsw'))).rejects.toThrow(/cannot open/);
+    expect(() => new ExactIndex(4, { metric: 'x' as never })).toThrow(/options.metric/);
+  });
+});
