@@ -68,7 +68,12 @@ describe('model file container', () => {
     expect(info.metadata).toEqual({ note: 'hello' });
     expect(info.formatVersion).toBe(FORMAT_VERSION);
     expect(info.fileBytes).toBe(fs.statSync(path).size);
-    expect(inspectModelFile(path)).toEqual(info);
+    expect(inspectModelFile(path)).toEqual({ ...info, mapped: undefined });
+    // Memory-mapped (the default where the addon has mmap) and plain reads agree.
+    const plain = readModelFile(path, { mmap: false });
+    expect(plain.info.mapped).toBe(false);
+    expect(info.mapped).toBe(true);
+    for (const [name, arr] of Object.entries(plain.state.arrays)) expect(state.arrays[name]).toEqual(arr);
   });
 
   it('loads arrays as aligned zero-copy views of one buffer', () => {

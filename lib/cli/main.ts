@@ -4,15 +4,19 @@
  * file, unknown id, training failed...), 2 usage error (bad command, option
  * or argument value).
  */
+import '../models/builtin.js';
 import { runDemo } from './demo.js';
 import { runInfo, runRecommend, runSimilar } from './query.js';
 import { runServe } from './serve.js';
+import { runTrain, runEval } from './train.js';
 import { describeFailure, UsageError } from './util.js';
 
 const USAGE = `Usage: fastrec <command> [options]     (fastrec <command> --help for a command's options)
 
 Commands:
   demo [--quick] [--out DIR]             train on the built-in Complete Journey sample, compare with baselines, write a report
+  train <interactions> --model M --out F fit a model on a CSV/TSV/JSONL file and save it
+  eval <interactions> [--models a,b]     fit models on a split of a file and compare them
   info <model>                           what a model file holds
   recommend <model> --user ID            top-k items for a user (or --history ID,ID for a new visitor)
   similar <model> --item ID              items similar to an item
@@ -30,6 +34,8 @@ const COMMANDS: Record<string, Command> = {
   recommend: runRecommend,
   similar: runSimilar,
   serve: runServe,
+  train: runTrain,
+  eval: runEval,
 };
 
 export async function main(argv: string[]): Promise<number> {

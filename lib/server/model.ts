@@ -4,9 +4,8 @@
  * recommendations through the model's recommendForHistory: fold-in for factor
  * models, neighbour sums for kNN).
  */
-import { readFile } from 'node:fs/promises';
 import { IdMap, type Id } from '../data/idmap.js';
-import { decodeModelFile, type ModelFileInfo } from '../io/modelfile.js';
+import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { ModelState } from '../recommender.js';
 
@@ -21,13 +20,10 @@ export interface ServedModel {
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
 }
 
-/** Load a model file without blocking the event loop on the read. */
+/** Load a model file (memory-mapped where possible: the arrays are views of the page cache). */
 export async function loadServedModel(path: string): Promise<ServedModel> {
-  const bytes = await readFile(path).catch((cause: NodeJS.ErrnoException) => {
-    throw Object.assign(new Error(`cannot read model file ${path}: ${cause.code ?? cause.message}`), { code: 'IO_ERROR' });
-  });
-  const aligned = bytes.byteOffset % 64 === 0 ? bytes : new Uint8Array(bytes);
-  const { state, info } = decodeModelFile(aligned, path);
+  await import('../models/builtin.js');
+  const { state, info } = readModelFile(path);
   const model = modelFromState(state);
   return { model, info, path, loadedAt: new Date(), ...trainingOf(state) };
 }
