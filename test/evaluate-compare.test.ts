@@ -87,6 +87,26 @@ describe('compare', () => {
     expect(ci[1]).toBeGreaterThan(other!.metrics['ndcg@5']!.value);
     expect(other!.metrics['ndcg@5']!.diffCi![0]).toBeGreaterThan(0);
 
+    // Pooled RMSE: each resample pools the drawn users' squared errors (Σ sse / Σ pairs), same draws.
+    const pooled = await compare([rand, good], split, { k: 5, metrics: ['rmse'], resamples: 100, seed: 7 });
+    const rm = (await evaluate(good, split, { k: 5, metrics: ['rmse'] })).columns[0]!;
+    const rng2 = new Random(7);
+    const rmses: number[] = [];
+    for (let b = 0; b < 100; b++) {
+      let sse = 0, cnt = 0;
+      for (let j = 0; j < rm.values!.length; j++) {
+        const r = rng2.int(rm.values!.length);
+        sse += rm.values![r]!;
+        cnt += rm.weights![r]!;
+      }
+      rmses.push(Math.sqrt(sse / cnt));
+    }
+    rmses.sort((a, b) => a - b);
+    const q2 = (p: number) => rmses[Math.floor(p * 99)]! + (rmses[Math.floor(p * 99) + 1]! - rmses[Math.floor(p * 99)]!) * (p * 99 - Math.floor(p * 99));
+    expect(pooled.rows[1]!.metrics.rmse!.value).toBe(rm.value);
+    expect(pooled.rows[1]!.metrics.rmse!.ci![0]).toBeCloseTo(q2(0.025), 10);
+    expect(pooled.rows[1]!.metrics.rmse!.ci![1]).toBeCloseTo(q2(0.975), 10);
+
     const md = cmp.toMarkdown();
     expect(md.split('\n')[0]).toBe('| model | ndcg@5 | recall@5 | coverage@5 |');
     expect(md).toContain('| random (baseline) |');
