@@ -16,6 +16,8 @@ import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '
 import type { NativeHandle, NativeNeighbors, CancellablePromise } from './binding.js';
 import { callAsync, callSync } from './native.js';
 import * as v from './validate.js';
+import type { Recommendations } from './recommender.js';
+import { toRecommendations, type ResolvedOptions } from './models/common.js';
 
 export type AnnMetric = 'l2' | 'ip' | 'cosine';
 const METRICS: readonly AnnMetric[] = ['l2', 'ip', 'cosine'];
@@ -58,13 +60,18 @@ export interface AddOptions {
   onProgress?: (done: number) => void;
 }
 
+/** A set of ids resolved once to the index's labels (see {@link HnswIndex.filter}); reuse it across searches. */
+export class AnnFilter {
+  constructor(readonly labels: Int32Array) {}
+}
+
 export interface AnnSearchOptions {
   /** Beam width (default: the index's ef). Raised to k when smaller. */
   ef?: number;
-  /** Only these ids may be returned. */
-  allow?: Iterable<Id>;
+  /** Only these ids may be returned (ids, or an AnnFilter from index.filter(ids) to skip the id lookups). */
+  allow?: Iterable<Id> | AnnFilter;
   /** These ids are never returned. */
-  deny?: Iterable<Id>;
+  deny?: Iterable<Id> | AnnFilter;
   /** Overrides the index's exactThreshold for this search. */
   exactThreshold?: number;
 }
@@ -159,7 +166,7 @@ export class HnswIndex {
     v.knownOptions('options', options, HNSW_OPTIONS);
     v.integer('dim', dim, 1, 65535);
     const metric = v.oneOf('options.metric', options.metric ?? 'l2', METRICS);
-    const M = v.integer('options.M', options.M ?? 16, 2, 2048);
+    const M = v.integer('options.M', options.M ?? 16, 2, 256);
     const efc = v.integer('options.efConstruction', options.efConstruction ?? 200, 1, 1 << 20);
     const ef = v.integer('options.ef', options.ef ?? 64, 1, 1 << 20);
     const seed = v.integer('options.seed', options.seed ?? 42, 0, Number.MAX_SAFE_INTEGER);
@@ -242,9 +249,15 @@ export class HnswIndex {
     return callSync((n) => n.hnswGetVector(this.handle, label)) ?? undefined;
   }
 
-  private filterLabels(name: string, ids: Iterable<Id> | undefined): Int32Array | null {
+  /** Resolve ids to labels once, for filters used by many searches. Unknown ids are dropped. */
+  filter(ids: Iterable<Id>): AnnFilter {
+    return new AnnFilter(this.filterLabels('ids', ids) ?? new Int32Array(0));
+  }
+
+  private filterLabels(name: string, ids: Iterable<Id> | AnnFilter | undefined): Int32Array | null {
     if (ids === undefined) return null;
-    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids', ids);
+    if (ids instanceof AnnFilter) return ids.labels;
+    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids or an AnnFilter', ids);
     const out: number[] = [];
     for (const id of ids) {
       const label = this.idMap.index(id);
@@ -435,7 +448,8 @@ export interface ScoredItems {
  */
 export class AnnScorer {
   readonly index: HnswIndex;
-  private readonly items: Float32Array;
+  /** The item factors indexed (models compare it with their current array to detect a refit). */
+  readonly itemFactors: Float32Array;
   private readonly dim: number;
   private readonly bias: Float32Array | undefined;
   private readonly oversample: number;
@@ -443,7 +457,7 @@ export class AnnScorer {
 
   private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number) {
     this.index = index;
-    this.items = items;
+    this.itemFactors = items;
     this.dim = dim;
     this.bias = bias;
     this.oversample = oversample;
@@ -507,7 +521,7 @@ export class AnnScorer {
     for (let c = 0; c < cand.length; c++) {
       const i = this.index.idMap.id(cand[c]!) as number;
       let s = this.bias ? this.bias[i]! : 0;
-      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * this.items[o + j]!;
+      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * this.itemFactors[o + j]!;
       scores[c] = s;
       cand[c] = i;
     }
@@ -520,6 +534,24 @@ export class AnnScorer {
     }
     return out;
   }
+}
+
+/**
+ * A model's `recommend` through an AnnScorer: resolved options (as from
+ * resolveRecommendOptions) in, Recommendations out. For factor models' use.
+ */
+export function annRecommend(scorer: AnnScorer, items: IdMap, userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
+  const r = scorer.recommend(userVector, options.k, {
+    seen: options.filterSeen ? seen : null,
+    exclude: options.exclude,
+    include: options.include,
+  });
+  return toRecommendations(items, r.indices, r.scores);
+}
+
+/** Options of a model's useAnnIndex(): the scorer's, validated here. */
+export async function buildModelAnnScorer(itemFactors: Float32Array, dim: number, itemBias: Float32Array | null | undefined, options: AnnScorerOptions): Promise<AnnScorer> {
+  return AnnScorer.build(itemFactors, dim, { ...options, ...(itemBias ? { itemBias } : {}) });
 }
 
 function concatIndices(a?: ArrayLike<number> | null, b?: ArrayLike<number> | null): number[] | null {

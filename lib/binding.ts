@@ -124,6 +124,14 @@ export interface NativeBinding {
     cancelFlag: Int32Array | null,
   ): Promise<{ indices: Int32Array; scores: Float32Array }>;
   // ---- end svdknn: neighbourhood models ----
+
+  // ---- id maps (native/napi/idmap_binding.cpp): the bulk path of IdMap.addAll for string ids ----
+  stringIndexNew(): object;
+  /** Index every key (UTF-16 code units end to end, with lengths) into `out`; new keys are numbered from nextIndex. Returns the positions of new keys. */
+  stringIndexIntern(index: object, text: Uint16Array, lens: Int32Array, nextIndex: number, out: Int32Array): Int32Array;
+  /** Store keys with the indices they already have. */
+  stringIndexInsert(index: object, text: Uint16Array, lens: Int32Array, indices: Int32Array): void;
+
   // ---- benchmark hooks (native/napi/bench_binding.cpp; used by bench/, not by the library) ----
   /** Time one kernel of one SIMD level (best of `reps` calls): seconds per call, bytes moved, flops. */
   benchKernel(level: string, kernel: 'dot' | 'axpy' | 'l2sq' | 'gemv' | 'gemm_nt', m: number, n: number, k: number, reps: number): Promise<{ seconds: number; bytes: number; flops: number }>;
@@ -156,6 +164,11 @@ export interface NativeBinding {
   alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
   alsGram(factors: Float32Array, dim: number, threads: number): Float32Array;
   // ---- end als ----
+
+  // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
+  /** A read-only ArrayBuffer over the whole file (released when collected); null where mmap is unavailable or the file is empty. */
+  mapFile(path: string): ArrayBuffer | null;
+  // ---- end cli ----
   // ---- ann (HNSW + flat exact index; native/napi/ann_binding.cpp) ----
   hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number): NativeHandle;
   hnswInfo(index: NativeHandle): HnswNativeInfo;

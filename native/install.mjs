@@ -10,9 +10,16 @@ import { spawnSync } from 'node:child_process';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-function loads() {
+// A prebuilt binary that loads is used as is. Anything else (a local build
+// from an earlier install, or nothing) is (re)built: cmake's incremental build
+// makes that cheap when the sources have not changed, and it keeps a checkout
+// that pulled new native code from loading a stale addon.
+function prebuiltLoads() {
   try {
-    require('node-gyp-build')(root);
+    const nodeGypBuild = require('node-gyp-build');
+    const path = nodeGypBuild.path(root);
+    if (!path.includes(`${join('prebuilds', '')}`)) return false;
+    require(path);
     return true;
   } catch {
     return false;
@@ -20,10 +27,10 @@ function loads() {
 }
 
 if (process.env.FASTREC_SKIP_BUILD === '1') process.exit(0);
-if (loads()) {
-  console.log('fastrec: using the existing native addon');
+if (prebuiltLoads()) {
+  console.log('fastrec: using the prebuilt native addon');
   process.exit(0);
 }
-console.log('fastrec: no prebuilt binary fits this platform; compiling the native addon from source (cmake-js)');
+console.log('fastrec: building the native addon from source (cmake-js); no prebuilt binary fits this platform');
 const r = spawnSync(process.execPath, [join(root, 'native', 'build.mjs'), '--no-tests'], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

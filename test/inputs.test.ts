@@ -6,6 +6,35 @@ import { DimensionMismatchError, InvalidArgumentError } from '../lib/errors.js';
 
 const emptyLog = () => ({ users: new Int32Array(0), items: new Int32Array(0), weights: new Float32Array(0), timestamps: new Float64Array(0) });
 
+describe('IdMap.addAll: the native bulk path numbers ids exactly like add()', () => {
+  it('agrees with one add() per id across batches, single adds, number ids and clones', () => {
+    let seed = 5;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const idOf = (r: number) => (r % 101 === 0 ? '' : r % 53 === 0 ? `é-中-${r}` : `id-${r}`);
+    const bulk = new IdMap();
+    const oneByOne = new IdMap();
+    const check = (ids: Array<string | number>) => {
+      const out = new Int32Array(ids.length + 3).fill(-7);
+      bulk.addAll(ids, out, 3);
+      expect(Array.from(out.subarray(0, 3))).toEqual([-7, -7, -7]); // nothing written before offset
+      expect(Array.from(out.subarray(3))).toEqual(ids.map((id) => oneByOne.add(id)));
+    };
+    for (let round = 0; round < 3; round++) {
+      check(Array.from({ length: 30_000 }, () => idOf(Math.floor(rand() * 40_000)))); // native path (all strings)
+      for (const id of ['single-' + round, 17 + round, idOf(round * 7)]) expect(bulk.add(id)).toBe(oneByOne.add(id)); // Map path between batches
+    }
+    check(Array.from({ length: 25_000 }, (_, k) => (k % 1000 === 0 ? k : idOf(k)))); // mixed: falls back to the Map path
+    check(Array.from({ length: 25_000 }, (_, k) => idOf(k + 50_000)));
+    expect(bulk.ids()).toEqual(oneByOne.ids());
+    for (const id of oneByOne.ids()) expect(bulk.index(id)).toBe(oneByOne.index(id));
+    const copy = bulk.clone();
+    check(Array.from({ length: 21_000 }, (_, k) => idOf(k * 3)));
+    const out = new Int32Array(21_000);
+    copy.addAll(Array.from({ length: 21_000 }, (_, k) => idOf(k * 3)), out);
+    expect(Array.from(out)).toEqual(Array.from({ length: 21_000 }, (_, k) => oneByOne.index(idOf(k * 3))));
+  });
+});
+
 describe('Interactions.addColumns', () => {
   it('maps string and number ids in bulk, like add() one by one', () => {
     const users = ['a', 'a', 'b', 7, 7, 'a', '7'];

@@ -24,9 +24,9 @@
  * stored raw (dtype f32, f64, i32, u32, u8, i64); id lists are stored as JSON
  * arrays (dtype 'json') or, when every id is a number, as f64 ('ids-f64').
  *
- * Loading reads the file into one buffer and returns typed-array VIEWS into
- * it: no per-array copy. (True mmap needs a native helper; plain Node cannot
- * map a file, so "in place" here means one read, then zero-copy views.)
+ * Loading maps the file into memory (native mmap, native/napi/mmap_binding.cpp)
+ * or, where that is unavailable, reads it into one buffer, and returns
+ * typed-array VIEWS into it: no per-array copy.
  *
  * Saving writes `<name>.tmp-<pid>-<random>` in the same directory, fsyncs it,
  * renames it over the target and fsyncs the directory: a crash at any moment
@@ -35,7 +35,8 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CorruptFileError, IoError, UnsupportedVersionError, InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, FastrecError, IoError, UnsupportedVersionError, InvalidArgumentError } from '../errors.js';
+import { callSync, native } from '../native.js';
 import type { ModelState, StateArray } from '../recommender.js';
 import { crc32 } from './crc32.js';
 
@@ -68,6 +69,8 @@ export interface ModelFileInfo {
   /** Free-form information stored with the model (created time, fastrec version, training summary...). */
   metadata: Record<string, unknown>;
   sections: SectionInfo[];
+  /** Set by readModelFile: whether the arrays are views of a memory-mapped file. */
+  mapped?: boolean;
 }
 
 export interface LoadedModelFile {
@@ -262,17 +265,33 @@ function parseTable(path: string, bytes: Uint8Array, crc: number, formatVersion:
   };
 }
 
-function readFileBytes(path: string): Uint8Array {
+function readFileBytes(path: string, mmap: boolean): { bytes: Uint8Array; mapped: boolean } {
   if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`Expected a file path for path but received ${String(path)}`);
-  let buf: Buffer;
   try {
-    buf = fs.readFileSync(path);
+    if (mmap && fs.statSync(path).size > 0) {
+      const mapped = mapFile(path);
+      if (mapped) return { bytes: new Uint8Array(mapped), mapped: true };
+    }
+    const buf = fs.readFileSync(path);
+    // Small files come from Node's shared pool at arbitrary offsets: copy so views are 64-byte aligned.
+    return { bytes: buf.byteOffset % ALIGN === 0 ? buf : new Uint8Array(buf), mapped: false };
   } catch (cause) {
+    if (cause instanceof FastrecError && cause.code !== 'IO_ERROR') throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new IoError(`cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file (check the path, or train a model with `fastrec train ... --out ' + path + '`)' : code ?? String(cause)}`, { cause });
+    throw new IoError(`cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file (check the path, or train a model with `fastrec train ... --out ' + path + '`)' : code ?? (cause as Error).message}`, { cause });
   }
-  // Small files come from Node's shared pool at arbitrary offsets: copy so views are 64-byte aligned.
-  return buf.byteOffset % ALIGN === 0 ? buf : new Uint8Array(buf);
+}
+
+/** The native mmap, when the addon loads (plain reads otherwise). */
+function mapFile(path: string): ArrayBuffer | null {
+  let binding;
+  try {
+    binding = native();
+  } catch {
+    return null;
+  }
+  if (typeof binding.mapFile !== 'function') return null;
+  return callSync((nb) => nb.mapFile(path));
 }
 
 /** Read only the header and section table (no large sections): for `fastrec info`. */
@@ -300,6 +319,14 @@ export function inspectModelFile(path: string): ModelFileInfo {
 export interface ReadModelFileOptions {
   /** Check every section's CRC-32 (default true; the header and table are always checked). */
   verify?: boolean;
+  /**
+   * Map the file into memory instead of reading it (default true where the
+   * native addon provides mmap): arrays are views of the page cache, shared
+   * between processes, paged in on first use. With verify: false, loading
+   * touches only the header and table, so start-up is milliseconds whatever
+   * the model's size.
+   */
+  mmap?: boolean;
 }
 
 /**
@@ -307,8 +334,10 @@ export interface ReadModelFileOptions {
  * @throws CorruptFileError (truncated, damaged, not a model file), UnsupportedVersionError (newer format), IoError.
  */
 export function readModelFile(path: string, options: ReadModelFileOptions = {}): LoadedModelFile {
-  const bytes = readFileBytes(path);
-  return decodeModelFile(bytes, path, options);
+  const { bytes, mapped } = readFileBytes(path, options.mmap ?? true);
+  const loaded = decodeModelFile(bytes, path, options);
+  loaded.info.mapped = mapped;
+  return loaded;
 }
 
 /** Decode a model file already in memory (`path` only names it in errors). */

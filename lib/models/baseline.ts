@@ -62,3 +62,54 @@ export async function batchOf(rows: Int32Array, o: ResolvedBatchOptions, one: (u
   }
   return packBatch(out, o);
 }
+
+/**
+ * The k best allowed items by score (ties by the smaller index) without
+ * sorting the catalog: one pass with a small heap, O(n log k).
+ */
+export function topKByScores(scores: Float32Array, seen: Int32Array | null, o: ResolvedOptions, items: IdMap): Recommendations {
+  const k = o.k;
+  const heapS: number[] = []; // min-heap on (score, -index): the root is the worst kept
+  const heapI: number[] = [];
+  const worse = (a: number, b: number) => heapS[a]! < heapS[b]! || (heapS[a] === heapS[b] && heapI[a]! > heapI[b]!);
+  const swap = (a: number, b: number) => {
+    [heapS[a], heapS[b]] = [heapS[b]!, heapS[a]!];
+    [heapI[a], heapI[b]] = [heapI[b]!, heapI[a]!];
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heapS.length && worse(l, m)) m = l;
+      if (r < heapS.length && worse(r, m)) m = r;
+      if (m === i) return;
+      swap(i, m);
+      i = m;
+    }
+  };
+  const candidates = o.include ?? null;
+  const n = candidates ? candidates.length : scores.length;
+  for (let p = 0; p < n; p++) {
+    const i = candidates ? candidates[p]! : p;
+    const s = scores[i]!;
+    if (heapS.length === k && (s < heapS[0]! || (s === heapS[0] && i > heapI[0]!))) continue;
+    if (!allowed(i, seen, o)) continue;
+    if (heapS.length < k) {
+      heapS.push(s);
+      heapI.push(i);
+      for (let c = heapS.length - 1; c > 0; ) {
+        const parent = (c - 1) >> 1;
+        if (!worse(c, parent)) break;
+        swap(c, parent);
+        c = parent;
+      }
+    } else {
+      heapS[0] = s;
+      heapI[0] = i;
+      down(0);
+    }
+  }
+  const order = heapI.map((i, t) => [heapS[t]!, i] as [number, number]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  return toRecommendations(items, Int32Array.from(order, (x) => x[1]), Float32Array.from(order, (x) => x[0]));
+}

@@ -9,7 +9,7 @@ import type { Id } from '../data/idmap.js';
 import type { BatchOptions, BatchRecommendations, FitOptions, History, ModelState, Persistable, RecommendOptions, Recommendations, Recommender } from '../recommender.js';
 import { InvalidArgumentError } from '../errors.js';
 import { integer, knownOptions } from '../validate.js';
-import { batchOf, orderByScore, topKInOrder } from './baseline.js';
+import { batchOf, topKByScores } from './baseline.js';
 import {
   assertFitted,
   checkState,
@@ -115,7 +115,7 @@ export class RandomModel implements Recommender, Persistable {
     const n = s.data.items.size;
     const scores = new Float32Array(n);
     for (let i = 0; i < n; i++) scores[i] = hash3(this.seed, key, i);
-    return topKInOrder(orderByScore(scores), scores, seen, o, s.data.items);
+    return topKByScores(scores, seen, o, s.data.items);
   }
 
   private fittedState(): { data: TrainingData } {

@@ -88,5 +88,7 @@ export function openModel(path: string, options: ReadModelFileOptions = {}): Loa
  * @throws CorruptFileError, UnsupportedVersionError, IoError.
  */
 export async function loadModel(path: string, options: ReadModelFileOptions = {}): Promise<PersistableRecommender> {
+  // Imported here, not at the top: the model modules import this one.
+  await import('./builtin.js');
   return openModel(path, options).model;
 }

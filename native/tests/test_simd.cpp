@@ -1,5 +1,6 @@
 // Every SIMD level available on this CPU must agree with the scalar kernels on
 // odd lengths and unaligned pointers.
+#include <cstdlib>
 #include <random>
 
 #include "common/simd.hpp"
@@ -100,4 +101,16 @@ TEST_CASE(gemm_nt_matches_naive) {
       }
     }
   });
+}
+
+TEST_CASE(select_table_follows_the_level) {
+  // An engine's per-ISA table follows the shared level; a level it lacks falls back to the lowest.
+  const int scalar_t = 1, avx2_t = 2;
+  std::initializer_list<simd::IsaTable<int>> tables = {{"scalar", &scalar_t}, {"avx2", &avx2_t}};
+  CHECK(*simd::select_table<int>(tables, "avx2") == 2);
+  CHECK(*simd::select_table<int>(tables, "scalar") == 1);
+  CHECK(*simd::select_table<int>(tables, "avx512") == 1);
+  // The shared kernels' own table is the one named by their level.
+  CHECK(std::string(simd::kernels().name) == simd::available_levels().back() ||
+        std::getenv("FASTREC_SIMD") != nullptr);
 }

@@ -65,7 +65,7 @@ struct Hnsw::Scratch {
 
 Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) {
   if (params_.dim == 0 || params_.dim > 65535) throw_invalid("dim: expected an integer in [1, 65535]");
-  if (params_.M < 2 || params_.M > 2048) throw_invalid("M: expected an integer in [2, 2048]");
+  if (params_.M < 2 || params_.M > 256) throw_invalid("M: expected an integer in [2, 256]");
   if (params_.ef_construction < 1) throw_invalid("efConstruction: expected a positive integer");
   if (params_.mips_transform && params_.metric != Metric::InnerProduct)
     throw_invalid("mipsTransform: only applies to metric 'ip'");
@@ -353,15 +353,27 @@ void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t
     C.pop_back();
     const uint32_t* lk = links(top.second, level);
     uint32_t cnt = std::min(count_of(lk), cap);
-    if (cnt) __builtin_prefetch(vec(__atomic_load_n(lk + 1, __ATOMIC_RELAXED)));
+    // Gather the unvisited neighbours first and prefetch all their vectors,
+    // then compute the distances: the memory fetches overlap instead of
+    // arriving one neighbour at a time.
+    uint32_t fresh[kMaxBatch];
+    uint32_t nf = 0;
     for (uint32_t j = 1; j <= cnt; ++j) {
       uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
-      if (j < cnt) {
-        uint32_t next = __atomic_load_n(lk + j + 1, __ATOMIC_RELAXED);
-        __builtin_prefetch(vec(next));
-        __builtin_prefetch(&vis.tag[next]);
-      }
       if (vis.test_and_set(id)) continue;
+      const char* p = reinterpret_cast<const char*>(vec(id));
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 64);
+      fresh[nf++] = id;
+      if (nf == kMaxBatch) break;  // unreachable: M <= 256 keeps lists <= kMaxBatch
+    }
+    for (uint32_t j = 0; j < nf; ++j) {
+      uint32_t id = fresh[j];
+      if (j + 1 < nf) {
+        const char* p = reinterpret_cast<const char*>(vec(fresh[j + 1]));
+        __builtin_prefetch(p + 128);
+        __builtin_prefetch(p + 192);
+      }
       float d = distance(q, vec(id));
       if (R.size() < ef || d < bound) {
         C.push_back({-d, id});

@@ -186,6 +186,7 @@ class Hnsw {
   static constexpr uint32_t kDeletedBit = 0x80000000u;
   static constexpr uint32_t kCountMask = 0x0000FFFFu;
   static constexpr size_t kLockStripes = 4096;
+  static constexpr uint32_t kMaxBatch = 512;
 
   HnswParams params_;
   size_t stored_dim_ = 0;

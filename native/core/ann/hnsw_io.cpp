@@ -224,7 +224,7 @@ std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap) {
   uint32_t crc = crc32(sec, sizeof(sec), crc32(&fh, sizeof(fh)));
   if (crc != stored_crc) corrupt(path, "header checksum mismatch");
   if (fh.section_count != kSections) corrupt(path, "unexpected section count");
-  if (fh.metric > 2 || fh.dim == 0 || fh.dim > 65535 || fh.M < 2 || fh.M > 2048 || fh.ef_construction == 0 ||
+  if (fh.metric > 2 || fh.dim == 0 || fh.dim > 65535 || fh.M < 2 || fh.M > 256 || fh.ef_construction == 0 ||
       fh.flags > 1 || fh.stored_dim != fh.dim + (fh.flags & 1) || (fh.flags && fh.metric != 1))
     corrupt(path, "invalid parameters in header");
 

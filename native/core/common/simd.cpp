@@ -4,18 +4,7 @@
 #include <cstring>
 
 namespace fastrec {
-#ifdef FASTREC_HAVE_ISA_SCALAR
-namespace isa_scalar { extern const simd::Kernels kernels_table; }
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX2
-namespace isa_avx2 { extern const simd::Kernels kernels_table; }
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX512
-namespace isa_avx512 { extern const simd::Kernels kernels_table; }
-#endif
-#ifdef FASTREC_HAVE_ISA_NEON
-namespace isa_neon { extern const simd::Kernels kernels_table; }
-#endif
+FASTREC_DECLARE_ISA_TABLE(simd::Kernels, kernels_table)
 }  // namespace fastrec
 
 namespace fastrec::simd {
@@ -37,36 +26,18 @@ bool cpu_supports(const std::string& level) {
   return false;
 }
 
-struct Level {
-  const char* name;
-  const Kernels* table;
-};
+using Level = IsaTable<Kernels>;
 
-std::vector<Level> compiled_levels() {
-  std::vector<Level> levels;  // lowest first
-#ifdef FASTREC_HAVE_ISA_SCALAR
-  levels.push_back({"scalar", &isa_scalar::kernels_table});
-#endif
-#ifdef FASTREC_HAVE_ISA_NEON
-  levels.push_back({"neon", &isa_neon::kernels_table});
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX2
-  levels.push_back({"avx2", &isa_avx2::kernels_table});
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX512
-  levels.push_back({"avx512", &isa_avx512::kernels_table});
-#endif
-  return levels;
-}
+std::vector<Level> compiled_levels() { return FASTREC_ISA_TABLES(Kernels, kernels_table); }
 
 const Kernels* choose() {
   const char* forced = std::getenv("FASTREC_SIMD");
   const Kernels* best = nullptr;
   for (const Level& level : compiled_levels()) {
-    if (!cpu_supports(level.name)) continue;
+    if (!cpu_supports(level.level)) continue;
     best = level.table;
     // A forced level caps the choice; an unknown or unsupported name is ignored.
-    if (forced && std::strcmp(forced, level.name) == 0) break;
+    if (forced && std::strcmp(forced, level.level) == 0) break;
   }
   return best;
 }
@@ -80,14 +51,14 @@ const Kernels& kernels() {
 
 const Kernels* kernels_for(const std::string& level) {
   for (const Level& l : compiled_levels())
-    if (level == l.name) return cpu_supports(level) ? l.table : nullptr;
+    if (level == l.level) return cpu_supports(level) ? l.table : nullptr;
   return nullptr;
 }
 
 std::vector<std::string> available_levels() {
   std::vector<std::string> out;
   for (const Level& l : compiled_levels())
-    if (cpu_supports(l.name)) out.push_back(l.name);
+    if (cpu_supports(l.level)) out.push_back(l.level);
   return out;
 }
 

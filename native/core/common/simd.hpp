@@ -6,7 +6,10 @@
 // a lower one (a higher one than the CPU has is ignored).
 #pragma once
 #include <cstddef>
+#include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fastrec::simd {
@@ -35,5 +38,70 @@ const Kernels& kernels();
 const Kernels* kernels_for(const std::string& level);
 // Levels compiled in and supported by this CPU, lowest first.
 std::vector<std::string> available_levels();
+
+}  // namespace fastrec::simd
+
+// ---- per-ISA tables of an engine's own kernels -------------------------------
+// An engine writes its hot loops in <engine>/<name>.isa.cpp (compiled once per
+// level, like kernels.isa.cpp) ending in `extern const T table; const T table = {...};`,
+// then, in one plain .cpp inside namespace fastrec:
+//   FASTREC_DECLARE_ISA_TABLE(svd::SvdKernels, svd_kernels_table)
+//   ... static const auto* t = FASTREC_SELECT_ISA_TABLE(svd::SvdKernels, svd_kernels_table);
+// The selected table follows the level of the shared kernels (so FASTREC_SIMD applies).
+#ifdef FASTREC_HAVE_ISA_SCALAR
+#define FASTREC_IF_ISA_SCALAR(...) __VA_ARGS__
+#else
+#define FASTREC_IF_ISA_SCALAR(...)
+#endif
+#ifdef FASTREC_HAVE_ISA_AVX2
+#define FASTREC_IF_ISA_AVX2(...) __VA_ARGS__
+#else
+#define FASTREC_IF_ISA_AVX2(...)
+#endif
+#ifdef FASTREC_HAVE_ISA_AVX512
+#define FASTREC_IF_ISA_AVX512(...) __VA_ARGS__
+#else
+#define FASTREC_IF_ISA_AVX512(...)
+#endif
+#ifdef FASTREC_HAVE_ISA_NEON
+#define FASTREC_IF_ISA_NEON(...) __VA_ARGS__
+#else
+#define FASTREC_IF_ISA_NEON(...)
+#endif
+
+#define FASTREC_DECLARE_ISA_TABLE(Type, table)                                   \
+  FASTREC_IF_ISA_SCALAR(namespace isa_scalar { extern const Type table; })      \
+  FASTREC_IF_ISA_AVX2(namespace isa_avx2 { extern const Type table; })          \
+  FASTREC_IF_ISA_AVX512(namespace isa_avx512 { extern const Type table; })      \
+  FASTREC_IF_ISA_NEON(namespace isa_neon { extern const Type table; })
+
+// Every compiled level's table, lowest first, as {name, pointer} pairs.
+#define FASTREC_ISA_TABLES(Type, table)                                           \
+  std::initializer_list<::fastrec::simd::IsaTable<Type>> {                      \
+    FASTREC_IF_ISA_SCALAR({"scalar", &::fastrec::isa_scalar::table}, )          \
+    FASTREC_IF_ISA_NEON({"neon", &::fastrec::isa_neon::table}, )                \
+    FASTREC_IF_ISA_AVX2({"avx2", &::fastrec::isa_avx2::table}, )                \
+    FASTREC_IF_ISA_AVX512({"avx512", &::fastrec::isa_avx512::table}, )          \
+  }
+
+#define FASTREC_SELECT_ISA_TABLE(Type, table) \
+  ::fastrec::simd::select_table<Type>(FASTREC_ISA_TABLES(Type, table), ::fastrec::simd::kernels().name)
+
+namespace fastrec::simd {
+
+template <typename T>
+struct IsaTable {
+  const char* level;
+  const T* table;
+};
+
+// The table of `level`, or the lowest one when that level was not compiled in.
+template <typename T>
+const T* select_table(std::initializer_list<IsaTable<T>> tables, const char* level) {
+  const T* chosen = tables.size() ? tables.begin()->table : nullptr;
+  for (const IsaTable<T>& t : tables)
+    if (std::strcmp(t.level, level) == 0) chosen = t.table;
+  return chosen;
+}
 
 }  // namespace fastrec::simd

@@ -14,6 +14,9 @@ struct SvdKernels {
   void (*gather_rows)(const int32_t* idx, const float* val, size_t nnz, const float* X, size_t ld, float* y);
   // y[0..ld) += alpha * x[0..ld)  (`ld` a multiple of 16)
   void (*axpy_row)(float alpha, const float* x, float* y, size_t ld);
+  // Z[idx[p] * ld .. + ld] += val[p] * y[0..ld) for every p: the scatter of a
+  // sparse row into a dense block (Aᵀ Y by rows of A). `y` stays in registers.
+  void (*scatter_row)(const int32_t* idx, const float* val, size_t nnz, const float* y, float* Z, size_t ld);
 };
 
 // The table for the SIMD level in use.

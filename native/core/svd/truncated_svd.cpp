@@ -114,9 +114,8 @@ class Solver {
           float* z = scatter_[part].data();
           for (size_t i = bounds[part]; i < bounds[part + 1]; ++i) {
             if ((i & 4095) == 0) check(cancel_);
-            const float* y = Y.row(i);
-            for (int64_t p = a_.indptr[i]; p < a_.indptr[i + 1]; ++p)
-              k_.axpy_row(a_.data[p], y, z + static_cast<size_t>(a_.indices[p]) * ld, ld);
+            int64_t lo = a_.indptr[i], hi = a_.indptr[i + 1];
+            k_.scatter_row(a_.indices + lo, a_.data + lo, static_cast<size_t>(hi - lo), Y.row(i), z, ld);
           }
         }
       });
@@ -167,27 +166,27 @@ class Solver {
     });
   }
 
-  // Yᵀ Y on the first l columns, in double (float partial sums over 64 rows).
+  // Yᵀ Y on the first l columns, in double. Blocks of 64 rows are transposed
+  // so that row j of the block's Gram, sum_i Y[i][j] Y[i][:], is one register-
+  // resident gather over the block (float within a block, double across).
   std::vector<double> gram(const Block& Y, size_t l) {
     const size_t ld = Y.ld, parts = std::min<size_t>(4 * threads_, std::max<size_t>(1, Y.rows / 64));
     std::vector<std::vector<double>> partial(parts, std::vector<double>(l * l, 0.0));
     parallel_for(parts, 1, threads_, [&](size_t pb, size_t pe, size_t) {
-      std::vector<float> blk(l * ld);
+      constexpr size_t B = 64;
+      std::vector<float> yt(ld * B), row(ld);
       for (size_t part = pb; part < pe; ++part) {
         auto& g = partial[part];
         size_t lo = Y.rows * part / parts, hi = Y.rows * (part + 1) / parts;
-        for (size_t b = lo; b < hi; b += 64) {
-          std::fill(blk.begin(), blk.end(), 0.0f);
-          for (size_t i = b; i < std::min(hi, b + 64); ++i) {
-            const float* y = Y.row(i);
-            for (size_t j = 0; j < l; ++j) {
-              if (y[j] == 0.0f) continue;
-              size_t j0 = j / 16 * 16;  // upper triangle, from a 16-aligned column
-              k_.axpy_row(y[j], y + j0, blk.data() + j * ld + j0, ld - j0);
-            }
+        for (size_t b = lo; b < hi; b += B) {
+          size_t nb = std::min(hi, b + B) - b;
+          for (size_t i = 0; i < nb; ++i)
+            for (size_t j = 0; j < l; ++j) yt[j * B + i] = Y.row(b + i)[j];
+          for (size_t j = 0; j < l; ++j) {
+            k_.gather_rows(nullptr, yt.data() + j * B, nb, Y.row(b), ld, row.data());
+            double* gj = g.data() + j * l;
+            for (size_t c = j; c < l; ++c) gj[c] += row[c];
           }
-          for (size_t j = 0; j < l; ++j)
-            for (size_t c = j; c < l; ++c) g[j * l + c] += blk[j * ld + c];
         }
       }
     });
