@@ -450,8 +450,8 @@ export class AlsModel implements Recommender, Persistable {
   }
 
   /**
-   * Recompute the factors of some users (against the current item factors)
-   * and then some items (against the updated user factors) from `dataset`,
+   * Recompute exactly (Cholesky) the factors of some users (against the
+   * current item factors) and then some items (against the updated user factors) from `dataset`,
    * which may hold new interactions and new users or items (their ids are
    * added; new rows start from zero). Resolves to this model; on abort the
    * model is unchanged.
@@ -491,7 +491,7 @@ export class AlsModel implements Recommender, Persistable {
             { fixed: itemFactors, fixedBias: itemBias, globalMean: t.globalMean, target: userFactors, targetBias: userBias },
             gram,
             config,
-            false,
+            true, // exact: the rows' least-squares solutions, whatever the training solver
             threads,
             flag,
           ),
@@ -507,7 +507,7 @@ export class AlsModel implements Recommender, Persistable {
             { fixed: userFactors, fixedBias: userBias, globalMean: t.globalMean, target: itemFactors, targetBias: itemBias },
             null,
             config,
-            false,
+            true, // exact: the rows' least-squares solutions, whatever the training solver
             threads,
             flag,
           ),
