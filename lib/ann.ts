@@ -16,6 +16,8 @@ import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '
 import type { NativeHandle, NativeNeighbors, CancellablePromise } from './binding.js';
 import { callAsync, callSync } from './native.js';
 import * as v from './validate.js';
+import type { Recommendations } from './recommender.js';
+import { toRecommendations, type ResolvedOptions } from './models/common.js';
 
 export type AnnMetric = 'l2' | 'ip' | 'cosine';
 const METRICS: readonly AnnMetric[] = ['l2', 'ip', 'cosine'];
@@ -45,6 +47,11 @@ export interface HnswOptions {
   /** The transform's maximum item norm (default: the largest norm in the first batch added). */
   maxNorm?: number;
   /**
+   * How vectors are stored: 'float32' (default) or 'float16' (half the bytes and
+   * memory traffic per distance; distances carry ~1e-3 relative error).
+   */
+  storage?: 'float32' | 'float16';
+  /**
    * With a filter allowing at most this share of the items, search scans the
    * allowed items exactly instead of walking the graph (default 0.02, see bench/README.md).
    */
@@ -58,13 +65,18 @@ export interface AddOptions {
   onProgress?: (done: number) => void;
 }
 
+/** A set of ids resolved once to the index's labels (see {@link HnswIndex.filter}); reuse it across searches. */
+export class AnnFilter {
+  constructor(readonly labels: Int32Array) {}
+}
+
 export interface AnnSearchOptions {
   /** Beam width (default: the index's ef). Raised to k when smaller. */
   ef?: number;
-  /** Only these ids may be returned. */
-  allow?: Iterable<Id>;
+  /** Only these ids may be returned (ids, or an AnnFilter from index.filter(ids) to skip the id lookups). */
+  allow?: Iterable<Id> | AnnFilter;
   /** These ids are never returned. */
-  deny?: Iterable<Id>;
+  deny?: Iterable<Id> | AnnFilter;
   /** Overrides the index's exactThreshold for this search. */
   exactThreshold?: number;
 }
@@ -131,7 +143,7 @@ function kArg(k: unknown): number {
 
 // ---- HNSW --------------------------------------------------------------------
 
-const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold'] as const;
+const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold', 'storage'] as const;
 
 /** An HNSW graph index (Malkov & Yashunin 2018) over float32 vectors. */
 export class HnswIndex {
@@ -159,7 +171,7 @@ export class HnswIndex {
     v.knownOptions('options', options, HNSW_OPTIONS);
     v.integer('dim', dim, 1, 65535);
     const metric = v.oneOf('options.metric', options.metric ?? 'l2', METRICS);
-    const M = v.integer('options.M', options.M ?? 16, 2, 2048);
+    const M = v.integer('options.M', options.M ?? 16, 2, 256);
     const efc = v.integer('options.efConstruction', options.efConstruction ?? 200, 1, 1 << 20);
     const ef = v.integer('options.ef', options.ef ?? 64, 1, 1 << 20);
     const seed = v.integer('options.seed', options.seed ?? 42, 0, Number.MAX_SAFE_INTEGER);
@@ -168,7 +180,8 @@ export class HnswIndex {
     if (mips && metric !== 'ip') throw v.invalid('options.mipsTransform', "false unless metric is 'ip'", mips);
     const maxNorm = v.number('options.maxNorm', options.maxNorm ?? 0, 0);
     const exact = v.number('options.exactThreshold', options.exactThreshold ?? 0.02, 0, 1);
-    const handle = callSync((n) => n.hnswCreate(dim, metric, M, efc, seed, mips, maxNorm, capacity));
+    const storage = v.oneOf('options.storage', options.storage ?? 'float32', ['float32', 'float16'] as const);
+    const handle = callSync((n) => n.hnswCreate(dim, metric, M, efc, seed, mips, maxNorm, capacity, storage));
     return new HnswIndex(handle, dim, metric, new IdMap(), ef, exact);
   }
 
@@ -194,7 +207,7 @@ export class HnswIndex {
   }
 
   /** Sizes and parameters, including the bytes the index holds. */
-  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean } {
+  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean; storage: 'float32' | 'float16' } {
     return callSync((n) => n.hnswInfo(this.handle));
   }
 
@@ -242,9 +255,15 @@ export class HnswIndex {
     return callSync((n) => n.hnswGetVector(this.handle, label)) ?? undefined;
   }
 
-  private filterLabels(name: string, ids: Iterable<Id> | undefined): Int32Array | null {
+  /** Resolve ids to labels once, for filters used by many searches. Unknown ids are dropped. */
+  filter(ids: Iterable<Id>): AnnFilter {
+    return new AnnFilter(this.filterLabels('ids', ids) ?? new Int32Array(0));
+  }
+
+  private filterLabels(name: string, ids: Iterable<Id> | AnnFilter | undefined): Int32Array | null {
     if (ids === undefined) return null;
-    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids', ids);
+    if (ids instanceof AnnFilter) return ids.labels;
+    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids or an AnnFilter', ids);
     const out: number[] = [];
     for (const id of ids) {
       const label = this.idMap.index(id);
@@ -415,6 +434,8 @@ export interface AnnScorerOptions {
   mipsTransform?: boolean;
   /** Candidates fetched per result before exact re-scoring (default 2: 2k candidates). */
   oversample?: number;
+  /** Vector storage in the index (default 'float16': candidates are re-scored from the float32 factors anyway). */
+  storage?: 'float32' | 'float16';
   threads?: number;
   signal?: AbortSignal;
   seed?: number;
@@ -435,7 +456,8 @@ export interface ScoredItems {
  */
 export class AnnScorer {
   readonly index: HnswIndex;
-  private readonly items: Float32Array;
+  /** The item factors indexed (models compare it with their current array to detect a refit). */
+  readonly itemFactors: Float32Array;
   private readonly dim: number;
   private readonly bias: Float32Array | undefined;
   private readonly oversample: number;
@@ -443,7 +465,7 @@ export class AnnScorer {
 
   private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number) {
     this.index = index;
-    this.items = items;
+    this.itemFactors = items;
     this.dim = dim;
     this.bias = bias;
     this.oversample = oversample;
@@ -452,7 +474,7 @@ export class AnnScorer {
 
   /** Index item factors (n x dim, row-major) with an optional item bias. */
   static async build(itemFactors: Float32Array, dim: number, options: AnnScorerOptions & { itemBias?: Float32Array } = {}): Promise<AnnScorer> {
-    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias']);
+    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias', 'storage']);
     if (!(itemFactors instanceof Float32Array)) throw v.invalid('itemFactors', 'a Float32Array', itemFactors);
     v.integer('dim', dim, 1, 65534);
     if (itemFactors.length % dim !== 0) throw new DimensionMismatchError(`itemFactors: length ${itemFactors.length} is not a multiple of dim ${dim}`);
@@ -477,6 +499,7 @@ export class AnnScorer {
       efConstruction: options.efConstruction ?? 200,
       ef: options.ef ?? 100,
       seed: options.seed ?? 42,
+      storage: options.storage ?? 'float16',
       threads: options.threads,
       signal: options.signal,
     });
@@ -507,7 +530,7 @@ export class AnnScorer {
     for (let c = 0; c < cand.length; c++) {
       const i = this.index.idMap.id(cand[c]!) as number;
       let s = this.bias ? this.bias[i]! : 0;
-      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * this.items[o + j]!;
+      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * this.itemFactors[o + j]!;
       scores[c] = s;
       cand[c] = i;
     }
@@ -520,6 +543,24 @@ export class AnnScorer {
     }
     return out;
   }
+}
+
+/**
+ * A model's `recommend` through an AnnScorer: resolved options (as from
+ * resolveRecommendOptions) in, Recommendations out. For factor models' use.
+ */
+export function annRecommend(scorer: AnnScorer, items: IdMap, userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
+  const r = scorer.recommend(userVector, options.k, {
+    seen: options.filterSeen ? seen : null,
+    exclude: options.exclude,
+    include: options.include,
+  });
+  return toRecommendations(items, r.indices, r.scores);
+}
+
+/** Options of a model's useAnnIndex(): the scorer's, validated here. */
+export async function buildModelAnnScorer(itemFactors: Float32Array, dim: number, itemBias: Float32Array | null | undefined, options: AnnScorerOptions): Promise<AnnScorer> {
+  return AnnScorer.build(itemFactors, dim, { ...options, ...(itemBias ? { itemBias } : {}) });
 }
 
 function concatIndices(a?: ArrayLike<number> | null, b?: ArrayLike<number> | null): number[] | null {

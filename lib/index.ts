@@ -56,6 +56,13 @@ export {
   TrendingSource,
   PopularSource,
   NewArrivalsSource,
+  CategoryAffinitySource,
+  ColdStartSource,
+  FactorSource,
+  RepurchaseSource,
+  type FactorModelLike,
+  type VectorRetriever,
+  type FactorSourceOptions,
   type CandidateSource,
   type CandidateList,
 } from './hybrid/sources.js';
@@ -70,4 +77,4 @@ export type { Normalization } from './hybrid/normalize.js';
 // ---- als ----
 export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';
 // ---- ann ----
-export { HnswIndex, ExactIndex, AnnScorer, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';
+export { HnswIndex, ExactIndex, AnnScorer, AnnFilter, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlsModel, Dataset, Interactions, loadModel, readInteractions, saveModel, type EventLog } from '../lib/index.js';
+import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, randomSplit, readInteractions, saveModel, type EventLog } from '../lib/index.js';
 import { AbortError, DimensionMismatchError, InvalidArgumentError, NotFittedError, UnknownIdError } from '../lib/errors.js';
 import { completeJourneyDataset } from '../lib/demo/data.js';
 import { packageRoot } from '../lib/native.js';
@@ -284,13 +284,26 @@ describe('AlsModel (implicit)', () => {
     const { value: log } = await readInteractions(join(mlDir, 'ratings.csv'), { columns: { user: 'userId', item: 'movieId', timestamp: 'timestamp' } });
     const ds = await Dataset.build(log);
     const { trainDs, testDs, rows } = await holdout(ds, 1);
-    const model = await new AlsModel({ factors: 64, alpha: 5, regularization: 1, iterations: 10 }).fit(trainDs, { seed: 1 });
+    const model = await new AlsModel({ factors: 64, alpha: 10, regularization: 50, iterations: 15 }).fit(trainDs, { seed: 1 });
     const rec = await model.recommendMany(rows, { k: 10 });
     const als = ndcgAt10(rec.indices, 10, rows, testDs);
     const pop = ndcgAt10(popularityTop10(trainDs, rows), 10, rows, testDs);
     console.log(`ml-latest-small NDCG@10: ALS ${als.toFixed(4)}, most-popular ${pop.toFixed(4)} (${rows.length} users)`);
-    expect(als).toBeGreaterThan(1.3 * pop);
-    expect(als).toBeGreaterThan(0.25);
+    // Measured: ALS 0.327, most-popular 0.187.
+    expect(als).toBeGreaterThan(1.5 * pop);
+    expect(als).toBeGreaterThan(0.3);
+  });
+
+  it.skipIf(!haveMl)('beats the library’s most-popular model under lib/evaluate (random split, NDCG@10)', async () => {
+    const { value: log } = await readInteractions(join(mlDir, 'ratings.csv'), { columns: { user: 'userId', item: 'movieId', timestamp: 'timestamp' } });
+    const split = await randomSplit(await Dataset.build(log), { fraction: 0.2, seed: 7 });
+    const als = await new AlsModel({ factors: 64, alpha: 10, regularization: 50, iterations: 15 }).fit(split.train, { seed: 1 });
+    const pop = await new PopularModel().fit(split.train);
+    const a = (await evaluate(als, split, { k: 10, metrics: ['ndcg'] })).metrics['ndcg@10']!;
+    const p = (await evaluate(pop, split, { k: 10, metrics: ['ndcg'] })).metrics['ndcg@10']!;
+    console.log(`ml-latest-small (lib/evaluate randomSplit): ALS NDCG@10 ${a.toFixed(4)}, PopularModel ${p.toFixed(4)}`);
+    // Measured: ALS 0.343, PopularModel 0.189.
+    expect(a).toBeGreaterThan(1.5 * p);
   });
 
   it('roughly matches most-popular on NDCG@10 on the sparse Complete Journey sample', async () => {

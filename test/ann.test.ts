@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HnswIndex, ExactIndex, AnnScorer } from '../lib/ann.js';
+import { AlsModel, PureSvdModel, Dataset, Interactions } from '../lib/index.js';
 import { AbortError, CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../lib/errors.js';
 
 // Seeded generator (mulberry32) and a Gaussian mixture: planted clusters.
@@ -72,6 +73,13 @@ describe('HnswIndex', () => {
       }
       expect(sum / 50).toBeGreaterThanOrEqual(0.95);
     }
+    // float16 storage: same recall bar, about half the bytes
+    const half = await HnswIndex.build(data, { dim: d, M: 12, efConstruction: 100, ef: 128, storage: 'float16' });
+    expect(half.info().storage).toBe('float16');
+    let hsum = 0;
+    for (let i = 0; i < 50; i++) hsum += recall(oracle(data, d, row(queries, d, i), 10, 'l2'), half.search(row(queries, d, i), 10).ids as number[]);
+    expect(hsum / 50).toBeGreaterThanOrEqual(0.95);
+    expect(half.info().memoryBytes / 3000).toBeLessThan(4 + 4 * 24 + 2 * d + 20);
     // inner product: through the Euclidean transform
     const ip = await HnswIndex.build(data, { dim: d, metric: 'ip', mipsTransform: true, M: 12, efConstruction: 100, ef: 128 });
     let sum = 0;
@@ -212,6 +220,45 @@ describe('HnswIndex', () => {
     expect(hits / 300).toBeGreaterThanOrEqual(0.95);
     const only = scorer.recommend(row(users, fd, 0), 5, { include: [10, 20, 30] });
     expect(Array.from(only.indices).sort((a, b) => a - b)).toEqual([10, 20, 30]);
+  });
+
+  it('lets ALS and PureSVD recommend through the index (same top items as exact scoring, seen items dropped)', async () => {
+    // 300 users x 400 items in 8 planted groups; users see 30% of their group's items.
+    const r = rng(11);
+    const log = new Interactions();
+    const seen = new Set<string>();
+    for (let u = 0; u < 300; u++)
+      for (let i = 0; i < 400; i++)
+        if (u % 8 === i % 8 && r() < 0.3) {
+          log.add(`u${u}`, `i${i}`);
+          seen.add(`u${u},i${i}`);
+        }
+    const ds = await Dataset.build(log);
+    const models = [await new AlsModel({ factors: 16, iterations: 8 }).fit(ds, { threads: 2, seed: 1 }), await new PureSvdModel({ factors: 16 }).fit(ds)];
+    for (const model of models) {
+      const users = Array.from({ length: 40 }, (_, i) => `u${i * 7}`);
+      const exact = users.map((u) => model.recommend(u, { k: 10, exclude: ['i0'] }));
+      await model.useAnnIndex({ ef: 200, M: 12 });
+      let overlap = 0;
+      users.forEach((u, j) => {
+        const viaIndex = model.recommend(u, { k: 10, exclude: ['i0'] });
+        expect(viaIndex.items.length).toBe(10);
+        for (const item of viaIndex.items) {
+          expect(seen.has(`${u},${item}`)).toBe(false);
+          expect(item).not.toBe('i0');
+        }
+        overlap += viaIndex.items.filter((x) => exact[j]!.items.includes(x)).length;
+        // re-scored exactly: the scores of shared items agree
+        const e = exact[j]!;
+        viaIndex.items.forEach((x, q) => {
+          const at = e.items.indexOf(x);
+          if (at >= 0) expect(viaIndex.scores[q]).toBeCloseTo(e.scores[at]!, 4);
+        });
+      });
+      expect(overlap / 400).toBeGreaterThanOrEqual(0.95);
+      await model.useAnnIndex(false);
+      expect(model.recommend(users[0]!, { k: 10, exclude: ['i0'] }).items).toEqual(exact[0]!.items);
+    }
   });
 
   it('rejects invalid input with typed errors naming the argument', async () => {

@@ -26,10 +26,28 @@ function fastrec(...args: string[]): Promise<Run> {
   });
 }
 
+/**
+ * Planted structure: households h0..h19 buy only products p0..p14 (group A),
+ * h20..h39 only p15..p29 (group B); each buys 6 of its group's products.
+ */
+function writeData(): void {
+  const lines = ['household_id,product_id,quantity,ts'];
+  for (let u = 0; u < 40; u++) {
+    const base = u < 20 ? 0 : 15;
+    for (let j = 0; j < 6; j++) lines.push(`h${u},p${base + ((u * 7 + j * 4) % 15)},${1 + (j % 3)},${1_600_000_000 + u * 1000 + j * 60}`);
+  }
+  fs.writeFileSync(join(dir, 'data.csv'), lines.join('\n') + '\n');
+  const items = ['product_id,department,title'];
+  for (let i = 0; i < 30; i++) items.push(`p${i},${i < 15 ? 'GROCERY' : 'DRUG'},product number ${i} of the shop`);
+  fs.writeFileSync(join(dir, 'items.csv'), items.join('\n') + '\n');
+}
+const groupA = new Set(Array.from({ length: 15 }, (_, i) => `p${i}`));
+
 beforeAll(() => {
   expect(fs.existsSync(cli), 'dist/ is missing: run `npx tsc -p tsconfig.json` (npm test does)').toBe(true);
   dir = fs.mkdtempSync(join(os.tmpdir(), 'fastrec-cli-'));
   writeModelFile(join(dir, 'tiny.fastrec'), TinyModel.make(3, 5).toState(), { note: 'cli test' });
+  writeData();
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -96,5 +114,135 @@ describe('fastrec info', () => {
     expect((await fastrec('recommend', 'tiny.fastrec')).stderr).toMatch(/give either --user ID or --history/);
     expect((await fastrec('recommend', 'tiny.fastrec', '--user', 'u1', '--k', '0')).code).toBe(2);
     expect((await fastrec('similar', 'tiny.fastrec')).stderr).toMatch(/missing --item ID/);
+  });
+});
+
+describe('fastrec train, recommend, similar', () => {
+  it('trains item-kNN on a CSV (columns guessed) and answers within the planted groups', async () => {
+    const t = await fastrec('train', 'data.csv', '--model', 'itemknn', '--out', 'knn.fastrec', '--json');
+    expect(t.code, t.stderr).toBe(0);
+    const summary = JSON.parse(t.stdout);
+    expect(summary).toMatchObject({ model: 'itemknn', users: 40, items: 30, out: 'knn.fastrec' });
+    const info = JSON.parse((await fastrec('info', 'knn.fastrec', '--json')).stdout);
+    expect(info.kind).toBe('itemknn');
+    expect(info.metadata).toMatchObject({ trainedOn: 'data.csv', users: 40, items: 30 });
+
+    const r = await fastrec('recommend', 'knn.fastrec', '--user', 'h3', '--k', '5', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const rec = JSON.parse(r.stdout);
+    expect(rec.items).toHaveLength(5);
+    for (const x of rec.items) expect(groupA.has(x.item), x.item).toBe(true);
+    // Seen items are not recommended.
+    const seen = fs.readFileSync(join(dir, 'data.csv'), 'utf8').split('\n').filter((l) => l.startsWith('h3,')).map((l) => l.split(',')[1]);
+    for (const x of rec.items) expect(seen).not.toContain(x.item);
+
+    const sim = JSON.parse((await fastrec('similar', 'knn.fastrec', '--item', 'p20', '--k', '4', '--json')).stdout);
+    expect(sim.items).toHaveLength(4);
+    for (const x of sim.items) expect(groupA.has(x.item)).toBe(false);
+
+    const hist = JSON.parse((await fastrec('recommend', 'knn.fastrec', '--history', 'p1,p2', '--k', '3', '--json')).stdout);
+    for (const x of hist.items) expect(groupA.has(x.item)).toBe(true);
+
+    const table = await fastrec('recommend', 'knn.fastrec', '--user', 'h3', '--k', '3', '--explain');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/rank +item +score +why/);
+    expect(table.stdout).toMatch(/because of p\d+/);
+  });
+
+  it('trains ALS with hyper-parameters and reports the loss', async () => {
+    const t = await fastrec('train', 'data.csv', '--model', 'als', '--factors', '4', '--iterations', '3', '--set', 'solver=cholesky', '--out', 'als.fastrec', '--json');
+    expect(t.code, t.stderr).toBe(0);
+    expect(Number.isFinite(JSON.parse(t.stdout).finalLoss)).toBe(true);
+    const info = JSON.parse((await fastrec('info', 'als.fastrec', '--json')).stdout);
+    expect(info.config).toMatchObject({ factors: 4, iterations: 3, solver: 'cholesky' });
+    const r = await fastrec('recommend', 'als.fastrec', '--user', 'h25', '--k', '3', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).items).toHaveLength(3);
+  });
+
+  it('fails with exit code 1 and a hint for unknown ids', async () => {
+    const r = await fastrec('recommend', 'knn.fastrec', '--user', 'nobody');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/UNKNOWN_ID: unknown user id "nobody".*recommendForHistory/);
+    const s = await fastrec('similar', 'knn.fastrec', '--item', 'nothing');
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/unknown item id "nothing"/);
+  });
+
+  it('usage errors for bad models, options and columns give exit code 2', async () => {
+    const m = await fastrec('train', 'data.csv', '--model', 'nope', '--out', 'x.fastrec');
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/unknown model 'nope'; available: als\|/);
+    const o = await fastrec('train', 'data.csv', '--model', 'als', '--set', 'factorz=3', '--out', 'x.fastrec');
+    expect(o.code).toBe(2);
+    expect(o.stderr).toMatch(/factorz/);
+    const c = await fastrec('train', 'data.csv', '--model', 'popular', '--user-col', 'customer', '--out', 'x.fastrec');
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/has no column "customer".*household_id, product_id, quantity, ts/);
+    expect((await fastrec('train', 'data.csv', '--model', 'popular')).stderr).toMatch(/missing --out/);
+    const h = await fastrec('train', 'data.csv', '--model', 'hybrid', '--out', 'x.fastrec');
+    expect(h.code).toBe(1);
+    expect(h.stderr).toMatch(/cannot be saved to a model file yet/);
+    const missing = await fastrec('train', 'nope.csv', '--model', 'popular', '--out', 'x.fastrec');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/IO_ERROR: cannot read nope.csv: no such file/);
+    expect(fs.existsSync(join(dir, 'x.fastrec'))).toBe(false);
+  });
+});
+
+describe('fastrec eval', () => {
+  it('compares models on a split as JSON and as a table', async () => {
+    const r = await fastrec('eval', 'data.csv', '--models', 'popular,itemknn', '--split', 'random', '--k', '5', '--metrics', 'recall,ndcg', '--items', 'items.csv', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.split.strategy).toBe('random');
+    expect(out.comparison.baseline).toBe('popular');
+    expect(out.comparison.rows.map((x: { model: string }) => x.model)).toEqual(['popular', 'itemknn']);
+    expect(out.comparison.metrics).toEqual(['recall@5', 'ndcg@5']);
+    // The planted groups make item-kNN beat popularity.
+    const recall = (m: string) => out.comparison.rows.find((x: { model: string }) => x.model === m).metrics['recall@5'].value;
+    expect(recall('itemknn')).toBeGreaterThan(recall('popular'));
+    const t = await fastrec('eval', 'data.csv', '--models', 'popular,random', '--split', 'leave-last', '--k', '5');
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/popular \(baseline\)/);
+    const bad = await fastrec('eval', 'data.csv', '--split', 'sideways');
+    expect(bad.code).toBe(2);
+  });
+});
+
+describe('fastrec serve', () => {
+  it('serves a trained model and shuts down gracefully on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const proc = spawn(process.execPath, [cli, 'serve', 'knn.fastrec', '--port', '0', '--token', 'a-long-enough-token-123'], { cwd: dir });
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (out += d));
+    const address = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in: ${out}`)), 30_000);
+      const check = (): void => {
+        const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      };
+      proc.stdout.on('data', check);
+      proc.stderr.on('data', check);
+    });
+    const h = await fetch(`${address}/healthz`);
+    expect(h.status).toBe(200);
+    expect(((await h.json()) as { model: { kind: string } }).model.kind).toBe('itemknn');
+    const r = await fetch(`${address}/v1/users/h3/recommendations?k=3`);
+    expect(r.status).toBe(200);
+    // Structured logs: one JSON object per line (pino).
+    const firstLine = out.split('\n').find((l) => l.startsWith('{'))!;
+    expect(JSON.parse(firstLine)).toHaveProperty('level');
+    proc.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(out).toMatch(/shutting down/);
+    const short = await fastrec('serve', 'knn.fastrec', '--token', 'short');
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/at least 16 characters/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, compareResults, evaluate, pairedTTest, randomSplit, tTwoSidedP, tune, csrRow, Random, InvalidArgumentError, type Split } from '../lib/index.js';
+import { compare, compareResults, crossValidate, evaluate, kFoldSplits, pairedTTest, randomSplit, tTwoSidedP, tune, csrRow, Random, InvalidArgumentError, type Split } from '../lib/index.js';
 import { lcg, randomDataset, ScoreTableModel } from './evaluate-helpers.js';
 
 /** P(|T| >= t) by Simpson integration of the Student t density (an independent reference). */
@@ -87,6 +87,26 @@ describe('compare', () => {
     expect(ci[1]).toBeGreaterThan(other!.metrics['ndcg@5']!.value);
     expect(other!.metrics['ndcg@5']!.diffCi![0]).toBeGreaterThan(0);
 
+    // Pooled RMSE: each resample pools the drawn users' squared errors (Σ sse / Σ pairs), same draws.
+    const pooled = await compare([rand, good], split, { k: 5, metrics: ['rmse'], resamples: 100, seed: 7 });
+    const rm = (await evaluate(good, split, { k: 5, metrics: ['rmse'] })).columns[0]!;
+    const rng2 = new Random(7);
+    const rmses: number[] = [];
+    for (let b = 0; b < 100; b++) {
+      let sse = 0, cnt = 0;
+      for (let j = 0; j < rm.values!.length; j++) {
+        const r = rng2.int(rm.values!.length);
+        sse += rm.values![r]!;
+        cnt += rm.weights![r]!;
+      }
+      rmses.push(Math.sqrt(sse / cnt));
+    }
+    rmses.sort((a, b) => a - b);
+    const q2 = (p: number) => rmses[Math.floor(p * 99)]! + (rmses[Math.floor(p * 99) + 1]! - rmses[Math.floor(p * 99)]!) * (p * 99 - Math.floor(p * 99));
+    expect(pooled.rows[1]!.metrics.rmse!.value).toBe(rm.value);
+    expect(pooled.rows[1]!.metrics.rmse!.ci![0]).toBeCloseTo(q2(0.025), 10);
+    expect(pooled.rows[1]!.metrics.rmse!.ci![1]).toBeCloseTo(q2(0.975), 10);
+
     const md = cmp.toMarkdown();
     expect(md.split('\n')[0]).toBe('| model | ndcg@5 | recall@5 | coverage@5 |');
     expect(md).toContain('| random (baseline) |');
@@ -171,5 +191,22 @@ describe('tune', () => {
     await expect(tune(f, {}, withVal, { metric: 'ndcg@10' })).rejects.toThrow(/for space/);
     await expect(tune(f, { a: [1] }, withVal, { metric: 'ndcg@10', trails: 3 } as never)).rejects.toThrow(/did you mean 'trials'/);
     await expect(tune('x' as never, { a: [1] }, withVal, { metric: 'ndcg@10' })).rejects.toThrow(/for modelFactory/);
+  });
+});
+
+describe('crossValidate', () => {
+  it('fits a fresh model per fold and summarizes each metric as mean and std over folds', async () => {
+    const d = await randomDataset(35, 60, 30, 10);
+    const folds = await kFoldSplits(d, { folds: 3, seed: 1 });
+    const scores = Float32Array.from({ length: d.numUsers * d.numItems }, (_, j) => (j * 31) % 17);
+    const made: ScoreTableModel[] = [];
+    const cv = await crossValidate(() => (made.push(new ScoreTableModel(scores, d.numItems)), made.at(-1)!), folds, { k: 5, metrics: ['ndcg', 'recall'] });
+    expect(made.length).toBe(3);
+    expect(cv.folds.length).toBe(3);
+    const per = await Promise.all(folds.map(async (f) => (await evaluate(await new ScoreTableModel(scores, d.numItems).fit(f.train), f, { k: 5, metrics: ['ndcg', 'recall'] })).metrics['ndcg@5']!));
+    const mean = per.reduce((a, b) => a + b, 0) / 3;
+    expect(cv.metrics['ndcg@5']!.mean).toBeCloseTo(mean, 14);
+    expect(cv.metrics['ndcg@5']!.std).toBeCloseTo(Math.sqrt(per.reduce((a, b) => a + (b - mean) ** 2, 0) / 2), 14);
+    await expect(crossValidate(() => made[0]!, [])).rejects.toThrow(/for folds/);
   });
 });

@@ -166,6 +166,38 @@ describe('kFoldSplits', () => {
   });
 });
 
+describe('validation splits of every strategy', () => {
+  it('leaveLastK validation holds out the last events of training; k-fold validation carves each fold', async () => {
+    const d = await randomDataset(10);
+    const s = await leaveLastKSplit(d, { k: 2, validation: { count: 1 } });
+    const v = s.validation!;
+    expectPartition(v, s.train.log);
+    const log = s.train.log;
+    const lastTrain = new Map<number, number>();
+    for (const e of v.events.train) lastTrain.set(log.users[e]!, Math.max(lastTrain.get(log.users[e]!) ?? -Infinity, log.timestamps[e]!));
+    for (const e of v.events.test) expect(lastTrain.get(log.users[e]!) ?? -Infinity).toBeLessThanOrEqual(log.timestamps[e]!);
+    const count = (users: Int32Array, idx: ArrayLike<number>) => {
+      const c = new Int32Array(d.numUsers);
+      for (let j = 0; j < idx.length; j++) c[users[idx[j]!]!]!++;
+      return c;
+    };
+    const valEvents = count(log.users, v.events.test);
+    const trainEvents = count(log.users, [...log.users.keys()]);
+    // one validation event per user that keeps at least one training event
+    for (let u = 0; u < d.numUsers; u++) expect(valEvents[u]).toBe(trainEvents[u]! >= 2 ? 1 : 0);
+
+    const folds = await kFoldSplits(d, { folds: 3, seed: 2, validation: { fraction: 0.3 } });
+    for (const f of folds) {
+      expectPartition(f.validation!, f.train.log);
+      const test = pairsOf(f.test);
+      for (const p of pairsOf(f.validation!.test)) expect(test.has(p)).toBe(false);
+    }
+    const t = await timeSplit(d, { fraction: 0.2, validation: { fraction: 0.25 } });
+    expect(t.validation!.info.cutoff!).toBeLessThanOrEqual(t.info.cutoff!);
+    for (const e of t.validation!.events.train) expect(t.train.log.timestamps[e]!).toBeLessThan(t.validation!.info.cutoff!);
+  });
+});
+
 describe('split argument checks', () => {
   it('names the argument, the expectation and what was received', async () => {
     const d = await randomDataset(9, 10, 10, 4);

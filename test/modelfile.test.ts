@@ -10,6 +10,10 @@ import { saveModel, loadModel, registerModel, modelFromState, modelKinds } from 
 import { CorruptFileError, IoError, UnsupportedVersionError, InvalidArgumentError } from '../lib/errors.js';
 import type { ModelState } from '../lib/recommender.js';
 import { TinyModel } from './fixtures/tiny-model.js';
+import { Interactions } from '../lib/data/interactions.js';
+import { Dataset } from '../lib/data/dataset.js';
+import { MODEL_SPECS, persistable } from '../lib/cli/models.js';
+import '../lib/models/builtin.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 let dir: string;
@@ -114,6 +118,57 @@ describe('model file container', () => {
     expect(readModelFile(path).state.config).toEqual({ v: 2 });
     expect(fs.readdirSync(dir).filter((f) => f.includes('over.fastrec.tmp'))).toEqual([]);
   });
+});
+
+describe('every built-in model type', () => {
+  let ds: Dataset;
+  beforeAll(async () => {
+    // Two planted groups of users and items, so every model has structure to learn.
+    const log = new Interactions();
+    for (let u = 0; u < 30; u++) {
+      const base = u < 15 ? 0 : 20;
+      for (let j = 0; j < 6; j++) log.add(`u${u}`, `i${base + ((u * 7 + j * 3) % 20)}`, 1 + (j % 2), undefined, 1_600_000_000_000 + u * 1000 + j);
+    }
+    ds = await Dataset.build(log);
+  });
+
+  const persistableSpecs = MODEL_SPECS.filter((s) => s.name !== 'hybrid');
+  it('has a registered loader for every persistable model the CLI trains', () => {
+    expect(persistableSpecs.map((s) => s.name).sort()).toEqual(['als', 'itemknn', 'popular', 'puresvd', 'random', 'userknn']);
+    for (const s of persistableSpecs) expect(modelKinds()).toContain(s.name);
+    // The hybrid is not persistable yet (no toState): the CLI refuses to save it with a clear message.
+    expect(persistable(MODEL_SPECS.find((s) => s.name === 'hybrid')!.create({}, true))).toBe(false);
+  });
+
+  for (const spec of MODEL_SPECS.filter((s) => s.name !== 'hybrid')) {
+    it(`${spec.name}: save -> load gives identical answers`, async () => {
+      const model = spec.create(spec.name === 'als' ? { factors: 4, iterations: 3 } : spec.name === 'puresvd' ? { factors: 4 } : {}, true);
+      await model.fit(ds, { seed: 3, threads: 1 });
+      const path = join(dir, `${spec.name}.fastrec`);
+      await saveModel(model, path);
+      for (const mmap of [true, false]) {
+        const loaded = (await import('../lib/models/registry.js')).openModel(path, { mmap }).model;
+        expect(loaded.name).toBe(model.name);
+        expect(loaded.fitted).toBe(true);
+        for (const u of ['u0', 'u7', 'u22']) {
+          const a = model.recommend(u, { k: 8 });
+          const b = loaded.recommend(u, { k: 8 });
+          expect(b.items, `${spec.name} ${u}`).toEqual(a.items);
+          expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+        }
+        expect(loaded.similarItems('i3', 5).items).toEqual(model.similarItems('i3', 5).items);
+        expect(loaded.recommendForHistory(['i1', 'i2'], { k: 5 }).items).toEqual(model.recommendForHistory(['i1', 'i2'], { k: 5 }).items);
+        const many = await loaded.recommendMany(['u1', 'u25'], { k: 4 });
+        const want = await model.recommendMany(['u1', 'u25'], { k: 4 });
+        expect(Array.from(many.indices)).toEqual(Array.from(want.indices));
+      }
+      // A damaged copy of a real model is refused, never half-loaded.
+      const bytes = fs.readFileSync(path);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+      fs.writeFileSync(path, bytes);
+      await expect(loadModel(path)).rejects.toThrow(CorruptFileError);
+    });
+  }
 });
 
 describe('damaged files', () => {
@@ -226,7 +281,7 @@ describe('crash-safe save', () => {
 });
 
 describe('invalid input', () => {
-  it('rejects malformed states before touching the file', () => {
+  it('rejects malformed states before touching the file', async () => {
     const path = join(dir, 'invalid.fastrec');
     expect(() => writeModelFile(path, { ...sampleState(), kind: '' })).toThrow(InvalidArgumentError);
     expect(() => writeModelFile(path, { ...sampleState(), arrays: { x: [1, 2] as unknown as Float32Array } })).toThrow(/state.arrays.x/);
@@ -235,6 +290,6 @@ describe('invalid input', () => {
     expect(() => writeModelFile('', sampleState())).toThrow(InvalidArgumentError);
     expect(fs.existsSync(path)).toBe(false);
     expect(() => registerModel('', TinyModel.fromState)).toThrow(InvalidArgumentError);
-    expect(saveModel({} as never, path)).rejects.toThrow(InvalidArgumentError);
+    await expect(saveModel({} as never, path)).rejects.toThrow(InvalidArgumentError);
   });
 });

@@ -233,6 +233,41 @@ describe('POST /v1/admin/reload', () => {
   });
 });
 
+describe('serving through the HNSW index (--ann)', () => {
+  it('gives the exact answers on a small catalog, for users, visitors and live events', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { AlsModel } = await import('../lib/models/als.js');
+    const log = new Interactions();
+    for (let u = 0; u < 40; u++) for (let j = 0; j < 5; j++) log.add(`u${u}`, `i${(u < 20 ? 0 : 25) + ((u * 3 + j * 7) % 25)}`);
+    const als = await new AlsModel({ factors: 8, iterations: 4 }).fit(await Dataset.build(log), { seed: 1, threads: 1 });
+    const path = join(dir, 'als.fastrec');
+    await saveModel(als, path);
+    const annApp = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 } });
+    try {
+      expect((await annApp.inject({ url: '/healthz' })).json().model.scoring).toBe('hnsw');
+      for (const u of ['u1', 'u30']) {
+        const res = await annApp.inject({ url: `/v1/users/${u}/recommendations?k=5` });
+        expect(res.statusCode).toBe(200);
+        expect(itemsOf(res), u).toEqual(als.recommend(u, { k: 5 }).items);
+      }
+      const ex = await annApp.inject({ url: `/v1/users/u1/recommendations?k=5&exclude=${als.recommend('u1', { k: 1 }).items[0]}` });
+      expect(itemsOf(ex)).toEqual(als.recommend('u1', { k: 5, exclude: als.recommend('u1', { k: 1 }).items }).items);
+      const v = await annApp.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: ['i3', 'i4'], k: 5 } });
+      expect(itemsOf(v)).toEqual(als.recommendForHistory(['i3', 'i4'], { k: 5 }).items);
+      const ev = await annApp.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events: [{ user: 'fresh', item: 'i30' }] } });
+      expect(ev.statusCode).toBe(202);
+      const fresh = await annApp.inject({ url: '/v1/users/fresh/recommendations?k=4' });
+      expect(itemsOf(fresh)).toEqual(als.recommendForHistory([{ item: 'i30', value: 1 }], { k: 4 }).items);
+      expect((await annApp.inject({ url: '/v1/users/nobody/recommendations' })).statusCode).toBe(404);
+    } finally {
+      await annApp.close();
+    }
+    // A model without factors cannot be served through the index.
+    await expect(buildServer({ modelPath: join(dir, 'a.fastrec'), logger: false, ann: {} })).rejects.toThrow(/--ann needs a factor model/);
+  });
+});
+
 describe('invalid configuration', () => {
   it('refuses short tokens and bad model files at start', async () => {
     await expect(buildServer({ modelPath: join(dir, 'a.fastrec'), token: 'short', logger: false })).rejects.toThrow(InvalidArgumentError);

@@ -4,11 +4,6 @@
  * file, unknown id, training failed...), 2 usage error (bad command, option
  * or argument value).
  */
-import '../models/builtin.js';
-import { runDemo } from './demo.js';
-import { runInfo, runRecommend, runSimilar } from './query.js';
-import { runServe } from './serve.js';
-import { runTrain, runEval } from './train.js';
 import { describeFailure, UsageError } from './util.js';
 
 const USAGE = `Usage: fastrec <command> [options]     (fastrec <command> --help for a command's options)
@@ -28,14 +23,15 @@ Exit codes: 0 success, 1 runtime failure, 2 usage error.
 
 type Command = (args: string[]) => Promise<number>;
 
+// Each command's module is imported when it runs: `fastrec info` does not load the server framework.
 const COMMANDS: Record<string, Command> = {
-  demo: runDemo,
-  info: runInfo,
-  recommend: runRecommend,
-  similar: runSimilar,
-  serve: runServe,
-  train: runTrain,
-  eval: runEval,
+  demo: async (a) => (await import('./demo.js')).runDemo(a),
+  info: async (a) => (await import('./query.js')).runInfo(a),
+  recommend: async (a) => (await import('./query.js')).runRecommend(a),
+  similar: async (a) => (await import('./query.js')).runSimilar(a),
+  serve: async (a) => (await import('./serve.js')).runServe(a),
+  train: async (a) => (await import('./train.js')).runTrain(a),
+  eval: async (a) => (await import('./train.js')).runEval(a),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -54,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     const near = Object.keys(COMMANDS).find((c) => c.startsWith(command.slice(0, 2)));
     throw new UsageError(`unknown command '${command}'${near ? ` (did you mean '${near}'?)` : ''}`, USAGE);
   }
+  // Every built-in model kind, so any model file loads.
+  await import('../models/builtin.js');
   return run(rest);
 }
 

@@ -5,11 +5,13 @@ import { buildServer, serve, MIN_TOKEN_LENGTH } from '../server/app.js';
 import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
-                     [--max-k 1000] [--body-limit BYTES] [--log-level info]
+                     [--max-k 1000] [--body-limit BYTES] [--log-level info] [--ann [--ef 64]]
 
 Serves recommendations over HTTP (JSON). Write and admin endpoints (POST /v1/events,
 POST /v1/admin/reload) need a bearer token of at least ${MIN_TOKEN_LENGTH} characters, from --token or the
 FASTREC_TOKEN environment variable; without one they answer 403.
+--ann answers known users' top-k through an HNSW index over the item factors (factor models
+such as als; approximate, built at start-up and on reload; --ef trades recall for speed).
 Stop with Ctrl-C or SIGTERM: in-flight requests finish first.`;
 
 export async function runServe(args: string[]): Promise<number> {
@@ -22,6 +24,8 @@ export async function runServe(args: string[]): Promise<number> {
       'max-k': { type: 'string' },
       'body-limit': { type: 'string' },
       'log-level': { type: 'string' },
+      ann: { type: 'boolean', default: false },
+      ef: { type: 'string' },
     },
     SERVE_USAGE,
   );
@@ -39,7 +43,8 @@ export async function runServe(args: string[]): Promise<number> {
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
     throw new UsageError(`the token must have at least ${MIN_TOKEN_LENGTH} characters; generate one with: openssl rand -hex 24`, SERVE_USAGE);
   }
-  const app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level } });
+  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE) } : false;
+  const app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level }, ann });
   if (!token) app.log.warn('no token given (--token or FASTREC_TOKEN): POST /v1/events and /v1/admin/reload are disabled');
   await serve(app, port, String(values.host ?? '127.0.0.1'));
   // Keep running until a signal closes the server.

@@ -7,9 +7,9 @@ import { leaveLastKSplit, randomSplit, timeSplit, type Split } from '../evaluate
 import { evaluate, DEFAULT_METRICS, type EvaluationResult, type MetricName } from '../evaluate/evaluate.js';
 import { compareResults } from '../evaluate/compare.js';
 import type { Dataset } from '../data/dataset.js';
-import { InvalidArgumentError } from '../errors.js';
+import { FastrecError, InvalidArgumentError } from '../errors.js';
 import { DATA_HELP, DATA_OPTIONS, loadDataset } from './data.js';
-import { MODEL_SPECS, modelSpec, type CliModelOptions, type ModelSpec } from './models.js';
+import { MODEL_SPECS, modelSpec, persistable, type CliModelOptions, type ModelSpec } from './models.js';
 import { progress } from './progress.js';
 import { intOption, listOption, numOption, parse, printJson, UsageError, type Parsed } from './util.js';
 
@@ -99,6 +99,9 @@ export async function runTrain(args: string[]): Promise<number> {
   const threads = intOption(values, 'threads', 0, 0, 1024, usage);
   const seed = intOption(values, 'seed', 42, 0, 2 ** 31 - 1, usage);
   const model = create(spec, hyper, usage);
+  if (!persistable(model)) {
+    throw new FastrecError('INVALID_ARGUMENT', `the ${spec.name} model cannot be saved to a model file yet; compare it with \`fastrec eval --models ${spec.name},...\` or use it from the API`);
+  }
   const quiet = values.json === true;
   const t0 = performance.now();
   const data = await loadDataset(positionals[0]!, values, usage, threads);
@@ -111,7 +114,7 @@ export async function runTrain(args: string[]): Promise<number> {
   await saveModel(model, out, {
     metadata: { trainedOn: positionals[0], users: data.dataset.numUsers, items: data.dataset.numItems, pairs: data.dataset.nnz, fitSeconds: Number(fit.seconds.toFixed(3)), options: hyper },
   });
-  const summary = { model: spec.name, out, users: data.dataset.numUsers, items: data.dataset.numItems, pairs: data.dataset.nnz, fitSeconds: fit.seconds, finalLoss: fit.loss.at(-1) ?? null };
+  const summary = { model: spec.name, out, users: data.dataset.numUsers, items: data.dataset.numItems, pairs: data.dataset.nnz, fitSeconds: fit.seconds, finalLoss: fit.loss.at(-1) ?? (model as { lastLoss?: number }).lastLoss ?? null };
   if (quiet) printJson(summary);
   else process.stdout.write(`trained ${spec.name} in ${fit.seconds.toFixed(2)} s${summary.finalLoss !== null ? ` (final loss ${summary.finalLoss.toPrecision(5)})` : ''}; saved ${out}\n`);
   return 0;

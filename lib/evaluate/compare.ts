@@ -17,7 +17,7 @@
 import type { Recommender } from '../recommender.js';
 import { InvalidArgumentError } from '../errors.js';
 import { integer, invalid, knownOptions, number } from '../validate.js';
-import { aggregateColumn, evaluate, LOWER_IS_BETTER, type EvaluateOptions, type EvaluationResult, type MetricColumn } from './evaluate.js';
+import { evaluate, LOWER_IS_BETTER, type EvaluateOptions, type EvaluationResult, type MetricColumn } from './evaluate.js';
 import { Random } from './random.js';
 import { pairedTTest, quantile } from './stats.js';
 import type { Split } from './split.js';
@@ -181,13 +181,21 @@ export function compareResults(
     return Float64Array.from(c.values, (v, j) => v / c.weights![j]!);
   };
 
-  // Paired bootstrap: the same resampled users for every model and metric.
+  // Paired bootstrap: the same resampled users for every model and metric. A resample is
+  // stored as how many times each user was drawn, so each column is one sequential pass.
   const boot = results.map(() => metricNames.map(() => new Float64Array(B)));
+  const prepared = results.map((r) => r.columns.map((c) => (c.values ? resamplable(c) : null)));
   const rng = new Random(seed);
-  const rows = new Int32Array(n);
+  const drawn = new Int32Array(n);
   for (let b = 0; b < B && n > 0; b++) {
-    for (let j = 0; j < n; j++) rows[j] = rng.int(n);
-    results.forEach((r, x) => r.columns.forEach((c, y) => (boot[x]![y]![b] = c.values ? aggregateColumn(c, rows) : NaN)));
+    drawn.fill(0);
+    for (let j = 0; j < n; j++) drawn[rng.int(n)]!++;
+    for (let x = 0; x < prepared.length; x++) {
+      for (let y = 0; y < metricNames.length; y++) {
+        const p = prepared[x]![y];
+        boot[x]![y]![b] = p ? weightedValue(drawn, p.values, p.weights, p.root) : NaN;
+      }
+    }
   }
   const lo = (1 - confidence) / 2, hi = 1 - lo;
   const interval = (samples: Float64Array): [number, number] | null => {
@@ -212,6 +220,31 @@ export function compareResults(
     return { model: r.model, baseline: x === baseIndex, metrics, seconds: r.seconds };
   });
   return new Comparison(baseName, metricNames, table, n, B, confidence, seed, [...results]);
+}
+
+/** Σ drawn·values / Σ drawn·weights (square-rooted for pooled RMSE). */
+function weightedValue(drawn: Int32Array, values: Float64Array, weights: Float64Array, root: boolean): number {
+  let sum = 0;
+  let weight = 0;
+  for (let j = 0; j < drawn.length; j++) {
+    const c = drawn[j]!;
+    sum += c * values[j]!;
+    weight += c * weights[j]!;
+  }
+  if (weight === 0) return NaN;
+  return root ? Math.sqrt(sum / weight) : sum / weight;
+}
+
+/** A column with undefined values zeroed and given weight 0, ready for weighted resampling. */
+function resamplable(c: MetricColumn): { values: Float64Array; weights: Float64Array; root: boolean } {
+  const values = new Float64Array(c.values!.length);
+  const weights = new Float64Array(c.values!.length);
+  c.values!.forEach((v, j) => {
+    if (Number.isNaN(v)) return;
+    values[j] = v;
+    weights[j] = c.weights ? c.weights[j]! : 1;
+  });
+  return { values, weights, root: c.aggregate === 'rootMean' };
 }
 
 /** True when `a` is a better value than `b` for the metric (e.g. 'ndcg@10' higher, 'rmse' lower). */

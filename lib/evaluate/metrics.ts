@@ -18,6 +18,18 @@
  * NDCG and MAP normalize by the best achievable value with min(k, |R|)
  * relevant items, so a perfect list scores 1 whatever |R| is.
  *
+ * Where common libraries differ:
+ * - implicit's precision@k divides by min(k, |R|): here that is
+ *   implicitPrecision; `precision` is the textbook hits / k.
+ * - implicit's AUC@k is computed from the top-k list only (everything outside
+ *   it tied at the bottom); `auc` here ranks the whole catalog, and a list
+ *   truncated at k can be fed to auc() for the top-k variant.
+ * - Some libraries divide recall@k by min(k, |R|) (then it equals
+ *   implicitPrecision); here recall divides by |R|.
+ * - MAP@k: the divisor is min(k, |R|) (as in implicit and most recsys code);
+ *   others use |R| or the number of hits.
+ * - Graded NDCG: linear gains here; some libraries use 2^g − 1.
+ *
  * A metric that is undefined for a user (no relevant items; fewer than two
  * recommended items for diversity; an empty list for novelty) returns NaN and
  * evaluate() leaves that user out of that metric's mean.

@@ -48,6 +48,7 @@ import {
   type TrainingData,
 } from './common.js';
 import { FactorScorer, normalizeRows } from './factor.js';
+import { annRecommend, buildModelAnnScorer, type AnnScorer, type AnnScorerOptions } from '../ann.js';
 import { registerModel } from './registry.js';
 
 export interface AlsOptions {
@@ -179,6 +180,8 @@ export class AlsModel implements Recommender, Persistable {
   /** Loss after the last iteration of the last fit (when computeLoss). */
   lastLoss: number | undefined;
   private trained: Trained | undefined;
+  // ---- ann: optional HNSW candidate generation (lib/ann.ts) ----
+  private ann: AnnScorer | undefined;
 
   constructor(options?: AlsOptions) {
     this.options = Object.freeze(resolveAlsOptions(options));
@@ -299,9 +302,28 @@ export class AlsModel implements Recommender, Persistable {
     const o = resolveRecommendOptions(options, t.data.items);
     const u = userIndexOf(user, t.data.users);
     const k = this.options.factors;
-    const rec = t.scorer.recommend(t.userFactors.subarray(u * k, (u + 1) * k), t.scorer.seenOf(u), o);
+    const userVector = t.userFactors.subarray(u * k, (u + 1) * k);
+    const rec = this.ann?.itemFactors === t.itemFactors
+      ? annRecommend(this.ann, t.data.items, userVector, t.scorer.seenOf(u), o)
+      : t.scorer.recommend(userVector, t.scorer.seenOf(u), o);
     if (!this.implicit) addConstant(rec.scores, t.globalMean + t.userBias![u]!);
     return rec;
+  }
+
+  /**
+   * Route `recommend` through an HNSW index over the item factors (and item
+   * biases): approximate, much faster on large catalogs; candidates are
+   * re-scored exactly. `false` returns to exact scoring. A refit (new item
+   * factors) falls back to exact scoring until this is called again; call it
+   * again after partialFit on items too.
+   */
+  async useAnnIndex(options: AnnScorerOptions | false = {}): Promise<void> {
+    if (options === false) {
+      this.ann = undefined;
+      return;
+    }
+    const t = this.t;
+    this.ann = await buildModelAnnScorer(t.itemFactors, this.options.factors, t.itemBias, options);
   }
 
   /** Top-k for many users (ids or dense indices), batched on native threads; never builds the full score matrix. */
@@ -428,8 +450,8 @@ export class AlsModel implements Recommender, Persistable {
   }
 
   /**
-   * Recompute the factors of some users (against the current item factors)
-   * and then some items (against the updated user factors) from `dataset`,
+   * Recompute exactly (Cholesky) the factors of some users (against the
+   * current item factors) and then some items (against the updated user factors) from `dataset`,
    * which may hold new interactions and new users or items (their ids are
    * added; new rows start from zero). Resolves to this model; on abort the
    * model is unchanged.
@@ -469,7 +491,7 @@ export class AlsModel implements Recommender, Persistable {
             { fixed: itemFactors, fixedBias: itemBias, globalMean: t.globalMean, target: userFactors, targetBias: userBias },
             gram,
             config,
-            false,
+            true, // exact: the rows' least-squares solutions, whatever the training solver
             threads,
             flag,
           ),
@@ -485,7 +507,7 @@ export class AlsModel implements Recommender, Persistable {
             { fixed: userFactors, fixedBias: userBias, globalMean: t.globalMean, target: itemFactors, targetBias: itemBias },
             null,
             config,
-            false,
+            true, // exact: the rows' least-squares solutions, whatever the training solver
             threads,
             flag,
           ),

@@ -4,6 +4,7 @@
  * vector p_u = r_u V (= (U Σ)_u for a training user) against the item factors
  * V. A new user is folded in the same way from their history: p = h V.
  */
+import { annRecommend, buildModelAnnScorer, type AnnScorer, type AnnScorerOptions } from '../ann.js';
 import type { Dataset } from '../data/dataset.js';
 import { csrRow } from '../data/dataset.js';
 import type { Id } from '../data/idmap.js';
@@ -64,6 +65,8 @@ export class PureSvdModel implements Recommender, Persistable {
   readonly name = 'puresvd';
   readonly options: Readonly<Required<PureSvdOptions>>;
   private state: Fitted | undefined;
+  // ---- ann: optional HNSW candidate generation (lib/ann.ts) ----
+  private ann: AnnScorer | undefined;
 
   constructor(options: PureSvdOptions = {}) {
     knownOptions('options', options, OPTIONS);
@@ -123,7 +126,23 @@ export class PureSvdModel implements Recommender, Persistable {
     const s = this.fittedState();
     const o = resolveRecommendOptions(options, s.data.items);
     const u = userIndexOf(user, s.data.users);
-    return s.scorer.recommend(s.userFactors.subarray(u * s.factors, (u + 1) * s.factors), s.scorer.seenOf(u), o);
+    const userVector = s.userFactors.subarray(u * s.factors, (u + 1) * s.factors);
+    if (this.ann?.itemFactors === s.itemFactors) return annRecommend(this.ann, s.data.items, userVector, s.scorer.seenOf(u), o);
+    return s.scorer.recommend(userVector, s.scorer.seenOf(u), o);
+  }
+
+  /**
+   * Route `recommend` through an HNSW index over the item factors
+   * (approximate, candidates re-scored exactly); `false` returns to exact
+   * scoring. A refit falls back to exact scoring until this is called again.
+   */
+  async useAnnIndex(options: AnnScorerOptions | false = {}): Promise<void> {
+    if (options === false) {
+      this.ann = undefined;
+      return;
+    }
+    const s = this.fittedState();
+    this.ann = await buildModelAnnScorer(s.itemFactors, s.factors, null, options);
   }
 
   async recommendMany(users: readonly Id[] | Int32Array, options?: BatchOptions): Promise<BatchRecommendations> {

@@ -16,7 +16,7 @@ import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js
 import type { Id } from '../data/idmap.js';
 import type { Recommendations, RecommendOptions } from '../recommender.js';
 import { Metrics } from './metrics.js';
-import { historyWithEvents, LiveHistories, loadServedModel, lookupId, type ServedModel } from './model.js';
+import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, type AnnServeOptions, type ServedModel } from './model.js';
 import * as S from './schemas.js';
 
 export interface ServerOptions {
@@ -33,6 +33,8 @@ export interface ServerOptions {
   /** Bounds on live events kept in memory. */
   maxLiveUsers?: number;
   maxEventsPerUser?: number;
+  /** Answer known users' top-k through an HNSW index over the item factors (approximate; factor models only). */
+  ann?: AnnServeOptions | false;
 }
 
 /** Tokens shorter than this are refused: they are guessable. */
@@ -40,6 +42,7 @@ export const MIN_TOKEN_LENGTH = 16;
 
 interface Ctx {
   served: ServedModel;
+  ann: AnnServeOptions | false;
   live: LiveHistories;
   metrics: Metrics;
   maxK: number;
@@ -64,7 +67,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     throw new InvalidArgumentError(`the service token must have at least ${MIN_TOKEN_LENGTH} characters (received ${options.token.length}); generate one with: openssl rand -hex 24`);
   }
   const ctx: Ctx = {
-    served: await loadServedModel(options.modelPath),
+    served: await loadServedModel(options.modelPath, options.ann ?? false),
+    ann: options.ann ?? false,
     live: new LiveHistories(options.maxLiveUsers, options.maxEventsPerUser),
     metrics: new Metrics(),
     maxK,
@@ -115,7 +119,7 @@ function health(ctx: Ctx): Record<string, unknown> {
   const s = ctx.served;
   return {
     status: 'ok',
-    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null },
+    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null, scoring: s.ann ? 'hnsw' : 'exact' },
     liveUsers: ctx.live.users,
   };
 }
@@ -175,7 +179,12 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       if (live) {
         const history = historyWithEvents(served, known, live);
         const opts = options(req.query, ctx, req.query.filterSeen === false ? [] : history.map((h) => h.item));
-        rec = served.model.recommendForHistory(history, opts);
+        rec = served.ann?.foldIn
+          ? annRecommend(served, { history }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined)
+          : served.model.recommendForHistory(history, opts);
+      } else if (served.ann && known !== undefined) {
+        const opts = options(req.query, ctx);
+        rec = annRecommend(served, { user: known }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined);
       } else {
         const opts = options(req.query, ctx);
         rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
@@ -192,7 +201,11 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       const b = req.body;
       const history = [...(b.items ?? []), ...(b.basket ?? [])];
       // Never recommend what is already in the basket (cross-sell, not substitutes of it).
-      const rec = served.model.recommendForHistory(expandHistory(history), options(b, ctx, idList(b.basket) ?? []));
+      const opts = options(b, ctx, idList(b.basket) ?? []);
+      const visitor = expandHistory(history);
+      const rec = served.ann?.foldIn
+        ? annRecommend(served, { history: visitor.filter((h) => served.items!.has(h.item)) }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined)
+        : served.model.recommendForHistory(visitor, opts);
       return body(rec, { model: served.info.kind, ...(b.context ? { context: b.context } : {}) });
     },
   );
@@ -271,7 +284,7 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
       const path = req.body?.path ?? ctx.served.path;
       const started = performance.now();
       try {
-        reloading = loadServedModel(path);
+        reloading = loadServedModel(path, ctx.ann);
         // Requests keep using the old model until this single assignment.
         ctx.served = (await reloading) as ServedModel;
       } catch (err) {

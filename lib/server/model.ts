@@ -7,7 +7,9 @@
 import { IdMap, type Id } from '../data/idmap.js';
 import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
-import type { ModelState } from '../recommender.js';
+import type { History, ModelState, Recommendations } from '../recommender.js';
+import { AnnScorer } from '../ann.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export interface ServedModel {
   model: PersistableRecommender;
@@ -18,14 +20,85 @@ export interface ServedModel {
   users: IdMap | undefined;
   items: IdMap | undefined;
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
+  /** An HNSW index over the item factors (serve --ann), for factor models that expose userVector and itemFactors. */
+  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined } | undefined;
+}
+
+export interface AnnServeOptions {
+  M?: number;
+  efConstruction?: number;
+  ef?: number;
+}
+
+interface FactorModel {
+  userVector(user: Id): Float32Array;
+  foldIn?(history: History): { factors: Float32Array };
+  itemFactors: Float32Array;
+  itemBias?: Float32Array | null;
+}
+
+function isFactorModel(m: unknown): m is FactorModel {
+  const f = m as Partial<FactorModel>;
+  return typeof f.userVector === 'function' && f.itemFactors instanceof Float32Array;
 }
 
 /** Load a model file (memory-mapped where possible: the arrays are views of the page cache). */
-export async function loadServedModel(path: string): Promise<ServedModel> {
+export async function loadServedModel(path: string, ann?: AnnServeOptions | false): Promise<ServedModel> {
   await import('../models/builtin.js');
   const { state, info } = readModelFile(path);
   const model = modelFromState(state);
-  return { model, info, path, loadedAt: new Date(), ...trainingOf(state) };
+  const training = trainingOf(state);
+  let index: ServedModel['ann'];
+  if (ann) {
+    if (!isFactorModel(model) || !training.items) {
+      throw new InvalidArgumentError(`--ann needs a factor model with its training data (e.g. als); ${path} holds a '${info.kind}' model`);
+    }
+    const dim = model.itemFactors.length / training.items.size;
+    const scorer = await AnnScorer.build(model.itemFactors, dim, {
+      M: ann.M ?? 16,
+      efConstruction: ann.efConstruction ?? 100,
+      ef: ann.ef ?? 64,
+      ...(model.itemBias ? { itemBias: model.itemBias } : {}),
+    });
+    const fold = model.foldIn?.bind(model);
+    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined };
+  }
+  return { model, info, path, loadedAt: new Date(), ...training, ann: index };
+}
+
+/**
+ * Top-k through the HNSW index, for a known user (`user`) or a history folded
+ * in (`history`): seen and excluded items go to the index's deny-list, then
+ * the candidates are re-scored exactly.
+ */
+export function annRecommend(served: ServedModel, who: { user: Id } | { history: { item: Id; value: number }[] }, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined): Recommendations {
+  const { scorer, userVector, foldIn } = served.ann!;
+  const items = served.items!;
+  let seen: ArrayLike<number> | null = null;
+  let vector: Float32Array;
+  if ('user' in who) {
+    vector = userVector(who.user);
+    if (filterSeen && served.users && served.train) {
+      const u = served.users.index(who.user);
+      if (u !== undefined) seen = served.train.indices.subarray(Number(served.train.indptr[u]), Number(served.train.indptr[u + 1]));
+    }
+  } else {
+    vector = foldIn!(who.history);
+    if (filterSeen) seen = who.history.map((h) => items.index(h.item)).filter((i): i is number => i !== undefined);
+  }
+  const toIdx = (ids: Id[] | undefined): number[] | null => {
+    if (!ids) return null;
+    const out: number[] = [];
+    for (const id of ids) {
+      const i = items.index(id);
+      if (i !== undefined) out.push(i);
+    }
+    return out;
+  };
+  const inc = toIdx(include);
+  if (inc && inc.length === 0) return { items: [], indices: new Int32Array(0), scores: new Float32Array(0) };
+  const r = scorer.recommend(vector, k, { seen, exclude: toIdx(exclude), include: inc });
+  return { items: items.idsOf(r.indices), indices: r.indices, scores: r.scores };
 }
 
 function trainingOf(state: ModelState): Pick<ServedModel, 'users' | 'items' | 'train'> {

@@ -129,6 +129,7 @@ export const health = {
         loadedAt: { type: 'string' },
         users: { type: ['integer', 'null'] },
         items: { type: ['integer', 'null'] },
+        scoring: { type: 'string' },
       },
     },
     liveUsers: { type: 'integer' },

@@ -3,6 +3,7 @@
 // object is collected meanwhile). lib/ann.ts validates arguments and owns the API.
 //
 // Labels cross as Int32Array (IdMap indices, >= 0); results pad with -1 / +Infinity.
+#include <cstring>
 #include <memory>
 
 #include "ann/flat.hpp"
@@ -33,13 +34,18 @@ Array<int32_t> optional_ids(const Napi::Value& v, const char* name) {
 }
 
 // Results of one query as { labels: Int32Array, distances: Float32Array }.
+// Small results are copied into V8-owned arrays: cheaper than external
+// buffers with finalizers, which a search per millisecond would pile up.
 Napi::Object results(Napi::Env env, std::vector<uint32_t>& labels, std::vector<float>& distances, size_t n) {
-  std::vector<int32_t> l(n);
-  for (size_t i = 0; i < n; ++i) l[i] = int32_t(labels[i]);
-  distances.resize(n);
+  auto l = Napi::Int32Array::New(env, n);
+  auto d = Napi::Float32Array::New(env, n);
+  if (n) {
+    std::memcpy(l.Data(), labels.data(), n * sizeof(int32_t));
+    std::memcpy(d.Data(), distances.data(), n * sizeof(float));
+  }
   Napi::Object o = Napi::Object::New(env);
-  o.Set("labels", to_js(env, std::move(l)));
-  o.Set("distances", to_js(env, std::move(distances)));
+  o.Set("labels", l);
+  o.Set("distances", d);
   return o;
 }
 
@@ -69,7 +75,7 @@ void check_dim(size_t length, size_t dim, const char* name) {
 }
 
 void init_ann(Napi::Env env, Napi::Object exports) {
-  // hnswCreate(dim, metric, M, efConstruction, seed, mipsTransform, maxNorm, capacity) -> handle
+  // hnswCreate(dim, metric, M, efConstruction, seed, mipsTransform, maxNorm, capacity, storage) -> handle
   export_fn(env, exports, "hnswCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
     ann::HnswParams p;
     p.dim = size_t(integer(info[0], "dim"));
@@ -80,6 +86,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     p.mips_transform = boolean(info[5], "mipsTransform");
     p.max_norm = float(number(info[6], "maxNorm"));
     size_t capacity = size_t(integer(info[7], "capacity"));
+    p.float16 = string(info[8], "storage") == "float16";
     return wrap_handle(info.Env(), std::make_shared<Hnsw>(p, capacity));
   });
 
@@ -97,6 +104,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     o.Set("memoryBytes", double(h->memory_bytes()));
     o.Set("maxNorm", double(h->max_norm()));
     o.Set("mipsTransform", h->params().mips_transform);
+    o.Set("storage", h->params().float16 ? "float16" : "float32");
     return o;
   });
 

@@ -135,14 +135,25 @@ class RowSolver {
   }
 
   // Copy the factor vectors of entries [j0, j0 + nb) of the row into buf.
+  // The rows are scattered over the fixed factors (cache misses for the big
+  // side), so the next rows are prefetched while the current ones are copied.
   void gather(int64_t row, size_t j0, size_t nb, float* buf) const {
     const int32_t* cols = m_.indices + m_.indptr[row] + j0;
-    std::memset(buf, 0, nb * ld_ * sizeof(float));
+    const size_t bytes = k_ * sizeof(float);
+    constexpr size_t kAhead = 8;
+    for (size_t j = 0; j < std::min(nb, kAhead); ++j) prefetch_row(cols[j]);
     for (size_t j = 0; j < nb; ++j) {
+      if (j + kAhead < nb) prefetch_row(cols[j + kAhead]);
       float* dst = buf + j * ld_;
-      std::memcpy(dst, side_.fixed + static_cast<size_t>(cols[j]) * k_, k_ * sizeof(float));
+      std::memcpy(dst, side_.fixed + static_cast<size_t>(cols[j]) * k_, bytes);
+      if (ld_ > k_) std::memset(dst + k_, 0, (ld_ - k_) * sizeof(float));
       if (!cfg_.implicit) dst[k_] = 1.0f;
     }
+  }
+
+  void prefetch_row(int32_t col) const {
+    const char* p = reinterpret_cast<const char*>(side_.fixed + static_cast<size_t>(col) * k_);
+    for (size_t off = 0; off < k_ * sizeof(float); off += 64) __builtin_prefetch(p + off);
   }
 
   double lambda(size_t n) const { return row_lambda(cfg_, n, side_.n_fixed); }
@@ -257,8 +268,9 @@ class RowSolver {
     // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x
     matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
     if (base_) {
-      S_.gemv(base_, d_, ld_, ld_, x, tmp);
-      S_.axpy(-1.0f, tmp, r, d_);
+      std::fill(tmp, tmp + ld_, 0.0f);
+      K_.symv(base_, d_, ld_, x, tmp);
+      S_.axpy(-1.0f, tmp, r, ld_);
     }
     S_.axpy(-lam, x, r, d_);
     std::memcpy(p, r, ld_ * sizeof(float));
@@ -267,10 +279,7 @@ class RowSolver {
       if (!(rs > kCgTolerance)) break;
       std::fill(ap, ap + ld_, 0.0f);
       matvec(row, n, s, gathered, 1.0f, nullptr, p, ap);
-      if (base_) {
-        S_.gemv(base_, d_, ld_, ld_, p, tmp);
-        S_.axpy(1.0f, tmp, ap, d_);
-      }
+      if (base_) K_.symv(base_, d_, ld_, p, ap);
       S_.axpy(lam, p, ap, d_);
       const float pap = S_.dot(p, ap, ld_);
       if (!(pap > 0.0f)) break;  // not positive definite along p: stop where we are

@@ -21,6 +21,8 @@ struct Kernels {
   // with beta = null, scale = 1 it is the CG matvec Yᵀ(a∘(Y p)).
   void (*weighted_matvec)(const float* Y, size_t n, size_t ld, const float* a, float scale,
                           const float* beta, const float* p, float* out);
+  // out[0..ld) += G p for a symmetric d x d matrix G in rows of ld floats (zero padded).
+  void (*symv)(const float* G, size_t d, size_t ld, const float* p, float* out);
   // sum_i a[i] * b[i] in double (Cholesky factorization).
   double (*ddot)(const double* a, const double* b, size_t n);
 };

@@ -17,12 +17,22 @@ static inline float hsum(vf v) { return v; }
 static inline double hsumd(vd v) { return v; }
 #else
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
+typedef int vi __attribute__((vector_size(W * sizeof(int))));
 constexpr size_t WD = W / 2;
 typedef double vd __attribute__((vector_size(WD * sizeof(double))));
+// Horizontal sum by halving shuffles (log2 W adds instead of W - 1 extracts).
+template <size_t S>
+static inline vf fold(vf v) {
+  vi mask;
+  for (size_t j = 0; j < W; ++j) mask[j] = static_cast<int>(j ^ S);
+  return v + __builtin_shuffle(v, mask);
+}
 static inline float hsum(vf v) {
-  float s = 0;
-  for (size_t j = 0; j < W; ++j) s += v[j];
-  return s;
+  if constexpr (W >= 16) v = fold<8>(v);
+  if constexpr (W >= 8) v = fold<4>(v);
+  if constexpr (W >= 4) v = fold<2>(v);
+  v = fold<1>(v);
+  return v[0];
 }
 static inline double hsumd(vd v) {
   double s = 0;
@@ -91,33 +101,47 @@ static inline float dot_ld(const float* a, const float* b, size_t ld) {
   return hsum(s0 + s1);
 }
 
-// Four gathered rows at a time: their dot products with p, then one pass
-// that adds t0 y0 + t1 y1 + t2 y2 + t3 y3 into out while the rows are in L1.
+// Eight gathered rows at a time: their dot products with p, then one pass
+// that adds sum_i t_i y_i into out while the rows are in L1 (each load of p
+// and of out serves eight rows).
 static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a, float scale,
                             const float* beta, const float* p, float* out) {
+  constexpr size_t R = 4;
   size_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const float* y0 = Y + j * ld;
-    const float* y1 = y0 + ld;
-    const float* y2 = y1 + ld;
-    const float* y3 = y2 + ld;
-    float t[4] = {0, 0, 0, 0};
+  for (; j + R <= n; j += R) {
+    const float* y = Y + j * ld;
+    float t[R] = {};
     if (p) {
-      vf s[4] = {};
-      for (size_t c = 0; c < ld; c += W) {
-        const vf pv = load(p + c);
-        s[0] += load(y0 + c) * pv;
-        s[1] += load(y1 + c) * pv;
-        s[2] += load(y2 + c) * pv;
-        s[3] += load(y3 + c) * pv;
+      // Two accumulators per row: eight independent FMA chains hide the FMA latency.
+      vf s[R] = {}, s2[R] = {};
+      size_t c = 0;
+      for (; c + 2 * W <= ld; c += 2 * W) {
+        const vf pv = load(p + c), pv2 = load(p + c + W);
+        for (size_t i = 0; i < R; ++i) {
+          s[i] += load(y + i * ld + c) * pv;
+          s2[i] += load(y + i * ld + c + W) * pv2;
+        }
       }
-      for (size_t i = 0; i < 4; ++i) t[i] = scale * (a ? a[j + i] : 1.0f) * hsum(s[i]);
+      for (; c < ld; c += W) {
+        const vf pv = load(p + c);
+        for (size_t i = 0; i < R; ++i) s[i] += load(y + i * ld + c) * pv;
+      }
+      for (size_t i = 0; i < R; ++i) s[i] += s2[i];
+      for (size_t i = 0; i < R; ++i) t[i] = scale * (a ? a[j + i] : 1.0f) * hsum(s[i]);
     }
     if (beta)
-      for (size_t i = 0; i < 4; ++i) t[i] += beta[j + i];
-    const vf t0 = splat(t[0]), t1 = splat(t[1]), t2 = splat(t[2]), t3 = splat(t[3]);
-    for (size_t c = 0; c < ld; c += W)
-      store(out + c, load(out + c) + ((t0 * load(y0 + c) + t1 * load(y1 + c)) + (t2 * load(y2 + c) + t3 * load(y3 + c))));
+      for (size_t i = 0; i < R; ++i) t[i] += beta[j + i];
+    vf tv[R];
+    for (size_t i = 0; i < R; ++i) tv[i] = splat(t[i]);
+    for (size_t c = 0; c < ld; c += W) {
+      vf acc0 = tv[0] * load(y + c) + tv[1] * load(y + ld + c);
+      vf acc1 = tv[2] * load(y + 2 * ld + c) + tv[3] * load(y + 3 * ld + c);
+      if constexpr (R == 8) {
+        acc0 += tv[4] * load(y + 4 * ld + c) + tv[5] * load(y + 5 * ld + c);
+        acc1 += tv[6] * load(y + 6 * ld + c) + tv[7] * load(y + 7 * ld + c);
+      }
+      store(out + c, load(out + c) + (acc0 + acc1));
+    }
   }
   for (; j < n; ++j) {
     const float* yj = Y + j * ld;
@@ -126,6 +150,28 @@ static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a,
     const vf tv = splat(t);
     for (size_t c = 0; c < ld; c += W) store(out + c, load(out + c) + tv * load(yj + c));
   }
+}
+
+// out[0..ld) += G p for a symmetric d x d matrix G stored in rows of ld
+// floats (zero padded): written as sum_c p[c] * G[c, :] (row c = column c), so
+// each output vector is its own accumulator and no horizontal sums are needed.
+template <size_t NF>
+static inline void symv_block(const float* G, size_t d, size_t ld, const float* p, float* out) {
+  constexpr size_t NV = NF / W;
+  vf acc[NV];
+  for (size_t v = 0; v < NV; ++v) acc[v] = load(out + v * W);
+  for (size_t c = 0; c < d; ++c) {
+    const vf pc = splat(p[c]);
+    const float* row = G + c * ld;
+    for (size_t v = 0; v < NV; ++v) acc[v] += pc * load(row + v * W);
+  }
+  for (size_t v = 0; v < NV; ++v) store(out + v * W, acc[v]);
+}
+
+static void symv(const float* G, size_t d, size_t ld, const float* p, float* out) {
+  size_t b = 0;
+  for (; b + 64 <= ld; b += 64) symv_block<64>(G + b, d, ld, p, out + b);
+  for (; b < ld; b += 16) symv_block<16>(G + b, d, ld, p, out + b);
 }
 
 static double ddot(const double* a, const double* b, size_t n) {
@@ -149,6 +195,7 @@ const als::Kernels als_kernels_table = {
     FASTREC_ALS_STR(FASTREC_ISA_NS) + 4,
     als_impl::gram_upper,
     als_impl::weighted_matvec,
+    als_impl::symv,
     als_impl::ddot,
 };
 
