@@ -56,6 +56,13 @@ export {
   TrendingSource,
   PopularSource,
   NewArrivalsSource,
+  CategoryAffinitySource,
+  ColdStartSource,
+  FactorSource,
+  RepurchaseSource,
+  type FactorModelLike,
+  type VectorRetriever,
+  type FactorSourceOptions,
   type CandidateSource,
   type CandidateList,
 } from './hybrid/sources.js';

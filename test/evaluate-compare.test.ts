@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, compareResults, evaluate, pairedTTest, randomSplit, tTwoSidedP, tune, csrRow, Random, InvalidArgumentError, type Split } from '../lib/index.js';
+import { compare, compareResults, crossValidate, evaluate, kFoldSplits, pairedTTest, randomSplit, tTwoSidedP, tune, csrRow, Random, InvalidArgumentError, type Split } from '../lib/index.js';
 import { lcg, randomDataset, ScoreTableModel } from './evaluate-helpers.js';
 
 /** P(|T| >= t) by Simpson integration of the Student t density (an independent reference). */
@@ -191,5 +191,22 @@ describe('tune', () => {
     await expect(tune(f, {}, withVal, { metric: 'ndcg@10' })).rejects.toThrow(/for space/);
     await expect(tune(f, { a: [1] }, withVal, { metric: 'ndcg@10', trails: 3 } as never)).rejects.toThrow(/did you mean 'trials'/);
     await expect(tune('x' as never, { a: [1] }, withVal, { metric: 'ndcg@10' })).rejects.toThrow(/for modelFactory/);
+  });
+});
+
+describe('crossValidate', () => {
+  it('fits a fresh model per fold and summarizes each metric as mean and std over folds', async () => {
+    const d = await randomDataset(35, 60, 30, 10);
+    const folds = await kFoldSplits(d, { folds: 3, seed: 1 });
+    const scores = Float32Array.from({ length: d.numUsers * d.numItems }, (_, j) => (j * 31) % 17);
+    const made: ScoreTableModel[] = [];
+    const cv = await crossValidate(() => (made.push(new ScoreTableModel(scores, d.numItems)), made.at(-1)!), folds, { k: 5, metrics: ['ndcg', 'recall'] });
+    expect(made.length).toBe(3);
+    expect(cv.folds.length).toBe(3);
+    const per = await Promise.all(folds.map(async (f) => (await evaluate(await new ScoreTableModel(scores, d.numItems).fit(f.train), f, { k: 5, metrics: ['ndcg', 'recall'] })).metrics['ndcg@5']!));
+    const mean = per.reduce((a, b) => a + b, 0) / 3;
+    expect(cv.metrics['ndcg@5']!.mean).toBeCloseTo(mean, 14);
+    expect(cv.metrics['ndcg@5']!.std).toBeCloseTo(Math.sqrt(per.reduce((a, b) => a + (b - mean) ** 2, 0) / 2), 14);
+    await expect(crossValidate(() => made[0]!, [])).rejects.toThrow(/for folds/);
   });
 });

@@ -93,11 +93,12 @@ export async function runDemo(args: string[]): Promise<number> {
   }
 
   const notes: string[] = [];
-  let comparisonText = '';
+  let significance: DemoResult['significance'];
   if (results.length > 0) {
     const baseline = results.some((r) => r.model === 'popular') ? 'popular' : results[0]!.model;
     const cmp = compareResults(results, { baseline, resamples: quick ? 200 : 1000, seed });
-    comparisonText = cmp.toString();
+    const json = cmp.toJSON();
+    significance = { baseline: json.baseline, users: json.users, resamples: json.resamples, rows: json.rows.map((r) => ({ model: r.model, metrics: r.metrics })) };
     const key = `ndcg@${TABLE_K}`;
     const best = cmp.rows.reduce((a, b) => ((b.metrics[key]?.value ?? -1) > (a.metrics[key]?.value ?? -1) ? b : a));
     const s = best.metrics[key]!;
@@ -150,7 +151,8 @@ export async function runDemo(args: string[]): Promise<number> {
     tableK: TABLE_K,
     models: reports,
     examples,
-    notes: comparisonText ? [...notes, comparisonText] : notes,
+    notes,
+    ...(significance ? { significance } : {}),
   };
   const html = writeReport(outDir, result);
   let saved: string | undefined;

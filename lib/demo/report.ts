@@ -45,6 +45,8 @@ export interface DemoResult {
   models: ModelReport[];
   examples: Example[];
   notes: string[];
+  /** Means with bootstrap CIs and paired tests against the baseline (from compare), per metric name. */
+  significance?: { baseline: string; users: number; resamples: number; rows: { model: string; metrics: Record<string, { value: number; ci: [number, number] | null; diff?: number; pValue?: number }> }[] };
 }
 
 const num = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(4));
@@ -65,6 +67,21 @@ function table(r: DemoResult): string {
     )
     .join('\n');
   return `<table>${head}\n${rows}</table>`;
+}
+
+function significanceTable(r: DemoResult): string {
+  const sig = r.significance;
+  if (!sig) return '';
+  const cols = r.tableMetrics.filter((m) => m !== 'coverage').map((m) => `${m}@${r.tableK}`);
+  const head = `<tr><th>model</th>${cols.map((c) => `<th>${escapeXml(c)}</th>`).join('')}</tr>`;
+  const cell = (m: { value: number; ci: [number, number] | null; diff?: number; pValue?: number } | undefined): string => {
+    if (!m) return '<td></td>';
+    const ci = m.ci ? ` <span class="ci">[${m.ci[0].toFixed(4)}, ${m.ci[1].toFixed(4)}]</span>` : '';
+    const d = m.diff !== undefined ? `<div class="diff">Δ ${m.diff >= 0 ? '+' : ''}${m.diff.toFixed(4)}${m.pValue !== undefined ? `, p ${m.pValue < 0.001 ? '< 0.001' : '= ' + m.pValue.toFixed(3)}` : ''}</div>` : '';
+    return `<td class="num">${m.value.toFixed(4)}${ci}${d}</td>`;
+  };
+  const rows = sig.rows.map((row) => `<tr><td>${escapeXml(row.model)}${row.model === sig.baseline ? ' (baseline)' : ''}</td>${cols.map((c) => cell(row.metrics[c])).join('')}</tr>`).join('\n');
+  return `<h3>Confidence and significance</h3><p>Mean over ${sig.users} households with a 95% percentile-bootstrap interval (${sig.resamples} paired resamples); Δ is the difference to ${escapeXml(sig.baseline)} with a two-sided paired t-test over households.</p><table>${head}\n${rows}</table>`;
 }
 
 function keyValues(o: Record<string, unknown>): string {
@@ -109,7 +126,7 @@ ${e.recommendations.map((rec) => `<div><h4>${escapeXml(rec.model)} recommends</h
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
 h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:1rem 0}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:bold;background:#eef7ee}
+td.num{text-align:right;font-variant-numeric:tabular-nums}.ci,.diff{color:#777;font-size:.8em}td.best{font-weight:bold;background:#eef7ee}
 table.kv th{font-weight:normal;color:#555}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}.charts svg{max-width:100%;height:auto;border:1px solid #eee}
 .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(230px,1fr));gap:1rem}
@@ -123,6 +140,7 @@ table.kv th{font-weight:normal;color:#555}
 <h2>Model comparison</h2>
 ${table(r)}
 ${r.notes.map((n) => `<p>${escapeXml(n)}</p>`).join('\n')}
+${significanceTable(r)}
 <div class="charts">
 <figure id="loss">${lossChart}</figure>
 <figure id="metrics">${metricsChart}</figure>

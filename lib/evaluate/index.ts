@@ -20,3 +20,4 @@ export { Random } from './random.js';
 export { compare, compareResults, isBetter, Comparison, COMPARE_METHOD, type CompareOptions, type ComparisonJson, type ComparisonRow, type MetricSummary } from './compare.js';
 export { tune, type TuneOptions, type TuneResult, type Trial, type SearchSpace, type SearchDimension } from './tune.js';
 export { pairedTTest, tTwoSidedP, type PairedTest } from './stats.js';
+export { crossValidate, type CrossValidationResult } from './crossval.js';

@@ -48,6 +48,8 @@ export interface Request {
   category: number;
   /** User segment value for cold-start popularity (from user features), if any. */
   segment: string | undefined;
+  /** Whether the user's own past items are blocked (set by the pipeline). */
+  filterSeen: boolean;
 }
 
 export function itemLabel(c: Catalog, i: number): string {

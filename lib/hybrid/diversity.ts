@@ -8,6 +8,8 @@
  * 1 for the same category, 0 otherwise, without content vectors).
  * λ = 1 is plain relevance order.
  */
+import { TopList } from './toplist.js';
+
 export interface DiversityPlan {
   k: number;
   lambda: number;
@@ -45,26 +47,39 @@ function sim(plan: DiversityPlan, a: number, b: number): number {
  * `rel[p]` its score. Returns pool positions in display order.
  */
 export function selectDiverse(items: Int32Array, rel: Float64Array, count: number, plan: DiversityPlan): number[] {
-  // Candidates with a non-finite score (e.g. pinned elsewhere) are never picked.
-  const order = Array.from({ length: count }, (_, p) => p)
-    .filter((p) => Number.isFinite(rel[p]!))
-    .sort((a, b) => rel[b]! - rel[a]! || items[a]! - items[b]!);
-  count = order.length;
-  const window = Math.min(count, plan.window ?? Math.max(100, 10 * plan.k));
+  // The best `window` candidates by relevance (candidates with a non-finite score, e.g. pinned elsewhere, never count).
+  const windowSize = Math.min(count, plan.window ?? Math.max(100, 10 * plan.k));
+  const top = (scratch.top = TopList.reuse(scratch.top, windowSize));
   let lo = Infinity;
   let hi = -Infinity;
-  for (const p of order) {
-    lo = Math.min(lo, rel[p]!);
-    hi = Math.max(hi, rel[p]!);
+  for (let p = 0; p < count; p++) {
+    const r = rel[p]!;
+    if (!Number.isFinite(r)) continue;
+    if (r < lo) lo = r;
+    if (r > hi) hi = r;
+    // Ties by smaller item index, as everywhere else: TopList breaks ties by smaller id, so rank by (r, −item) via the position order below.
+    top.push(p, r);
   }
+  if (scratch.order.length < windowSize) {
+    scratch.order = new Int32Array(windowSize * 2);
+    scratch.orderScores = new Float64Array(windowSize * 2);
+  }
+  const window = top.drainInto(scratch.order, scratch.orderScores);
+  const order = scratch.order;
   const span = hi > lo ? hi - lo : 1;
   const picked: number[] = [];
   const catCount = new Map<number, number>();
   const usedKeys = new Set<number>();
   const lambda = plan.lambda;
   const diverse = lambda < 1;
-  const maxSim = diverse ? new Float64Array(window).fill(-Infinity) : undefined;
-  const taken = new Uint8Array(items.length);
+  if (diverse) {
+    if (scratch.maxSim.length < window) scratch.maxSim = new Float64Array(window * 2);
+    scratch.maxSim.fill(-Infinity, 0, window);
+  }
+  const maxSim = scratch.maxSim;
+  if (scratch.taken.length < count) scratch.taken = new Uint8Array(count * 2);
+  const taken = scratch.taken;
+  taken.fill(0, 0, count);
 
   const admissible = (p: number): boolean => {
     const i = items[p]!;
@@ -87,21 +102,23 @@ export function selectDiverse(items: Int32Array, rel: Float64Array, count: numbe
   };
 
   // Greedy MMR over the window.
+  let first = 0; // in relevance order, everything before `first` is taken or inadmissible for good
   while (picked.length < plan.k) {
     let best = -1;
     let bestScore = -Infinity;
-    for (let w = 0; w < window; w++) {
+    for (let w = diverse ? 0 : first; w < window; w++) {
       const p = order[w]!;
       if (taken[p]) continue;
       const r = (rel[p]! - lo) / span;
-      const score = diverse ? lambda * r - (1 - lambda) * (picked.length ? maxSim![w]! : 0) : r;
+      const score = diverse ? lambda * r - (1 - lambda) * (picked.length ? maxSim[w]! : 0) : r;
       if (score > bestScore && admissible(p)) {
         bestScore = score;
         best = w;
+        if (!diverse) break; // relevance order: the first admissible is the best
       }
-      if (!diverse && best >= 0) break; // relevance order: the first admissible is the best
     }
     if (best < 0) break;
+    if (!diverse) first = best + 1;
     const p = order[best]!;
     take(p);
     if (diverse) {
@@ -109,17 +126,31 @@ export function selectDiverse(items: Int32Array, rel: Float64Array, count: numbe
       for (let w = 0; w < window; w++) {
         if (taken[order[w]!]) continue;
         const s = sim(plan, items[order[w]!]!, i);
-        if (s > maxSim![w]!) maxSim![w] = s;
+        if (s > maxSim[w]!) maxSim[w] = s;
       }
     }
   }
-  // Caps or duplicates exhausted the window: continue in relevance order.
-  for (let w = window; w < count && picked.length < plan.k; w++) {
-    const p = order[w]!;
-    if (!taken[p] && admissible(p)) take(p);
+  if (picked.length < plan.k && window < count) {
+    // Caps or duplicates exhausted the window: continue with the rest in relevance order.
+    const rest: number[] = [];
+    for (let p = 0; p < count; p++) if (!taken[p] && Number.isFinite(rel[p]!)) rest.push(p);
+    rest.sort((a, b) => rel[b]! - rel[a]! || a - b);
+    for (const p of rest) {
+      if (picked.length >= plan.k) break;
+      if (admissible(p)) take(p);
+    }
   }
   return picked;
 }
+
+/** Reused buffers (selection runs synchronously, one at a time). */
+const scratch = {
+  top: undefined as TopList | undefined,
+  order: new Int32Array(0),
+  orderScores: new Float64Array(0),
+  maxSim: new Float64Array(0),
+  taken: new Uint8Array(0),
+};
 
 /**
  * Intra-list diversity: mean over pairs of 1 − cos(a, b) of unit vectors

@@ -13,7 +13,11 @@ import { csrRow, Dataset as DatasetClass } from '../data/dataset.js';
 import type { FeatureTable } from '../data/features.js';
 import type { Id } from '../data/idmap.js';
 import { AbortError, InvalidArgumentError, NotFittedError } from '../errors.js';
-import type { BatchOptions, BatchRecommendations, Explanation, FitOptions, History, Recommendations, RecommendOptions, Recommender } from '../recommender.js';
+import type { BatchOptions, BatchRecommendations, Explanation, FitOptions, History, ModelState, Persistable, Recommendations, RecommendOptions, Recommender } from '../recommender.js';
+import { checkState } from '../models/common.js';
+import { modelFromState, registerModel } from '../models/registry.js';
+import '../models/builtin.js';
+import { catalogFromState, catalogToState, jsonSafe, sourceToState, sourcesFromState } from './persist.js';
 import { MAX_K, historyOf, userIndicesOf } from '../models/common.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, number as checkNumber, oneOf, threads as checkThreads } from '../validate.js';
 import { CONTEXTS, categoryName, type Catalog, type Context, type Request } from './catalog.js';
@@ -22,12 +26,15 @@ import { selectDiverse, type DiversityPlan } from './diversity.js';
 import type { Evidence, Reason } from './evidence.js';
 import { categoryCodes } from './features.js';
 import { rng } from './linalg.js';
+import { TopList } from './toplist.js';
 import { fitLogistic } from './logistic.js';
 import { NORMALIZATIONS, normalize, normStats, type Normalization, type NormStats } from './normalize.js';
 import { PredicateCache, checkRules, dedupeKeys, type Rules } from './rules.js';
 import { recentOf, signalsFromLog, type SignalOptions } from './signals.js';
 import {
+  CategoryAffinitySource,
   ComplementSource,
+  FactorSource,
   ContentSource,
   ItemToItemSource,
   ModelSource,
@@ -84,6 +91,19 @@ export interface LearnWeightsOptions {
   users?: number;
   /** L2 penalty of the logistic regression (default 1). */
   l2?: number;
+  /**
+   * 'logistic': the logistic-regression weights as they are; 'ndcg' (default):
+   * then refine them by coordinate ascent on the validation users' NDCG@10
+   * (Metzler & Croft 2007), a listwise learning-to-rank step.
+   */
+  objective?: 'logistic' | 'ndcg';
+  /** Rounds of coordinate ascent (default 3). */
+  rounds?: number;
+  /**
+   * Learn for lists that leave out the user's past items (default true, as
+   * recommend's filterSeen); false also counts re-purchases as positives.
+   */
+  filterSeen?: boolean;
 }
 
 export interface HybridFitOptions extends FitOptions {
@@ -108,6 +128,8 @@ export interface HybridRecommendOptions extends RecommendOptions {
   diversity?: DiversityOptions;
   /** Only these sources (by name). */
   sources?: readonly string[];
+  /** Blend weights for this request (by source name, and 'popularity'), over the model's. */
+  weights?: Record<string, number>;
   /** Return reasons (explanations) with the items (default false). */
   explain?: boolean;
 }
@@ -117,18 +139,38 @@ export interface HybridRecommendations extends Recommendations {
   reasons?: Reason[][];
 }
 
-const DEFAULT_WEIGHTS: Record<string, number> = { model: 1, similar: 0.6, content: 0.3, complement: 0.4, trending: 0.3, popular: 0.2, new: 0.1, coldstart: 0.5 };
+const DEFAULT_WEIGHTS: Record<string, number> = { model: 1, similar: 0.6, content: 0.3, complement: 0.4, trending: 0.3, popular: 0.2, affinity: 0.5, new: 0.1, coldstart: 0.5, repurchase: 1 };
 const OPTIONS = ['sources', 'weights', 'normalization', 'candidates', 'content', 'categoryColumn', 'labelColumn', 'signals', 'rules', 'diversity'] as const;
 const FIT_OPTIONS = ['threads', 'seed', 'signal', 'onProgress', 'learnWeights'] as const;
-const REC_OPTIONS = ['k', 'filterSeen', 'exclude', 'include', 'context', 'item', 'basket', 'category', 'segment', 'rules', 'diversity', 'sources', 'explain'] as const;
+const REC_OPTIONS = ['k', 'filterSeen', 'exclude', 'include', 'context', 'item', 'basket', 'category', 'segment', 'rules', 'diversity', 'sources', 'weights', 'explain'] as const;
 const DIVERSITY_KEYS = ['lambda', 'cap', 'capColumn', 'novelty', 'freshness', 'freshnessHalfLifeDays', 'explore', 'seed'] as const;
 export const POPULARITY = 'popularity';
 
-/** The default source set for a dataset (content only when it has item features). */
-export function defaultSources(hasFeatures: boolean): CandidateSource[] {
+/** What weight learning found. */
+export interface LearnedWeights {
+  weights: Record<string, number>;
+  /** Newton iterations and mean log-loss of the logistic regression. */
+  iterations: number;
+  loss: number;
+  samples: number;
+  positives: number;
+  /** Mean NDCG@10 on the validation users with the final weights, and with the logistic weights alone. */
+  validationNdcg: number;
+  logisticNdcg: number;
+  users: number;
+}
+
+/**
+ * The default source set for a dataset: item-to-item, content (with item
+ * features), complements, trending, popular, popular in the user's categories
+ * (with a category column) and new arrivals.
+ */
+export function defaultSources(hasFeatures: boolean, hasCategory = hasFeatures): CandidateSource[] {
   const s: CandidateSource[] = [new ItemToItemSource()];
   if (hasFeatures) s.push(new ContentSource());
-  s.push(new ComplementSource(), new TrendingSource(), new PopularSource(), new NewArrivalsSource());
+  s.push(new ComplementSource(), new TrendingSource(), new PopularSource());
+  if (hasCategory) s.push(new CategoryAffinitySource());
+  s.push(new NewArrivalsSource());
   return s;
 }
 
@@ -148,13 +190,13 @@ interface Pipeline {
   extras: Map<number, Reason[]>;
 }
 
-export class HybridRecommender implements Recommender {
+export class HybridRecommender implements Recommender, Persistable {
   readonly name = 'hybrid';
   private catalog: Catalog | undefined;
   private readonly options: HybridOptions;
   private sources: CandidateSource[];
   private weights: Record<string, number>;
-  private learned: { weights: Record<string, number>; iterations: number; loss: number; samples: number; positives: number } | undefined;
+  private learned: LearnedWeights | undefined;
   private predicates: PredicateCache | undefined;
   private readonly dupKeyCache = new Map<string, Int32Array>();
   // Per-request scratch, sized to the catalog.
@@ -163,6 +205,13 @@ export class HybridRecommender implements Recommender {
   private poolStamp = new Uint32Array(0);
   private poolPos = new Int32Array(0);
   private gen = 0;
+  private poolBuf = new Int32Array(0);
+  private lastPool = 0;
+  /** Candidates pooled by the last request (after de-duplication across sources). */
+  get lastPoolSize(): number {
+    return this.lastPool;
+  }
+  private featureBuf = new Float32Array(0);
 
   constructor(options: HybridOptions = {}) {
     knownOptions('options', options, OPTIONS);
@@ -197,7 +246,7 @@ export class HybridRecommender implements Recommender {
   }
 
   /** What weight learning found (undefined unless fit with learnWeights). */
-  get learnedWeights(): { weights: Record<string, number>; iterations: number; loss: number; samples: number; positives: number } | undefined {
+  get learnedWeights(): LearnedWeights | undefined {
     return this.learned;
   }
 
@@ -249,7 +298,7 @@ export class HybridRecommender implements Recommender {
     const signal = abortSignal('options.signal', options.signal);
     const onProgress = options.onProgress === undefined ? undefined : (func('options.onProgress', options.onProgress) as NonNullable<FitOptions['onProgress']>);
     const learn = options.learnWeights === undefined || options.learnWeights === false ? undefined : options.learnWeights === true ? {} : options.learnWeights;
-    if (learn !== undefined) knownOptions('options.learnWeights', learn, ['fraction', 'negatives', 'users', 'l2']);
+    if (learn !== undefined) knownOptions('options.learnWeights', learn, ['fraction', 'negatives', 'users', 'l2', 'objective', 'rounds', 'filterSeen']);
     const t0 = performance.now();
     const steps = learn ? 3 : 1;
     const progress = (iteration: number) => onProgress?.({ iteration, iterations: steps, seconds: (performance.now() - t0) / 1000 });
@@ -258,10 +307,12 @@ export class HybridRecommender implements Recommender {
     };
 
     const content = this.fitContent(dataset, seed);
-    const sources = this.options.sources ?? defaultSources(content !== undefined);
+    const f = dataset.itemFeatures;
+    const hasCategory = f !== undefined && (this.options.categoryColumn !== undefined || f.columns.some((c) => f.schema[c] === 'categorical'));
+    const sources = this.options.sources ?? defaultSources(content !== undefined, hasCategory);
     if (learn) {
       for (const s of sources) {
-        if (s instanceof ModelSource && s.model?.fitted && !s.owned) {
+        if ((s instanceof ModelSource || s instanceof FactorSource) && s.model?.fitted && !s.owned) {
           throw new InvalidArgumentError(`learnWeights needs models the hybrid trains itself (to keep validation events out of training): source '${s.name}' holds an already fitted model; pass an unfitted model or a factory`);
         }
       }
@@ -336,16 +387,23 @@ export class HybridRecommender implements Recommender {
    * pool from the training-part catalog; label pool items the user bought in
    * the validation period 1, sample `negatives` others (seeded), and fit a
    * logistic regression on the normalized source scores and item popularity.
+   * With objective 'ndcg', refine the weights by coordinate ascent on the
+   * mean NDCG@10 of the validation users' re-blended pools.
    */
   private learnBlend(validation: EventLog, learn: LearnWeightsOptions, seed: number): void {
     const c = this.catalog!;
     const negatives = integer('options.learnWeights.negatives', learn.negatives ?? 20, 1, 10_000);
     const maxUsers = integer('options.learnWeights.users', learn.users ?? 2000, 1);
     const l2 = checkNumber('options.learnWeights.l2', learn.l2 ?? 1, 0);
+    const objective = oneOf('options.learnWeights.objective', learn.objective ?? 'ndcg', ['logistic', 'ndcg'] as const);
+    const rounds = integer('options.learnWeights.rounds', learn.rounds ?? 3, 0, 100);
+    const filterSeen = boolean('options.learnWeights.filterSeen', learn.filterSeen ?? true);
     const truth = new Map<number, Set<number>>();
     for (let e = 0; e < validation.users.length; e++) {
       const u = validation.users[e]!;
-      if (recentOf(c.signals, u).length === 0) continue; // no training history: nothing to learn from
+      const recent = recentOf(c.signals, u);
+      if (recent.length === 0) continue; // no training history: nothing to learn from
+      if (filterSeen && csrRow(c.matrix, u).indices.includes(validation.items[e]!)) continue; // a re-purchase: never recommended with filterSeen
       let s = truth.get(u);
       if (!s) truth.set(u, (s = new Set()));
       s.add(validation.items[e]!);
@@ -364,13 +422,24 @@ export class HybridRecommender implements Recommender {
     const xs: number[] = [];
     const ys: number[] = [];
     let positives = 0;
+    // Per user: the pool's features (nf x count, row-major by pool position) and labels, for the listwise step.
+    const pools: { x: Float32Array; y: Uint8Array; relevant: number }[] = [];
     for (const u of users) {
       const req = this.requestFor(u, undefined, {}, 'home');
-      const pipe = this.candidates(req, { filterSeen: true, sources: undefined, exclude: null, include: null, filters: undefined }, 0);
+      const pipe = this.candidates(req, { filterSeen, sources: undefined, exclude: null, include: null, filters: undefined }, 0);
       const bought = truth.get(u)!;
+      const x = new Float32Array(pipe.count * nf);
+      const y = new Uint8Array(pipe.count);
       const pos: number[] = [];
       const neg: number[] = [];
-      for (let p = 0; p < pipe.count; p++) (bought.has(pipe.pool[p]!) ? pos : neg).push(p);
+      for (let p = 0; p < pipe.count; p++) {
+        // Sources not active in this context have no column in the pipeline: they stay 0.
+        pipe.sources.forEach((src, si) => (x[p * nf + sources.indexOf(src)] = pipe.features[si * pipe.cap + p]!));
+        x[p * nf + nf - 1] = this.popularityFeature(pipe.pool[p]!);
+        y[p] = bought.has(pipe.pool[p]!) ? 1 : 0;
+        (y[p] ? pos : neg).push(p);
+      }
+      pools.push({ x, y, relevant: bought.size });
       if (pos.length === 0) continue;
       for (let i = neg.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
@@ -378,8 +447,7 @@ export class HybridRecommender implements Recommender {
       }
       for (const [list, label] of [[pos, 1], [neg.slice(0, negatives), 0]] as const) {
         for (const p of list) {
-          for (let s = 0; s < sources.length; s++) xs.push(pipe.features[s * pipe.cap + p]!);
-          xs.push(this.popularityFeature(pipe.pool[p]!));
+          for (let f = 0; f < nf; f++) xs.push(x[p * nf + f]!);
           ys.push(label);
           if (label) positives++;
         }
@@ -387,11 +455,15 @@ export class HybridRecommender implements Recommender {
     }
     if (positives === 0) throw new InvalidArgumentError('learnWeights: no validation user bought any candidate; use a larger validation fraction or more candidates');
     const fit = fitLogistic(Float64Array.from(xs), Uint8Array.from(ys), nf, l2);
+    let w: Float64Array = Float64Array.from(fit.weights);
+    let ndcg = meanNdcg(pools, w, nf);
+    const logisticNdcg = ndcg;
+    if (objective === 'ndcg') ({ w, ndcg } = coordinateAscent(pools, w, nf, rounds));
     const weights: Record<string, number> = {};
-    sources.forEach((s, i) => (weights[s.name] = fit.weights[i]!));
-    weights[POPULARITY] = fit.weights[sources.length]!;
+    sources.forEach((s, i) => (weights[s.name] = w[i]!));
+    weights[POPULARITY] = w[sources.length]!;
     this.weights = { ...this.weights, ...weights };
-    this.learned = { weights, iterations: fit.iterations, loss: fit.loss, samples: ys.length, positives };
+    this.learned = { weights, iterations: fit.iterations, loss: fit.loss, samples: ys.length, positives, validationNdcg: ndcg, logisticNdcg, users: pools.length };
   }
 
   // ---- requests -------------------------------------------------------------------------
@@ -453,13 +525,14 @@ export class HybridRecommender implements Recommender {
       anchor,
       category,
       segment,
+      filterSeen: true,
     };
   }
 
   /** Gather, normalize and blend candidates (no rules beyond blocking, no diversity). */
   private candidates(
     req: Request,
-    o: { filterSeen: boolean; sources: readonly string[] | undefined; exclude: Int32Array | null; include: Int32Array | null; filters: Uint8Array | undefined },
+    o: { filterSeen: boolean; sources: readonly string[] | undefined; exclude: Int32Array | null; include: Int32Array | null; filters: Uint8Array | undefined; weights?: Record<string, number> | undefined },
     extra: number,
   ): Pipeline {
     const c = this.catalog!;
@@ -472,6 +545,7 @@ export class HybridRecommender implements Recommender {
     }
     const g = this.gen;
     const block = this.blockStamp;
+    req.filterSeen = o.filterSeen;
     if (o.filterSeen) {
       if (req.user >= 0) for (const i of csrRow(c.matrix, req.user).indices) block[i] = g;
       for (const i of req.history) block[i] = g;
@@ -488,8 +562,11 @@ export class HybridRecommender implements Recommender {
     const active = this.sources.filter((s) => s.contexts.includes(req.context) && (o.sources === undefined || o.sources.includes(s.name)));
     const want = active.map((s) => this.candidatesOf(s));
     const cap = want.reduce((a, b) => a + b, 0) + extra;
-    const pool = new Int32Array(cap);
-    const features = new Float32Array(active.length * cap);
+    if (this.poolBuf.length < cap) this.poolBuf = new Int32Array(cap * 2);
+    if (this.featureBuf.length < active.length * cap) this.featureBuf = new Float32Array(active.length * cap * 2);
+    const pool = this.poolBuf;
+    const features = this.featureBuf;
+    features.fill(0, 0, active.length * cap);
     const pos = this.poolPos;
     const pstamp = this.poolStamp;
     let count = 0;
@@ -520,8 +597,9 @@ export class HybridRecommender implements Recommender {
         if (Number.isFinite(raw)) features[si * cap + p] = normalize(stats[si]!, raw, 0);
       }
     });
-    // Top up with popular allowed items when the sources found too few (new users, narrow filters).
-    if (count < extra) {
+    // Top up with popular allowed items when the sources found too few (new users, narrow filters),
+    // unless the caller picked the sources.
+    if (count < extra && o.sources === undefined) {
       const pop = c.signals.popularity;
       const order = this.popularOrder();
       for (let r = 0; r < order.length && count < cap; r++) {
@@ -532,8 +610,10 @@ export class HybridRecommender implements Recommender {
         pool[count++] = i;
       }
     }
-    const weights = Float64Array.from(active, (s) => this.weightOf(s));
-    return { req, shown: [], scores: [], pool, count, features, cap, sources: active, weights, popWeight: this.weights[POPULARITY] ?? 0, extras: new Map() };
+    const over = o.weights;
+    const weights = Float64Array.from(active, (s) => over?.[s.name] ?? this.weightOf(s));
+    const popWeight = over?.[POPULARITY] ?? this.weights[POPULARITY] ?? 0;
+    return { req, shown: [], scores: [], pool, count, features, cap, sources: active, weights, popWeight, extras: new Map() };
   }
 
   private popOrder: Int32Array | undefined;
@@ -576,8 +656,13 @@ export class HybridRecommender implements Recommender {
     const exclude = idList(o.exclude, c, `${name}.exclude`);
     const include = idList(o.include, c, `${name}.include`);
     if (o.sources !== undefined && !Array.isArray(o.sources)) throw invalid(`${name}.sources`, 'an array of source names', o.sources);
-    const pipe = this.candidates(req, { filterSeen, sources: o.sources, exclude, include, filters: allow }, k + pins.length);
+    if (o.weights !== undefined) {
+      if (typeof o.weights !== 'object' || o.weights === null) throw invalid(`${name}.weights`, 'an object of weights by source name', o.weights);
+      for (const [key, v] of Object.entries(o.weights)) checkNumber(`${name}.weights.${key}`, v);
+    }
+    const pipe = this.candidates(req, { filterSeen, sources: o.sources, exclude, include, filters: allow, weights: o.weights }, k + pins.length);
     const { pool, count, features, cap, weights } = pipe;
+    this.lastPool = count;
 
     // Blend.
     const rel = new Float64Array(count);
@@ -846,6 +931,101 @@ export class HybridRecommender implements Recommender {
     const attributed = contributions.reduce((a, b) => a + b.weight, 0);
     return { item, score, contributions: contributions.sort((a, b) => b.weight - a.weight), rest: score - attributed, reasons };
   }
+
+  // ---- persistence ---------------------------------------------------------------------
+
+  /** Everything needed to rebuild this recommender (see persist.ts for what cannot be stored). */
+  toState(): ModelState {
+    const c = this.requireCatalog();
+    const state: ModelState = { kind: 'hybrid', version: 1, config: {}, arrays: {}, ids: {} };
+    catalogToState(c, state);
+    const { sources: _s, rules, ...options } = this.options;
+    const saved: Record<string, unknown> = jsonSafe(options);
+    if (rules) {
+      // Function predicates cannot be stored: filters and boosts using them are left out.
+      saved.rules = jsonSafe({
+        ...rules,
+        filters: rules.filters?.filter((f) => typeof f !== 'function'),
+        boosts: rules.boosts?.filter((b) => typeof b.when !== 'function'),
+      });
+    }
+    state.config.options = saved;
+    state.config.weights = { ...this.weights };
+    if (this.learned) state.config.learned = jsonSafe(this.learned);
+    state.config.sources = this.sources.map((s) => sourceToState(s, state));
+    return state;
+  }
+
+  /**
+   * Rebuild a recommender saved with toState(). Models inside model sources
+   * are restored through the model registry (or `loadModel`).
+   */
+  static fromState(state: ModelState, options: { loadModel?: (s: ModelState) => Recommender } = {}): HybridRecommender {
+    checkState(state, 'hybrid', 1);
+    const catalog = catalogFromState(state);
+    const sources = sourcesFromState((state.config.sources ?? []) as Record<string, unknown>[], state, options.loadModel ?? modelFromState);
+    const h = new HybridRecommender({ ...((state.config.options ?? {}) as HybridOptions), sources });
+    h.weights = { ...((state.config.weights ?? {}) as Record<string, number>) };
+    h.learned = state.config.learned as LearnedWeights | undefined;
+    for (const s of sources) {
+      if (!s.restore) throw new InvalidArgumentError(`source '${s.name}' cannot be restored`);
+      s.restore(catalog);
+    }
+    h.install(catalog, sources);
+    return h;
+  }
+}
+
+/** NDCG@10 (binary gains) of one pool ranked by w·x; the ideal DCG counts all of the user's relevant items. */
+function poolNdcg(pool: { x: Float32Array; y: Uint8Array; relevant: number }, w: Float64Array, nf: number, k = 10): number {
+  const n = pool.y.length;
+  const top = new TopList(k);
+  for (let p = 0; p < n; p++) {
+    let s = 0;
+    for (let f = 0; f < nf; f++) s += w[f]! * pool.x[p * nf + f]!;
+    top.push(p, s);
+  }
+  const order = top.sorted().indices;
+  let dcg = 0;
+  for (let r = 0; r < order.length; r++) if (pool.y[order[r]!]) dcg += 1 / Math.log2(r + 2);
+  let ideal = 0;
+  for (let r = 0; r < Math.min(k, pool.relevant); r++) ideal += 1 / Math.log2(r + 2);
+  return ideal > 0 ? dcg / ideal : 0;
+}
+
+function meanNdcg(pools: { x: Float32Array; y: Uint8Array; relevant: number }[], w: Float64Array, nf: number): number {
+  let s = 0;
+  for (const p of pools) s += poolNdcg(p, w, nf);
+  return pools.length ? s / pools.length : 0;
+}
+
+/**
+ * Coordinate ascent on mean NDCG@10: try a few values for one weight at a
+ * time (zero, halved, doubled, shifted by a step), keep any that improves,
+ * for `rounds` passes. Deterministic given the pools.
+ */
+function coordinateAscent(pools: { x: Float32Array; y: Uint8Array; relevant: number }[], start: Float64Array, nf: number, rounds: number): { w: Float64Array; ndcg: number } {
+  const w = Float64Array.from(start);
+  let best = meanNdcg(pools, w, nf);
+  for (let round = 0; round < rounds; round++) {
+    let improved = false;
+    const step = Math.max(1e-3, ...Array.from(w, Math.abs)) / (4 * (round + 1));
+    for (let f = 0; f < nf; f++) {
+      const old = w[f]!;
+      for (const v of [0, old / 2, old * 2, old + step, old - step, old + 4 * step]) {
+        if (v === w[f]) continue;
+        w[f] = v;
+        const score = meanNdcg(pools, w, nf);
+        if (score > best + 1e-12) {
+          best = score;
+          improved = true;
+        } else w[f] = old;
+        if (w[f] !== old) break;
+      }
+    }
+    if (!improved) break;
+  }
+  return { w, ndcg: best };
 }
 
 function addExtra(pipe: Pipeline, p: number, r: Reason): void {
@@ -904,3 +1084,5 @@ export function datasetOptionsOf(d: Dataset): DatasetOptions {
   if (d.userFeatures) o.userFeatures = d.userFeatures as FeatureTable;
   return o;
 }
+
+registerModel('hybrid', (state) => HybridRecommender.fromState(state));

@@ -8,7 +8,9 @@ import type { Dataset } from '../data/dataset.js';
 import type { Id } from '../data/idmap.js';
 import { csrRow } from '../data/dataset.js';
 import { InvalidArgumentError, NotFittedError, UnknownIdError } from '../errors.js';
-import type { Recommender } from '../recommender.js';
+import type { History, Recommender } from '../recommender.js';
+import { choleskySolve } from './linalg.js';
+import { callSync } from '../native.js';
 import { categoryName, itemLabel, type Catalog, type Context, type Request } from './catalog.js';
 import { listText, type Evidence } from './evidence.js';
 import { coOccurrenceNeighbors, neighborsOf, type NeighborLists } from './neighbors.js';
@@ -40,6 +42,8 @@ export interface CandidateSource {
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList;
   /** Optional raw score of any item (for candidates other sources proposed); NaN if it has none. */
   score?(req: Request, item: number): number;
+  /** Rebuild synchronously from a loaded catalog (built-in sources; needed to load saved models). */
+  restore?(catalog: Catalog): void;
   /** Why this source proposes `item` for `req` (called only for shown items). */
   evidence(req: Request, item: number): Evidence | undefined;
 }
@@ -85,7 +89,8 @@ class NeighborAccumulator {
   private bestShare = new Float32Array(0);
   private stamp = new Int32Array(0); // run in which an item was last touched
   private runs = 0;
-  private touched: number[] = [];
+  private touched = new Int32Array(0);
+  private top: TopList | undefined;
   constructor(private readonly out: ListBuffer) {}
 
   run(lists: NeighborLists, anchors: { items: number[]; weights: number[] }, n: number, blocked: (i: number) => boolean, numItems: number): CandidateList {
@@ -94,10 +99,12 @@ class NeighborAccumulator {
       this.best = new Int32Array(numItems);
       this.bestShare = new Float32Array(numItems);
       this.stamp = new Int32Array(numItems);
+      this.touched = new Int32Array(numItems);
     }
     const run = ++this.runs;
     const stamp = this.stamp;
     const { acc, best, bestShare, touched } = this;
+    let nt = 0;
     for (let a = 0; a < anchors.items.length; a++) {
       const nb = neighborsOf(lists, anchors.items[a]!);
       const w = anchors.weights[a]!;
@@ -106,7 +113,7 @@ class NeighborAccumulator {
         const share = w * nb.scores[p]!;
         if (stamp[j] !== run) {
           stamp[j] = run;
-          touched.push(j);
+          touched[nt++] = j;
           bestShare[j] = 0;
           acc[j] = 0;
         }
@@ -117,12 +124,13 @@ class NeighborAccumulator {
         }
       }
     }
-    const top = new TopList(n);
-    for (const j of touched) if (!blocked(j)) top.push(j, acc[j]!);
-    touched.length = 0;
-    const s = top.sorted();
+    const top = (this.top = TopList.reuse(this.top, n));
+    for (let t = 0; t < nt; t++) {
+      const j = touched[t]!;
+      if (acc[j]! > top.threshold && !blocked(j)) top.push(j, acc[j]!);
+    }
     const out = this.out.reset(n);
-    for (let r = 0; r < s.indices.length; r++) out.push(s.indices[r]!, s.scores[r]!);
+    out.count = top.drainInto(out.indices, out.scores);
     return out;
   }
 
@@ -156,7 +164,7 @@ export class ModelSource implements CandidateSource {
   private catalog!: Catalog;
   private readonly out = new ListBuffer();
 
-  constructor(private readonly modelOrFactory: Recommender | (() => Recommender), options: ModelSourceOptions = {}) {
+  constructor(private readonly modelOrFactory: Recommender | (() => Recommender), readonly options: ModelSourceOptions = {}) {
     this.model = typeof modelOrFactory === 'function' ? undefined : modelOrFactory;
     this.name = options.name ?? this.model?.name ?? 'model';
     this.contexts = options.contexts ?? ['home'];
@@ -172,6 +180,11 @@ export class ModelSource implements CandidateSource {
     }
   }
 
+  /** Use a loaded model. */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
+  }
+
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
     const out = this.out.reset(n);
     const model = this.model!;
@@ -180,7 +193,7 @@ export class ModelSource implements CandidateSource {
     const k = Math.min(n * 2 + 10, c.items.size);
     let recs;
     try {
-      if (req.user >= 0) recs = model.recommend(c.users.id(req.user), { k });
+      if (req.user >= 0) recs = model.recommend(c.users.id(req.user), { k, filterSeen: req.filterSeen });
     } catch (err) {
       if (!(err instanceof UnknownIdError)) throw err;
     }
@@ -243,17 +256,28 @@ export class ItemToItemSource implements CandidateSource {
   readonly name: string;
   readonly contexts: readonly Context[];
   lists: NeighborLists | undefined;
+  /** Set when lists were loaded with a saved model: the next restore keeps them. */
+  preset = false;
   private catalog!: Catalog;
   private readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(private readonly options: ItemToItemOptions = {}) {
+  constructor(readonly options: ItemToItemOptions = {}) {
     this.name = options.name ?? 'similar';
     this.contexts = options.contexts ?? ['home', 'item'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const s = catalog.signals;
+    if (this.preset) {
+      this.preset = false; // loaded lists serve this catalog; a later fit rebuilds them
+      return;
+    }
     this.lists = coOccurrenceNeighbors(s.recentPtr, s.recentItems, catalog.items.size, { topM: this.options.neighbors ?? 50, shrink: this.options.shrink ?? 2 });
   }
 
@@ -289,7 +313,7 @@ export class ContentSource implements CandidateSource {
   private catalog!: Catalog;
   private readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(private readonly options: ContentSourceOptions = {}) {
+  constructor(readonly options: ContentSourceOptions = {}) {
     this.name = options.name ?? 'content';
     this.contexts = options.contexts ?? ['home', 'item'];
   }
@@ -298,6 +322,12 @@ export class ContentSource implements CandidateSource {
     this.catalog = catalog;
     if (!catalog.content) throw new InvalidArgumentError(`the content source '${this.name}' needs item features: build the dataset with { itemFeatures }`);
     if (!this.lists) this.lists = await contentNeighbors(catalog, this.options.neighbors ?? 50, options.threads);
+  }
+
+  /** Use a loaded catalog and neighbour lists (set `lists` first). */
+  restore(catalog: Catalog): void {
+    if (!this.lists || !catalog.content) throw new InvalidArgumentError(`the content source '${this.name}' cannot be restored without its neighbour lists and content vectors`);
+    this.catalog = catalog;
   }
 
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
@@ -396,17 +426,27 @@ export class ComplementSource implements CandidateSource {
   readonly name: string;
   readonly contexts: readonly Context[];
   lists: NeighborLists | undefined;
+  preset = false;
   private catalog!: Catalog;
   private readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(private readonly options: ComplementOptions = {}) {
+  constructor(readonly options: ComplementOptions = {}) {
     this.name = options.name ?? 'complements';
     this.contexts = options.contexts ?? ['home', 'item', 'basket'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const s = catalog.signals;
+    if (this.preset) {
+      this.preset = false;
+      return;
+    }
     const beta = this.options.substitutePenalty ?? 1;
     const content = catalog.content;
     this.lists = coOccurrenceNeighbors(s.basketPtr, s.basketItems, catalog.items.size, {
@@ -477,12 +517,17 @@ export class TrendingSource implements CandidateSource {
   private readonly lists = new RankedLists();
   private readonly out = new ListBuffer();
 
-  constructor(private readonly options: TrendingOptions = {}) {
+  constructor(readonly options: TrendingOptions = {}) {
     this.name = options.name ?? 'trending';
     this.contexts = options.contexts ?? ['home', 'item'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     this.lists.build(catalog.signals.trending, catalog.category?.codes, catalog.category?.names.length ?? 0, this.options.keep ?? 1000);
   }
@@ -533,12 +578,17 @@ export class PopularSource implements CandidateSource {
     return this.options.segmentColumn;
   }
 
-  constructor(private readonly options: PopularOptions = {}) {
+  constructor(readonly options: PopularOptions = {}) {
     this.name = options.name ?? 'popular';
     this.contexts = options.contexts ?? ['home', 'item', 'basket'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const keep = this.options.keep ?? 1000;
     this.lists.build(catalog.signals.popularity, catalog.category?.codes, catalog.category?.names.length ?? 0, keep);
@@ -602,20 +652,28 @@ export class NewArrivalsSource implements CandidateSource {
   private catalog!: Catalog;
   private list = new Int32Array(0);
   private readonly out = new ListBuffer();
-  private readonly mine = new Set<number>();
+  private mine = new Int32Array(0); // category -> request stamp when the user shops it
+  private stamp = 0;
+  private top: TopList | undefined;
 
-  constructor(private readonly options: NewArrivalsOptions = {}) {
+  constructor(readonly options: NewArrivalsOptions = {}) {
     this.name = options.name ?? 'new';
     this.contexts = options.contexts ?? ['home'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const s = catalog.signals;
     const cutoff = s.now - (this.options.days ?? 14) * 86_400_000;
     const fresh = Int32Array.from({ length: s.numItems }, (_, i) => i).filter((i) => s.firstSeen[i]! >= cutoff && Number.isFinite(s.firstSeen[i]!));
     fresh.sort((a, b) => s.firstSeen[b]! - s.firstSeen[a]! || a - b);
-    this.list = fresh.slice(0, this.options.keep ?? 2000);
+    this.list = fresh.slice(0, this.options.keep ?? 500);
+    this.mine = new Int32Array(catalog.category?.names.length ?? 0);
   }
 
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
@@ -623,17 +681,19 @@ export class NewArrivalsSource implements CandidateSource {
     const s = this.catalog.signals;
     const codes = this.catalog.category?.codes;
     const days = (this.options.days ?? 14) * 86_400_000;
-    this.mine.clear();
-    if (codes) for (const h of req.history) if (codes[h]! >= 0) this.mine.add(codes[h]!);
+    const stamp = ++this.stamp;
+    const mine = this.mine;
+    if (codes) for (const h of req.history) if (codes[h]! >= 0) mine[codes[h]!] = stamp;
     // Freshness in (0, 1], plus 1 for the user's own categories: their new items first.
-    const top = new TopList(n);
-    for (const i of this.list) {
-      if (blocked(i) || (req.category >= 0 && codes && codes[i] !== req.category)) continue;
-      const fresh = 1 - (s.now - s.firstSeen[i]!) / (days + 1);
-      top.push(i, fresh + (codes && this.mine.has(codes[i]!) ? 1 : 0));
+    const top = (this.top = TopList.reuse(this.top, n));
+    const list = this.list;
+    for (let q = 0; q < list.length; q++) {
+      const i = list[q]!;
+      if (req.category >= 0 && codes && codes[i] !== req.category) continue;
+      const score = 1 - (s.now - s.firstSeen[i]!) / (days + 1) + (codes && codes[i]! >= 0 && mine[codes[i]!] === stamp ? 1 : 0);
+      if (score > top.threshold && !blocked(i)) top.push(i, score);
     }
-    const r = top.sorted();
-    for (let q = 0; q < r.indices.length; q++) out.push(r.indices[q]!, r.scores[q]!);
+    out.count = top.drainInto(out.indices, out.scores);
     return out;
   }
 
@@ -646,3 +706,556 @@ export class NewArrivalsSource implements CandidateSource {
 }
 
 export type { Id };
+
+// ---- popular in the user's own categories -----------------------------------------------
+
+export interface CategoryAffinityOptions {
+  name?: string;
+  contexts?: readonly Context[];
+  /** The user's top categories considered (default 5). */
+  categories?: number;
+  keep?: number;
+}
+
+/**
+ * "Popular in categories you buy": the user's category shares (from recent
+ * items, newer ones weighing more) times each item's popularity relative to
+ * the best seller of its category.
+ */
+export class CategoryAffinitySource implements CandidateSource {
+  readonly kind = 'affinity';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  private catalog!: Catalog;
+  private readonly lists = new RankedLists();
+  private top = new Float32Array(0);
+  private readonly out = new ListBuffer();
+  private share = new Map<number, number>();
+  private counts = new Map<number, number>();
+  private topList: TopList | undefined;
+
+  constructor(readonly options: CategoryAffinityOptions = {}) {
+    this.name = options.name ?? 'affinity';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
+    if (!catalog.category) throw new InvalidArgumentError(`the source '${this.name}' needs a category column: build the dataset with item features`);
+    const pop = catalog.signals.popularity;
+    this.lists.build(pop, catalog.category.codes, catalog.category.names.length, this.options.keep ?? 300);
+    this.top = Float32Array.from(this.lists.byCategory, (l) => (l.length ? pop[l[0]!]! : 1));
+  }
+
+  /** Category shares of a request's history (newest items weigh most). */
+  private shares(req: Request): Map<number, number> {
+    const codes = this.catalog.category!.codes;
+    const share = this.share;
+    const counts = this.counts;
+    share.clear();
+    counts.clear();
+    let total = 0;
+    const h = req.history;
+    for (let r = 0; r < h.length; r++) {
+      const c = codes[h[r]!]!;
+      if (c < 0) continue;
+      const w = Math.pow(0.97, h.length - 1 - r);
+      share.set(c, (share.get(c) ?? 0) + w);
+      counts.set(c, (counts.get(c) ?? 0) + 1);
+      total += w;
+    }
+    for (const [c, w] of share) share.set(c, w / total);
+    return share;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    const share = this.shares(req);
+    if (share.size === 0) return out;
+    const cats = [...share.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, this.options.categories ?? 5);
+    const pop = this.catalog.signals.popularity;
+    const top = (this.topList = TopList.reuse(this.topList, n));
+    for (const [c, s] of cats) {
+      const list = this.lists.byCategory[c]!;
+      let taken = 0;
+      for (let r = 0; r < list.length && taken < n; r++) {
+        const i = list[r]!;
+        if (blocked(i)) continue;
+        const score = (s * pop[i]!) / this.top[c]!;
+        if (score <= top.threshold) break; // lists are sorted: nothing further can enter
+        top.push(i, score);
+        taken++;
+      }
+    }
+    out.count = top.drainInto(out.indices, out.scores);
+    return out;
+  }
+
+  score(req: Request, item: number): number {
+    const c = this.catalog.category!.codes[item]!;
+    const share = this.shares(req).get(c);
+    return share === undefined ? 0 : (share * this.catalog.signals.popularity[item]!) / this.top[c]!;
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    const code = c.category!.codes[item]!;
+    this.shares(req);
+    const mine = this.counts.get(code) ?? 0;
+    if (mine === 0) return undefined;
+    const cat = c.category!.names[code]!;
+    const buyers = c.signals.popularity[item]!;
+    return { source: this.name, kind: 'popular', text: `popular in ${cat} (${buyers} buyers), a category you buy (${mine} of your items)`, category: cat, count: buyers };
+  }
+}
+
+// ---- cold start: new items scored through their attributes -------------------------------
+
+/** What cold start needs of a factor model (AlsModel and PureSVD-style models have it). */
+export interface FactorModelLike {
+  readonly fitted: boolean;
+  /** items x factors, row-major, in the dataset's item order. */
+  readonly itemFactors: Float32Array;
+  /** users x factors, row-major. */
+  readonly userFactors: Float32Array;
+  /** Factors of a user described by a history (fold-in). */
+  foldIn?(history: History): { factors: Float32Array };
+}
+
+export interface ColdStartOptions {
+  name?: string;
+  contexts?: readonly Context[];
+  /** Ridge penalty λ of the content → factor regression (default 1). */
+  l2?: number;
+  /** Items with at least this many buyers train the regression (default 2). */
+  minBuyers?: number;
+  /** Weight each warm item by log(1 + buyers) in the regression (default true). */
+  weighted?: boolean;
+  /**
+   * Weight β of the user's own category share (default 10): a cold item scores
+   *   z(⟨u, ŷᵢ⟩) + β · share(user, category of i)
+   * with z the user's projected scores standardized over the cold items. 0 = projection only.
+   */
+  categoryWeight?: number;
+}
+
+/**
+ * New items (attributes known, no interactions yet) get factor vectors from
+ * their content vectors by (weighted) ridge regression fitted on warm items:
+ *   W = argmin Σᵢ cᵢ‖(xᵢ − μx)W − (yᵢ − μy)‖² + λ‖W‖²  = ((X−μx)ᵀC(X−μx) + λI)⁻¹ (X−μx)ᵀC(Y−μy)
+ * with cᵢ = log(1 + buyers of i) (items with more buyers have better factors), μ the c-weighted means,
+ * with X the warm items' content vectors and Y their collaborative factors;
+ * a cold item's factors are (x − μx)W + μy, so every user gets a score for it.
+ */
+export class ColdStartSource implements CandidateSource {
+  readonly kind = 'coldstart';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  private catalog!: Catalog;
+  private model: FactorModelLike | undefined;
+  /** Cold items and their projected factors (row-major). */
+  coldItems = new Int32Array(0);
+  projected = new Float32Array(0);
+  dim = 0;
+  private coldPos = new Map<number, number>();
+  private readonly out = new ListBuffer();
+  private top: TopList | undefined;
+  private cachedFor: Request | undefined;
+  private cachedVector: Float32Array | undefined;
+
+  /** `model`: a factor model, or a ModelSource holding one (its model is used once prepared). */
+  constructor(readonly modelOrSource: FactorModelLike | ModelSource | FactorSource, readonly options: ColdStartOptions = {}) {
+    this.name = options.name ?? 'coldstart';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
+    const model = (this.modelOrSource instanceof ModelSource || this.modelOrSource instanceof FactorSource ? this.modelOrSource.model : this.modelOrSource) as FactorModelLike | undefined;
+    const content = catalog.content;
+    if (!content) throw new InvalidArgumentError(`the source '${this.name}' needs item features (content vectors)`);
+    if (!model || !model.fitted || !(model.itemFactors instanceof Float32Array)) {
+      throw new InvalidArgumentError(`the source '${this.name}' needs a fitted factor model with itemFactors (list its ModelSource before it)`);
+    }
+    const n = catalog.items.size;
+    const f = model.itemFactors.length / n;
+    if (!Number.isInteger(f) || f < 1) throw new InvalidArgumentError(`the source '${this.name}': itemFactors has ${model.itemFactors.length} values, not a multiple of the ${n} items`);
+    this.model = model;
+    this.dim = f;
+    const pop = catalog.signals.popularity;
+    const minBuyers = this.options.minBuyers ?? 2;
+    const warm: number[] = [];
+    const cold: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (!content.hasFeatures[i]) continue;
+      if (pop[i]! >= minBuyers) warm.push(i);
+      else if (pop[i] === 0) cold.push(i);
+    }
+    const d = content.dim;
+    const X = content.vectors;
+    const Y = model.itemFactors;
+    const mx = new Float64Array(d);
+    const my = new Float64Array(f);
+    // Items with more buyers have better-estimated factors: weight them by log(1 + buyers).
+    const weightOf = (i: number) => (this.options.weighted === false ? 1 : Math.log1p(pop[i]!));
+    let wsum = 0;
+    for (const i of warm) {
+      const wi = weightOf(i);
+      wsum += wi;
+      for (let a = 0; a < d; a++) mx[a]! += wi * X[i * d + a]!;
+      for (let b = 0; b < f; b++) my[b]! += wi * Y[i * f + b]!;
+    }
+    for (let a = 0; a < d; a++) mx[a]! /= Math.max(1e-12, wsum);
+    for (let b = 0; b < f; b++) my[b]! /= Math.max(1e-12, wsum);
+    const xtx = new Float64Array(d * d);
+    const xty = new Float64Array(d * f);
+    const xc = new Float64Array(d);
+    for (const i of warm) {
+      const wi = weightOf(i);
+      for (let a = 0; a < d; a++) xc[a] = X[i * d + a]! - mx[a]!;
+      for (let a = 0; a < d; a++) {
+        const xa = wi * xc[a]!;
+        for (let b = 0; b < d; b++) xtx[a * d + b]! += xa * xc[b]!;
+        for (let b = 0; b < f; b++) xty[a * f + b]! += xa * (Y[i * f + b]! - my[b]!);
+      }
+    }
+    const l2 = this.options.l2 ?? 1;
+    for (let a = 0; a < d; a++) xtx[a * d + a]! += l2;
+    const w = choleskySolve(xtx, d, xty, f);
+    this.coldItems = Int32Array.from(cold);
+    this.projected = new Float32Array(cold.length * f);
+    cold.forEach((i, r) => {
+      for (let a = 0; a < d; a++) xc[a] = X[i * d + a]! - mx[a]!;
+      for (let b = 0; b < f; b++) {
+        let s = my[b]!;
+        for (let a = 0; a < d; a++) s += xc[a]! * w[a * f + b]!;
+        this.projected[r * f + b] = s;
+      }
+    });
+    this.coldPos = new Map(cold.map((i, r) => [i, r]));
+    this.cachedFor = undefined;
+  }
+
+  /** The request's user vector: trained factors, or a fold-in of the history. */
+  private userVector(req: Request): Float32Array | undefined {
+    if (this.cachedFor === req) return this.cachedVector;
+    const m = this.model!;
+    const f = this.dim;
+    let v: Float32Array | undefined;
+    if (req.user >= 0 && m.userFactors.length >= (req.user + 1) * f) v = m.userFactors.subarray(req.user * f, (req.user + 1) * f);
+    else if (req.history.length > 0 && m.foldIn) v = m.foldIn(this.catalog.items.idsOf(req.history)).factors;
+    this.cachedFor = req;
+    this.cachedVector = v;
+    return v;
+  }
+
+  /** Score of cold item at row r of the projection. */
+  private dot(v: Float32Array, r: number): number {
+    const f = this.dim;
+    let s = 0;
+    for (let b = 0; b < f; b++) s += v[b]! * this.projected[r * f + b]!;
+    return s;
+  }
+
+  /** Per request: mean and sd of the user's projected scores over the cold items, and category shares. */
+  private stats(req: Request): { v: Float32Array; mean: number; sd: number; share: Map<number, number> } | undefined {
+    if (this.statsFor === req) return this.cachedStats;
+    const v = this.userVector(req);
+    let out: typeof this.cachedStats;
+    if (v) {
+      let sum = 0;
+      let sq = 0;
+      const m = this.coldItems.length;
+      for (let r = 0; r < m; r++) {
+        const x = this.dot(v, r);
+        sum += x;
+        sq += x * x;
+      }
+      const mean = m ? sum / m : 0;
+      const sd = m ? Math.sqrt(Math.max(0, sq / m - mean * mean)) : 1;
+      const share = new Map<number, number>();
+      const codes = this.catalog.category?.codes;
+      if (codes && req.history.length) {
+        for (const h of req.history) if (codes[h]! >= 0) share.set(codes[h]!, (share.get(codes[h]!) ?? 0) + 1 / req.history.length);
+      }
+      out = { v, mean, sd: sd || 1, share };
+    }
+    this.statsFor = req;
+    this.cachedStats = out;
+    return out;
+  }
+  private statsFor: Request | undefined;
+  private cachedStats: { v: Float32Array; mean: number; sd: number; share: Map<number, number> } | undefined;
+
+  private coldScore(st: { v: Float32Array; mean: number; sd: number; share: Map<number, number> }, r: number, item: number): number {
+    const beta = this.options.categoryWeight ?? 10;
+    const code = this.catalog.category?.codes[item] ?? -1;
+    return (this.dot(st.v, r) - st.mean) / st.sd + (beta > 0 && code >= 0 ? beta * (st.share.get(code) ?? 0) : 0);
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    const st = this.stats(req);
+    if (!st) return out;
+    const top = (this.top = TopList.reuse(this.top, n));
+    for (let r = 0; r < this.coldItems.length; r++) {
+      const i = this.coldItems[r]!;
+      if (!blocked(i)) top.push(i, this.coldScore(st, r, i));
+    }
+    out.count = top.drainInto(out.indices, out.scores);
+    return out;
+  }
+
+  score(req: Request, item: number): number {
+    const r = this.coldPos.get(item);
+    const st = r === undefined ? undefined : this.stats(req);
+    return r === undefined || !st ? NaN : this.coldScore(st, r, item);
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    let best = -1;
+    let bestSim = 0;
+    for (const h of req.history) {
+      const s = c.content!.similarity(h, item);
+      if (s > bestSim) [best, bestSim] = [h, s];
+    }
+    const cat = categoryName(c, item);
+    const like = best >= 0 ? `; like ${itemLabel(c, best)}${sharedAttributes(c, best, item).length ? ` (same ${listText(sharedAttributes(c, best, item))})` : ''}` : '';
+    return { source: this.name, kind: 'coldstart', text: `new${cat ? ` in ${cat}` : ''}, not yet bought by anyone: scored from its attributes${like}`, ...(best >= 0 ? { items: [c.items.id(best)] } : {}), ...(cat ? { category: cat } : {}) };
+  }
+}
+
+// ---- a factor model scored directly (exact, or through an ANN index) -------------------------
+
+/** Retrieval by inner product (ann's AnnScorer has this shape). */
+export interface VectorRetriever {
+  recommend(user: Float32Array, k: number, filters?: { seen?: ArrayLike<number> | null; exclude?: ArrayLike<number> | null; include?: ArrayLike<number> | null }): { indices: Int32Array; scores: Float32Array };
+}
+
+export interface FactorSourceOptions {
+  name?: string;
+  contexts?: readonly Context[];
+  /**
+   * Candidate retrieval: an ANN scorer over the item factors (e.g. ann's
+   * AnnScorer), or a function building one once the model is fitted. Default:
+   * exact fused SIMD scoring over all items.
+   */
+  retriever?: VectorRetriever | ((itemFactors: Float32Array, dim: number) => Promise<VectorRetriever>);
+}
+
+/**
+ * A factor model (ALS, PureSVD...) used through its vectors: candidates by
+ * <user, item> (exact or ANN), any other candidate scored exactly, new
+ * visitors folded in. Evidence from the model's explain() ("bought X and Y").
+ * Pass the model (fitted, or fitted here on the dataset) or a factory.
+ */
+export class FactorSource implements CandidateSource {
+  readonly kind = 'model';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  model: (FactorModelLike & Partial<Recommender>) | undefined;
+  owned = false;
+  private catalog!: Catalog;
+  private dim = 0;
+  private retriever: VectorRetriever | undefined;
+  private readonly out = new ListBuffer();
+  private cachedFor: Request | undefined;
+  private cachedVector: Float32Array | undefined;
+
+  constructor(
+    private readonly modelOrFactory: (FactorModelLike & Partial<Recommender>) | (() => FactorModelLike & Partial<Recommender>),
+    readonly options: FactorSourceOptions = {},
+  ) {
+    this.model = typeof modelOrFactory === 'function' ? undefined : modelOrFactory;
+    this.name = options.name ?? this.model?.name ?? 'factors';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog, dataset: Dataset | undefined, options: PrepareOptions): Promise<void> {
+    this.catalog = catalog;
+    if (typeof this.modelOrFactory === 'function') this.model = this.modelOrFactory();
+    const m = this.model!;
+    if (!m.fitted || this.owned) {
+      if (!dataset || typeof m.fit !== 'function') throw new NotFittedError(`the model of source '${this.name}' is not fitted and cannot be fitted here`);
+      this.owned = true;
+      await m.fit(dataset, { seed: options.seed, threads: options.threads, ...(options.signal ? { signal: options.signal } : {}) });
+    }
+    const n = catalog.items.size;
+    this.dim = m.itemFactors.length / n;
+    if (!Number.isInteger(this.dim) || this.dim < 1) throw new InvalidArgumentError(`the source '${this.name}': itemFactors has ${m.itemFactors.length} values, not a multiple of the ${n} items`);
+    const r = this.options.retriever;
+    this.retriever = typeof r === 'function' ? await r(m.itemFactors, this.dim) : r;
+    this.cachedFor = undefined;
+  }
+
+  /** Use a loaded model (scoring is exact unless a retriever object was given). */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
+    const m = this.model!;
+    this.dim = m.itemFactors.length / catalog.items.size;
+    const r = this.options.retriever;
+    this.retriever = typeof r === 'function' ? undefined : r;
+    this.cachedFor = undefined;
+  }
+
+  private userVector(req: Request): Float32Array | undefined {
+    if (this.cachedFor === req) return this.cachedVector;
+    const m = this.model!;
+    const f = this.dim;
+    let v: Float32Array | undefined;
+    if (req.user >= 0 && m.userFactors.length >= (req.user + 1) * f) v = m.userFactors.subarray(req.user * f, (req.user + 1) * f);
+    else if (req.history.length > 0 && m.foldIn) v = m.foldIn(this.catalog.items.idsOf(req.history)).factors;
+    this.cachedFor = req;
+    this.cachedVector = v;
+    return v;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    const v = this.userVector(req);
+    if (!v) return out;
+    const seen = !req.filterSeen ? new Int32Array(0) : req.user >= 0 ? csrRow(this.catalog.matrix, req.user).indices : req.history;
+    // Over-fetch: blocks other than seen items (rules, exclusions) are applied here.
+    const k = Math.min(n + 20, this.catalog.items.size);
+    const r = this.retriever
+      ? this.retriever.recommend(v, k, { seen })
+      : callSync((nb) => nb.factorTopK(v, this.model!.itemFactors, this.dim, null, seen.length ? seen : null, null, null, k));
+    for (let q = 0; q < r.indices.length && out.count < n; q++) {
+      const i = r.indices[q]!;
+      if (!blocked(i)) out.push(i, r.scores[q]!);
+    }
+    return out;
+  }
+
+  score(req: Request, item: number): number {
+    const v = this.userVector(req);
+    if (!v) return NaN;
+    const f = this.dim;
+    const x = this.model!.itemFactors;
+    let s = 0;
+    for (let b = 0, o = item * f; b < f; b++) s += v[b]! * x[o + b]!;
+    return s;
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    const m = this.model!;
+    if (typeof m.explain === 'function' && req.user >= 0) {
+      try {
+        const e = m.explain(c.users.id(req.user), c.items.id(item));
+        const idx = e.contributions
+          .filter((x) => x.weight > 0)
+          .slice(0, 2)
+          .map((x) => c.items.index(x.item))
+          .filter((i): i is number => i !== undefined);
+        if (idx.length > 0) return { source: this.name, kind: 'history', text: `bought ${listText(idx.map((i) => itemLabel(c, i)))}`, items: idx.map((i) => c.items.id(i)) };
+      } catch {
+        // no decomposition for this pair
+      }
+    }
+    // Without explain: the history items whose factors agree most with the item's.
+    const f = this.dim;
+    const x = m.itemFactors;
+    const scored = Array.from(req.history, (h) => {
+      let s = 0;
+      for (let b = 0; b < f; b++) s += x[h * f + b]! * x[item * f + b]!;
+      return [h, s] as const;
+    })
+      .filter(([, s]) => s > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 2);
+    if (scored.length === 0) return { source: this.name, kind: 'history', text: `${this.name} model, from your history` };
+    return { source: this.name, kind: 'history', text: `bought ${listText(scored.map(([h]) => itemLabel(c, h)))}`, items: scored.map(([h]) => c.items.id(h)) };
+  }
+}
+
+// ---- buy it again ---------------------------------------------------------------------------
+
+export interface RepurchaseOptions {
+  name?: string;
+  contexts?: readonly Context[];
+}
+
+/**
+ * "Buy it again": the user's own past items, by how often (log of the summed
+ * weight) and how recently (position in the recent list) they were bought.
+ * Proposes nothing when seen items are filtered (the default).
+ */
+export class RepurchaseSource implements CandidateSource {
+  readonly kind = 'repurchase';
+  readonly name: string;
+  readonly contexts: readonly Context[];
+  private catalog!: Catalog;
+  private readonly out = new ListBuffer();
+  private top: TopList | undefined;
+
+  constructor(readonly options: RepurchaseOptions = {}) {
+    this.name = options.name ?? 'again';
+    this.contexts = options.contexts ?? ['home'];
+  }
+
+  async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
+  }
+
+  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
+    const out = this.out.reset(n);
+    if (req.filterSeen) return out;
+    const top = (this.top = TopList.reuse(this.top, n));
+    const h = req.history;
+    const weightOf = this.weights(req);
+    for (let r = 0; r < h.length; r++) {
+      const i = h[r]!;
+      if (blocked(i)) continue;
+      // Frequency, then recency: the newest item gets +1, the oldest ~0.
+      top.push(i, Math.log1p(weightOf(i, r)) + (r + 1) / h.length);
+    }
+    out.count = top.drainInto(out.indices, out.scores);
+    return out;
+  }
+
+  /** Summed weight of item i for the request's user (training row), or the history weight. */
+  private weights(req: Request): (i: number, r: number) => number {
+    if (req.user >= 0) {
+      const row = csrRow(this.catalog.matrix, req.user);
+      return (i) => {
+        // Rows are sorted: binary search.
+        let lo = 0;
+        let hi = row.indices.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          const v = row.indices[mid]!;
+          if (v === i) return row.values[mid]!;
+          if (v < i) lo = mid + 1;
+          else hi = mid - 1;
+        }
+        return 1;
+      };
+    }
+    return (_i, r) => req.historyWeights?.[r] ?? 1;
+  }
+
+  evidence(req: Request, item: number): Evidence | undefined {
+    const c = this.catalog;
+    const r = req.history.indexOf(item);
+    if (r < 0) return undefined;
+    const times = this.weights(req)(item, r);
+    return { source: this.name, kind: 'history', text: `you bought ${itemLabel(c, item)} before (${times} times)`, items: [c.items.id(item)], count: times };
+  }
+}

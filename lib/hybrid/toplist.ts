@@ -7,9 +7,23 @@ export class TopList {
   private readonly vals: Float64Array;
   private n = 0;
 
-  constructor(readonly k: number) {
+  constructor(public k: number) {
     this.ids = new Int32Array(Math.max(0, k));
     this.vals = new Float64Array(Math.max(0, k));
+  }
+
+  /** Most entries this list can hold (k may be lowered or raised up to it). */
+  get capacity(): number {
+    return this.ids.length;
+  }
+
+  /** A list for k entries, reusing `prev` when it is big enough. */
+  static reuse(prev: TopList | undefined, k: number): TopList {
+    if (prev && prev.capacity >= k) {
+      prev.k = k;
+      return prev.clear();
+    }
+    return new TopList(k);
   }
 
   get size(): number {
@@ -60,9 +74,49 @@ export class TopList {
     vals[i] = score;
   }
 
-  /** Best first. */
+  /** Empty the list, keeping its buffers (k may shrink to at most the capacity given at construction). */
+  clear(): this {
+    this.n = 0;
+    return this;
+  }
+
+  /**
+   * Move the entries into `ids`/`scores` (best first) and empty the list;
+   * returns the count. Heap-sort extraction: no allocation, no comparator closures.
+   */
+  drainInto(ids: Int32Array, scores: Float32Array | Float64Array, offset = 0): number {
+    const count = this.n;
+    const hi = this.ids;
+    const hv = this.vals;
+    for (let out = count - 1; out >= 0; out--) {
+      // The root is the worst entry left: it goes to the back.
+      ids[offset + out] = hi[0]!;
+      scores[offset + out] = hv[0]!;
+      const n = --this.n;
+      const id = hi[n]!;
+      const v = hv[n]!;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && TopList.worse(hv[r]!, hi[r]!, hv[l]!, hi[l]!) ? r : l;
+        if (!TopList.worse(hv[c]!, hi[c]!, v, id)) break;
+        hi[i] = hi[c]!;
+        hv[i] = hv[c]!;
+        i = c;
+      }
+      hi[i] = id;
+      hv[i] = v;
+    }
+    return count;
+  }
+
+  /** Best first (allocates; drainInto avoids that). */
   sorted(): { indices: Int32Array; scores: Float32Array } {
-    const order = Array.from({ length: this.n }, (_, i) => i).sort((a, b) => this.vals[b]! - this.vals[a]! || this.ids[a]! - this.ids[b]!);
-    return { indices: Int32Array.from(order, (i) => this.ids[i]!), scores: Float32Array.from(order, (i) => this.vals[i]!) };
+    const indices = new Int32Array(this.n);
+    const scores = new Float32Array(this.n);
+    this.drainInto(indices, scores);
+    return { indices, scores };
   }
 }
