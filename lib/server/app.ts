@@ -30,6 +30,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Fastify logger options (pino), or false. Default: JSON logs at 'info'. */
   logger?: FastifyServerOptions['logger'];
+  /** Log every request (two pino lines each; default false: lifecycle, reloads and errors only). */
+  logRequests?: boolean;
   /** Bounds on live events kept in memory. */
   maxLiveUsers?: number;
   maxEventsPerUser?: number;
@@ -77,6 +79,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
     forceCloseConnections: 'idle',
+    disableRequestLogging: !options.logRequests,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
