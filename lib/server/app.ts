@@ -258,7 +258,7 @@ function hint(err: unknown, kind: 'user' | 'item'): unknown {
 function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>): void {
   app.post<{ Body: { events: { user: Id; item: Id; value?: number; type?: string }[] } }>(
     '/v1/events',
-    { preHandler: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
+    { onRequest: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
     async (req, reply: FastifyReply) => {
       const served = ctx.served;
       let accepted = 0;
@@ -281,7 +281,7 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
   let reloading: Promise<unknown> | undefined;
   app.post<{ Body: { path?: string } | undefined }>(
     '/v1/admin/reload',
-    { preHandler: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
+    { onRequest: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
     async (req) => {
       if (reloading) throw new HttpError(409, 'CONFLICT', 'a reload is already in progress; retry when it finishes');
       const path = req.body?.path ?? ctx.served.path;
