@@ -99,10 +99,10 @@ async function alsFactors(name) {
 
 const rss = () => process.memoryUsage().rss;
 
-async function buildFastrec(data, d, metric, mipsTransform = false) {
+async function buildFastrec(data, d, metric, mipsTransform = false, storage = 'float32') {
   const before = rss();
   const t0 = performance.now();
-  const index = await HnswIndex.build(data, { dim: d, metric, mipsTransform, M, efConstruction, threads });
+  const index = await HnswIndex.build(data, { dim: d, metric, mipsTransform, M, efConstruction, threads, storage });
   const seconds = (performance.now() - t0) / 1000;
   const n = data.length / d;
   return {
@@ -246,6 +246,7 @@ async function runDataset(name) {
   const variants = [];
   if (libs.includes('fastrec')) {
     variants.push(['fastrec', () => buildFastrec(data, d, metric)]);
+    variants.push(['fastrec-f16', () => buildFastrec(data, d, metric, false, 'float16')]);
     if (metric === 'ip') variants.push(['fastrec-mips', () => buildFastrec(data, d, 'ip', true)]);
   }
   if (hnswlib) variants.push(['hnswlib-node', () => buildHnswlib(data, d, metric)]);
@@ -381,7 +382,7 @@ async function exactBench() {
 
 function svgPlot(results) {
   const W = 360, H = 260, pad = 45;
-  const colors = { fastrec: '#d62728', 'fastrec-mips': '#ff7f0e', 'hnswlib-node': '#1f77b4', usearch: '#2ca02c' };
+  const colors = { fastrec: '#d62728', 'fastrec-f16': '#9467bd', 'fastrec-mips': '#ff7f0e', 'hnswlib-node': '#1f77b4', usearch: '#2ca02c' };
   const panels = results.map((r, p) => {
     const all = Object.values(r.libs).flatMap((l) => l.points);
     const qmax = Math.max(...all.map((x) => x.qps)), qmin = Math.max(10, Math.min(...all.map((x) => x.qps)));

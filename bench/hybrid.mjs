@@ -80,14 +80,9 @@ async function latency() {
   }
   const retriever = ann?.AnnScorer ? (f, d) => ann.AnnScorer.build(f, d, { ef: 64, oversample: 1.2 }) : undefined;
   const results = { catalog: shop.dataset.numItems, users: shop.dataset.numUsers, pairs: shop.dataset.nnz, factors: shop.dim, reps, configs: [] };
+  const others = [new ItemToItemSource(), new ContentSource(), new TrendingSource(), new ComplementSource()];
   for (const [label, useAnn] of retriever ? [['ann', true], ['exact', false]] : [['exact', false]]) {
-    const sources = [
-      new FactorSource(shop.model, { name: 'factors', ...(useAnn ? { retriever } : {}) }),
-      new ItemToItemSource(),
-      new ContentSource(),
-      new TrendingSource(),
-      new ComplementSource(),
-    ];
+    const sources = [new FactorSource(shop.model, { name: 'factors', ...(useAnn ? { retriever } : {}) }), ...others];
     const h = new HybridRecommender({ sources, content: { dim: 32 }, categoryColumn: 'category', diversity: { lambda: 0.7 } });
     t = performance.now();
     await h.fit(shop.dataset, { seed: 1 });
@@ -96,13 +91,14 @@ async function latency() {
     const users = Array.from({ length: reps }, () => shop.dataset.users.id(Math.floor(r() * shop.dataset.numUsers)));
     for (let i = 0; i < 500; i++) h.recommend(users[i], { k: 10 }); // warm-up (JIT)
     const times = new Float64Array(reps);
+    let pooled = 0;
     for (let i = 0; i < reps; i++) {
       const s = performance.now();
       h.recommend(users[i], { k: 10 });
       times[i] = performance.now() - s;
+      pooled += h.lastPoolSize;
     }
     times.sort();
-    // Candidates per request (pool size) on a sample, from explain-free internal counts.
     const row = {
       retrieval: label,
       fitSeconds: +fitSeconds.toFixed(2),
@@ -110,7 +106,10 @@ async function latency() {
       p90ms: +percentile(times, 90).toFixed(4),
       p99ms: +percentile(times, 99).toFixed(4),
       meanMs: +(times.reduce((a, b) => a + b, 0) / reps).toFixed(4),
-      candidatesPerRequest: +(h.lastPoolSizes?.() ?? NaN),
+      candidatesPerRequest: +(pooled / reps).toFixed(1),
+      sources: 5,
+      mmrLambda: 0.7,
+      k: 10,
     };
     console.log(row);
     results.configs.push(row);

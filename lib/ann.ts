@@ -47,6 +47,11 @@ export interface HnswOptions {
   /** The transform's maximum item norm (default: the largest norm in the first batch added). */
   maxNorm?: number;
   /**
+   * How vectors are stored: 'float32' (default) or 'float16' (half the bytes and
+   * memory traffic per distance; distances carry ~1e-3 relative error).
+   */
+  storage?: 'float32' | 'float16';
+  /**
    * With a filter allowing at most this share of the items, search scans the
    * allowed items exactly instead of walking the graph (default 0.02, see bench/README.md).
    */
@@ -138,7 +143,7 @@ function kArg(k: unknown): number {
 
 // ---- HNSW --------------------------------------------------------------------
 
-const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold'] as const;
+const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold', 'storage'] as const;
 
 /** An HNSW graph index (Malkov & Yashunin 2018) over float32 vectors. */
 export class HnswIndex {
@@ -175,7 +180,8 @@ export class HnswIndex {
     if (mips && metric !== 'ip') throw v.invalid('options.mipsTransform', "false unless metric is 'ip'", mips);
     const maxNorm = v.number('options.maxNorm', options.maxNorm ?? 0, 0);
     const exact = v.number('options.exactThreshold', options.exactThreshold ?? 0.02, 0, 1);
-    const handle = callSync((n) => n.hnswCreate(dim, metric, M, efc, seed, mips, maxNorm, capacity));
+    const storage = v.oneOf('options.storage', options.storage ?? 'float32', ['float32', 'float16'] as const);
+    const handle = callSync((n) => n.hnswCreate(dim, metric, M, efc, seed, mips, maxNorm, capacity, storage));
     return new HnswIndex(handle, dim, metric, new IdMap(), ef, exact);
   }
 
@@ -201,7 +207,7 @@ export class HnswIndex {
   }
 
   /** Sizes and parameters, including the bytes the index holds. */
-  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean } {
+  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean; storage: 'float32' | 'float16' } {
     return callSync((n) => n.hnswInfo(this.handle));
   }
 
@@ -428,6 +434,8 @@ export interface AnnScorerOptions {
   mipsTransform?: boolean;
   /** Candidates fetched per result before exact re-scoring (default 2: 2k candidates). */
   oversample?: number;
+  /** Vector storage in the index (default 'float16': candidates are re-scored from the float32 factors anyway). */
+  storage?: 'float32' | 'float16';
   threads?: number;
   signal?: AbortSignal;
   seed?: number;
@@ -466,7 +474,7 @@ export class AnnScorer {
 
   /** Index item factors (n x dim, row-major) with an optional item bias. */
   static async build(itemFactors: Float32Array, dim: number, options: AnnScorerOptions & { itemBias?: Float32Array } = {}): Promise<AnnScorer> {
-    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias']);
+    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias', 'storage']);
     if (!(itemFactors instanceof Float32Array)) throw v.invalid('itemFactors', 'a Float32Array', itemFactors);
     v.integer('dim', dim, 1, 65534);
     if (itemFactors.length % dim !== 0) throw new DimensionMismatchError(`itemFactors: length ${itemFactors.length} is not a multiple of dim ${dim}`);
@@ -491,6 +499,7 @@ export class AnnScorer {
       efConstruction: options.efConstruction ?? 200,
       ef: options.ef ?? 100,
       seed: options.seed ?? 42,
+      storage: options.storage ?? 'float16',
       threads: options.threads,
       signal: options.signal,
     });

@@ -170,7 +170,7 @@ export interface NativeBinding {
   mapFile(path: string): ArrayBuffer | null;
   // ---- end cli ----
   // ---- ann (HNSW + flat exact index; native/napi/ann_binding.cpp) ----
-  hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number): NativeHandle;
+  hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number, storage: 'float32' | 'float16'): NativeHandle;
   hnswInfo(index: NativeHandle): HnswNativeInfo;
   hnswAdd(index: NativeHandle, vectors: Float32Array, labels: Int32Array, threads: number, onProgress: ((done: number) => void) | null): CancellablePromise<void>;
   hnswAddSync(index: NativeHandle, vectors: Float32Array, labels: Int32Array): void;
@@ -241,4 +241,5 @@ export interface HnswNativeInfo {
   memoryBytes: number;
   maxNorm: number;
   mipsTransform: boolean;
+  storage: 'float32' | 'float16';
 }

@@ -73,6 +73,13 @@ describe('HnswIndex', () => {
       }
       expect(sum / 50).toBeGreaterThanOrEqual(0.95);
     }
+    // float16 storage: same recall bar, about half the bytes
+    const half = await HnswIndex.build(data, { dim: d, M: 12, efConstruction: 100, ef: 128, storage: 'float16' });
+    expect(half.info().storage).toBe('float16');
+    let hsum = 0;
+    for (let i = 0; i < 50; i++) hsum += recall(oracle(data, d, row(queries, d, i), 10, 'l2'), half.search(row(queries, d, i), 10).ids as number[]);
+    expect(hsum / 50).toBeGreaterThanOrEqual(0.95);
+    expect(half.info().memoryBytes / 3000).toBeLessThan(4 + 4 * 24 + 2 * d + 20);
     // inner product: through the Euclidean transform
     const ip = await HnswIndex.build(data, { dim: d, metric: 'ip', mipsTransform: true, M: 12, efConstruction: 100, ef: 128 });
     let sum = 0;

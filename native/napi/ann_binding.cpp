@@ -75,7 +75,7 @@ void check_dim(size_t length, size_t dim, const char* name) {
 }
 
 void init_ann(Napi::Env env, Napi::Object exports) {
-  // hnswCreate(dim, metric, M, efConstruction, seed, mipsTransform, maxNorm, capacity) -> handle
+  // hnswCreate(dim, metric, M, efConstruction, seed, mipsTransform, maxNorm, capacity, storage) -> handle
   export_fn(env, exports, "hnswCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
     ann::HnswParams p;
     p.dim = size_t(integer(info[0], "dim"));
@@ -86,6 +86,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     p.mips_transform = boolean(info[5], "mipsTransform");
     p.max_norm = float(number(info[6], "maxNorm"));
     size_t capacity = size_t(integer(info[7], "capacity"));
+    p.float16 = string(info[8], "storage") == "float16";
     return wrap_handle(info.Env(), std::make_shared<Hnsw>(p, capacity));
   });
 
@@ -103,6 +104,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     o.Set("memoryBytes", double(h->memory_bytes()));
     o.Set("maxNorm", double(h->max_norm()));
     o.Set("mipsTransform", h->params().mips_transform);
+    o.Set("storage", h->params().float16 ? "float16" : "float32");
     return o;
   });
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ann/crc32.hpp"
+#include "ann/distance.hpp"
 #include "ann/flat.hpp"
 #include "ann/hnsw.hpp"
 #include "common/error.hpp"
@@ -162,6 +163,59 @@ TEST_CASE(ann_hnsw_recall_each_metric) {
     double r = hnsw_recall(h, data, queries, d, k, ef, m);
     std::printf("metric %s recall@10 ef=%zu: %.4f\n", metric_name(m), ef, r);
     CHECK(r >= (m == Metric::InnerProduct ? 0.85 : 0.95));
+  }
+}
+
+TEST_CASE(ann_half_float_conversion) {
+  // exact values, rounding to nearest even, subnormals, overflow, specials
+  CHECK(float_to_half(1.0f) == 0x3C00 && half_to_float(0x3C00) == 1.0f);
+  CHECK(float_to_half(-2.0f) == 0xC000);
+  CHECK(float_to_half(65504.0f) == 0x7BFF && float_to_half(65520.0f) == 0x7C00);
+  CHECK(float_to_half(1.0f + 1.0f / 2048) == 0x3C00);          // halfway: to even
+  CHECK(float_to_half(1.0f + 3.0f / 2048) == 0x3C02);          // halfway: to even (up)
+  CHECK(half_to_float(0x0001) == std::ldexp(1.0f, -24));       // smallest subnormal
+  CHECK(float_to_half(std::ldexp(1.0f, -24)) == 0x0001);
+  CHECK(float_to_half(std::ldexp(1.0f, -26)) == 0x0000);
+  CHECK(std::isinf(half_to_float(0x7C00)) && std::isnan(half_to_float(0x7E00)));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-100, 100);
+  for (int i = 0; i < 10000; ++i) {
+    float f = u(rng);
+    float back = half_to_float(float_to_half(f));
+    CHECK(std::fabs(back - f) <= std::fabs(f) * (1.0f / 2048) + 1e-7f);  // half a unit in the last place
+  }
+}
+
+TEST_CASE(ann_hnsw_float16_storage) {
+  size_t n = 4000, d = 16, k = 10;
+  auto data = clustered(n, d, 40, 3);
+  auto queries = clustered(100, d, 40, 4);
+  for (Metric m : {Metric::L2, Metric::Cosine}) {
+    HnswParams p;
+    p.dim = d;
+    p.metric = m;
+    p.M = 12;
+    p.ef_construction = 100;
+    p.float16 = true;
+    Hnsw h(p);
+    auto labels = iota_labels(n);
+    h.add(data.data(), labels.data(), n, 2);
+    double r = hnsw_recall(h, data, queries, d, k, 128, m);
+    std::printf("float16 %s recall@10 ef=128: %.4f, %.1f bytes/vector\n", metric_name(m), r, double(h.memory_bytes()) / n);
+    CHECK(r >= 0.95);
+    CHECK(h.memory_bytes() < n * (4 + 4 * 24 + 2 * d + 20));
+    std::vector<float> back(d);
+    CHECK(h.get_vector(7, back.data()));
+    if (m == Metric::L2)
+      for (size_t j = 0; j < d; ++j) CHECK_NEAR(back[j], data[7 * d + j], 2e-3);
+    std::string path = temp_path("f16");
+    h.save(path);
+    auto g = Hnsw::load(path);
+    uint32_t a[10], b[10];
+    h.search(queries.data(), k, 64, nullptr, a, nullptr);
+    g->search(queries.data(), k, 64, nullptr, b, nullptr);
+    for (size_t j = 0; j < k; ++j) CHECK(a[j] == b[j]);
+    std::remove(path.c_str());
   }
 }
 

@@ -13,10 +13,17 @@ struct DistanceKernels {
   // 1 - <a, b>
   float (*ip)(const float* a, const float* b, size_t n);
   // out[i] = <q, rows[ids[i]]> for i < count (gathered rows of length n with stride ld)
+  // the same against a vector stored as IEEE half floats (float16 storage)
+  float (*l2_f16)(const float* a, const uint16_t* b, size_t n);
+  float (*ip_f16)(const float* a, const uint16_t* b, size_t n);
   void (*dot_gather)(const float* q, const float* base, size_t ld, const uint32_t* ids, size_t count, size_t n,
                      float* out);
 };
 
 const DistanceKernels& distance_kernels();
+
+// IEEE 754 binary16 <-> binary32 (round to nearest even), portable bit arithmetic.
+uint16_t float_to_half(float f);
+float half_to_float(uint16_t h);
 
 }  // namespace fastrec::ann

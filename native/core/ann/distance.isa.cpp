@@ -2,6 +2,9 @@
 // Two independent accumulators hide the FMA latency at d = 64 (8 AVX2 steps).
 #include <cstdint>
 #include <cstring>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "ann/distance.hpp"
 
@@ -62,6 +65,65 @@ static float l2(const float* a, const float* b, size_t n) {
 
 static float ip(const float* a, const float* b, size_t n) { return 1.0f - dot(a, b, n); }
 
+// Half-float storage: widen 8 halves at a time (F16C) and accumulate in float.
+#if defined(__F16C__)
+static inline __m256 load_half8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+static float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+static float l2_f16(const float* a, const uint16_t* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), load_half8(b + i));
+    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), load_half8(b + i + 8));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+    s1 = _mm256_fmadd_ps(d1, d1, s1);
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), load_half8(b + i));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+  }
+  float s = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) {
+    float d = a[i] - ann::half_to_float(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+static float ip_f16(const float* a, const uint16_t* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_half8(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_half8(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_half8(b + i), s0);
+  float s = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) s += a[i] * ann::half_to_float(b[i]);
+  return 1.0f - s;
+}
+#else
+static float l2_f16(const float* a, const uint16_t* b, size_t n) {
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    float d = a[i] - ann::half_to_float(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+static float ip_f16(const float* a, const uint16_t* b, size_t n) {
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) s += a[i] * ann::half_to_float(b[i]);
+  return 1.0f - s;
+}
+#endif
+
 static void dot_gather(const float* q, const float* base, size_t ld, const uint32_t* ids, size_t count, size_t n,
                        float* out) {
   for (size_t i = 0; i < count; ++i) {
@@ -73,6 +135,7 @@ static void dot_gather(const float* q, const float* base, size_t ld, const uint3
 }  // namespace ann_detail
 
 extern const ann::DistanceKernels ann_distance_table;
-const ann::DistanceKernels ann_distance_table = {ann_detail::l2, ann_detail::ip, ann_detail::dot_gather};
+const ann::DistanceKernels ann_distance_table = {ann_detail::l2, ann_detail::ip, ann_detail::l2_f16, ann_detail::ip_f16,
+                                                  ann_detail::dot_gather};
 
 }  // namespace fastrec::FASTREC_ISA_NS

@@ -60,6 +60,7 @@ struct Hnsw::Scratch {
   std::vector<Pair> work;
   std::vector<std::vector<Pair>> per_level;
   std::vector<uint32_t> chosen;
+  std::vector<float> fbuf, fbuf2;  // stored vectors widened to float (float16 storage)
   Visited* visited = nullptr;
 };
 
@@ -74,9 +75,14 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   level_mult_ = 1.0 / std::log(double(params_.M));
   stored_dim_ = params_.dim + (params_.mips_transform ? 1 : 0);
   vec_offset_ = sizeof(uint32_t) * (1 + M0_);
-  block_bytes_ = vec_offset_ + sizeof(float) * stored_dim_;
+  half_ = params_.float16;
+  const size_t elem = half_ ? sizeof(uint16_t) : sizeof(float);
+  block_bytes_ = vec_offset_ + elem * stored_dim_;
+  vec_bytes_ = std::min<size_t>(elem * stored_dim_, 512);  // prefetch at most 8 lines per vector
   const auto& dk = distance_kernels();
-  dist_ = (params_.metric == Metric::L2 || params_.mips_transform) ? dk.l2 : dk.ip;
+  const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
+  dist_ = l2 ? dk.l2 : dk.ip;
+  dist_half_ = l2 ? dk.l2_f16 : dk.ip_f16;
   phi_ = params_.max_norm;
   node_locks_.reset(new std::mutex[kLockStripes]);
   std::unique_lock<GrowLock> g(grow_mutex_);
@@ -150,6 +156,22 @@ const float* Hnsw::prepare_query(const float* q, float* buf) const {
   return buf;
 }
 
+const float* Hnsw::as_float(uint32_t slot, float* buf) const {
+  if (!half_) return reinterpret_cast<const float*>(vec(slot));
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(vec(slot));
+  for (size_t i = 0; i < stored_dim_; ++i) buf[i] = half_to_float(h[i]);
+  return buf;
+}
+
+void Hnsw::store_vector(uint32_t slot, const float* prepared) {
+  if (!half_) {
+    std::memcpy(vec(slot), prepared, stored_dim_ * sizeof(float));
+    return;
+  }
+  uint16_t* h = reinterpret_cast<uint16_t*>(vec(slot));
+  for (size_t i = 0; i < stored_dim_; ++i) h[i] = float_to_half(prepared[i]);
+}
+
 // ---- adding -------------------------------------------------------------------
 
 void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t threads, const CancelToken* cancel,
@@ -201,6 +223,7 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
     ensure_capacity(first + fresh);
     // Pool space for the fresh nodes' upper levels.
     std::vector<uint32_t> levels(n);
+    std::vector<float> prepared(stored_dim_);
     size_t pool_need = 0;
     for (size_t i = reuse; i < n; ++i) {
       uint32_t slot = uint32_t(first + (i - reuse));
@@ -230,7 +253,8 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
       }
       // A reused slot keeps its old lists and level until insert() rewrites
       // them; it is a valid routing node meanwhile.
-      prepare_vector(vectors + i * params_.dim, vec(slot));
+      prepare_vector(vectors + i * params_.dim, prepared.data());
+      store_vector(slot, prepared.data());
       uint32_t* h = links0(slot);
       __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) & ~kDeletedBit, __ATOMIC_RELEASE);
       labels_[slot] = labels[i];
@@ -295,7 +319,8 @@ bool Hnsw::get_vector(uint32_t label, float* out) const {
   std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
   if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
-  std::memcpy(out, vec(label_to_slot_[label]), params_.dim * sizeof(float));
+  std::vector<float> buf(stored_dim_);
+  std::memcpy(out, as_float(label_to_slot_[label], buf.data()), params_.dim * sizeof(float));
   return true;
 }
 
@@ -310,7 +335,7 @@ uint32_t Hnsw::greedy_descend(const float* q, uint32_t ep, int from_level, int t
       uint32_t cnt = std::min<uint32_t>(count_of(lk), uint32_t(params_.M));
       for (uint32_t j = 1; j <= cnt; ++j) {
         uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
-        float d = distance(q, vec(id));
+        float d = dist_to(q, id);
         if (d < cur_d) {
           cur_d = d;
           cur = id;
@@ -335,8 +360,12 @@ void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t
   Visited& vis = *s.visited;
   vis.start(capacity_);
   const bool restricted = !collect_all;
+  // Without deletions or a filter every node is kept: skip reading its header
+  // (another cache line per candidate).
+  const bool check_deleted = !collect_all && live_.load(std::memory_order_relaxed) != n_slots_.load(std::memory_order_relaxed);
+  const bool check_filter = !collect_all && filter && filter->active;
   auto keep = [&](uint32_t id) {
-    return collect_all || (!is_deleted(id) && (!filter || !filter->active || filter->test(id)));
+    return (!check_deleted || !is_deleted(id)) && (!check_filter || filter->test(id));
   };
   vis.test_and_set(entry);
   float bound = kInf;
@@ -362,19 +391,14 @@ void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t
       uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
       if (vis.test_and_set(id)) continue;
       const char* p = reinterpret_cast<const char*>(vec(id));
-      __builtin_prefetch(p);
-      __builtin_prefetch(p + 64);
+      for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
+      __builtin_prefetch(p + vec_bytes_ - 1);
       fresh[nf++] = id;
       if (nf == kMaxBatch) break;  // unreachable: M <= 256 keeps lists <= kMaxBatch
     }
     for (uint32_t j = 0; j < nf; ++j) {
       uint32_t id = fresh[j];
-      if (j + 1 < nf) {
-        const char* p = reinterpret_cast<const char*>(vec(fresh[j + 1]));
-        __builtin_prefetch(p + 128);
-        __builtin_prefetch(p + 192);
-      }
-      float d = distance(q, vec(id));
+      float d = dist_to(q, id);
       if (R.size() < ef || d < bound) {
         C.push_back({-d, id});
         std::push_heap(C.begin(), C.end());
@@ -398,13 +422,15 @@ void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t
 void Hnsw::select_neighbors(std::vector<Pair>& candidates, size_t m) const {
   if (candidates.size() <= m) return;
   std::sort(candidates.begin(), candidates.end());
+  thread_local std::vector<float> buf;
+  buf.resize(stored_dim_);
   size_t kept = 0;
   for (size_t i = 0; i < candidates.size() && kept < m; ++i) {
     const Pair& c = candidates[i];
-    const float* cv = vec(c.second);
+    const float* cv = as_float(c.second, buf.data());
     bool good = true;
     for (size_t r = 0; r < kept; ++r) {
-      if (distance(cv, vec(candidates[r].second)) < c.first) {
+      if (dist_to(cv, candidates[r].second) < c.first) {
         good = false;
         break;
       }
@@ -425,7 +451,7 @@ void Hnsw::connect(uint32_t slot, int level, Scratch& s) {
     uint32_t h = __atomic_load_n(lk, __ATOMIC_RELAXED);
     __atomic_store_n(lk, (h & ~kCountMask) | n, __ATOMIC_RELEASE);
   }
-  const float* v = vec(slot);
+  s.fbuf2.resize(stored_dim_);
   for (const Pair& p : s.work) {
     uint32_t e = p.second;
     std::lock_guard<std::mutex> nl(lock_of(e));
@@ -443,9 +469,9 @@ void Hnsw::connect(uint32_t slot, int level, Scratch& s) {
     // Full: re-select e's neighbours among its current ones plus the new node.
     auto& cand = s.cand;
     cand.clear();
-    const float* ev = vec(e);
-    cand.push_back({distance(ev, v), slot});
-    for (uint32_t j = 1; j <= cnt; ++j) cand.push_back({distance(ev, vec(lk[j])), lk[j]});
+    const float* ev = as_float(e, s.fbuf2.data());
+    cand.push_back({dist_to(ev, slot), slot});
+    for (uint32_t j = 1; j <= cnt; ++j) cand.push_back({dist_to(ev, lk[j]), lk[j]});
     select_neighbors(cand, mmax);
     uint32_t n = 0;
     for (const Pair& c : cand) __atomic_store_n(lk + 1 + n++, c.second, __ATOMIC_RELAXED);
@@ -468,8 +494,9 @@ void Hnsw::insert(uint32_t slot, int level, Scratch& s) {
   }
   uint32_t ep = entry_slot(e);
   int top = entry_level(e);
-  const float* q = vec(slot);
-  float ep_d = distance(q, vec(ep));
+  s.fbuf.resize(stored_dim_);
+  const float* q = as_float(slot, s.fbuf.data());
+  float ep_d = dist_to(q, ep);
   ep = greedy_descend(q, ep, top, level, &ep_d);
   // Choose the neighbours on every level top-down, then link bottom-up: a
   // concurrent search that reaches this node through an upper-level link then
@@ -551,7 +578,7 @@ size_t Hnsw::graph_search(const float* q, size_t k, size_t ef, const SlotFilter*
   uint64_t e = entry_.load(std::memory_order_acquire);
   if (e == kNoEntry) return 0;
   uint32_t ep = entry_slot(e);
-  float ep_d = distance(q, vec(ep));
+  float ep_d = dist_to(q, ep);
   ep = greedy_descend(q, ep, entry_level(e), 0, &ep_d);
   thread_local Scratch s;
   s.visited = acquire_visited();
@@ -572,7 +599,7 @@ size_t Hnsw::exact_scan(const float* q, size_t k, const SlotFilter* filter, Neig
   auto visit = [&](uint32_t s) {
     if (labels_[s] == kNoSlot || is_deleted(s)) return;
     if (filter && filter->active && !filter->test(s)) return;
-    float d = distance(q, vec(s));
+    float d = dist_to(q, s);
     if (-d >= top.threshold()) top.push(-d, int32_t(labels_[s]));
   };
   if (filter && filter->active && !filter->allowed_list.empty()) {

@@ -45,6 +45,7 @@ struct HnswParams {
   uint64_t seed = 42;            // level draws: a node's level depends only on (seed, slot)
   bool mips_transform = false;   // metric ip through the Euclidean transform (see metric.hpp)
   float max_norm = 0;            // phi for the transform; 0 = the largest norm of the first batch
+  bool float16 = false;          // store vectors as half floats: half the bytes and memory traffic
 };
 
 // Which labels a search may return: an allow-list (only these) and/or a
@@ -148,7 +149,15 @@ class Hnsw {
   // ---- storage ----
   char* block(uint32_t slot) const { return level0_ + size_t(slot) * block_bytes_; }
   uint32_t* links0(uint32_t slot) const { return reinterpret_cast<uint32_t*>(block(slot)); }  // [0]=header
-  float* vec(uint32_t slot) const { return reinterpret_cast<float*>(block(slot) + vec_offset_); }
+  char* vec(uint32_t slot) const { return block(slot) + vec_offset_; }
+  // Distance from a float vector (query, or a stored vector widened) to a stored vector.
+  float dist_to(const float* q, uint32_t slot) const {
+    return half_ ? dist_half_(q, reinterpret_cast<const uint16_t*>(vec(slot)), stored_dim_)
+                 : dist_(q, reinterpret_cast<const float*>(vec(slot)), stored_dim_);
+  }
+  // A stored vector as floats: in place for float32 storage, widened into buf for float16.
+  const float* as_float(uint32_t slot, float* buf) const;
+  void store_vector(uint32_t slot, const float* prepared);
   int level_of(uint32_t slot) const {
     uint32_t off = upper_[slot];
     return off == kNoSlot ? 0 : int(pool_[off]);
@@ -164,7 +173,6 @@ class Hnsw {
   bool is_deleted(uint32_t slot) const { return __atomic_load_n(links0(slot), __ATOMIC_ACQUIRE) & kDeletedBit; }
   std::mutex& lock_of(uint32_t slot) const { return node_locks_[slot & (kLockStripes - 1)]; }
 
-  float distance(const float* a, const float* b) const { return dist_(a, b, stored_dim_); }
   // Query in stored form (normalized / padded) into buf.
   const float* prepare_query(const float* q, float* buf) const;
   void prepare_vector(const float* v, float* out) const;
@@ -194,7 +202,10 @@ class Hnsw {
   double level_mult_ = 0;
   size_t block_bytes_ = 0;
   size_t vec_offset_ = 0;
+  size_t vec_bytes_ = 0;
   DistanceFn dist_ = nullptr;
+  float (*dist_half_)(const float*, const uint16_t*, size_t) = nullptr;
+  bool half_ = false;
   float phi_ = 0;  // transform's max norm (0 until the first add)
 
   // Level-0 blocks: owned (malloc) or inside a private file mapping.

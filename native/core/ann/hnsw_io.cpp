@@ -43,7 +43,7 @@ struct FileHeader {
   uint32_t stored_dim;
   uint32_t M;
   uint32_t ef_construction;
-  uint32_t flags;  // bit 0: mips transform
+  uint32_t flags;  // bit 0: mips transform, bit 1: float16 storage
   uint64_t seed;
   uint64_t slots;
   uint64_t live;
@@ -116,7 +116,7 @@ void HnswFile::save(const Hnsw& h, const std::string& path) {
   fh.stored_dim = uint32_t(h.stored_dim_);
   fh.M = uint32_t(h.params_.M);
   fh.ef_construction = uint32_t(h.params_.ef_construction);
-  fh.flags = h.params_.mips_transform ? 1u : 0u;
+  fh.flags = (h.params_.mips_transform ? 1u : 0u) | (h.params_.float16 ? 2u : 0u);
   fh.seed = h.params_.seed;
   fh.slots = slots;
   fh.live = h.live_.load();
@@ -225,7 +225,7 @@ std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap) {
   if (crc != stored_crc) corrupt(path, "header checksum mismatch");
   if (fh.section_count != kSections) corrupt(path, "unexpected section count");
   if (fh.metric > 2 || fh.dim == 0 || fh.dim > 65535 || fh.M < 2 || fh.M > 256 || fh.ef_construction == 0 ||
-      fh.flags > 1 || fh.stored_dim != fh.dim + (fh.flags & 1) || (fh.flags && fh.metric != 1))
+      fh.flags > 3 || fh.stored_dim != fh.dim + (fh.flags & 1) || ((fh.flags & 1) && fh.metric != 1))
     corrupt(path, "invalid parameters in header");
 
   HnswParams p;
@@ -236,6 +236,7 @@ std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap) {
   p.seed = fh.seed;
   p.mips_transform = fh.flags & 1;
   p.max_norm = fh.phi;
+  p.float16 = (fh.flags & 2) != 0;
   auto h = std::make_unique<Hnsw>(p, 16);
   if (h->block_bytes_ != fh.block_bytes) corrupt(path, "block size does not match the parameters");
   const uint64_t slots = fh.slots;
