@@ -180,9 +180,9 @@ describe('fastrec train, recommend, similar', () => {
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/has no column "customer".*household_id, product_id, quantity, ts/);
     expect((await fastrec('train', 'data.csv', '--model', 'popular')).stderr).toMatch(/missing --out/);
-    const h = await fastrec('train', 'data.csv', '--model', 'hybrid', '--out', 'x.fastrec');
-    expect(h.code).toBe(1);
-    expect(h.stderr).toMatch(/cannot be saved to a model file yet/);
+    const h = await fastrec('train', 'data.csv', '--model', 'hybrid', '--out', 'h.fastrec');
+    expect(h.code).toBe(0); // the hybrid saves like every other model
+    expect(fs.existsSync(join(dir, 'h.fastrec'))).toBe(true);
     const missing = await fastrec('train', 'nope.csv', '--model', 'popular', '--out', 'x.fastrec');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/IO_ERROR: cannot read nope.csv: no such file/);
