@@ -379,6 +379,14 @@ describe('hybrid recommender: factor, cold-start, repurchase and affinity source
     const f = m.recommend('u4', { k: 5, sources: ['als'], explain: true });
     const seen = new Set(Array.from(csrRow(q.dataset.matrix, q.dataset.users.index('u4')!).indices, (i) => String(q.dataset.items.id(i))));
     for (const reasons of f.reasons!) for (const id of reasons[0]!.items ?? []) expect(seen.has(String(id))).toBe(true);
+    // Through an ANN index over the same factors: the same candidates on this small catalog.
+    const { AnnScorer } = await import('../lib/index.js');
+    const annFactor = new FactorSource(factor.model!, { name: 'ann', retriever: (f, d) => AnnScorer.build(f, d, { ef: 200 }) });
+    const viaAnn = new HybridRecommender({ sources: [annFactor], content: false });
+    await viaAnn.fit(q.dataset, { seed: 2 });
+    for (const u of ['u1', 'u8', 'u30']) {
+      expect(viaAnn.recommend(u, { k: 5 }).items).toEqual(m.recommend(u, { k: 5, sources: ['als'] }).items);
+    }
     // A new visitor is folded in.
     const v = m.recommendForHistory([itemId('soap', 0), itemId('soap', 1)], { k: 3, sources: ['als'] });
     expect(v.items.filter((id) => ['soap', 'shampoo'].includes(catOf(id))).length).toBeGreaterThanOrEqual(2);

@@ -16,7 +16,6 @@ import { AbortError, InvalidArgumentError, NotFittedError } from '../errors.js';
 import type { BatchOptions, BatchRecommendations, Explanation, FitOptions, History, ModelState, Persistable, Recommendations, RecommendOptions, Recommender } from '../recommender.js';
 import { checkState } from '../models/common.js';
 import { modelFromState, registerModel } from '../models/registry.js';
-import '../models/builtin.js';
 import { catalogFromState, catalogToState, jsonSafe, sourceToState, sourcesFromState } from './persist.js';
 import { MAX_K, historyOf, userIndicesOf } from '../models/common.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, number as checkNumber, oneOf, threads as checkThreads } from '../validate.js';
@@ -158,6 +157,8 @@ export interface LearnedWeights {
   validationNdcg: number;
   logisticNdcg: number;
   users: number;
+  /** Set when nothing could be learned (the weights stayed as they were), with the reason. */
+  skipped?: string;
 }
 
 /**
@@ -453,7 +454,11 @@ export class HybridRecommender implements Recommender, Persistable {
         }
       }
     }
-    if (positives === 0) throw new InvalidArgumentError('learnWeights: no validation user bought any candidate; use a larger validation fraction or more candidates');
+    if (positives === 0) {
+      // Nothing to learn from (tiny data, or no validation purchase among the candidates): keep the hand weights, say why.
+      this.learned = { weights: {}, iterations: 0, loss: NaN, samples: ys.length, positives: 0, validationNdcg: NaN, logisticNdcg: NaN, users: pools.length, skipped: 'no validation user bought any candidate: kept the default weights (use a larger validation fraction or more candidates)' };
+      return;
+    }
     const fit = fitLogistic(Float64Array.from(xs), Uint8Array.from(ys), nf, l2);
     let w: Float64Array = Float64Array.from(fit.weights);
     let ndcg = meanNdcg(pools, w, nf);
