@@ -433,6 +433,23 @@ function svgPlot(results) {
 
 // ---- main ---------------------------------------------------------------------------------
 
+// --plot-from a.json,b.json: redraw results/ann.svg from saved runs (a run split
+// over processes), recomputing the QPS-at-recall figures from their points.
+if (arg('plot-from', null)) {
+  const { readFileSync } = await import('node:fs');
+  const all = [];
+  for (const file of arg('plot-from').split(',')) {
+    const rec = JSON.parse(readFileSync(file, 'utf8'));
+    for (const ds of rec.results.datasets)
+      for (const l of Object.values(ds.libs)) l.qpsAtRecall = { '0.90': qpsAt(l.points, 0.9), '0.95': qpsAt(l.points, 0.95), '0.99': qpsAt(l.points, 0.99) };
+    writeFileSync(file, JSON.stringify(rec, null, 2) + '\n');
+    all.push(...rec.results.datasets);
+  }
+  writeFileSync(join(benchDir, 'results', 'ann.svg'), svgPlot(all));
+  console.log(`wrote ${join(benchDir, 'results', 'ann.svg')} (${all.length} datasets)`);
+  process.exit(0);
+}
+
 const results = [];
 for (const name of datasets) {
   results.push(await runDataset(name));
