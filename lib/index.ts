@@ -47,6 +47,7 @@ export {
   type HybridRecommendations,
   type DiversityOptions,
   type LearnWeightsOptions,
+  type LearnedWeights,
 } from './hybrid/recommender.js';
 export {
   ModelSource,

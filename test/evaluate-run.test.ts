@@ -192,6 +192,13 @@ describe('evaluate', () => {
     const res = await evaluate(model, split, { k: 5, metrics: ['recall'] });
     expect(res.counts).toMatchObject({ users: 1, relevantPairs: 1, seenPairs: 1, coldItemPairs: 2, skippedUsers: 1, coldItems: 1 });
     expect(res.metrics['recall@5']).toBe(1);
+    // coldStart 'include': the cold item is relevant and in the catalog (a content model could recommend it).
+    const inc = await timeSplit(d, { cutoff: 5, coldStart: 'include' });
+    const all = await evaluate(model, inc, { k: 5, metrics: ['recall', 'coverage'] });
+    expect(all.counts).toMatchObject({ users: 2, relevantPairs: 3, seenPairs: 1, coldItemPairs: 0 });
+    // all scores tie at 0, so lists follow item index order: x(0) w(1) y(2) new(3); a has seen x, w; b has seen y
+    expect(all.metrics['recall@5']).toBe(1);
+    expect(all.metrics['coverage@5']).toBe(1);
   });
 
   it('evaluates a given user subset or a seeded sample', async () => {

@@ -42,7 +42,7 @@ export interface Planted {
  * each week one basket with a home item and (usually) a complement item.
  * Item popularity inside a category falls with j (j = 0 most popular).
  */
-export async function planted(users = 60, seed = 7): Promise<Planted> {
+export async function planted(users = 60, seed = 7, newItems = false): Promise<Planted> {
   const rand = lcg(seed);
   const inter = new Interactions();
   const home = new Map<string, string>();
@@ -56,6 +56,9 @@ export async function planted(users = 60, seed = 7): Promise<Planted> {
       if (rand() < 0.8) inter.add(`u${u}`, itemId(COMPLEMENT[cat]!, pick()), 1, undefined, t + 60_000);
     }
   }
-  const dataset = await Dataset.build(inter, { itemFeatures: plantedFeatures() });
+  const features = plantedFeatures();
+  // New arrivals: attributes known, never bought (cold items), one per category.
+  if (newItems) for (const cat of CATEGORIES) features.set(`${cat}-new`, { category: cat, brand: 'Brand1', title: `${cat} ${cat}s pack new`, price: 5 });
+  const dataset = await Dataset.build(inter, { itemFeatures: features });
   return { dataset, home };
 }

@@ -1,4 +1,5 @@
 // The shared behavioural suite (test/recommender-suite.ts) against every model.
+import { AlsModel } from '../lib/models/als.js';
 import { ItemKnnModel } from '../lib/models/itemknn.js';
 import { PopularModel } from '../lib/models/popular.js';
 import { PureSvdModel } from '../lib/models/puresvd.js';
@@ -11,6 +12,15 @@ recommenderSuite('PureSVD', {
   fromState: (s) => PureSvdModel.fromState(s),
   personalized: true,
   foldInMatchesRecommend: true,
+});
+
+recommenderSuite('ALS (implicit)', {
+  make: () => new AlsModel({ factors: 4, iterations: 15 }),
+  fromState: (s) => AlsModel.fromState(s),
+  personalized: true,
+  // Fold-in solves against the final item factors; training users were solved one half-step earlier.
+  foldInMatchesRecommend: false,
+  fitOptions: { seed: 1 },
 });
 
 recommenderSuite('item-kNN (cosine)', {

@@ -41,9 +41,12 @@ export async function ml20mShape({ scale = 1, seed = 1, threads = 0, coo = false
     const j = Math.floor(r() * (i + 1));
     [perm[i], perm[j]] = [perm[j], perm[i]];
   }
+  // Each user draws distinct items (rejection of repeats), so nnz = Σ degrees.
+  const taken = new Uint8Array(items);
   let p = 0;
   for (let u = 0; u < users; u++) {
-    for (let t = 0; t < degrees[u]; t++) {
+    const start = p;
+    for (let t = 0; t < degrees[u]; ) {
       const x = r() * acc;
       let lo = 0;
       let hi = items - 1;
@@ -52,13 +55,17 @@ export async function ml20mShape({ scale = 1, seed = 1, threads = 0, coo = false
         if (cdf[mid] < x) lo = mid + 1;
         else hi = mid;
       }
+      const item = perm[lo];
+      if (taken[item]) continue;
+      taken[item] = 1;
       rows[p] = u;
-      cols[p] = perm[lo];
+      cols[p] = item;
       vals[p] = 0.5 * (1 + Math.floor(r() * 10));
       p++;
+      t++;
     }
+    for (let q = start; q < p; q++) taken[cols[q]] = 0;
   }
   if (coo) return { users, items, rows, cols, vals };
-  // Repeated (user, item) draws keep the last rating.
-  return native().csrFromCoo(rows, cols, vals, users, items, 'last', false, threads);
+  return native().csrFromCoo(rows, cols, vals, users, items, 'sum', false, threads);
 }

@@ -13,7 +13,10 @@ import { csrRow, Dataset as DatasetClass } from '../data/dataset.js';
 import type { FeatureTable } from '../data/features.js';
 import type { Id } from '../data/idmap.js';
 import { AbortError, InvalidArgumentError, NotFittedError } from '../errors.js';
-import type { BatchOptions, BatchRecommendations, Explanation, FitOptions, History, Recommendations, RecommendOptions, Recommender } from '../recommender.js';
+import type { BatchOptions, BatchRecommendations, Explanation, FitOptions, History, ModelState, Persistable, Recommendations, RecommendOptions, Recommender } from '../recommender.js';
+import { checkState } from '../models/common.js';
+import { modelFromState, registerModel } from '../models/registry.js';
+import { catalogFromState, catalogToState, jsonSafe, sourceToState, sourcesFromState } from './persist.js';
 import { MAX_K, historyOf, userIndicesOf } from '../models/common.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, number as checkNumber, oneOf, threads as checkThreads } from '../validate.js';
 import { CONTEXTS, categoryName, type Catalog, type Context, type Request } from './catalog.js';
@@ -154,6 +157,8 @@ export interface LearnedWeights {
   validationNdcg: number;
   logisticNdcg: number;
   users: number;
+  /** Set when nothing could be learned (the weights stayed as they were), with the reason. */
+  skipped?: string;
 }
 
 /**
@@ -186,7 +191,7 @@ interface Pipeline {
   extras: Map<number, Reason[]>;
 }
 
-export class HybridRecommender implements Recommender {
+export class HybridRecommender implements Recommender, Persistable {
   readonly name = 'hybrid';
   private catalog: Catalog | undefined;
   private readonly options: HybridOptions;
@@ -202,6 +207,11 @@ export class HybridRecommender implements Recommender {
   private poolPos = new Int32Array(0);
   private gen = 0;
   private poolBuf = new Int32Array(0);
+  private lastPool = 0;
+  /** Candidates pooled by the last request (after de-duplication across sources). */
+  get lastPoolSize(): number {
+    return this.lastPool;
+  }
   private featureBuf = new Float32Array(0);
 
   constructor(options: HybridOptions = {}) {
@@ -444,7 +454,11 @@ export class HybridRecommender implements Recommender {
         }
       }
     }
-    if (positives === 0) throw new InvalidArgumentError('learnWeights: no validation user bought any candidate; use a larger validation fraction or more candidates');
+    if (positives === 0) {
+      // Nothing to learn from (tiny data, or no validation purchase among the candidates): keep the hand weights, say why.
+      this.learned = { weights: {}, iterations: 0, loss: NaN, samples: ys.length, positives: 0, validationNdcg: NaN, logisticNdcg: NaN, users: pools.length, skipped: 'no validation user bought any candidate: kept the default weights (use a larger validation fraction or more candidates)' };
+      return;
+    }
     const fit = fitLogistic(Float64Array.from(xs), Uint8Array.from(ys), nf, l2);
     let w: Float64Array = Float64Array.from(fit.weights);
     let ndcg = meanNdcg(pools, w, nf);
@@ -588,8 +602,9 @@ export class HybridRecommender implements Recommender {
         if (Number.isFinite(raw)) features[si * cap + p] = normalize(stats[si]!, raw, 0);
       }
     });
-    // Top up with popular allowed items when the sources found too few (new users, narrow filters).
-    if (count < extra) {
+    // Top up with popular allowed items when the sources found too few (new users, narrow filters),
+    // unless the caller picked the sources.
+    if (count < extra && o.sources === undefined) {
       const pop = c.signals.popularity;
       const order = this.popularOrder();
       for (let r = 0; r < order.length && count < cap; r++) {
@@ -652,6 +667,7 @@ export class HybridRecommender implements Recommender {
     }
     const pipe = this.candidates(req, { filterSeen, sources: o.sources, exclude, include, filters: allow, weights: o.weights }, k + pins.length);
     const { pool, count, features, cap, weights } = pipe;
+    this.lastPool = count;
 
     // Blend.
     const rel = new Float64Array(count);
@@ -920,6 +936,49 @@ export class HybridRecommender implements Recommender {
     const attributed = contributions.reduce((a, b) => a + b.weight, 0);
     return { item, score, contributions: contributions.sort((a, b) => b.weight - a.weight), rest: score - attributed, reasons };
   }
+
+  // ---- persistence ---------------------------------------------------------------------
+
+  /** Everything needed to rebuild this recommender (see persist.ts for what cannot be stored). */
+  toState(): ModelState {
+    const c = this.requireCatalog();
+    const state: ModelState = { kind: 'hybrid', version: 1, config: {}, arrays: {}, ids: {} };
+    catalogToState(c, state);
+    const { sources: _s, rules, ...options } = this.options;
+    const saved: Record<string, unknown> = jsonSafe(options);
+    if (rules) {
+      // Function predicates cannot be stored: filters and boosts using them are left out.
+      saved.rules = jsonSafe({
+        ...rules,
+        filters: rules.filters?.filter((f) => typeof f !== 'function'),
+        boosts: rules.boosts?.filter((b) => typeof b.when !== 'function'),
+      });
+    }
+    state.config.options = saved;
+    state.config.weights = { ...this.weights };
+    if (this.learned) state.config.learned = jsonSafe(this.learned);
+    state.config.sources = this.sources.map((s) => sourceToState(s, state));
+    return state;
+  }
+
+  /**
+   * Rebuild a recommender saved with toState(). Models inside model sources
+   * are restored through the model registry (or `loadModel`).
+   */
+  static fromState(state: ModelState, options: { loadModel?: (s: ModelState) => Recommender } = {}): HybridRecommender {
+    checkState(state, 'hybrid', 1);
+    const catalog = catalogFromState(state);
+    const sources = sourcesFromState((state.config.sources ?? []) as Record<string, unknown>[], state, options.loadModel ?? modelFromState);
+    const h = new HybridRecommender({ ...((state.config.options ?? {}) as HybridOptions), sources });
+    h.weights = { ...((state.config.weights ?? {}) as Record<string, number>) };
+    h.learned = state.config.learned as LearnedWeights | undefined;
+    for (const s of sources) {
+      if (!s.restore) throw new InvalidArgumentError(`source '${s.name}' cannot be restored`);
+      s.restore(catalog);
+    }
+    h.install(catalog, sources);
+    return h;
+  }
 }
 
 /** NDCG@10 (binary gains) of one pool ranked by w·x; the ideal DCG counts all of the user's relevant items. */
@@ -1030,3 +1089,5 @@ export function datasetOptionsOf(d: Dataset): DatasetOptions {
   if (d.userFeatures) o.userFeatures = d.userFeatures as FeatureTable;
   return o;
 }
+
+registerModel('hybrid', (state) => HybridRecommender.fromState(state));

@@ -42,6 +42,8 @@ export interface CandidateSource {
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList;
   /** Optional raw score of any item (for candidates other sources proposed); NaN if it has none. */
   score?(req: Request, item: number): number;
+  /** Rebuild synchronously from a loaded catalog (built-in sources; needed to load saved models). */
+  restore?(catalog: Catalog): void;
   /** Why this source proposes `item` for `req` (called only for shown items). */
   evidence(req: Request, item: number): Evidence | undefined;
 }
@@ -162,7 +164,7 @@ export class ModelSource implements CandidateSource {
   private catalog!: Catalog;
   private readonly out = new ListBuffer();
 
-  constructor(private readonly modelOrFactory: Recommender | (() => Recommender), options: ModelSourceOptions = {}) {
+  constructor(private readonly modelOrFactory: Recommender | (() => Recommender), readonly options: ModelSourceOptions = {}) {
     this.model = typeof modelOrFactory === 'function' ? undefined : modelOrFactory;
     this.name = options.name ?? this.model?.name ?? 'model';
     this.contexts = options.contexts ?? ['home'];
@@ -176,6 +178,11 @@ export class ModelSource implements CandidateSource {
       if (!dataset) throw new NotFittedError(`the model of source '${this.name}' is not fitted and there is no dataset to fit it on`);
       await this.model!.fit(dataset, { seed: options.seed, threads: options.threads, ...(options.signal ? { signal: options.signal } : {}) });
     }
+  }
+
+  /** Use a loaded model. */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
   }
 
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
@@ -249,17 +256,28 @@ export class ItemToItemSource implements CandidateSource {
   readonly name: string;
   readonly contexts: readonly Context[];
   lists: NeighborLists | undefined;
+  /** Set when lists were loaded with a saved model: the next restore keeps them. */
+  preset = false;
   private catalog!: Catalog;
   private readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(private readonly options: ItemToItemOptions = {}) {
+  constructor(readonly options: ItemToItemOptions = {}) {
     this.name = options.name ?? 'similar';
     this.contexts = options.contexts ?? ['home', 'item'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const s = catalog.signals;
+    if (this.preset) {
+      this.preset = false; // loaded lists serve this catalog; a later fit rebuilds them
+      return;
+    }
     this.lists = coOccurrenceNeighbors(s.recentPtr, s.recentItems, catalog.items.size, { topM: this.options.neighbors ?? 50, shrink: this.options.shrink ?? 2 });
   }
 
@@ -295,7 +313,7 @@ export class ContentSource implements CandidateSource {
   private catalog!: Catalog;
   private readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(private readonly options: ContentSourceOptions = {}) {
+  constructor(readonly options: ContentSourceOptions = {}) {
     this.name = options.name ?? 'content';
     this.contexts = options.contexts ?? ['home', 'item'];
   }
@@ -304,6 +322,12 @@ export class ContentSource implements CandidateSource {
     this.catalog = catalog;
     if (!catalog.content) throw new InvalidArgumentError(`the content source '${this.name}' needs item features: build the dataset with { itemFeatures }`);
     if (!this.lists) this.lists = await contentNeighbors(catalog, this.options.neighbors ?? 50, options.threads);
+  }
+
+  /** Use a loaded catalog and neighbour lists (set `lists` first). */
+  restore(catalog: Catalog): void {
+    if (!this.lists || !catalog.content) throw new InvalidArgumentError(`the content source '${this.name}' cannot be restored without its neighbour lists and content vectors`);
+    this.catalog = catalog;
   }
 
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
@@ -402,17 +426,27 @@ export class ComplementSource implements CandidateSource {
   readonly name: string;
   readonly contexts: readonly Context[];
   lists: NeighborLists | undefined;
+  preset = false;
   private catalog!: Catalog;
   private readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(private readonly options: ComplementOptions = {}) {
+  constructor(readonly options: ComplementOptions = {}) {
     this.name = options.name ?? 'complements';
     this.contexts = options.contexts ?? ['home', 'item', 'basket'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const s = catalog.signals;
+    if (this.preset) {
+      this.preset = false;
+      return;
+    }
     const beta = this.options.substitutePenalty ?? 1;
     const content = catalog.content;
     this.lists = coOccurrenceNeighbors(s.basketPtr, s.basketItems, catalog.items.size, {
@@ -483,12 +517,17 @@ export class TrendingSource implements CandidateSource {
   private readonly lists = new RankedLists();
   private readonly out = new ListBuffer();
 
-  constructor(private readonly options: TrendingOptions = {}) {
+  constructor(readonly options: TrendingOptions = {}) {
     this.name = options.name ?? 'trending';
     this.contexts = options.contexts ?? ['home', 'item'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     this.lists.build(catalog.signals.trending, catalog.category?.codes, catalog.category?.names.length ?? 0, this.options.keep ?? 1000);
   }
@@ -539,12 +578,17 @@ export class PopularSource implements CandidateSource {
     return this.options.segmentColumn;
   }
 
-  constructor(private readonly options: PopularOptions = {}) {
+  constructor(readonly options: PopularOptions = {}) {
     this.name = options.name ?? 'popular';
     this.contexts = options.contexts ?? ['home', 'item', 'basket'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const keep = this.options.keep ?? 1000;
     this.lists.build(catalog.signals.popularity, catalog.category?.codes, catalog.category?.names.length ?? 0, keep);
@@ -612,12 +656,17 @@ export class NewArrivalsSource implements CandidateSource {
   private stamp = 0;
   private top: TopList | undefined;
 
-  constructor(private readonly options: NewArrivalsOptions = {}) {
+  constructor(readonly options: NewArrivalsOptions = {}) {
     this.name = options.name ?? 'new';
     this.contexts = options.contexts ?? ['home'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const s = catalog.signals;
     const cutoff = s.now - (this.options.days ?? 14) * 86_400_000;
@@ -685,12 +734,17 @@ export class CategoryAffinitySource implements CandidateSource {
   private counts = new Map<number, number>();
   private topList: TopList | undefined;
 
-  constructor(private readonly options: CategoryAffinityOptions = {}) {
+  constructor(readonly options: CategoryAffinityOptions = {}) {
     this.name = options.name ?? 'affinity';
     this.contexts = options.contexts ?? ['home'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     if (!catalog.category) throw new InvalidArgumentError(`the source '${this.name}' needs a category column: build the dataset with item features`);
     const pop = catalog.signals.popularity;
@@ -815,12 +869,17 @@ export class ColdStartSource implements CandidateSource {
   private cachedVector: Float32Array | undefined;
 
   /** `model`: a factor model, or a ModelSource holding one (its model is used once prepared). */
-  constructor(private readonly modelOrSource: FactorModelLike | ModelSource | FactorSource, private readonly options: ColdStartOptions = {}) {
+  constructor(readonly modelOrSource: FactorModelLike | ModelSource | FactorSource, readonly options: ColdStartOptions = {}) {
     this.name = options.name ?? 'coldstart';
     this.contexts = options.contexts ?? ['home'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
     const model = (this.modelOrSource instanceof ModelSource || this.modelOrSource instanceof FactorSource ? this.modelOrSource.model : this.modelOrSource) as FactorModelLike | undefined;
     const content = catalog.content;
@@ -1016,7 +1075,7 @@ export class FactorSource implements CandidateSource {
 
   constructor(
     private readonly modelOrFactory: (FactorModelLike & Partial<Recommender>) | (() => FactorModelLike & Partial<Recommender>),
-    private readonly options: FactorSourceOptions = {},
+    readonly options: FactorSourceOptions = {},
   ) {
     this.model = typeof modelOrFactory === 'function' ? undefined : modelOrFactory;
     this.name = options.name ?? this.model?.name ?? 'factors';
@@ -1037,6 +1096,16 @@ export class FactorSource implements CandidateSource {
     if (!Number.isInteger(this.dim) || this.dim < 1) throw new InvalidArgumentError(`the source '${this.name}': itemFactors has ${m.itemFactors.length} values, not a multiple of the ${n} items`);
     const r = this.options.retriever;
     this.retriever = typeof r === 'function' ? await r(m.itemFactors, this.dim) : r;
+    this.cachedFor = undefined;
+  }
+
+  /** Use a loaded model (scoring is exact unless a retriever object was given). */
+  restore(catalog: Catalog): void {
+    this.catalog = catalog;
+    const m = this.model!;
+    this.dim = m.itemFactors.length / catalog.items.size;
+    const r = this.options.retriever;
+    this.retriever = typeof r === 'function' ? undefined : r;
     this.cachedFor = undefined;
   }
 
@@ -1131,12 +1200,17 @@ export class RepurchaseSource implements CandidateSource {
   private readonly out = new ListBuffer();
   private top: TopList | undefined;
 
-  constructor(private readonly options: RepurchaseOptions = {}) {
+  constructor(readonly options: RepurchaseOptions = {}) {
     this.name = options.name ?? 'again';
     this.contexts = options.contexts ?? ['home'];
   }
 
   async prepare(catalog: Catalog): Promise<void> {
+    this.restore(catalog);
+  }
+
+  /** Build from a fitted (or loaded) catalog, synchronously. */
+  restore(catalog: Catalog): void {
     this.catalog = catalog;
   }
 

@@ -10,6 +10,7 @@ import { UserKnnModel } from './userknn.js';
 import { PopularModel } from './popular.js';
 import { RandomModel } from './random.js';
 import { AlsModel } from './als.js';
+import { HybridRecommender } from '../hybrid/recommender.js';
 
 registerModel('puresvd', (s) => PureSvdModel.fromState(s));
 registerModel('itemknn', (s) => ItemKnnModel.fromState(s));
@@ -17,3 +18,4 @@ registerModel('userknn', (s) => UserKnnModel.fromState(s));
 registerModel('popular', (s) => PopularModel.fromState(s));
 registerModel('random', (s) => RandomModel.fromState(s));
 registerModel('als', (s) => AlsModel.fromState(s));
+registerModel('hybrid', (s) => HybridRecommender.fromState(s));

@@ -9,6 +9,7 @@
 // for alsSolveRows, { target: Float32Array, targetBias: Float32Array|null }.
 // Training works on copies: the caller's arrays are never modified, so an
 // aborted or failed call leaves the model as it was.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -51,7 +52,9 @@ std::vector<float> copy_of(const Napi::Value& v, const char* name, size_t expect
   if (a.length != expected)
     throw Error(ErrorCode::DimensionMismatch, std::string(name) + ": expected " + std::to_string(expected) +
                                                   " values but received " + std::to_string(a.length));
-  return std::vector<float>(a.data, a.data + a.length);
+  std::vector<float> out = als::huge_vector(a.length);
+  std::copy(a.data, a.data + a.length, out.begin());
+  return out;
 }
 
 bool present(const Napi::Value& v) { return !v.IsNull() && !v.IsUndefined(); }

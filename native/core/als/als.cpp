@@ -10,6 +10,9 @@
 
 #include "als/kernels.hpp"
 #include "common/error.hpp"
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include "common/simd.hpp"
 #include "common/thread_pool.hpp"
 
@@ -18,7 +21,7 @@ namespace {
 
 // Largest gathered block, in bytes: rows beyond it are processed in blocks
 // that are gathered again on every pass (only very popular items get there).
-constexpr size_t kGatherBytes = 2u << 20;
+constexpr size_t kGatherBytes = 64u << 20;
 constexpr size_t kGramChunk = 4096;  // rows per partial Gram (fixed: results do not depend on threads)
 constexpr float kCgTolerance = 1e-20f;
 
@@ -436,6 +439,23 @@ void check_model(const CsrView& ui, const CsrView& iu, const Config& cfg, const 
 
 }  // namespace
 
+// A zeroed float vector whose pages the kernel may back with 2 MiB pages: the
+// gathers jump around the fixed side's factors, and with 4 KiB pages nearly
+// every gathered row of a large side costs a TLB miss. Advised before the
+// first touch so the faults themselves get huge pages.
+std::vector<float> huge_vector(size_t n) {
+  std::vector<float> v;
+  v.reserve(n);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = 2u << 20;
+  uintptr_t lo = (reinterpret_cast<uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t hi = (reinterpret_cast<uintptr_t>(v.data() + n)) & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advice only: errors are harmless
+#endif
+  v.resize(n);
+  return v;
+}
+
 void validate(const Config& c) {
   if (c.factors < 1 || c.factors > 4096) throw_invalid("factors: expected an integer in [1, 4096] but received " + std::to_string(c.factors));
   if (!std::isfinite(c.alpha) || c.alpha < 0) throw_invalid("alpha: expected a finite number >= 0");
@@ -451,8 +471,8 @@ Model init_model(const CsrView& ui, const Config& cfg, uint64_t seed) {
   m.users = static_cast<size_t>(ui.rows);
   m.items = static_cast<size_t>(ui.cols);
   m.factors = cfg.factors;
-  m.user_factors.resize(m.users * m.factors);
-  m.item_factors.resize(m.items * m.factors);
+  m.user_factors = huge_vector(m.users * m.factors);
+  m.item_factors = huge_vector(m.items * m.factors);
   // splitmix64: a tiny generator whose output is the same on every platform.
   uint64_t state = seed ^ 0x9e3779b97f4a7c15ull;
   auto next = [&state]() {

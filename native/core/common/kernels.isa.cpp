@@ -5,33 +5,10 @@
 #include <cstring>
 #include <vector>
 
+#include "common/isa_vec.hpp"
 #include "common/simd.hpp"
 
 namespace fastrec::FASTREC_ISA_NS {
-
-constexpr size_t W = FASTREC_ISA_LANES;
-#if FASTREC_ISA_LANES == 1
-typedef float vf;
-static inline float hsum(vf v) { return v; }
-#else
-typedef float vf __attribute__((vector_size(W * sizeof(float))));
-static inline float hsum(vf v) {
-  float s = 0;
-  for (size_t j = 0; j < W; ++j) s += v[j];
-  return s;
-}
-#endif
-
-static inline vf load(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof(vf));
-  return v;
-}
-static inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
-static inline vf splat(float x) {
-  vf z = {};
-  return z + x;
-}
 
 static float dot(const float* a, const float* b, size_t n) {
   vf a0 = {}, a1 = {}, a2 = {}, a3 = {};
