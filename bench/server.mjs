@@ -52,6 +52,17 @@ await fastrec.saveModel(model, modelPath);
 const buildSeconds = (performance.now() - t0) / 1000;
 console.log(`model: ${ds.numUsers} users x ${ds.numItems} items, ${factors} factors (${buildSeconds.toFixed(1)} s)`);
 
+// ---- loading the model file (median of 5, after one warm-up that fills the page cache) ----
+const { statSync } = await import('node:fs');
+const { medianSeconds } = await import('./harness.mjs');
+const load = {};
+for (const [name, o] of [['mmap, no CRC', { mmap: true, verify: false }], ['mmap + CRC', { mmap: true, verify: true }], ['read + CRC', { mmap: false, verify: true }]]) {
+  load[name] = +(1000 * (await medianSeconds(() => fastrec.readModelFile(modelPath, o), 5, 1))).toFixed(2);
+}
+load['loadModel (mmap + CRC + fromState)'] = +(1000 * (await medianSeconds(() => fastrec.loadModel(modelPath), 5, 1))).toFixed(2);
+const fileMiB = +(statSync(modelPath).size / 2 ** 20).toFixed(1);
+console.log(`model file ${fileMiB} MiB; load ms:`, load);
+
 // ---- the server ----
 const port = 18000 + Math.floor(Math.random() * 2000);
 const token = 'bench-token-0123456789abcdef';
@@ -123,4 +134,4 @@ try {
   await new Promise((r) => server.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
 }
-await writeResult(ann ? 'server-ann' : 'server', { items: ds.numItems, users: ds.numUsers, factors, scoring: ann ? 'hnsw' : 'exact', duration, serverStartSeconds: startSeconds, runs: results });
+await writeResult(ann ? 'server-ann' : 'server', { items: ds.numItems, users: ds.numUsers, factors, scoring: ann ? 'hnsw' : 'exact', duration, modelFileMiB: fileMiB, loadMs: load, serverStartSeconds: startSeconds, runs: results });

@@ -160,6 +160,19 @@ describe('fastrec train, recommend, similar', () => {
     expect(JSON.parse(r.stdout).items).toHaveLength(3);
   });
 
+  it('trains the hybrid with item attributes and explains its recommendations', async () => {
+    const t = await fastrec('train', 'data.csv', '--items', 'items.csv', '--model', 'hybrid', '--out', 'hybrid.fastrec', '--json');
+    expect(t.code, t.stderr).toBe(0);
+    expect(JSON.parse((await fastrec('info', 'hybrid.fastrec', '--json')).stdout).kind).toBe('hybrid');
+    const r = await fastrec('recommend', 'hybrid.fastrec', '--user', 'h3', '--k', '4', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const items = JSON.parse(r.stdout).items;
+    expect(items).toHaveLength(4);
+    for (const x of items) expect(groupA.has(x.item), x.item).toBe(true);
+    const why = await fastrec('recommend', 'hybrid.fastrec', '--user', 'h3', '--k', '2', '--explain');
+    expect(why.stdout).toMatch(/who bought p\d+ also bought this/);
+  });
+
   it('fails with exit code 1 and a hint for unknown ids', async () => {
     const r = await fastrec('recommend', 'knn.fastrec', '--user', 'nobody');
     expect(r.code).toBe(1);
@@ -180,9 +193,6 @@ describe('fastrec train, recommend, similar', () => {
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/has no column "customer".*household_id, product_id, quantity, ts/);
     expect((await fastrec('train', 'data.csv', '--model', 'popular')).stderr).toMatch(/missing --out/);
-    const h = await fastrec('train', 'data.csv', '--model', 'hybrid', '--out', 'h.fastrec');
-    expect(h.code).toBe(0); // the hybrid saves like every other model
-    expect(fs.existsSync(join(dir, 'h.fastrec'))).toBe(true);
     const missing = await fastrec('train', 'nope.csv', '--model', 'popular', '--out', 'x.fastrec');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/IO_ERROR: cannot read nope.csv: no such file/);

@@ -39,7 +39,7 @@ function sampleState(): ModelState {
       // A view into a larger buffer: only the view's bytes are stored.
       view: new Float32Array([9, 8, 7, 6]).subarray(1, 3),
     },
-    ids: { users: ['a', 'b', 'ü'], items: [10, 20.5, -3], mixed: ['1', 1], none: [] },
+    ids: { users: ['a', 'b', 'ü', ''], items: [10, 20.5, -3], mixed: ['1', 1], none: [], lines: ['a\nb', 'c'] },
   };
 }
 
@@ -69,6 +69,8 @@ describe('model file container', () => {
     }
     expect(Object.is(state.arrays.f64![1], -0)).toBe(true);
     expect(state.ids).toEqual(s.ids);
+    const dtypes = Object.fromEntries(info.sections.map((x) => [x.name, x.dtype]));
+    expect(dtypes).toMatchObject({ 'ids:users': 'ids-lines', 'ids:items': 'ids-f64', 'ids:mixed': 'json', 'ids:lines': 'json' });
     expect(info.metadata).toEqual({ note: 'hello' });
     expect(info.formatVersion).toBe(FORMAT_VERSION);
     expect(info.fileBytes).toBe(fs.statSync(path).size);
@@ -132,11 +134,12 @@ describe('every built-in model type', () => {
     ds = await Dataset.build(log);
   });
 
-  const persistableSpecs = MODEL_SPECS;
-  it('has a registered loader for every persistable model the CLI trains', () => {
-    expect(persistableSpecs.map((s) => s.name).sort()).toEqual(['als', 'hybrid', 'itemknn', 'popular', 'puresvd', 'random', 'userknn']);
-    for (const s of persistableSpecs) expect(modelKinds()).toContain(s.name);
-    for (const s of persistableSpecs) expect(persistable(s.create({}, true))).toBe(true);
+  it('has a registered loader for every model the CLI trains', () => {
+    expect(MODEL_SPECS.map((s) => s.name).sort()).toEqual(['als', 'hybrid', 'itemknn', 'popular', 'puresvd', 'random', 'userknn']);
+    for (const s of MODEL_SPECS) {
+      expect(modelKinds()).toContain(s.name);
+      expect(persistable(s.create({}, true))).toBe(true);
+    }
   });
 
   for (const spec of MODEL_SPECS) {
@@ -163,7 +166,8 @@ describe('every built-in model type', () => {
       }
       // A damaged copy of a real model is refused, never half-loaded.
       const bytes = fs.readFileSync(path);
-      bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+      const largest = inspectModelFile(path).sections.reduce((a, b) => (b.byteLength > a.byteLength ? b : a));
+      bytes[largest.offset + Math.floor(largest.byteLength / 2)]! ^= 0x40;
       fs.writeFileSync(path, bytes);
       await expect(loadModel(path)).rejects.toThrow(CorruptFileError);
     });

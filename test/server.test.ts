@@ -132,6 +132,8 @@ describe('POST /v1/events', () => {
     expect((await app.inject({ method: 'POST', url: '/v1/events', payload })).statusCode).toBe(401);
     expect((await app.inject({ method: 'POST', url: '/v1/events', payload, headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
     expect((await app.inject({ method: 'POST', url: '/v1/events', payload, headers: { authorization: TOKEN } })).statusCode).toBe(401);
+    // Authentication comes before parsing: a bad body from an unauthenticated client is still a 401.
+    expect((await app.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: '{not json' })).statusCode).toBe(401);
   });
 
   it('folds events into the user recommendations, for known and new users', async () => {
@@ -192,6 +194,10 @@ describe('POST /v1/admin/reload', () => {
     const missing = await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'missing.fastrec') } });
     expect(missing.statusCode).toBe(400);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: 7 } })).statusCode).toBe(400);
+    // No body: reload the file the service was started with.
+    const same = await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth });
+    expect(same.statusCode).toBe(200);
+    expect(same.json().model.path).toBe(join(dir, 'a.fastrec'));
     const still = await app.inject({ url: '/v1/users/u2/recommendations?k=5' });
     expect(itemsOf(still)).toEqual(model.recommend('u2', { k: 5 }).items);
   });

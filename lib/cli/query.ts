@@ -97,12 +97,18 @@ export async function runRecommend(args: string[]): Promise<number> {
     return 0;
   }
   const user = String(values.user);
-  const rec = withId(user, (id) => model.recommend(id, opts));
-  const explain =
-    values.explain && model.explain
+  // The hybrid explains itself with reasons ("bought together with X"); other models with contributions.
+  const reasonsWanted = values.explain === true && model.name === 'hybrid';
+  const rec = withId(user, (id) => model.recommend(id, reasonsWanted ? ({ ...opts, explain: true } as typeof opts) : opts)) as Recommendations & { reasons?: { text: string }[][] };
+  const position = new Map(rec.items.map((item, r) => [item, r]));
+  const explain = rec.reasons
+    ? (item: string | number): string => (rec.reasons![position.get(item)!] ?? []).slice(0, 2).map((x) => x.text).join('; ')
+    : values.explain && model.explain
       ? (item: string | number): string => {
           const e = withId(user, (id) => model.explain!(id, item));
-          const parts = e.contributions.slice(0, 3).map((c) => `${c.item} (${c.weight.toFixed(3)})`);
+          const byItem = new Map<string | number, number>();
+          for (const c of e.contributions) byItem.set(c.item, (byItem.get(c.item) ?? 0) + c.weight);
+          const parts = [...byItem].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([i, w]) => `${i} (${w.toFixed(3)})`);
           return parts.length ? `because of ${parts.join(', ')}` : '';
         }
       : undefined;

@@ -5,13 +5,14 @@ import { buildServer, serve, MIN_TOKEN_LENGTH } from '../server/app.js';
 import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
-                     [--max-k 1000] [--body-limit BYTES] [--log-level info] [--ann [--ef 64]]
+                     [--max-k 1000] [--body-limit BYTES] [--log-level info] [--log-requests] [--ann [--ef 64]]
 
 Serves recommendations over HTTP (JSON). Write and admin endpoints (POST /v1/events,
 POST /v1/admin/reload) need a bearer token of at least ${MIN_TOKEN_LENGTH} characters, from --token or the
 FASTREC_TOKEN environment variable; without one they answer 403.
 --ann answers known users' top-k through an HNSW index over the item factors (factor models
 such as als; approximate, built at start-up and on reload; --ef trades recall for speed).
+Logs are JSON lines (pino): start-up, reloads, errors; --log-requests adds one line per request.
 Stop with Ctrl-C or SIGTERM: in-flight requests finish first.`;
 
 export async function runServe(args: string[]): Promise<number> {
@@ -25,6 +26,7 @@ export async function runServe(args: string[]): Promise<number> {
       'body-limit': { type: 'string' },
       'log-level': { type: 'string' },
       ann: { type: 'boolean', default: false },
+      'log-requests': { type: 'boolean', default: false },
       ef: { type: 'string' },
     },
     SERVE_USAGE,
@@ -44,7 +46,7 @@ export async function runServe(args: string[]): Promise<number> {
     throw new UsageError(`the token must have at least ${MIN_TOKEN_LENGTH} characters; generate one with: openssl rand -hex 24`, SERVE_USAGE);
   }
   const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE) } : false;
-  const app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level }, ann });
+  const app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level }, ann, logRequests: values['log-requests'] === true });
   if (!token) app.log.warn('no token given (--token or FASTREC_TOKEN): POST /v1/events and /v1/admin/reload are disabled');
   await serve(app, port, String(values.host ?? '127.0.0.1'));
   // Keep running until a signal closes the server.

@@ -7,6 +7,7 @@ import { leaveLastKSplit, randomSplit, timeSplit, type Split } from '../evaluate
 import { evaluate, DEFAULT_METRICS, type EvaluationResult, type MetricName } from '../evaluate/evaluate.js';
 import { compareResults } from '../evaluate/compare.js';
 import type { Dataset } from '../data/dataset.js';
+import type { FitOptions } from '../recommender.js';
 import { FastrecError, InvalidArgumentError } from '../errors.js';
 import { DATA_HELP, DATA_OPTIONS, loadDataset } from './data.js';
 import { MODEL_SPECS, modelSpec, persistable, type CliModelOptions, type ModelSpec } from './models.js';
@@ -71,16 +72,26 @@ async function fitWithProgress(spec: ModelSpec, model: PersistableRecommender, d
   const loss: number[] = [];
   let bar: ReturnType<typeof progress> | undefined;
   const t0 = performance.now();
-  await model.fit(data, {
-    threads,
-    seed,
-    ...(spec.fitOptions?.(data) ?? {}),
-    onProgress: (p) => {
-      bar ??= progress(`train ${spec.name}`, p.iterations, !quiet);
-      if (p.loss !== undefined) loss.push(p.loss);
-      bar.update(p.iteration, p.loss !== undefined ? `loss ${p.loss.toPrecision(5)}` : '');
-    },
-  });
+  const fit = (extra: Partial<FitOptions>) =>
+    model.fit(data, {
+      threads,
+      seed,
+      ...extra,
+      onProgress: (p) => {
+        bar ??= progress(`train ${spec.name}`, p.iterations, !quiet);
+        if (p.loss !== undefined) loss.push(p.loss);
+        bar.update(p.iteration, p.loss !== undefined ? `loss ${p.loss.toPrecision(5)}` : '');
+      },
+    });
+  const extra = spec.fitOptions?.(data) ?? {};
+  try {
+    await fit(extra);
+  } catch (err) {
+    // Learning the hybrid's blend weights needs enough validation data; without it, keep the default weights.
+    if (!(err instanceof InvalidArgumentError) || !('learnWeights' in extra)) throw err;
+    if (!quiet) process.stderr.write(`fastrec: ${spec.name}: ${err.message}; training with the default blend weights instead\n`);
+    await fit({});
+  }
   bar?.stop();
   return { seconds: (performance.now() - t0) / 1000, loss };
 }

@@ -22,7 +22,9 @@
  * The section table is UTF-8 JSON: { kind, version, config, metadata, sections:
  * [{ name, dtype, offset, byteLength, length, crc32 }] }. Typed arrays are
  * stored raw (dtype f32, f64, i32, u32, u8, i64); id lists are stored as JSON
- * arrays (dtype 'json') or, when every id is a number, as f64 ('ids-f64').
+ * arrays (dtype 'json'), as UTF-8 lines when every id is a string without a
+ * line break ('ids-lines': decoding is one split, several times faster than
+ * JSON.parse for 100,000 ids), or as f64 when every id is a number ('ids-f64').
  *
  * Loading maps the file into memory (native mmap, native/napi/mmap_binding.cpp)
  * or, where that is unavailable, reads it into one buffer, and returns
@@ -46,7 +48,7 @@ export const FORMAT_VERSION = 1;
 const HEADER_BYTES = 64;
 const ALIGN = 64;
 
-export type SectionDtype = 'f32' | 'f64' | 'i32' | 'u32' | 'u8' | 'i64' | 'json' | 'ids-f64';
+export type SectionDtype = 'f32' | 'f64' | 'i32' | 'u32' | 'u8' | 'i64' | 'json' | 'ids-f64' | 'ids-lines';
 
 export interface SectionInfo {
   /** 'array:<name>' for state.arrays, 'ids:<name>' for state.ids. */
@@ -78,7 +80,7 @@ export interface LoadedModelFile {
   info: ModelFileInfo;
 }
 
-const DTYPES: Record<Exclude<SectionDtype, 'json' | 'ids-f64'>, { ctor: new (b: ArrayBufferLike, o: number, n: number) => StateArray; bytes: number }> = {
+const DTYPES: Record<Exclude<SectionDtype, 'json' | 'ids-f64' | 'ids-lines'>, { ctor: new (b: ArrayBufferLike, o: number, n: number) => StateArray; bytes: number }> = {
   f32: { ctor: Float32Array, bytes: 4 },
   f64: { ctor: Float64Array, bytes: 8 },
   i32: { ctor: Int32Array, bytes: 4 },
@@ -114,6 +116,9 @@ function encodeIds(name: string, ids: readonly (string | number)[]): { dtype: Se
   }
   if (ids.length > 0 && ids.every((x) => typeof x === 'number')) {
     return { dtype: 'ids-f64', bytes: bytesOf(Float64Array.from(ids as number[])) };
+  }
+  if (ids.length > 0 && ids.every((x) => typeof x === 'string' && !x.includes('\n'))) {
+    return { dtype: 'ids-lines', bytes: new TextEncoder().encode((ids as string[]).join('\n')) };
   }
   return { dtype: 'json', bytes: new TextEncoder().encode(JSON.stringify(ids)) };
 }
@@ -251,7 +256,7 @@ function parseTable(path: string, bytes: Uint8Array, crc: number, formatVersion:
       typeof s?.name === 'string' &&
       Number.isSafeInteger(s.offset) && Number.isSafeInteger(s.byteLength) && Number.isSafeInteger(s.length) &&
       s.offset >= HEADER_BYTES && s.offset % ALIGN === 0 && s.byteLength >= 0 && s.offset + s.byteLength <= fileBytes &&
-      (s.dtype in DTYPES ? s.byteLength === s.length * DTYPES[s.dtype as keyof typeof DTYPES].bytes : s.dtype === 'json' || (s.dtype === 'ids-f64' && s.byteLength === s.length * 8));
+      (s.dtype in DTYPES ? s.byteLength === s.length * DTYPES[s.dtype as keyof typeof DTYPES].bytes : s.dtype === 'json' || s.dtype === 'ids-lines' || (s.dtype === 'ids-f64' && s.byteLength === s.length * 8));
     if (!ok) throw corrupt(path, `section ${JSON.stringify(s?.name)} has an invalid place or type`);
   }
   return {
@@ -357,6 +362,10 @@ export function decodeModelFile(bytes: Uint8Array, path = '<buffer>', options: R
       state.arrays[name] = new d.ctor(bytes.buffer, bytes.byteOffset + s.offset, s.length);
     } else if (group === 'ids' && s.dtype === 'ids-f64') {
       state.ids[name] = Array.from(new Float64Array(bytes.buffer, bytes.byteOffset + s.offset, s.length));
+    } else if (group === 'ids' && s.dtype === 'ids-lines') {
+      const ids = s.length === 0 ? [] : new TextDecoder().decode(raw).split('\n');
+      if (ids.length !== s.length) throw corrupt(path, `section ${s.name} does not hold ${s.length} ids`);
+      state.ids[name] = ids;
     } else if (group === 'ids' && s.dtype === 'json') {
       let ids: unknown;
       try {

@@ -30,6 +30,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Fastify logger options (pino), or false. Default: JSON logs at 'info'. */
   logger?: FastifyServerOptions['logger'];
+  /** Log every request (two pino lines each; default false: lifecycle, reloads and errors only). */
+  logRequests?: boolean;
   /** Bounds on live events kept in memory. */
   maxLiveUsers?: number;
   maxEventsPerUser?: number;
@@ -77,6 +79,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
     forceCloseConnections: 'idle',
+    disableRequestLogging: !options.logRequests,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
@@ -255,7 +258,7 @@ function hint(err: unknown, kind: 'user' | 'item'): unknown {
 function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>): void {
   app.post<{ Body: { events: { user: Id; item: Id; value?: number; type?: string }[] } }>(
     '/v1/events',
-    { preHandler: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
+    { onRequest: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
     async (req, reply: FastifyReply) => {
       const served = ctx.served;
       let accepted = 0;
@@ -278,7 +281,7 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
   let reloading: Promise<unknown> | undefined;
   app.post<{ Body: { path?: string } | undefined }>(
     '/v1/admin/reload',
-    { preHandler: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
+    { onRequest: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
     async (req) => {
       if (reloading) throw new HttpError(409, 'CONFLICT', 'a reload is already in progress; retry when it finishes');
       const path = req.body?.path ?? ctx.served.path;

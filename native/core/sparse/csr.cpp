@@ -8,10 +8,33 @@
 #include "common/error.hpp"
 #include "common/thread_pool.hpp"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace fastrec {
 namespace {
 
 constexpr size_t kGrain = 1 << 16;
+
+// Size `v` to n elements, asking Linux for transparent huge pages first when
+// it is large. The COO -> CSR and transpose scatters write to random places
+// in arrays of gigabytes; with 4 KiB pages nearly every write misses the TLB.
+// (Only a hint: without THP it is a no-op. The pages are requested before the
+// first touch, which is when the kernel decides.)
+template <typename T>
+void resize_scatter_target(std::vector<T>& v, size_t n) {
+  v.reserve(n);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = 2u << 20;
+  if (n * sizeof(T) >= 8 * kHuge) {
+    uintptr_t lo = (reinterpret_cast<uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
+    uintptr_t hi = (reinterpret_cast<uintptr_t>(v.data() + n)) & ~(kHuge - 1);
+    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+  }
+#endif
+  v.resize(n);
+}
 
 std::string at(const char* array, size_t i) { return std::string(array) + "[" + std::to_string(i) + "]"; }
 
@@ -94,8 +117,10 @@ CsrMatrix csr_from_coo(const CooInput& in, size_t threads) {
     }
     offsets[r + 1] = cursor;
   }
-  std::vector<int32_t> cols(in.nnz);
-  std::vector<float> vals(in.nnz);
+  std::vector<int32_t> cols;
+  std::vector<float> vals;
+  resize_scatter_target(cols, in.nnz);
+  resize_scatter_target(vals, in.nnz);
   parallel_for(chunks, 1, threads, [&](size_t b, size_t e, size_t) {
     for (size_t c = b; c < e; ++c) {
       std::vector<int64_t>& pos = hist[c];
@@ -206,8 +231,8 @@ CsrMatrix csr_transpose(const CsrView& m, size_t threads) {
     }
     t.indptr[c + 1] = at;
   }
-  t.indices.resize(nnz);
-  t.data.resize(nnz);
+  resize_scatter_target(t.indices, static_cast<size_t>(nnz));
+  resize_scatter_target(t.data, static_cast<size_t>(nnz));
   parallel_for(blocks, 1, threads, [&](size_t b0, size_t b1, size_t) {
     for (size_t b = b0; b < b1; ++b) {
       int64_t* pos = cursor[b].data();
