@@ -51,17 +51,8 @@ export function peakRssMiB() {
   return +(process.memoryUsage().rss / 2 ** 20).toFixed(1);
 }
 
-/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32) returning floats in [0, 1): the library's own (lib/random.ts). */
+export { seededRandom as rng } from '../dist/random.js';
 
 /** Write bench/results/<name>.json with the machine, command, date and results. */
 export async function writeResult(name, results) {

@@ -79,3 +79,4 @@ export type { Normalization } from './hybrid/normalize.js';
 export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, type FoldInResult, type PartialFitOptions, type RatingMetrics } from './models/als.js';
 // ---- ann ----
 export { HnswIndex, ExactIndex, AnnScorer, AnnFilter, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';
+export { seededRandom } from './random.js';

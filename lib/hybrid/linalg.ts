@@ -8,17 +8,9 @@
 import type { CsrArrays } from '../binding.js';
 import { InvalidArgumentError } from '../errors.js';
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small seeded PRNG returning floats in [0, 1) (shared: lib/random.ts). */
+import { seededRandom as rng } from '../random.js';
+export { rng };
 
 /** Standard normal samples by the Box-Muller transform. */
 export function gaussian(rand: () => number): () => number {

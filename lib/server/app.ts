@@ -10,7 +10,7 @@
  *   POST /v1/admin/reload                (token) swap in a model file; requests never fail meanwhile
  *   GET  /healthz, GET /metrics
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js';
 import type { Id } from '../data/idmap.js';
@@ -79,7 +79,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
     forceCloseConnections: 'idle',
-    disableRequestLogging: !options.logRequests,
+    logController: new LogController({ disableRequestLogging: !options.logRequests }),
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });

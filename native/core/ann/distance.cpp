@@ -5,40 +5,10 @@
 #include "common/simd.hpp"
 
 namespace fastrec {
-#ifdef FASTREC_HAVE_ISA_SCALAR
-namespace isa_scalar { extern const ann::DistanceKernels ann_distance_table; }
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX2
-namespace isa_avx2 { extern const ann::DistanceKernels ann_distance_table; }
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX512
-namespace isa_avx512 { extern const ann::DistanceKernels ann_distance_table; }
-#endif
-#ifdef FASTREC_HAVE_ISA_NEON
-namespace isa_neon { extern const ann::DistanceKernels ann_distance_table; }
-#endif
+FASTREC_DECLARE_ISA_TABLE(ann::DistanceKernels, ann_distance_table)
 }  // namespace fastrec
 
 namespace fastrec::ann {
-namespace {
-
-// Follow the level simd::kernels() chose (it honours FASTREC_SIMD and the CPU).
-const DistanceKernels* choose() {
-  const char* level = simd::kernels().name;
-#ifdef FASTREC_HAVE_ISA_AVX512
-  if (std::strcmp(level, "avx512") == 0) return &isa_avx512::ann_distance_table;
-#endif
-#ifdef FASTREC_HAVE_ISA_AVX2
-  if (std::strcmp(level, "avx2") == 0) return &isa_avx2::ann_distance_table;
-#endif
-#ifdef FASTREC_HAVE_ISA_NEON
-  if (std::strcmp(level, "neon") == 0) return &isa_neon::ann_distance_table;
-#endif
-  (void)level;
-  return &isa_scalar::ann_distance_table;
-}
-
-}  // namespace
 
 uint16_t float_to_half(float f) {
   uint32_t x;
@@ -90,7 +60,8 @@ float half_to_float(uint16_t h) {
 }
 
 const DistanceKernels& distance_kernels() {
-  static const DistanceKernels* chosen = choose();
+  // Follow the level simd::kernels() chose (it honours FASTREC_SIMD and the CPU).
+  static const DistanceKernels* chosen = FASTREC_SELECT_ISA_TABLE(DistanceKernels, ann_distance_table);
   return *chosen;
 }
 

@@ -2,28 +2,11 @@
 // stay in registers across the nonzeros of a row: 4 vectors at a time.
 #include <cstring>
 
+#include "common/isa_vec.hpp"
 #include "svd/svd_kernels.hpp"
 
 namespace fastrec::FASTREC_ISA_NS {
 namespace {
-
-constexpr size_t W = FASTREC_ISA_LANES;
-#if FASTREC_ISA_LANES == 1
-typedef float vf;
-#else
-typedef float vf __attribute__((vector_size(W * sizeof(float))));
-#endif
-
-inline vf load(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof(vf));
-  return v;
-}
-inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
-inline vf splat(float x) {
-  vf z = {};
-  return z + x;
-}
 
 // One pass over the nonzeros for V consecutive vectors of the row: the V
 // accumulators live in registers, so each nonzero costs V loads and V FMAs.
