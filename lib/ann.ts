@@ -430,7 +430,10 @@ export interface AnnScorerOptions {
   efConstruction?: number;
   /** Search beam width (default 100). */
   ef?: number;
-  /** Inner product through the Euclidean transform (default true: better recall on factor vectors). */
+  /**
+   * Inner product through the Euclidean transform (default false: on real ALS factors the native
+   * inner-product graph reached higher recall per query cost, see bench/README.md).
+   */
   mipsTransform?: boolean;
   /** Candidates fetched per result before exact re-scoring (default 2: 2k candidates). */
   oversample?: number;
@@ -494,7 +497,7 @@ export class AnnScorer {
     const index = await HnswIndex.build(vectors, {
       dim: d,
       metric: 'ip',
-      mipsTransform: options.mipsTransform ?? true,
+      mipsTransform: options.mipsTransform ?? false,
       M: options.M ?? 16,
       efConstruction: options.efConstruction ?? 200,
       ef: options.ef ?? 100,

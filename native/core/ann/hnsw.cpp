@@ -596,8 +596,9 @@ size_t Hnsw::graph_search(const float* q, size_t k, size_t ef, const SlotFilter*
 
 size_t Hnsw::exact_scan(const float* q, size_t k, const SlotFilter* filter, Neighbor* out) const {
   TopK top(k);  // score = -distance, ties by smaller label
+  const bool check_deleted = live_.load(std::memory_order_relaxed) != n_slots_.load(std::memory_order_relaxed);
   auto visit = [&](uint32_t s) {
-    if (labels_[s] == kNoSlot || is_deleted(s)) return;
+    if (labels_[s] == kNoSlot || (check_deleted && is_deleted(s))) return;
     if (filter && filter->active && !filter->test(s)) return;
     float d = dist_to(q, s);
     if (-d >= top.threshold()) top.push(-d, int32_t(labels_[s]));
@@ -605,7 +606,12 @@ size_t Hnsw::exact_scan(const float* q, size_t k, const SlotFilter* filter, Neig
   if (filter && filter->active && !filter->allowed_list.empty()) {
     const auto& list = filter->allowed_list;
     for (size_t i = 0; i < list.size(); ++i) {
-      if (i + 8 < list.size()) __builtin_prefetch(vec(list[i + 8]));
+      if (i + 8 < list.size()) {
+        const char* p = vec(list[i + 8]);
+        for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
+        __builtin_prefetch(p + vec_bytes_ - 1);
+        if (check_deleted) __builtin_prefetch(block(list[i + 8]));
+      }
       visit(list[i]);
     }
   } else {
