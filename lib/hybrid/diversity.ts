@@ -101,6 +101,7 @@ export function selectDiverse(items: Int32Array, rel: Float64Array, count: numbe
     if (plan.dupKeys && plan.dupKeys[i]! >= 0) usedKeys.add(plan.dupKeys[i]!);
   };
 
+  const unconstrained = !(plan.capCodes && plan.capMax !== undefined) && !plan.dupKeys && plan.dupSimilarity === undefined;
   // Greedy MMR over the window.
   let first = 0; // in relevance order, everything before `first` is taken or inadmissible for good
   while (picked.length < plan.k) {
@@ -111,7 +112,7 @@ export function selectDiverse(items: Int32Array, rel: Float64Array, count: numbe
       if (taken[p]) continue;
       const r = (rel[p]! - lo) / span;
       const score = diverse ? lambda * r - (1 - lambda) * (picked.length ? maxSim[w]! : 0) : r;
-      if (score > bestScore && admissible(p)) {
+      if (score > bestScore && (unconstrained || admissible(p))) {
         bestScore = score;
         best = w;
         if (!diverse) break; // relevance order: the first admissible is the best
@@ -123,10 +124,25 @@ export function selectDiverse(items: Int32Array, rel: Float64Array, count: numbe
     take(p);
     if (diverse) {
       const i = items[p]!;
-      for (let w = 0; w < window; w++) {
-        if (taken[order[w]!]) continue;
-        const s = sim(plan, items[order[w]!]!, i);
-        if (s > maxSim[w]!) maxSim[w] = s;
+      const v = plan.vectors;
+      if (v) {
+        // Inlined cosine of unit vectors: this loop is the hot part of MMR.
+        const d = plan.dim!;
+        const oi = i * d;
+        for (let w = 0; w < window; w++) {
+          const q = order[w]!;
+          if (taken[q]) continue;
+          const oq = items[q]! * d;
+          let s = 0;
+          for (let j = 0; j < d; j++) s += v[oq + j]! * v[oi + j]!;
+          if (s > maxSim[w]!) maxSim[w] = s;
+        }
+      } else {
+        for (let w = 0; w < window; w++) {
+          if (taken[order[w]!]) continue;
+          const s = sim(plan, items[order[w]!]!, i);
+          if (s > maxSim[w]!) maxSim[w] = s;
+        }
       }
     }
   }
