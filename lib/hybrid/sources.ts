@@ -1126,8 +1126,8 @@ export class FactorSource implements CandidateSource {
     const v = this.userVector(req);
     if (!v) return out;
     const seen = !req.filterSeen ? new Int32Array(0) : req.user >= 0 ? csrRow(this.catalog.matrix, req.user).indices : req.history;
-    // Over-fetch: blocks other than seen items (rules, exclusions) are applied here.
-    const k = Math.min(n + 20, this.catalog.items.size);
+    // Over-fetch a little: blocks other than seen items (rules, exclusions) are applied here.
+    const k = Math.min(n + 10, this.catalog.items.size);
     const r = this.retriever
       ? this.retriever.recommend(v, k, { seen })
       : callSync((nb) => nb.factorTopK(v, this.model!.itemFactors, this.dim, null, seen.length ? seen : null, null, null, k));
