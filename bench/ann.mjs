@@ -328,7 +328,7 @@ async function filtered(index, data, queries, d) {
       }
       return { qps: Math.round(count / Math.max(cpuSeconds() - t0, 1e-6)), recall: +(hit / (count * k)).toFixed(4) };
     };
-    const row = { share, allowed: allow.length, exact: measure({ exactThreshold: 1 }), graph: {} };
+    const row = { share, allowed: allowIds.length, exact: measure({ exactThreshold: 1 }), graph: {} };
     // the filtered graph walk is slow at tiny shares (that is the point): fewer queries there
     for (const ef of [64, 128, 256]) row.graph[ef] = measure({ exactThreshold: 0, ef }, share < 0.05 ? 60 : nq);
     row.auto = measure({ ef: 128 });
@@ -428,7 +428,7 @@ function svgPlot(results) {
       ticks.join('') + lines.join('') + '</g>';
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W * results.length}" height="${H}" font-family="sans-serif">` +
-    `<text x="4" y="${H / 2}" font-size="11" transform="rotate(-90 10 ${H / 2})">QPS (1 thread, log)</text>${panels.join('')}</svg>\n`;
+    `<text x="4" y="${H / 2}" font-size="11" transform="rotate(-90 10 ${H / 2})">queries per CPU-second (1 thread, log)</text>${panels.join('')}</svg>\n`;
 }
 
 // ---- main ---------------------------------------------------------------------------------

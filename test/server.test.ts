@@ -274,6 +274,32 @@ describe('serving through the HNSW index (--ann)', () => {
   });
 });
 
+describe('serving the hybrid', () => {
+  it('passes the page context and the basket to the hybrid', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { HybridRecommender } = await import('../lib/hybrid/recommender.js');
+    const log = new Interactions();
+    for (let u = 0; u < 40; u++) for (let j = 0; j < 5; j++) log.add(`u${u}`, `i${(u < 20 ? 0 : 25) + ((u * 3 + j * 7) % 25)}`, 1, undefined, 1_700_000_000_000 + u * 60_000 + j);
+    const hybrid = await new HybridRecommender().fit(await Dataset.build(log), { seed: 1 });
+    const path = join(dir, 'hybrid.fastrec');
+    await saveModel(hybrid, path);
+    const h = await buildServer({ modelPath: path, logger: false });
+    try {
+      const home = await h.inject({ url: '/v1/users/u1/recommendations?k=5&context=home' });
+      expect(home.statusCode).toBe(200);
+      expect(itemsOf(home)).toEqual(hybrid.recommend('u1', { k: 5, context: 'home' }).items);
+      const cart = await h.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: ['i1'], basket: ['i2', 'i3'], k: 5 } });
+      expect(cart.statusCode).toBe(200);
+      const want = hybrid.recommendForHistory(['i1', 'i2', 'i3'].map((item) => ({ item, value: 1 })), { k: 5, exclude: ['i2', 'i3'], basket: ['i2', 'i3'], context: 'basket' });
+      expect(itemsOf(cart)).toEqual(want.items);
+      expect(itemsOf(cart)).not.toContain('i2');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('invalid configuration', () => {
   it('refuses short tokens and bad model files at start', async () => {
     await expect(buildServer({ modelPath: join(dir, 'a.fastrec'), token: 'short', logger: false })).rejects.toThrow(InvalidArgumentError);

@@ -189,7 +189,7 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
         const opts = options(req.query, ctx);
         rec = annRecommend(served, { user: known }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined);
       } else {
-        const opts = options(req.query, ctx);
+        const opts = { ...options(req.query, ctx), ...hybridOptions(served, req.query.context, undefined) };
         rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
       }
       return body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
@@ -208,7 +208,7 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       const visitor = expandHistory(history);
       const rec = served.ann?.foldIn
         ? annRecommend(served, { history: visitor.filter((h) => served.items!.has(h.item)) }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined)
-        : served.model.recommendForHistory(visitor, opts);
+        : served.model.recommendForHistory(visitor, { ...opts, ...hybridOptions(served, b.context, b.basket) });
       return body(rec, { model: served.info.kind, ...(b.context ? { context: b.context } : {}) });
     },
   );
@@ -224,6 +224,25 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       return body(rec, { item: req.params.id, model: served.info.kind });
     },
   );
+}
+
+/**
+ * The hybrid ranks by context (home page, product page, basket: complements
+ * of the basket rather than substitutes) and takes the basket itself; other
+ * models have no such options (and reject unknown ones), so nothing is added.
+ */
+function hybridOptions(served: ServedModel, context: string | undefined, basket: Id[] | undefined): Record<string, unknown> {
+  if (served.info.kind !== 'hybrid') return {};
+  const out: Record<string, unknown> = {};
+  if (context === 'home' || context === 'item' || context === 'basket') out.context = context;
+  if (basket && basket.length) {
+    const known = basket.map((b) => lookupId(served.items, b)).filter((b): b is Id => b !== undefined);
+    if (known.length) {
+      out.basket = known;
+      out.context ??= 'basket';
+    }
+  }
+  return out;
 }
 
 /** Visitor history items as given, plus their numeric/string twins so ids match however the model stored them. */

@@ -4,58 +4,10 @@
 #include <cstring>
 
 #include "als/kernels.hpp"
+#include "common/isa_vec.hpp"
 
 namespace fastrec::FASTREC_ISA_NS {
 namespace als_impl {
-
-constexpr size_t W = FASTREC_ISA_LANES;
-#if FASTREC_ISA_LANES == 1
-typedef float vf;
-typedef double vd;
-constexpr size_t WD = 1;
-static inline float hsum(vf v) { return v; }
-static inline double hsumd(vd v) { return v; }
-#else
-typedef float vf __attribute__((vector_size(W * sizeof(float))));
-typedef int vi __attribute__((vector_size(W * sizeof(int))));
-constexpr size_t WD = W / 2;
-typedef double vd __attribute__((vector_size(WD * sizeof(double))));
-// Horizontal sum by halving shuffles (log2 W adds instead of W - 1 extracts).
-template <size_t S>
-static inline vf fold(vf v) {
-  vi mask;
-  for (size_t j = 0; j < W; ++j) mask[j] = static_cast<int>(j ^ S);
-  return v + __builtin_shuffle(v, mask);
-}
-static inline float hsum(vf v) {
-  if constexpr (W >= 16) v = fold<8>(v);
-  if constexpr (W >= 8) v = fold<4>(v);
-  if constexpr (W >= 4) v = fold<2>(v);
-  v = fold<1>(v);
-  return v[0];
-}
-static inline double hsumd(vd v) {
-  double s = 0;
-  for (size_t j = 0; j < WD; ++j) s += v[j];
-  return s;
-}
-#endif
-
-static inline vf load(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof(vf));
-  return v;
-}
-static inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
-static inline vf splat(float x) {
-  vf z = {};
-  return z + x;
-}
-static inline vd loadd(const double* p) {
-  vd v;
-  std::memcpy(&v, p, sizeof(vd));
-  return v;
-}
 
 constexpr size_t NR = 16;      // tile columns (ld is a multiple of 16)
 constexpr size_t V = NR / W;   // vectors per tile row

@@ -23,12 +23,22 @@ inline float hsum(vf v) { return v; }
 inline double hsumd(vd v) { return v; }
 #else
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
+typedef int vi __attribute__((vector_size(W * sizeof(int))));
 constexpr size_t WD = W / 2;
 typedef double vd __attribute__((vector_size(WD * sizeof(double))));
+// Horizontal sum by halving shuffles: log2(W) adds instead of W - 1 extracts.
+template <size_t S>
+inline vf fold(vf v) {
+  vi mask;
+  for (size_t j = 0; j < W; ++j) mask[j] = static_cast<int>(j ^ S);
+  return v + __builtin_shuffle(v, mask);
+}
 inline float hsum(vf v) {
-  float s = 0;
-  for (size_t j = 0; j < W; ++j) s += v[j];
-  return s;
+  if constexpr (W >= 16) v = fold<8>(v);
+  if constexpr (W >= 8) v = fold<4>(v);
+  if constexpr (W >= 4) v = fold<2>(v);
+  v = fold<1>(v);
+  return v[0];
 }
 inline double hsumd(vd v) {
   double s = 0;
