@@ -8,7 +8,7 @@
 //
 // Usage: node bench/ann.mjs [--datasets uniform,clustered,als-ml,als-cj] [--clustered-n 200000] [--name ann]
 //        [--queries 1000] [--libs fastrec,hnswlib,usearch] [--threads 2] [--skip-exact] [--exact-n 1000000]
-// Peers resolve from node_modules or, in the ann worktree, .peers/node_modules.
+// Peers resolve from bench/node_modules (npm run bench:setup).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -32,12 +32,12 @@ const M = 16, efConstruction = 200, k = 10;
 const efGrid = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
 
 function peer(name) {
-  for (const base of [join(benchDir, '..', 'package.json'), join(benchDir, '..', '.peers', 'node_modules', 'x.js')]) {
+  for (const base of [join(benchDir, 'package.json')]) {
     try {
       return createRequire(base)(name);
     } catch {}
   }
-  console.warn(`peer ${name} is not installed: skipped`);
+  console.warn(`peer ${name} is not installed (run npm run bench:setup): skipped`);
   return null;
 }
 const hnswlib = libs.includes('hnswlib') ? peer('hnswlib-node') : null;

@@ -13,7 +13,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import { createRequire } from 'node:module';
+// A benchmark-only tool: installed in bench/node_modules by `npm run bench:setup`.
+const autocannon = createRequire(new URL('./package.json', import.meta.url))('autocannon');
 import { rng, writeResult, benchDir } from './harness.mjs';
 
 const args = Object.fromEntries(
