@@ -2,29 +2,26 @@
 //   node bench/hybrid.mjs latency   one recommend (5 sources, ~500 candidates, MMR to 10) on a 100,000-item catalog
 //   node bench/hybrid.mjs quality   Complete Journey, temporal split: single sources vs the blend (NDCG@10),
 //                                   cold-start items vs popularity within their category, and the MMR trade-off curve
-// Results: bench/results/hybrid-<mode>.json. Take the bench lock: flock /work/.bench.lock node bench/hybrid.mjs latency
+// Results: bench/results/hybrid-<mode>.json. Set FASTREC_BENCH_LOCK=/path/to/lock to serialize timed sections with other benchmarks.
 import { writeResult, rng } from './harness.mjs';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 
 /**
- * Hold the shared bench lock only while timing (building the synthetic shop
- * and fitting need no quiet machine): `flock` runs `cat`, which holds the lock
- * until we close its stdin.
+ * Optionally keep other benchmarks out while timing (building the synthetic
+ * shop and fitting need no quiet machine): with FASTREC_BENCH_LOCK set to a
+ * lock file, `flock` runs `cat`, which holds the lock until stdin closes.
  */
 async function withBenchLock(fn) {
-  if (process.env.NO_BENCH_LOCK) return { locked: false, value: await fn() };
-  const child = spawn('flock', ['/work/.bench.lock', 'sh', '-c', 'echo locked; cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  // LOCK_WAIT_S bounds the wait (the lock queue can be long): then time without it, and say so.
-  const wait = Number(process.env.LOCK_WAIT_S ?? 1e9) * 1000;
-  const locked = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(false), wait);
-    child.stdout.on('data', (d) => String(d).includes('locked') && (clearTimeout(timer), resolve(true)));
+  const lockFile = process.env.FASTREC_BENCH_LOCK;
+  if (!lockFile) return { locked: false, value: await fn() };
+  const child = spawn('flock', [lockFile, 'sh', '-c', 'echo locked; cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => String(d).includes('locked') && resolve());
     child.on('error', reject);
   });
-  if (!locked) child.kill();
   try {
-    return { locked, value: await fn() };
+    return { locked: true, value: await fn() };
   } finally {
     child.stdin.end();
   }
