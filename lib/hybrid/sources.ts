@@ -248,23 +248,31 @@ export interface ItemToItemOptions {
 }
 
 /**
- * "Customers who bought X also bought": item-to-item cosine over users'
- * histories (co-visitation), summed over the latest history items.
+ * A source that sums precomputed item-to-item neighbour lists over a request's
+ * anchors (its latest history items, or the page's item). Subclasses say how
+ * the lists are built from the catalog; lists loaded with a saved model
+ * (`preset`) serve the next restore instead of being rebuilt.
  */
-export class ItemToItemSource implements CandidateSource {
-  readonly kind = 'similar';
+abstract class NeighborListSource implements CandidateSource {
+  abstract readonly kind: string;
   readonly name: string;
   readonly contexts: readonly Context[];
   lists: NeighborLists | undefined;
   /** Set when lists were loaded with a saved model: the next restore keeps them. */
   preset = false;
-  private catalog!: Catalog;
-  private readonly acc = new NeighborAccumulator(new ListBuffer());
+  protected catalog!: Catalog;
+  protected readonly acc = new NeighborAccumulator(new ListBuffer());
 
-  constructor(readonly options: ItemToItemOptions = {}) {
-    this.name = options.name ?? 'similar';
-    this.contexts = options.contexts ?? ['home', 'item'];
+  constructor(
+    name: string,
+    contexts: readonly Context[],
+    private readonly recent: number,
+  ) {
+    this.name = name;
+    this.contexts = contexts;
   }
+
+  protected abstract buildLists(catalog: Catalog): NeighborLists;
 
   async prepare(catalog: Catalog): Promise<void> {
     this.restore(catalog);
@@ -273,16 +281,34 @@ export class ItemToItemSource implements CandidateSource {
   /** Build from a fitted (or loaded) catalog, synchronously. */
   restore(catalog: Catalog): void {
     this.catalog = catalog;
-    const s = catalog.signals;
     if (this.preset) {
       this.preset = false; // loaded lists serve this catalog; a later fit rebuilds them
       return;
     }
-    this.lists = coOccurrenceNeighbors(s.recentPtr, s.recentItems, catalog.items.size, { topM: this.options.neighbors ?? 50, shrink: this.options.shrink ?? 2 });
+    this.lists = this.buildLists(catalog);
   }
 
   generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
-    return this.acc.run(this.lists!, anchorsOf(req, this.options.recent ?? 5), n, blocked, this.catalog.items.size);
+    return this.acc.run(this.lists!, anchorsOf(req, this.recent), n, blocked, this.catalog.items.size);
+  }
+
+  abstract evidence(req: Request, item: number): Evidence | undefined;
+}
+
+/**
+ * "Customers who bought X also bought": item-to-item cosine over users'
+ * histories (co-visitation), summed over the latest history items.
+ */
+export class ItemToItemSource extends NeighborListSource {
+  readonly kind = 'similar';
+
+  constructor(readonly options: ItemToItemOptions = {}) {
+    super(options.name ?? 'similar', options.contexts ?? ['home', 'item'], options.recent ?? 5);
+  }
+
+  protected buildLists(catalog: Catalog): NeighborLists {
+    const s = catalog.signals;
+    return coOccurrenceNeighbors(s.recentPtr, s.recentItems, catalog.items.size, { topM: this.options.neighbors ?? 50, shrink: this.options.shrink ?? 2 });
   }
 
   evidence(req: Request, item: number): Evidence | undefined {
@@ -421,43 +447,22 @@ export interface ComplementOptions {
 }
 
 /** Cross-sell: items bought in the same baskets as the cart's (or page's) items, not look-alikes of them. */
-export class ComplementSource implements CandidateSource {
+export class ComplementSource extends NeighborListSource {
   readonly kind = 'complement';
-  readonly name: string;
-  readonly contexts: readonly Context[];
-  lists: NeighborLists | undefined;
-  preset = false;
-  private catalog!: Catalog;
-  private readonly acc = new NeighborAccumulator(new ListBuffer());
 
   constructor(readonly options: ComplementOptions = {}) {
-    this.name = options.name ?? 'complements';
-    this.contexts = options.contexts ?? ['home', 'item', 'basket'];
+    super(options.name ?? 'complements', options.contexts ?? ['home', 'item', 'basket'], options.recent ?? 3);
   }
 
-  async prepare(catalog: Catalog): Promise<void> {
-    this.restore(catalog);
-  }
-
-  /** Build from a fitted (or loaded) catalog, synchronously. */
-  restore(catalog: Catalog): void {
-    this.catalog = catalog;
+  protected buildLists(catalog: Catalog): NeighborLists {
     const s = catalog.signals;
-    if (this.preset) {
-      this.preset = false;
-      return;
-    }
     const beta = this.options.substitutePenalty ?? 1;
     const content = catalog.content;
-    this.lists = coOccurrenceNeighbors(s.basketPtr, s.basketItems, catalog.items.size, {
+    return coOccurrenceNeighbors(s.basketPtr, s.basketItems, catalog.items.size, {
       topM: this.options.neighbors ?? 50,
       shrink: this.options.shrink ?? 1,
       adjust: content && beta > 0 ? (i, j, x) => x * (1 - beta * Math.max(0, content.similarity(i, j))) : undefined,
     });
-  }
-
-  generate(req: Request, n: number, blocked: (i: number) => boolean): CandidateList {
-    return this.acc.run(this.lists!, anchorsOf(req, this.options.recent ?? 3), n, blocked, this.catalog.items.size);
   }
 
   evidence(_req: Request, item: number): Evidence | undefined {
