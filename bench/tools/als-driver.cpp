@@ -36,7 +36,7 @@ static double cpu_seconds() {
 }
 
 struct Variant {
-  unsigned ex = 255, half = 1, ahead = 8;
+  unsigned ex = 255, half = 1, ahead = 8, cap = 0;
   als::Config cfg;
   als::Model model;
   std::vector<double> users, items, cpu, total;
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     size_t comma = spec.find(',', pos);
     if (comma == std::string::npos) comma = spec.size();
     Variant v;
-    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u", &v.ex, &v.half, &v.ahead);
+    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u:%u", &v.ex, &v.half, &v.ahead, &v.cap);
     pos = comma + 1;
     v.cfg.factors = k;
     v.cfg.half_gather = v.half != 0;
@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
     for (auto& v : vs) {
       setenv("FASTREC_ALS_EXP", std::to_string(v.ex).c_str(), 1);
       setenv("FASTREC_ALS_AHEAD", std::to_string(v.ahead).c_str(), 1);
+      if (v.cap) setenv("FASTREC_ALS_CAP", std::to_string(v.cap).c_str(), 1);
+      else unsetenv("FASTREC_ALS_CAP");
       als::FitOptions opt;
       opt.iterations = 1;
       opt.threads = threads;
@@ -107,6 +109,6 @@ int main(int argc, char** argv) {
   };
   printf("variant (exp:half:ahead)  users min/med  items min/med  call min/med  cpu min/med  loss\n");
   for (auto& v : vs)
-    printf("%3u:%u:%-3u  %s  %s  %s  %s  %.9f\n", v.ex, v.half, v.ahead, stat(v.users).c_str(), stat(v.items).c_str(),
+    printf("%3u:%u:%u:%-6u  %s  %s  %s  %s  %.9f\n", v.ex, v.half, v.ahead, v.cap, stat(v.users).c_str(), stat(v.items).c_str(),
            stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
 }

@@ -169,6 +169,7 @@ class RowSolver {
     d_ = cfg.implicit ? k_ : k_ + 1;
     ld_ = padded(d_);
     cap_ = std::max<size_t>(256, kGatherBytes / (ld_ * sizeof(float)));
+    if (const char* e = std::getenv("FASTREC_ALS_CAP")) cap_ = std::strtoul(e, nullptr, 0);
     fixed_.f32 = side.fixed;
     fixed_.k = k_;
     if (side.fixed_half && (exp_bits() & 4)) {
@@ -683,6 +684,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     users.global_mean = items.global_mean = model.global_mean;
   }
   const size_t k = cfg.factors;
+  const bool half_gather = cfg.half_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
   FitResult result;
   HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
   std::vector<float> item_gram;
@@ -691,7 +693,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     check_cancel(opt.cancel);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<float> base = padded_base(item_gram, cfg);
-    if (cfg.half_gather) {
+    if (half_gather) {
       uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
       users.fixed_half_scale = half_copy(model.item_factors.data(), model.item_factors.size(), h, opt.threads);
       users.fixed_half = users.fixed_half_scale > 0.0f ? h : nullptr;
@@ -700,7 +702,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
              opt.threads, opt.cancel);
     const auto t1 = std::chrono::steady_clock::now();
     if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
-    if (cfg.half_gather) {
+    if (half_gather) {
       uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
       items.fixed_half_scale = half_copy(model.user_factors.data(), model.user_factors.size(), h, opt.threads);
       items.fixed_half = items.fixed_half_scale > 0.0f ? h : nullptr;

@@ -59,9 +59,9 @@ struct Config {
   float nu = 1.0f;
   Solver solver = Solver::CG;
   size_t cg_steps = 3;
-  // fit(): gather the fixed side's factors from an IEEE half copy made once
-  // per half-iteration (half the bytes of the random reads; the solve itself
-  // stays float32 against the float32 Gram matrix).
+  // fit() with the CG solver: gather the fixed side's factors from an IEEE
+  // half copy made once per half-iteration (half the bytes of the random
+  // reads; the solve itself stays float32, against the float32 Gram matrix).
   bool half_gather = false;
 };
 
