@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <numeric>
@@ -27,6 +26,9 @@ namespace {
 constexpr size_t kGatherBytes = 64u << 20;
 constexpr size_t kGramChunk = 4096;  // rows per partial Gram (fixed: results do not depend on threads)
 constexpr float kCgTolerance = 1e-20f;
+// Rows of the fixed side prefetched ahead of the one being gathered (2 or 4
+// cache lines each at k = 64): enough misses in flight to cover DRAM latency.
+constexpr size_t kGatherAhead = 16;
 
 void check_cancel(const CancelToken* cancel) {
   if (cancel) cancel->throw_if_cancelled();
@@ -99,6 +101,11 @@ struct LineAligned {
   template <typename U>
   LineAligned(const LineAligned<U>&) {}
   T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  // resize() leaves new elements uninitialized: every buffer is written before it is read.
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
   void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
   bool operator==(const LineAligned&) const { return true; }
   bool operator!=(const LineAligned&) const { return false; }
@@ -147,16 +154,6 @@ void grow(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// Development switches (FASTREC_ALS_EXP bits), read once.
-unsigned exp_bits() {
-  const char* e = std::getenv("FASTREC_ALS_EXP");
-  return e ? static_cast<unsigned>(std::strtoul(e, nullptr, 0)) : 0xffu;
-}
-size_t exp_ahead() {
-  const char* e = std::getenv("FASTREC_ALS_AHEAD");
-  return e ? static_cast<size_t>(std::strtoul(e, nullptr, 0)) : size_t(8);
-}
-
 // Solves rows of one side. d = factors (+1 for the bias of explicit models),
 // ld = padded(d). base (ld x ld, padded with zeros) is w0 YᵀY for implicit
 // models and null for explicit ones.
@@ -169,16 +166,12 @@ class RowSolver {
     d_ = cfg.implicit ? k_ : k_ + 1;
     ld_ = padded(d_);
     cap_ = std::max<size_t>(256, kGatherBytes / (ld_ * sizeof(float)));
-    if (const char* e = std::getenv("FASTREC_ALS_CAP")) cap_ = std::strtoul(e, nullptr, 0);
     fixed_.f32 = side.fixed;
     fixed_.k = k_;
-    if (side.fixed_half && (exp_bits() & 4)) {
+    if (side.fixed_half) {
       fixed_.f16 = side.fixed_half;
       fixed_.inv_scale = 1.0f / side.fixed_half_scale;
     }
-    fuse_ = exp_bits() & 1;
-    pipeline_ = exp_bits() & 2;
-    ahead_ = exp_ahead();
   }
 
   size_t d() const { return d_; }
@@ -221,7 +214,7 @@ class RowSolver {
   void plan_prefetch(int64_t next, Scratch& s) const {
     s.next_done = 0;
     s.next_n = 0;
-    if (next < 0 || !pipeline_) return;
+    if (next < 0) return;
     s.next_cols = cols(next);
     s.next_n = static_cast<size_t>(m_.indptr[next + 1] - m_.indptr[next]);
   }
@@ -368,11 +361,10 @@ class RowSolver {
     const float lam = static_cast<float>(lambda(n));
     // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x; the gather computes the first term on the way.
     const bool gathered = fits(n, s);
-    if (gathered && fuse_) {
+    if (gathered) {
       K_.gather_matvec(fixed_, cols(row), n, ld_, !cfg_.implicit, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f,
                        s.b.data(), x, r, s.Y.data());
     } else {
-      if (gathered) gather(row, 0, n, s.Y.data());
       matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
     }
     plan_prefetch(next, s);
@@ -414,8 +406,7 @@ class RowSolver {
   const simd::Kernels& S_;
   size_t k_, d_, ld_, cap_;
   FixedRows fixed_;
-  bool fuse_ = true, pipeline_ = true;
-  size_t ahead_ = 8;
+  static constexpr size_t ahead_ = kGatherAhead;
 };
 // w0 * G padded to ld x ld (implicit), or empty (explicit: no shared term).
 std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg) {
@@ -438,11 +429,16 @@ std::vector<int32_t> longest_first(const CsrView& m) {
   return order;
 }
 
+// `scratch` (one per thread) may be kept across calls: fit() does, so that the
+// large gather buffers are allocated and faulted in once, not per half-iteration.
 void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* base,
-              const Config& cfg, bool exact, size_t threads, const CancelToken* cancel) {
+              const Config& cfg, bool exact, size_t threads, const CancelToken* cancel,
+              std::vector<Scratch>* kept = nullptr) {
   RowSolver solver(m, side, cfg, base, exact);
   const size_t slots = resolve_threads(threads);
-  std::vector<Scratch> scratch(slots);
+  std::vector<Scratch> local;
+  std::vector<Scratch>& scratch = kept ? *kept : local;
+  if (scratch.size() < slots) scratch.resize(slots);
   parallel_for(n_rows, 16, slots, [&](size_t begin, size_t end, size_t slot) {
     check_cancel(cancel);
     for (size_t i = begin; i < end; ++i) solver.solve(rows[i], i + 1 < end ? rows[i + 1] : -1, scratch[slot]);
@@ -547,8 +543,6 @@ void check_model(const CsrView& ui, const CsrView& iu, const Config& cfg, const 
 }
 
 }  // namespace
-
-double debug_half_seconds[2];
 
 // A zeroed float vector whose pages the kernel may back with 2 MiB pages: the
 // gathers jump around the fixed side's factors, and with 4 KiB pages nearly
@@ -686,6 +680,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   const size_t k = cfg.factors;
   const bool half_gather = cfg.half_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
   FitResult result;
+  std::vector<Scratch> scratch;  // per-thread buffers, kept for the whole fit
   HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
   std::vector<float> item_gram;
   if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
@@ -699,8 +694,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
       users.fixed_half = users.fixed_half_scale > 0.0f ? h : nullptr;
     }
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
-             opt.threads, opt.cancel);
-    const auto t1 = std::chrono::steady_clock::now();
+             opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
     if (half_gather) {
       uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
@@ -708,11 +702,8 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
       items.fixed_half = items.fixed_half_scale > 0.0f ? h : nullptr;
     }
     run_rows(iu, item_order.data(), item_order.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
-             opt.threads, opt.cancel);
-    const auto t2 = std::chrono::steady_clock::now();
+             opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
-    debug_half_seconds[0] = std::chrono::duration<double>(t1 - t0).count();
-    debug_half_seconds[1] = std::chrono::duration<double>(t2 - t1).count();
     double loss = 0.0 / 0.0;
     if (opt.compute_loss) loss = loss_with_gram(ui, iu, cfg, model, item_gram, opt.threads);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

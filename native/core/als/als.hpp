@@ -104,8 +104,6 @@ struct FitResult {
 FitResult fit(const CsrView& user_items, const CsrView& item_users, const Config& config, const FitOptions& options,
               Model& model);
 
-extern double debug_half_seconds[2];
-
 // Objective above divided by the number of observed cells.
 double loss(const CsrView& user_items, const CsrView& item_users, const Config& config, const Model& model,
             size_t threads);
