@@ -77,7 +77,7 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   vec_offset_ = sizeof(uint32_t) * (1 + M0_);
   half_ = params_.float16;
   const size_t elem = half_ ? sizeof(uint16_t) : sizeof(float);
-  block_bytes_ = vec_offset_ + elem * stored_dim_;
+  block_bytes_ = (vec_offset_ + elem * stored_dim_ + 3) & ~size_t(3);  // keeps every block's links 4-byte aligned
   vec_bytes_ = std::min<size_t>(elem * stored_dim_, 512);  // prefetch at most 8 lines per vector
   const auto& dk = distance_kernels();
   const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
@@ -93,9 +93,18 @@ Hnsw::~Hnsw() {
   for (Visited* v : visited_pool_) delete v;
   if (level0_mapped_) {
     munmap(map_base_, map_bytes_);
-  } else {
+  } else if (!level0_borrowed_.load()) {
     std::free(level0_);
   }
+}
+
+void Hnsw::own_level0() {
+  if (!level0_borrowed_.load()) return;
+  char* owned = static_cast<char*>(std::malloc(std::max<size_t>(capacity_ * block_bytes_, 1)));
+  if (!owned) throw std::bad_alloc();
+  std::memcpy(owned, level0_, n_slots_.load() * block_bytes_);
+  level0_ = owned;
+  level0_borrowed_.store(false, std::memory_order_release);
 }
 
 size_t Hnsw::memory_bytes() const {
@@ -116,6 +125,8 @@ void Hnsw::ensure_capacity(size_t needed) {
     munmap(map_base_, map_bytes_);
     level0_mapped_ = false;
     map_base_ = nullptr;
+  } else if (level0_borrowed_.load()) {
+    level0_borrowed_.store(false, std::memory_order_release);  // the caller's bytes: never freed here
   } else {
     std::free(level0_);
   }
@@ -192,6 +203,7 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
     // wait here) never see a half-written node.
     std::unique_lock<GrowLock> g(grow_mutex_);
     std::lock_guard<std::mutex> lg(label_mutex_);
+    own_level0();
     if (params_.mips_transform) {
       float max_sq = 0;
       for (size_t i = 0; i < n; ++i) {
@@ -295,6 +307,10 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
 }
 
 bool Hnsw::remove(uint32_t label) {
+  if (level0_borrowed_.load(std::memory_order_acquire)) {
+    std::unique_lock<GrowLock> g(grow_mutex_);
+    own_level0();  // the delete flag lives in the block: never write the caller's bytes
+  }
   std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
   if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
@@ -313,6 +329,13 @@ bool Hnsw::remove(uint32_t label) {
 bool Hnsw::contains(uint32_t label) const {
   std::lock_guard<std::mutex> lg(label_mutex_);
   return label < label_to_slot_.size() && label_to_slot_[label] != kNoSlot;
+}
+
+size_t Hnsw::label_end() const {
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  size_t end = label_to_slot_.size();
+  while (end > 0 && label_to_slot_[end - 1] == kNoSlot) --end;
+  return end;
 }
 
 bool Hnsw::get_vector(uint32_t label, float* out) const {
