@@ -361,6 +361,54 @@ TEST_CASE(ann_hnsw_deletes_and_slot_reuse) {
   CHECK(tiny.search(data.data(), 10, 10, nullptr, res, nullptr) == 0);
 }
 
+TEST_CASE(ann_hnsw_labels_equal_to_slots_keep_no_maps) {
+  // Labels 0..n-1 added in order need neither slot->label nor label->slot
+  // arrays; the first other label brings both back with the same answers.
+  size_t n = 1500, d = 8, k = 10;
+  auto data = clustered(n, d, 10, 21);
+  auto queries = clustered(30, d, 10, 22);
+  HnswParams p;
+  p.dim = d;
+  p.M = 8;
+  p.ef_construction = 48;
+  Hnsw h(p);
+  auto labels = iota_labels(n);
+  h.add(data.data(), labels.data(), 1000, 1);
+  h.add(data.data() + 1000 * d, labels.data() + 1000, n - 1000, 1);  // a second batch continuing the run
+  const size_t compact = h.memory_bytes();
+  auto answers = [&](Hnsw& x) {
+    std::vector<uint32_t> out(30 * k);
+    std::vector<float> dist(30 * k);
+    for (size_t q = 0; q < 30; ++q) CHECK(x.search(queries.data() + q * d, k, 40, nullptr, &out[q * k], &dist[q * k]) == k);
+    return std::make_pair(out, dist);
+  };
+  auto before = answers(h);
+  // saved and loaded: still compact, same answers
+  std::string path = temp_path("identity");
+  h.save(path);
+  auto g = Hnsw::load(path, false);
+  CHECK(g->memory_bytes() == compact);
+  CHECK(answers(*g) == before);
+  std::remove(path.c_str());
+  // a label out of the run: the maps are built, 8 bytes per vector more, answers unchanged
+  std::vector<float> far(d, 100.0f);
+  uint32_t odd = 5000;
+  h.add(far.data(), &odd, 1);
+  CHECK(h.memory_bytes() >= compact + 8 * n);
+  CHECK(answers(h) == before);
+  CHECK(h.contains(5000) && h.contains(0) && h.contains(1499) && !h.contains(1500));
+  uint32_t one[1];
+  CHECK(h.search_exact(far.data(), 1, nullptr, one, nullptr) == 1 && one[0] == 5000);  // an outlier: the graph may not reach it
+  // removing in the compact form, then re-adding the label, moves it to its new vector
+  Hnsw c(p);
+  c.add(data.data(), labels.data(), n, 1);
+  CHECK(c.remove(42) && !c.contains(42) && !c.remove(42));
+  uint32_t back = 42;
+  c.add(far.data(), &back, 1);
+  CHECK(c.contains(42) && c.search_exact(far.data(), 1, nullptr, one, nullptr) == 1 && one[0] == 42);
+  CHECK(c.slots() == n);  // the deleted slot was reused
+}
+
 TEST_CASE(ann_hnsw_concurrent_add_and_search) {
   size_t n = 6000, d = 16;
   auto data = clustered(n, d, 30, 12);

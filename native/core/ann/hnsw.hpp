@@ -5,8 +5,9 @@
 // level-0 neighbour list and the vector side by side, so visiting a node costs
 // one or two cache misses:  [u32 count | flags][u32 links[M0]][float vec[stored_dim]].
 // Upper levels (about 1 node in M) keep their lists in a separate pool.
-// At M = 16, d = 64: 388 bytes per block + 4 (label) + 4 (upper offset)
-// + 4 (label -> slot) + ~4.5 (upper lists) ~= 405 bytes per vector.
+// At M = 16, d = 64: 388 bytes per block + 4 (upper offset) + ~4.5 (upper
+// lists) ~= 397 bytes per vector while labels equal slots (ids 0..n-1 as
+// built); otherwise + 4 (slot -> label) + 4 (label -> slot).
 //
 // Concurrency: searches and adds run under a shared lock; only growing the
 // storage, reusing a deleted slot and loading take it exclusively. Neighbour
@@ -192,6 +193,9 @@ class Hnsw {
 
   void ensure_capacity(size_t needed);  // exclusive lock held
   void own_level0();                     // exclusive lock held: copy borrowed blocks before writing
+  uint32_t label_of(uint32_t slot) const { return identity_ ? slot : labels_[slot]; }
+  uint32_t slot_of(uint32_t label) const;  // label lock held: kNoSlot when absent or deleted
+  void materialize_labels();             // exclusive and label locks held: leave identity mode
   void grow_labels(size_t label_bound);  // exclusive lock held
   uint32_t draw_level(uint32_t slot) const;
   void insert(uint32_t slot, int level, Scratch& s);
@@ -233,11 +237,14 @@ class Hnsw {
   std::atomic<size_t> n_slots_{0};
   std::atomic<size_t> live_{0};
 
-  std::vector<uint32_t> labels_;          // slot -> label (kNoSlot: not yet written)
+  // Labels equal slots (the usual build of ids 0..n-1, nothing replaced or
+  // reused): then neither map below is kept (8 bytes per vector saved).
+  bool identity_ = true;
+  std::vector<uint32_t> labels_;          // slot -> label (kNoSlot: not yet written); empty while identity_
   std::vector<uint32_t> upper_;           // slot -> offset in pool_ or kNoSlot (level 0 only)
   std::vector<uint32_t> pool_;            // upper-level lists: [level][count,links M] per level
   std::atomic<size_t> pool_used_{0};
-  std::vector<uint32_t> label_to_slot_;   // label -> slot or kNoSlot
+  std::vector<uint32_t> label_to_slot_;   // label -> slot or kNoSlot; empty while identity_
   std::vector<uint32_t> free_slots_;      // deleted slots to reuse
 
   // Entry point and top level packed together so readers see a consistent pair.

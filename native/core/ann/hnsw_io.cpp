@@ -114,6 +114,7 @@ struct HnswFile {
     Section sec[kSections];
     const void* data[kSections];
     uint64_t total = 0;
+    std::vector<uint32_t> iota_labels;  // LABL while labels equal slots (not kept in memory then)
   };
   static Image image(const Hnsw& h, const std::string& meta);
   static void save(const Hnsw& h, const std::string& path, const std::string& meta);
@@ -146,7 +147,12 @@ HnswFile::Image HnswFile::image(const Hnsw& h, const std::string& meta) {
   fh.phi = h.phi_;
   fh.section_count = kSections;
 
-  const void* data[kSections] = {h.level0_, h.labels_.data(), h.upper_.data(), h.pool_.data(), meta.data()};
+  if (h.identity_) {
+    im.iota_labels.resize(slots);
+    for (uint64_t s = 0; s < slots; ++s) im.iota_labels[s] = uint32_t(s);
+  }
+  const void* data[kSections] = {h.level0_, h.identity_ ? im.iota_labels.data() : h.labels_.data(), h.upper_.data(),
+                                 h.pool_.data(), meta.data()};
   const uint64_t bytes[kSections] = {slots * h.block_bytes_, slots * 4, slots * 4, pool_used * 4, meta.size()};
   uint64_t offset = align64(kTableEnd);
   for (uint32_t i = 0; i < kSections; ++i) {
@@ -367,11 +373,17 @@ std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, co
   }
 
   // The id maps (a label appearing twice is the last structural error).
-  std::vector<uint32_t> label_to_slot(live ? size_t(max_label) + 1 : 0, kNoSlot);
+  bool identity = true;  // labels equal slots: no maps kept
+  for (uint64_t s = 0; s < slots && identity; ++s) identity = u32(1, s) == s;
+  std::vector<uint32_t> label_to_slot(live && !identity ? size_t(max_label) + 1 : 0, kNoSlot);
   std::vector<uint32_t> free_slots;
   for (uint64_t s = 0; s < slots; ++s) {
     const uint32_t label = u32(1, s);
     if (label == kNoSlot) continue;
+    if (identity) {
+      if (block_word(s, 0) & Hnsw::kDeletedBit) free_slots.push_back(uint32_t(s));
+      continue;
+    }
     if (block_word(s, 0) & Hnsw::kDeletedBit) {
       free_slots.push_back(uint32_t(s));
     } else {
@@ -385,13 +397,14 @@ std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, co
   // Nothing after taking over a mapping may throw: load() unmaps on error.
   std::unique_lock<GrowLock> g(h->grow_mutex_);
   const size_t cap = std::max<uint64_t>(slots, 16);
-  h->labels_.assign(cap, kNoSlot);
+  h->identity_ = identity;
+  if (!identity) {
+    h->labels_.assign(cap, kNoSlot);
+    if (slots) std::memcpy(h->labels_.data(), bytes + sec[1].offset, slots * 4);
+  }
   h->upper_.assign(cap, kNoSlot);
   h->pool_.resize(fh.pool_used);
-  if (slots) {
-    std::memcpy(h->labels_.data(), bytes + sec[1].offset, slots * 4);
-    std::memcpy(h->upper_.data(), bytes + sec[2].offset, slots * 4);
-  }
+  if (slots) std::memcpy(h->upper_.data(), bytes + sec[2].offset, slots * 4);
   if (fh.pool_used) std::memcpy(h->pool_.data(), bytes + sec[3].offset, fh.pool_used * 4);
   h->label_to_slot_ = std::move(label_to_slot);
   h->free_slots_ = std::move(free_slots);
