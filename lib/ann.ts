@@ -10,9 +10,9 @@
  *
  * Distances: 'l2' squared Euclidean; 'ip' 1 - <q, x>; 'cosine' 1 - cos(q, x).
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
 import { IdMap, type Id } from './data/idmap.js';
 import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from './errors.js';
+import { decodeIndexMeta, encodeIndexMeta } from './ann-meta.js';
 import type { NativeHandle, NativeNeighbors, CancellablePromise } from './binding.js';
 import { callAsync, callSync } from './native.js';
 import * as v from './validate.js';
@@ -330,16 +330,26 @@ export class HnswIndex {
     return { k, labels: r.labels, distances: r.distances };
   }
 
+  /** The META section of the saved form: ids and search defaults. */
+  private meta(): Uint8Array {
+    return encodeIndexMeta({ dim: this.dim, metric: this.metric, ef: this.ef, exactThreshold: this.exactThreshold, ids: this.idMap.ids() });
+  }
+
   /**
-   * Save to `path` (a versioned native file with checksums) plus `path.ids.json`
-   * (the ids). Both are written beside the target and renamed into place.
+   * Save to `path`: one versioned file with per-section checksums holding the
+   * graph, the vectors, the ids and the search defaults (written beside the
+   * target and renamed into place).
    */
   async save(path: string): Promise<void> {
     if (typeof path !== 'string' || path === '') throw v.invalid('path', 'a file path', path);
-    await callAsync((n) => n.hnswSave(this.handle, path));
-    const meta = JSON.stringify({ format: 'fastrec-hnsw-ids', version: 1, metric: this.metric, dim: this.dim, ef: this.ef, exactThreshold: this.exactThreshold, ids: this.idMap.ids() });
-    await writeFile(`${path}.ids.json.tmp`, meta);
-    await rename(`${path}.ids.json.tmp`, `${path}.ids.json`);
+    const meta = this.meta();
+    await callAsync((n) => n.hnswSave(this.handle, path, meta));
+  }
+
+  /** The saved form in memory (the same bytes {@link save} writes), e.g. to embed the index in another file. */
+  async toBytes(): Promise<Uint8Array> {
+    const meta = this.meta();
+    return callAsync((n) => n.hnswToBytes(this.handle, meta));
   }
 
   /** Load a saved index; memory-mapped by default (fast start-up, pages read on demand). */
@@ -347,22 +357,30 @@ export class HnswIndex {
     if (typeof path !== 'string' || path === '') throw v.invalid('path', 'a file path', path);
     v.knownOptions('options', options, ['mmap']);
     const mmap = v.boolean('options.mmap', options.mmap ?? true);
-    const handle = await callAsync((n) => n.hnswLoad(path, mmap));
+    const r = await callAsync((n) => n.hnswLoad(path, mmap));
+    return HnswIndex.adopt(r.handle, r.meta, `HNSW index file '${path}'`);
+  }
+
+  /**
+   * An index from the bytes of {@link toBytes} (or of a saved file). By default
+   * the bytes are used in place, without copying the graph and vectors (e.g. a
+   * view into a memory-mapped model file): the index keeps them referenced, never
+   * writes to them (its first add or remove copies them), and they must not be
+   * modified while the index lives. `copy: true` copies them instead.
+   */
+  static async fromBytes(bytes: Uint8Array, options: { copy?: boolean } = {}): Promise<HnswIndex> {
+    if (!(bytes instanceof Uint8Array)) throw v.invalid('bytes', 'a Uint8Array', bytes);
+    v.knownOptions('options', options, ['copy']);
+    const copy = v.boolean('options.copy', options.copy ?? false);
+    const r = await callAsync((n) => n.hnswFromBytes(bytes, !copy));
+    return HnswIndex.adopt(r.handle, r.meta, 'HNSW index bytes');
+  }
+
+  private static adopt(handle: NativeHandle, metaBytes: Uint8Array, source: string): HnswIndex {
     const info = callSync((n) => n.hnswInfo(handle));
-    let meta: { format?: unknown; ids?: unknown; ef?: unknown; exactThreshold?: unknown; dim?: unknown };
-    try {
-      meta = JSON.parse(await readFile(`${path}.ids.json`, 'utf8')) as typeof meta;
-    } catch (cause) {
-      throw new CorruptFileError(`the id file '${path}.ids.json' of the index is missing or not valid JSON (${(cause as Error).message})`);
-    }
-    if (meta.format !== 'fastrec-hnsw-ids' || !Array.isArray(meta.ids) || meta.dim !== info.dim) {
-      throw new CorruptFileError(`the id file '${path}.ids.json' does not belong to this index`);
-    }
-    const ids = meta.ids as Id[];
-    if (ids.some((id) => typeof id !== 'string' && typeof id !== 'number')) throw new CorruptFileError(`the id file '${path}.ids.json' holds a value that is not an id`);
-    const ef = typeof meta.ef === 'number' ? meta.ef : 64;
-    const exact = typeof meta.exactThreshold === 'number' ? meta.exactThreshold : 0.1;
-    return new HnswIndex(handle, info.dim, info.metric as AnnMetric, IdMap.from(ids), ef, exact);
+    const meta = decodeIndexMeta(metaBytes, source, { dim: info.dim, metric: info.metric });
+    if (info.labelEnd > meta.idMap.size) throw new CorruptFileError(`corrupt ${source}: the graph has labels up to ${info.labelEnd - 1} but only ${meta.idMap.size} ids`);
+    return new HnswIndex(handle, info.dim, info.metric as AnnMetric, meta.idMap, meta.ef, meta.exactThreshold);
   }
 }
 

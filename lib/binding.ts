@@ -180,8 +180,10 @@ export interface NativeBinding {
   hnswSearch(index: NativeHandle, query: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number): NativeNeighbors & { path: 'graph' | 'filtered-graph' | 'exact' };
   hnswSearchExact(index: NativeHandle, query: Float32Array, k: number, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors;
   hnswSearchMany(index: NativeHandle, queries: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, threads: number): CancellablePromise<NativeNeighbors>;
-  hnswSave(index: NativeHandle, path: string): Promise<void>;
-  hnswLoad(path: string, mmap: boolean): Promise<NativeHandle>;
+  hnswSave(index: NativeHandle, path: string, meta: Uint8Array): Promise<void>;
+  hnswLoad(path: string, mmap: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
+  hnswToBytes(index: NativeHandle, meta: Uint8Array): Promise<Uint8Array>;
+  hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
   flatCreate(dim: number, metric: string): NativeHandle;
   flatAdd(index: NativeHandle, vectors: Float32Array): number;
   flatInfo(index: NativeHandle): { size: number; dim: number; metric: string; memoryBytes: number };
@@ -242,4 +244,6 @@ export interface HnswNativeInfo {
   maxNorm: number;
   mipsTransform: boolean;
   storage: 'float32' | 'float16';
+  /** One past the largest live label. */
+  labelEnd: number;
 }

@@ -68,6 +68,13 @@ Napi::Value cancellable(Napi::Env env, Napi::Promise promise, std::shared_ptr<Ca
   return promise;
 }
 
+Napi::Value loaded(Napi::Env env, Napi::Value handle, const std::string& meta) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", handle);
+  o.Set("meta", to_js(env, std::vector<uint8_t>(meta.begin(), meta.end())));
+  return o;
+}
+
 void check_dim(size_t length, size_t dim, const char* name) {
   if (dim == 0 || length % dim != 0)
     throw Error(ErrorCode::DimensionMismatch, std::string(name) + ": length " + std::to_string(length) +
@@ -105,6 +112,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     o.Set("maxNorm", double(h->max_norm()));
     o.Set("mipsTransform", h->params().mips_transform);
     o.Set("storage", h->params().float16 ? "float16" : "float32");
+    o.Set("labelEnd", double(h->label_end()));
     return o;
   });
 
@@ -225,19 +233,56 @@ void init_ann(Napi::Env env, Napi::Object exports) {
         cancel), cancel);
   });
 
-  // hnswSave(handle, path) -> Promise<void>; hnswLoad(path, mmap) -> Promise<handle>
+  // hnswSave(handle, path, meta) -> Promise<void>: one file, `meta` (Uint8Array) in its checksummed META section.
   export_fn(env, exports, "hnswSave", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto h = handle<Hnsw>(info[0], "index");
     std::string path = string(info[1], "path");
-    return PromiseWorker::start(info.Env(), {}, [h, path] { h->save(path); }, nullptr);
+    auto m = typed<uint8_t>(info[2], "meta");
+    std::string meta(reinterpret_cast<const char*>(m.data), m.length);
+    return PromiseWorker::start(info.Env(), {}, [h, path, meta] { h->save(path, meta); }, nullptr);
   });
+  // hnswLoad(path, mmap) -> Promise<{ handle, meta: Uint8Array }>
   export_fn(env, exports, "hnswLoad", [](const Napi::CallbackInfo& info) -> Napi::Value {
     std::string path = string(info[0], "path");
     bool mmap = boolean(info[1], "mmap");
     auto out = std::make_shared<std::shared_ptr<Hnsw>>();
+    auto meta = std::make_shared<std::string>();
     return PromiseWorker::start(
-        info.Env(), {}, [path, mmap, out] { *out = std::shared_ptr<Hnsw>(Hnsw::load(path, mmap)); },
-        [out](Napi::Env env) -> Napi::Value { return wrap_handle(env, *out); });
+        info.Env(), {}, [path, mmap, out, meta] { *out = std::shared_ptr<Hnsw>(Hnsw::load(path, mmap, meta.get())); },
+        [out, meta](Napi::Env env) -> Napi::Value { return loaded(env, wrap_handle(env, *out), *meta); });
+  });
+  // hnswToBytes(handle, meta) -> Promise<Uint8Array> (the file's bytes, in memory)
+  export_fn(env, exports, "hnswToBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto m = typed<uint8_t>(info[1], "meta");
+    std::string meta(reinterpret_cast<const char*>(m.data), m.length);
+    auto out = std::make_shared<std::vector<uint8_t>>();
+    return PromiseWorker::start(
+        info.Env(), {}, [h, meta, out] { *out = h->to_bytes(meta); },
+        [out](Napi::Env env) -> Napi::Value { return to_js(env, std::move(*out)); });
+  });
+  // hnswFromBytes(bytes: Uint8Array, inPlace) -> Promise<{ handle, meta }>. In place, the
+  // index holds a reference to `bytes` until it is destroyed (always on the JS
+  // thread: handles and finished workers are released there).
+  export_fn(env, exports, "hnswFromBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto b = typed<uint8_t>(info[0], "bytes");
+    bool in_place = boolean(info[1], "inPlace");
+    auto keep = in_place ? std::make_shared<Napi::ObjectReference>(Napi::Persistent(info[0].As<Napi::Object>()))
+                         : std::shared_ptr<Napi::ObjectReference>();
+    auto out = std::make_shared<std::unique_ptr<Hnsw>>();
+    auto meta = std::make_shared<std::string>();
+    return PromiseWorker::start(
+        info.Env(), {info[0]}, [b, in_place, out, meta] { *out = Hnsw::from_bytes(b.data, b.length, in_place, meta.get()); },
+        [out, meta, keep](Napi::Env env) -> Napi::Value {
+          Hnsw* raw = out->release();
+          std::shared_ptr<Hnsw> h;
+          if (raw->borrows_bytes()) {
+            h = std::shared_ptr<Hnsw>(raw, [keep](Hnsw* p) { delete p; });  // `keep` lives as long as the index
+          } else {
+            h = std::shared_ptr<Hnsw>(raw);
+          }
+          return loaded(env, wrap_handle(env, std::move(h)), *meta);
+        });
   });
 
   // ---- flat (exact) index ----

@@ -77,7 +77,7 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   vec_offset_ = sizeof(uint32_t) * (1 + M0_);
   half_ = params_.float16;
   const size_t elem = half_ ? sizeof(uint16_t) : sizeof(float);
-  block_bytes_ = vec_offset_ + elem * stored_dim_;
+  block_bytes_ = (vec_offset_ + elem * stored_dim_ + 3) & ~size_t(3);  // keeps every block's links 4-byte aligned
   vec_bytes_ = std::min<size_t>(elem * stored_dim_, 512);  // prefetch at most 8 lines per vector
   const auto& dk = distance_kernels();
   const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
@@ -93,15 +93,43 @@ Hnsw::~Hnsw() {
   for (Visited* v : visited_pool_) delete v;
   if (level0_mapped_) {
     munmap(map_base_, map_bytes_);
-  } else {
+  } else if (!level0_borrowed_.load()) {
     std::free(level0_);
   }
 }
 
+void Hnsw::own_level0() {
+  if (!level0_borrowed_.load()) return;
+  char* owned = static_cast<char*>(std::malloc(std::max<size_t>(capacity_ * block_bytes_, 1)));
+  if (!owned) throw std::bad_alloc();
+  std::memcpy(owned, level0_, n_slots_.load() * block_bytes_);
+  level0_ = owned;
+  level0_borrowed_.store(false, std::memory_order_release);
+}
+
 size_t Hnsw::memory_bytes() const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
   size_t n = slots();
-  return n * block_bytes_ + n * sizeof(uint32_t) * 2 + pool_used_.load() * sizeof(uint32_t) +
+  return n * block_bytes_ + n * sizeof(uint32_t) * (identity_ ? 1 : 2) + pool_used_.load() * sizeof(uint32_t) +
          label_to_slot_.size() * sizeof(uint32_t);
+}
+
+uint32_t Hnsw::slot_of(uint32_t label) const {
+  if (identity_) return label < n_slots_.load(std::memory_order_acquire) && !is_deleted(label) ? label : kNoSlot;
+  return label < label_to_slot_.size() ? label_to_slot_[label] : kNoSlot;
+}
+
+void Hnsw::materialize_labels() {
+  if (!identity_) return;
+  const size_t n = n_slots_.load();
+  labels_.assign(capacity_, kNoSlot);
+  label_to_slot_.assign(n, kNoSlot);
+  for (size_t s = 0; s < n; ++s) {
+    labels_[s] = uint32_t(s);
+    if (!is_deleted(uint32_t(s))) label_to_slot_[s] = uint32_t(s);
+  }
+  identity_ = false;
 }
 
 void Hnsw::ensure_capacity(size_t needed) {
@@ -116,11 +144,13 @@ void Hnsw::ensure_capacity(size_t needed) {
     munmap(map_base_, map_bytes_);
     level0_mapped_ = false;
     map_base_ = nullptr;
+  } else if (level0_borrowed_.load()) {
+    level0_borrowed_.store(false, std::memory_order_release);  // the caller's bytes: never freed here
   } else {
     std::free(level0_);
   }
   level0_ = grown;
-  labels_.resize(cap, kNoSlot);
+  if (!identity_) labels_.resize(cap, kNoSlot);
   upper_.resize(cap, kNoSlot);
   capacity_ = cap;
 }
@@ -192,6 +222,7 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
     // wait here) never see a half-written node.
     std::unique_lock<GrowLock> g(grow_mutex_);
     std::lock_guard<std::mutex> lg(label_mutex_);
+    own_level0();
     if (params_.mips_transform) {
       float max_sq = 0;
       for (size_t i = 0; i < n; ++i) {
@@ -205,9 +236,15 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
                       " exceeds maxNorm " + std::to_string(phi_) +
                       " fixed by the first build (set maxNorm higher when creating the index)");
     }
-    grow_labels(size_t(max_label) + 1);
+    // A batch of fresh labels equal to the slots they get keeps identity mode.
+    bool keeps_identity = identity_ && free_slots_.empty();
+    for (size_t i = 0; i < n && keeps_identity; ++i) keeps_identity = labels[i] == n_slots_.load() + i;
+    if (!keeps_identity) {
+      materialize_labels();
+      grow_labels(size_t(max_label) + 1);
+    }
     // Replaced labels: the old slot is deleted (and becomes reusable).
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < n && !identity_; ++i) {
       uint32_t old = label_to_slot_[labels[i]];
       if (old != kNoSlot) {
         uint32_t* h = links0(old);
@@ -257,15 +294,17 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
       store_vector(slot, prepared.data());
       uint32_t* h = links0(slot);
       __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) & ~kDeletedBit, __ATOMIC_RELEASE);
-      labels_[slot] = labels[i];
-      uint32_t prev = label_to_slot_[labels[i]];
-      if (prev != kNoSlot) {  // the same label twice in one batch: the later row wins
-        uint32_t* ph = links0(prev);
-        __atomic_store_n(ph, __atomic_load_n(ph, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
-        free_slots_.push_back(prev);
-        live_.fetch_sub(1);
+      if (!identity_) {
+        labels_[slot] = labels[i];
+        uint32_t prev = label_to_slot_[labels[i]];
+        if (prev != kNoSlot) {  // the same label twice in one batch: the later row wins
+          uint32_t* ph = links0(prev);
+          __atomic_store_n(ph, __atomic_load_n(ph, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
+          free_slots_.push_back(prev);
+          live_.fetch_sub(1);
+        }
+        label_to_slot_[labels[i]] = slot;
       }
-      label_to_slot_[labels[i]] = slot;
       slots[i] = slot;
       live_.fetch_add(1);
     }
@@ -295,32 +334,46 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
 }
 
 bool Hnsw::remove(uint32_t label) {
+  if (level0_borrowed_.load(std::memory_order_acquire)) {
+    std::unique_lock<GrowLock> g(grow_mutex_);
+    own_level0();  // the delete flag lives in the block: never write the caller's bytes
+  }
   std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
-  if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
-  uint32_t slot = label_to_slot_[label];
+  uint32_t slot = slot_of(label);
+  if (slot == kNoSlot) return false;
   {
     std::lock_guard<std::mutex> nl(lock_of(slot));
     uint32_t* h = links0(slot);
     __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
   }
-  label_to_slot_[label] = kNoSlot;
+  if (!identity_) label_to_slot_[label] = kNoSlot;
   free_slots_.push_back(slot);
   live_.fetch_sub(1);
   return true;
 }
 
 bool Hnsw::contains(uint32_t label) const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
-  return label < label_to_slot_.size() && label_to_slot_[label] != kNoSlot;
+  return slot_of(label) != kNoSlot;
+}
+
+size_t Hnsw::label_end() const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  size_t end = identity_ ? n_slots_.load() : label_to_slot_.size();
+  while (end > 0 && slot_of(uint32_t(end - 1)) == kNoSlot) --end;
+  return end;
 }
 
 bool Hnsw::get_vector(uint32_t label, float* out) const {
   std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
-  if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
+  uint32_t slot = slot_of(label);
+  if (slot == kNoSlot) return false;
   std::vector<float> buf(stored_dim_);
-  std::memcpy(out, as_float(label_to_slot_[label], buf.data()), params_.dim * sizeof(float));
+  std::memcpy(out, as_float(slot, buf.data()), params_.dim * sizeof(float));
   return true;
 }
 
@@ -545,14 +598,13 @@ SlotFilter Hnsw::make_filter(const int32_t* allow, size_t n_allow, const int32_t
   if (!allow && !deny) return f;
   f.active = true;
   size_t words = (capacity_ + 63) / 64;
-  auto slot_of = [&](int32_t label) -> uint32_t {
-    if (label < 0 || size_t(label) >= label_to_slot_.size()) return kNoSlot;
-    return label_to_slot_[label];
+  auto slot_of_id = [&](int32_t label) -> uint32_t {
+    return label < 0 ? kNoSlot : this->slot_of(uint32_t(label));
   };
   if (allow) {
     f.allowed.assign(words, 0);
     for (size_t i = 0; i < n_allow; ++i) {
-      uint32_t s = slot_of(allow[i]);
+      uint32_t s = slot_of_id(allow[i]);
       if (s == kNoSlot || ((f.allowed[s >> 6] >> (s & 63)) & 1)) continue;
       f.allowed[s >> 6] |= uint64_t(1) << (s & 63);
       f.allowed_list.push_back(s);
@@ -565,7 +617,7 @@ SlotFilter Hnsw::make_filter(const int32_t* allow, size_t n_allow, const int32_t
   }
   if (deny) {
     for (size_t i = 0; i < n_deny; ++i) {
-      uint32_t s = slot_of(deny[i]);
+      uint32_t s = slot_of_id(deny[i]);
       if (s == kNoSlot || !((f.allowed[s >> 6] >> (s & 63)) & 1)) continue;
       f.allowed[s >> 6] &= ~(uint64_t(1) << (s & 63));
       if (f.allowed_count) --f.allowed_count;
@@ -587,10 +639,10 @@ size_t Hnsw::graph_search(const float* q, size_t k, size_t ef, const SlotFilter*
   s.visited = nullptr;
   auto& R = s.res;
   std::sort(R.begin(), R.end(), [&](const Pair& a, const Pair& b) {
-    return a.first < b.first || (a.first == b.first && labels_[a.second] < labels_[b.second]);
+    return a.first < b.first || (a.first == b.first && label_of(a.second) < label_of(b.second));
   });
   size_t n = std::min(k, R.size());
-  for (size_t i = 0; i < n; ++i) out[i] = {R[i].first, labels_[R[i].second]};
+  for (size_t i = 0; i < n; ++i) out[i] = {R[i].first, label_of(R[i].second)};
   return n;
 }
 
@@ -598,10 +650,10 @@ size_t Hnsw::exact_scan(const float* q, size_t k, const SlotFilter* filter, Neig
   TopK top(k);  // score = -distance, ties by smaller label
   const bool check_deleted = live_.load(std::memory_order_relaxed) != n_slots_.load(std::memory_order_relaxed);
   auto visit = [&](uint32_t s) {
-    if (labels_[s] == kNoSlot || (check_deleted && is_deleted(s))) return;
+    if ((!identity_ && labels_[s] == kNoSlot) || (check_deleted && is_deleted(s))) return;
     if (filter && filter->active && !filter->test(s)) return;
     float d = dist_to(q, s);
-    if (-d >= top.threshold()) top.push(-d, int32_t(labels_[s]));
+    if (-d >= top.threshold()) top.push(-d, int32_t(label_of(s)));
   };
   if (filter && filter->active && !filter->allowed_list.empty()) {
     const auto& list = filter->allowed_list;
