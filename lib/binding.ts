@@ -180,8 +180,14 @@ export interface NativeBinding {
   hnswSearch(index: NativeHandle, query: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number): NativeNeighbors & { path: 'graph' | 'filtered-graph' | 'exact' };
   hnswSearchExact(index: NativeHandle, query: Float32Array, k: number, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors;
   hnswSearchMany(index: NativeHandle, queries: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, threads: number): CancellablePromise<NativeNeighbors>;
-  hnswSave(index: NativeHandle, path: string): Promise<void>;
-  hnswLoad(path: string, mmap: boolean): Promise<NativeHandle>;
+  hnswSave(index: NativeHandle, path: string, meta: Uint8Array): Promise<void>;
+  hnswLoad(path: string, mmap: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
+  hnswToBytes(index: NativeHandle, meta: Uint8Array): Promise<Uint8Array>;
+  /** The unfiltered single query into caller-owned arrays (length >= k); returns the count found. */
+  hnswSearchInto(index: NativeHandle, query: Float32Array, k: number, ef: number, outLabels: Int32Array, outDistances: Float32Array): number;
+  /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
+  hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
+  hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
   // ---- end ann ----
   // ---- exact (flat index with exact pruning; native/napi/exact_binding.cpp) ----
   flatCreate(dim: number, metric: string): NativeHandle;
@@ -247,4 +253,6 @@ export interface HnswNativeInfo {
   maxNorm: number;
   mipsTransform: boolean;
   storage: 'float32' | 'float16';
+  /** One past the largest live label. */
+  labelEnd: number;
 }

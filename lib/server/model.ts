@@ -8,8 +8,9 @@ import { IdMap, type Id } from '../data/idmap.js';
 import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
-import { AnnScorer } from '../ann.js';
+import { AnnScorer, HnswIndex } from '../ann.js';
 import { InvalidArgumentError } from '../errors.js';
+import { normalizeRows } from '../models/factor.js';
 
 export interface ServedModel {
   model: PersistableRecommender;
@@ -21,13 +22,68 @@ export interface ServedModel {
   items: IdMap | undefined;
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
   /** An HNSW index over the item factors (serve --ann), for factor models that expose userVector and itemFactors. */
-  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined } | undefined;
+  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex } | undefined;
+}
+
+/**
+ * Items similar to an item by the cosine of their factors (what factor models'
+ * similarItems computes exactly), through an HNSW index over the unit-length
+ * factors; candidates are re-scored exactly from the unit factors.
+ */
+export class SimilarIndex {
+  private readonly deny = new Int32Array(1);
+  constructor(
+    readonly index: HnswIndex,
+    /** Unit-length item factors, n x dim. */
+    readonly unit: Float32Array,
+    readonly dim: number,
+  ) {}
+
+  static async build(itemFactors: Float32Array, dim: number, options: { M?: number; efConstruction?: number; ef?: number; storage?: 'float32' | 'float16' } = {}): Promise<SimilarIndex> {
+    const unit = normalizeRows(itemFactors, dim);
+    const index = await HnswIndex.build(unit, { dim, metric: 'cosine', M: options.M ?? 16, efConstruction: options.efConstruction ?? 100, ef: options.ef ?? 64, storage: options.storage ?? 'float16' });
+    return new SimilarIndex(index, unit, dim);
+  }
+
+  /** The k items most similar to item index `item` (never itself), best first. */
+  similar(item: number, k: number): { indices: Int32Array; scores: Float32Array } {
+    const d = this.dim;
+    const q = this.unit.subarray(item * d, (item + 1) * d);
+    this.deny[0] = item;
+    const r = this.index.searchLabels(q, k, this.index.ef, null, this.deny);
+    const cand = r.labels;
+    const m = cand.length;
+    const scores = new Float32Array(m);
+    const u = this.unit;
+    for (let c = 0; c < m; c++) {
+      const i = cand[c]!;
+      let s = 0;
+      for (let j = 0, o = i * d; j < d; j++) s += q[j]! * u[o + j]!;
+      scores[c] = s;
+    }
+    for (let a = 1; a < m; a++) {
+      const s = scores[a]!;
+      const i = cand[a]!;
+      let b = a - 1;
+      while (b >= 0 && (scores[b]! < s || (scores[b] === s && cand[b]! > i))) {
+        scores[b + 1] = scores[b]!;
+        cand[b + 1] = cand[b]!;
+        b--;
+      }
+      scores[b + 1] = s;
+      cand[b + 1] = i;
+    }
+    return { indices: cand, scores };
+  }
 }
 
 export interface AnnServeOptions {
   M?: number;
   efConstruction?: number;
+  /** Search beam width (default 64): recall against cost per request. */
   ef?: number;
+  /** Vector storage of indexes built at start-up (default 'float16'). */
+  storage?: 'float32' | 'float16';
 }
 
 interface FactorModel {
@@ -54,14 +110,11 @@ export async function loadServedModel(path: string, ann?: AnnServeOptions | fals
       throw new InvalidArgumentError(`--ann needs a factor model with its training data (e.g. als); ${path} holds a '${info.kind}' model`);
     }
     const dim = model.itemFactors.length / training.items.size;
-    const scorer = await AnnScorer.build(model.itemFactors, dim, {
-      M: ann.M ?? 16,
-      efConstruction: ann.efConstruction ?? 100,
-      ef: ann.ef ?? 64,
-      ...(model.itemBias ? { itemBias: model.itemBias } : {}),
-    });
+    const build = { M: ann.M ?? 16, efConstruction: ann.efConstruction ?? 100, ef: ann.ef ?? 64, storage: ann.storage ?? 'float16' } as const;
+    const scorer = await AnnScorer.build(model.itemFactors, dim, { ...build, ...(model.itemBias ? { itemBias: model.itemBias } : {}) });
+    const similar = await SimilarIndex.build(model.itemFactors, dim, build);
     const fold = model.foldIn?.bind(model);
-    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined };
+    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar };
   }
   return { model, info, path, loadedAt: new Date(), ...training, ann: index };
 }
@@ -122,6 +175,11 @@ export function lookupId(map: IdMap | undefined, raw: Id): Id | undefined {
   return undefined;
 }
 
+/** One string per user id, keeping 5 and '5' apart (both may be ids). */
+export function userKey(user: Id): string {
+  return typeof user === 'number' ? `n:${user}` : `s:${user}`;
+}
+
 export interface LiveEvent {
   item: Id;
   value: number;
@@ -139,7 +197,7 @@ export class LiveHistories {
   ) {}
 
   private key(user: Id): string {
-    return `${typeof user}:${user}`;
+    return userKey(user);
   }
 
   add(user: Id, item: Id, value: number): void {
