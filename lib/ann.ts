@@ -145,6 +145,9 @@ function kArg(k: unknown): number {
 
 // ---- HNSW --------------------------------------------------------------------
 
+/** The default options object of search(): recognised by identity, so the common call skips option checks. */
+const NO_OPTIONS: AnnSearchOptions = Object.freeze({});
+
 const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold', 'storage'] as const;
 
 /** An HNSW graph index (Malkov & Yashunin 2018) over float32 vectors. */
@@ -158,6 +161,9 @@ export class HnswIndex {
   /** Default exact-scan threshold (share of items allowed by a filter). */
   exactThreshold: number;
   private readonly handle: NativeHandle;
+  /** Output arrays of the unfiltered single-query path, reused by every call. */
+  private outLabels = new Int32Array(16);
+  private outDistances = new Float32Array(16);
 
   private constructor(handle: NativeHandle, dim: number, metric: AnnMetric, idMap: IdMap, ef: number, exactThreshold: number) {
     this.handle = handle;
@@ -290,13 +296,34 @@ export class HnswIndex {
   }
 
   /** The k nearest items of one query (synchronous: microseconds). Fewer when fewer are reachable or allowed. */
-  search(query: Float32Array, k = 10, options: AnnSearchOptions = {}): Neighbors & { path: 'graph' | 'filtered-graph' | 'exact' } {
-    v.knownOptions('options', options, ['ef', 'allow', 'deny', 'exactThreshold']);
+  search(query: Float32Array, k = 10, options: AnnSearchOptions = NO_OPTIONS): Neighbors & { path: 'graph' | 'filtered-graph' | 'exact' } {
+    if (options !== NO_OPTIONS) v.knownOptions('options', options, ['ef', 'allow', 'deny', 'exactThreshold']);
     const q = queryArg(query, this.dim);
     k = kArg(k);
+    if (options.allow === undefined && options.deny === undefined) return this.searchUnfiltered(q, k, options.ef);
     const o = this.resolveSearch(options, k);
     const r = callSync((n) => n.hnswSearch(this.handle, q, k, o.ef, o.allow, o.deny, o.exact));
     return { ...this.neighbors(r), path: r.path };
+  }
+
+  /**
+   * The common case on its own path: the native call writes into arrays this
+   * index keeps (no result object or typed arrays made in C++, which cost
+   * more than a small search) and small copies are made here.
+   */
+  private searchUnfiltered(q: Float32Array, k: number, efOption: number | undefined): Neighbors & { path: 'graph' } {
+    const ef = efOption === undefined ? this.ef : v.integer('options.ef', efOption, 1, 1 << 20);
+    const r = this.searchInto(q, k, ef);
+    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances, path: 'graph' };
+  }
+
+  private searchInto(q: Float32Array, k: number, ef: number): NativeNeighbors {
+    if (this.outLabels.length < k) {
+      this.outLabels = new Int32Array(k);
+      this.outDistances = new Float32Array(k);
+    }
+    const n = callSync((nb) => nb.hnswSearchInto(this.handle, q, k, Math.max(ef, k), this.outLabels, this.outDistances));
+    return { labels: this.outLabels.slice(0, n), distances: this.outDistances.slice(0, n) };
   }
 
   /**
@@ -305,6 +332,7 @@ export class HnswIndex {
    * Serving one query per request, those checks cost as much as a cheap search.
    */
   searchLabels(query: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors {
+    if (allow === null && deny === null) return this.searchInto(query, k, ef);
     return callSync((n) => n.hnswSearch(this.handle, query, k, Math.max(ef, k), allow, deny, this.exactThreshold));
   }
 

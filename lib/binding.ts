@@ -183,6 +183,10 @@ export interface NativeBinding {
   hnswSave(index: NativeHandle, path: string, meta: Uint8Array): Promise<void>;
   hnswLoad(path: string, mmap: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
   hnswToBytes(index: NativeHandle, meta: Uint8Array): Promise<Uint8Array>;
+  /** The unfiltered single query into caller-owned arrays (length >= k); returns the count found. */
+  hnswSearchInto(index: NativeHandle, query: Float32Array, k: number, ef: number, outLabels: Int32Array, outDistances: Float32Array): number;
+  /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
+  hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
   flatCreate(dim: number, metric: string): NativeHandle;
   flatAdd(index: NativeHandle, vectors: Float32Array): number;

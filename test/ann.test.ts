@@ -141,6 +141,20 @@ describe('HnswIndex', () => {
       const one = index.search(row(queries, d, i), 7);
       expect(Array.from(batch.labels.subarray(i * 7, i * 7 + 7))).toEqual(Array.from(one.labels));
     }
+    // the unfiltered single query reuses its native output arrays: results must not alias them,
+    // also when k outgrows them; a deny-list goes through the filtered path with the same answers
+    const big = await index.searchMany(queries.subarray(0, 2 * d), 40, { ef: 50 });
+    const first = index.search(row(queries, d, 0), 40);
+    const second = index.search(row(queries, d, 1), 40);
+    expect(Array.from(first.labels)).toEqual(Array.from(big.labels.subarray(0, 40)));
+    expect(Array.from(second.labels)).toEqual(Array.from(big.labels.subarray(40, 80)));
+    expect(Array.from(first.distances)).toEqual(Array.from(big.distances.subarray(0, 40)));
+    expect(first.path).toBe('graph');
+    const denied = index.search(row(queries, d, 0), 40, { deny: [first.ids[39]!] });
+    expect(denied.path).toBe('filtered-graph');
+    expect(Array.from(denied.labels.subarray(0, 39))).toEqual(Array.from(first.labels.subarray(0, 39)));
+    expect(Array.from(denied.labels)).not.toContain(first.labels[39]);
+    expect(index.search(row(queries, d, 0), 0).labels.length).toBe(0);
     const exact = new ExactIndex(d, { metric: 'l2' });
     exact.add(Array.from({ length: 3000 }, (_, i) => i), data);
     const ex = await exact.searchMany(queries, 7, { threads: 2 });

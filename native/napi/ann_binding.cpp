@@ -3,6 +3,8 @@
 // object is collected meanwhile). lib/ann.ts validates arguments and owns the API.
 //
 // Labels cross as Int32Array (IdMap indices, >= 0); results pad with -1 / +Infinity.
+#include <time.h>
+
 #include <cstring>
 #include <memory>
 
@@ -26,6 +28,13 @@ template <typename T>
 std::shared_ptr<T> handle(const Napi::Value& v, const char* what) {
   if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, std::string(what) + ": expected a native index handle");
   return *v.As<Napi::External<std::shared_ptr<T>>>().Data();
+}
+
+// The pointer held by a handle, without the shared_ptr copy (an atomic
+// increment and decrement) of handle<T>(): for the per-query fast path.
+void* external_data(const Napi::Value& v) {
+  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "index: expected a native index handle");
+  return v.As<Napi::External<void>>().Data();
 }
 
 Array<int32_t> optional_ids(const Napi::Value& v, const char* name) {
@@ -188,6 +197,47 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     Napi::Object o = results(info.Env(), labels, distances, n);
     o.Set("path", path == ann::SearchPath::Graph ? "graph" : path == ann::SearchPath::FilteredGraph ? "filtered-graph" : "exact");
     return o;
+  });
+
+  // hnswSearchInto(handle, query, k, ef, outLabels: Int32Array, outDistances: Float32Array) -> count.
+  // The unfiltered single query without building a result object or typed
+  // arrays here (each costs more than a small search): lib/ann.ts owns the
+  // output arrays and copies the first `count` entries out.
+  export_fn(env, exports, "hnswSearchInto", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const auto& h = *static_cast<std::shared_ptr<Hnsw>*>(external_data(info[0]));
+    auto q = typed<float>(info[1], "query");
+    if (q.length != h->dim())
+      throw Error(ErrorCode::DimensionMismatch, "query: expected " + std::to_string(h->dim()) + " numbers but received " +
+                                                    std::to_string(q.length));
+    size_t k = size_t(integer(info[2], "k"));
+    size_t ef = size_t(integer(info[3], "ef"));
+    auto labels = typed<int32_t>(info[4], "outLabels");
+    auto distances = typed<float>(info[5], "outDistances");
+    if (labels.length < k || distances.length < k) throw Error(ErrorCode::InvalidArgument, "outLabels/outDistances: shorter than k");
+    size_t n = h->search(q.data, k, ef, nullptr, reinterpret_cast<uint32_t*>(labels.data), distances.data);
+    return Napi::Number::New(info.Env(), double(n));
+  });
+
+  // hnswTimeSearch(handle, queries, k, ef) -> CPU seconds for all the queries one by one, timed in C++
+  // (benchmarks: the search without the JS call around it).
+  export_fn(env, exports, "hnswTimeSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto q = typed<float>(info[1], "queries");
+    check_dim(q.length, h->dim(), "queries");
+    size_t k = size_t(integer(info[2], "k"));
+    size_t ef = size_t(integer(info[3], "ef"));
+    std::vector<uint32_t> labels(k);
+    std::vector<float> distances(k);
+    size_t nq = q.length / h->dim();
+    // CPU time of this thread: on a shared machine wall time measures the scheduler.
+    auto now = [] {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
+    double t0 = now();
+    for (size_t i = 0; i < nq; ++i) h->search(q.data + i * h->dim(), k, ef, nullptr, labels.data(), distances.data());
+    return Napi::Number::New(info.Env(), now() - t0);
   });
 
   // hnswSearchExact(handle, query, k, allow, deny) -> { labels, distances }

@@ -22,6 +22,24 @@ uint64_t pack_entry(uint32_t slot, int level) { return (uint64_t(uint32_t(level)
 uint32_t entry_slot(uint64_t e) { return uint32_t(e); }
 int entry_level(uint64_t e) { return int(uint32_t(e >> 32)); }
 
+// Search heaps hold one integer per entry: the distance's bits mapped to an
+// unsigned order (negative floats flipped) in the high half, the slot in the
+// low half. Integer compares are cheaper than comparing (float, id) pairs.
+inline uint64_t dist_key(float d, uint32_t slot) {
+  uint32_t b;
+  std::memcpy(&b, &d, 4);
+  b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (uint64_t(b) << 32) | slot;
+}
+inline float key_dist(uint64_t key) {
+  uint32_t o = uint32_t(key >> 32);
+  uint32_t b = (o & 0x80000000u) ? (o & 0x7FFFFFFFu) : ~o;
+  float d;
+  std::memcpy(&d, &b, 4);
+  return d;
+}
+inline uint32_t key_slot(uint64_t key) { return uint32_t(key); }
+
 // splitmix64: a node's level is a function of (seed, slot) only, so builds are
 // reproducible in the level structure whatever the thread count.
 uint64_t mix(uint64_t x) {
@@ -55,8 +73,9 @@ struct Hnsw::Visited {
 };
 
 struct Hnsw::Scratch {
-  std::vector<Pair> cand;  // max-heap on -distance: closest candidate on top
-  std::vector<Pair> res;   // max-heap on distance: worst kept result on top
+  std::vector<uint64_t> C;  // search_layer's candidates: min-heap of dist_key, closest on top
+  std::vector<uint64_t> R;  // search_layer's results: max-heap of dist_key, worst kept on top
+  std::vector<Pair> cand;   // connect(): a full list's candidates
   std::vector<Pair> work;
   std::vector<std::vector<Pair>> per_level;
   std::vector<uint32_t> chosen;
@@ -83,6 +102,7 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
   dist_ = l2 ? dk.l2 : dk.ip;
   dist_half_ = l2 ? dk.l2_f16 : dk.ip_f16;
+  batch_ = half_ ? (l2 ? dk.l2_f16_batch : dk.ip_f16_batch) : (l2 ? dk.l2_batch : dk.ip_batch);
   phi_ = params_.max_norm;
   node_locks_.reset(new std::mutex[kLockStripes]);
   std::unique_lock<GrowLock> g(grow_mutex_);
@@ -386,12 +406,17 @@ uint32_t Hnsw::greedy_descend(const float* q, uint32_t ep, int from_level, int t
       changed = false;
       const uint32_t* lk = links(cur, l);
       uint32_t cnt = std::min<uint32_t>(count_of(lk), uint32_t(params_.M));
-      for (uint32_t j = 1; j <= cnt; ++j) {
-        uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
-        float d = dist_to(q, id);
-        if (d < cur_d) {
-          cur_d = d;
-          cur = id;
+      uint32_t ids[kMaxBatch];
+      float dist[kMaxBatch];
+      for (uint32_t j = 0; j < cnt; ++j) {
+        ids[j] = __atomic_load_n(lk + 1 + j, __ATOMIC_RELAXED);
+        prefetch_vector(ids[j]);
+      }
+      dist_batch(q, ids, cnt, dist);
+      for (uint32_t j = 0; j < cnt; ++j) {
+        if (dist[j] < cur_d) {
+          cur_d = dist[j];
+          cur = ids[j];
           changed = true;
         }
       }
@@ -406,8 +431,8 @@ uint32_t Hnsw::greedy_descend(const float* q, uint32_t ep, int from_level, int t
 // stop early while fewer than ef results are kept.
 void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t ef, int level, Scratch& s,
                         const SlotFilter* filter, bool collect_all) const {
-  auto& C = s.cand;
-  auto& R = s.res;
+  auto& C = s.C;
+  auto& R = s.R;
   C.clear();
   R.clear();
   Visited& vis = *s.visited;
@@ -420,49 +445,56 @@ void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t
   auto keep = [&](uint32_t id) {
     return (!check_deleted || !is_deleted(id)) && (!check_filter || filter->test(id));
   };
+  const std::greater<uint64_t> closest_on_top;
   vis.test_and_set(entry);
   float bound = kInf;
   if (keep(entry)) {
-    R.push_back({entry_dist, entry});
+    R.push_back(dist_key(entry_dist, entry));
     bound = entry_dist;
   }
-  C.push_back({-entry_dist, entry});
+  C.push_back(dist_key(entry_dist, entry));
   const uint32_t cap = level == 0 ? uint32_t(M0_) : uint32_t(params_.M);
+  uint32_t fresh[kMaxBatch];
+  float dist[kMaxBatch];
   while (!C.empty()) {
-    Pair top = C.front();
-    if (-top.first > bound && (R.size() >= ef || !restricted)) break;
-    std::pop_heap(C.begin(), C.end());
+    const uint64_t top = C.front();
+    if (key_dist(top) > bound && (R.size() >= ef || !restricted)) break;
+    std::pop_heap(C.begin(), C.end(), closest_on_top);
     C.pop_back();
-    const uint32_t* lk = links(top.second, level);
+    // The next node to expand is probably the closest candidate left: fetch
+    // its list while this one's neighbours are measured.
+    if (!C.empty()) {
+      const char* next = reinterpret_cast<const char*>(links(key_slot(C.front()), level));
+      for (uint32_t off = 0; off < (cap + 1) * 4; off += 64) __builtin_prefetch(next + off);
+    }
+    const uint32_t* lk = links(key_slot(top), level);
     uint32_t cnt = std::min(count_of(lk), cap);
     // Gather the unvisited neighbours first and prefetch all their vectors,
-    // then compute the distances: the memory fetches overlap instead of
-    // arriving one neighbour at a time.
-    uint32_t fresh[kMaxBatch];
+    // then compute the distances in one batch: the memory fetches overlap
+    // instead of arriving one neighbour at a time.
     uint32_t nf = 0;
     for (uint32_t j = 1; j <= cnt; ++j) {
       uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
       if (vis.test_and_set(id)) continue;
-      const char* p = reinterpret_cast<const char*>(vec(id));
-      for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
-      __builtin_prefetch(p + vec_bytes_ - 1);
+      prefetch_vector(id);
       fresh[nf++] = id;
-      if (nf == kMaxBatch) break;  // unreachable: M <= 256 keeps lists <= kMaxBatch
     }
+    dist_batch(q, fresh, nf, dist);
     for (uint32_t j = 0; j < nf; ++j) {
-      uint32_t id = fresh[j];
-      float d = dist_to(q, id);
+      const uint32_t id = fresh[j];
+      const float d = dist[j];
       if (R.size() < ef || d < bound) {
-        C.push_back({-d, id});
-        std::push_heap(C.begin(), C.end());
+        const uint64_t key = dist_key(d, id);
+        C.push_back(key);
+        std::push_heap(C.begin(), C.end(), closest_on_top);
         if (keep(id)) {
-          R.push_back({d, id});
+          R.push_back(key);
           std::push_heap(R.begin(), R.end());
           if (R.size() > ef) {
             std::pop_heap(R.begin(), R.end());
             R.pop_back();
           }
-          bound = R.front().first;
+          bound = key_dist(R.front());
         }
       }
     }
@@ -560,7 +592,8 @@ void Hnsw::insert(uint32_t slot, int level, Scratch& s) {
   for (int l = from; l >= 0; --l) {
     search_layer(q, ep, ep_d, params_.ef_construction, l, s, nullptr, true);
     auto& w = s.per_level[l];
-    w.assign(s.res.begin(), s.res.end());
+    w.clear();
+    for (uint64_t key : s.R) w.push_back({key_dist(key), key_slot(key)});
     w.erase(std::remove_if(w.begin(), w.end(), [&](const Pair& p) { return p.second == slot; }), w.end());
     if (w.empty()) continue;
     std::sort(w.begin(), w.end());
@@ -637,12 +670,13 @@ size_t Hnsw::graph_search(const float* q, size_t k, size_t ef, const SlotFilter*
   search_layer(q, ep, ep_d, std::max(ef, k), 0, s, filter, false);
   release_visited(s.visited);
   s.visited = nullptr;
-  auto& R = s.res;
-  std::sort(R.begin(), R.end(), [&](const Pair& a, const Pair& b) {
-    return a.first < b.first || (a.first == b.first && label_of(a.second) < label_of(b.second));
+  // Closest first, ties by smaller label.
+  auto& R = s.R;
+  std::sort(R.begin(), R.end(), [&](uint64_t a, uint64_t b) {
+    return (a >> 32) < (b >> 32) || ((a >> 32) == (b >> 32) && label_of(key_slot(a)) < label_of(key_slot(b)));
   });
   size_t n = std::min(k, R.size());
-  for (size_t i = 0; i < n; ++i) out[i] = {R[i].first, label_of(R[i].second)};
+  for (size_t i = 0; i < n; ++i) out[i] = {key_dist(R[i]), label_of(key_slot(R[i]))};
   return n;
 }
 

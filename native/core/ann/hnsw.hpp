@@ -169,6 +169,15 @@ class Hnsw {
     return half_ ? dist_half_(q, reinterpret_cast<const uint16_t*>(vec(slot)), stored_dim_)
                  : dist_(q, reinterpret_cast<const float*>(vec(slot)), stored_dim_);
   }
+  // Distances from q to the stored vectors of ids[0..n) in one kernel call.
+  void dist_batch(const float* q, const uint32_t* ids, size_t n, float* out) const {
+    batch_(q, level0_ + vec_offset_, block_bytes_, ids, n, stored_dim_, out);
+  }
+  void prefetch_vector(uint32_t slot) const {
+    const char* p = vec(slot);
+    for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
+    __builtin_prefetch(p + vec_bytes_ - 1);
+  }
   // A stored vector as floats: in place for float32 storage, widened into buf for float16.
   const float* as_float(uint32_t slot, float* buf) const;
   void store_vector(uint32_t slot, const float* prepared);
@@ -223,6 +232,7 @@ class Hnsw {
   size_t vec_bytes_ = 0;
   DistanceFn dist_ = nullptr;
   float (*dist_half_)(const float*, const uint16_t*, size_t) = nullptr;
+  DistanceKernels::Batch batch_ = nullptr;
   bool half_ = false;
   float phi_ = 0;  // transform's max norm (0 until the first add)
 
