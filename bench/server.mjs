@@ -8,8 +8,11 @@
 //                         [--model PATH] [--out server]
 //
 // A configuration is `exact` or `ann` followed by `:key=value` settings:
-// ef (search beam), storage (float16|float32), workers (serve --workers),
-// cache (serve --cache USERS). Each gets its own `fastrec serve` process.
+// ef (search beam), index (stored: the model file written with the serving
+// indexes, as `fastrec train --ann` does, the default; built: a file without
+// them, so serve builds them at start-up), storage (float16|float32, for built
+// indexes), workers (serve --workers), cache (serve --cache USERS). Each gets
+// its own `fastrec serve` process.
 //
 // Users requested: with the cache off, a permutation of all users (every
 // request is a different user until all were asked: live scoring every time).
@@ -48,11 +51,12 @@ const fastrec = await import('../dist/index.js');
 function parseConfig(text) {
   const [scoring, ...settings] = text.split(':');
   if (scoring !== 'exact' && scoring !== 'ann') throw new Error(`config ${text}: expected exact or ann first`);
-  const c = { name: text, scoring, ef: undefined, storage: undefined, workers: 1, cache: 0 };
+  const c = { name: text, scoring, ef: undefined, storage: undefined, workers: 1, cache: 0, index: 'stored' };
   for (const s of settings) {
     const [k, v] = s.split('=');
     if (k === 'ef' || k === 'workers' || k === 'cache') c[k] = Number(v);
     else if (k === 'storage') c.storage = v;
+    else if (k === 'index' && (v === 'stored' || v === 'built')) c.index = v;
     else throw new Error(`config ${text}: unknown setting ${k}`);
   }
   return c;
@@ -61,7 +65,10 @@ function parseConfig(text) {
 // ---- the model ----
 const dir = mkdtempSync(join(tmpdir(), 'fastrec-bench-server-'));
 const modelPath = args.model ?? join(dir, 'model.fastrec');
-if (!args.model || !existsSync(modelPath)) {
+/** The same model with the serving indexes stored in the file. */
+const indexedPath = modelPath.replace(/\.fastrec$/, '') + '-indexed.fastrec';
+let indexBuildSeconds = null;
+if (!args.model || !existsSync(modelPath) || !existsSync(indexedPath)) {
   const rand = rng(7);
   const perUser = 20;
   const log = new fastrec.Interactions();
@@ -78,9 +85,13 @@ if (!args.model || !existsSync(modelPath)) {
   await model.fit(ds, { seed: 1 });
   await fastrec.saveModel(model, modelPath);
   console.log(`model: ${ds.numUsers} users x ${ds.numItems} items, ${factors} factors (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const t1 = performance.now();
+  const indexes = await fastrec.buildServingIndexes(model);
+  indexBuildSeconds = +((performance.now() - t1) / 1000).toFixed(1);
+  await fastrec.saveModel(model, indexedPath, { indexes });
+  console.log(`serving indexes built in ${indexBuildSeconds} s`);
 }
-const info = fastrec.inspectModelFile(modelPath);
-const storedIndexes = info.sections.filter((s) => s.name.startsWith('index:')).map((s) => s.name);
+const storedIndexes = fastrec.inspectModelFile(indexedPath).sections.filter((s) => s.name.startsWith('index:')).map((s) => `${s.name} (${(s.byteLength / 2 ** 20).toFixed(1)} MiB)`);
 
 // ---- loading the model file (median of 5, after one warm-up that fills the page cache) ----
 const load = {};
@@ -89,7 +100,8 @@ for (const [name, o] of [['mmap, no CRC', { mmap: true, verify: false }], ['mmap
 }
 load['loadModel (mmap + CRC + fromState)'] = +(1000 * (await medianSeconds(() => fastrec.loadModel(modelPath), 5, 1))).toFixed(2);
 const fileMiB = +(statSync(modelPath).size / 2 ** 20).toFixed(1);
-console.log(`model file ${fileMiB} MiB (stored indexes: ${storedIndexes.join(', ') || 'none'}); load ms:`, load);
+const indexedFileMiB = +(statSync(indexedPath).size / 2 ** 20).toFixed(1);
+console.log(`model file ${fileMiB} MiB, with the serving indexes ${indexedFileMiB} MiB (${storedIndexes.join(', ')}); load ms:`, load);
 
 // ---- request streams ----
 /** Every user once before any repeats (35761 is coprime with 50,000: a full cycle). */
@@ -120,7 +132,8 @@ const token = 'bench-token-0123456789abcdef';
 
 async function startServer(c) {
   const port = 18000 + Math.floor(Math.random() * 2000);
-  const serverArgs = [join(benchDir, '..', 'dist', 'cli', 'main.js'), 'serve', modelPath, '--port', String(port), '--log-level', 'warn', '--token', token];
+  const file = c.scoring === 'ann' && c.index === 'stored' ? indexedPath : modelPath;
+  const serverArgs = [join(benchDir, '..', 'dist', 'cli', 'main.js'), 'serve', file, '--port', String(port), '--log-level', 'warn', '--token', token];
   if (c.scoring === 'ann') serverArgs.push('--ann', ...(c.ef ? ['--ef', String(c.ef)] : []), ...(c.storage ? ['--ann-storage', c.storage] : []));
   if (c.workers > 1) serverArgs.push('--workers', String(c.workers));
   if (c.cache) serverArgs.push('--cache', String(c.cache));
@@ -229,6 +242,6 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true }); // the model, unless --model named another place
+  rmSync(dir, { recursive: true, force: true }); // the models, unless --model named another place
 }
-await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, storedIndexes, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
+await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
