@@ -715,6 +715,7 @@ export class AnnScorer {
     if (index.dim !== want) throw new DimensionMismatchError(`index: expected vectors of ${want} numbers (the factors${bias ? ' and the bias' : ''}) but the index holds ${index.dim}`);
     if (index.metric !== 'ip') throw v.invalid('index.metric', "'ip'", index.metric);
     const ids = index.idMap.ids();
+    if (ids.length !== n) throw new DimensionMismatchError(`index: holds ${ids.length} items; the factors have ${n}`);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= n) throw v.invalid(`index id #${i}`, `an item index in [0, ${n})`, id);
