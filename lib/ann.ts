@@ -10,9 +10,9 @@
  *
  * Distances: 'l2' squared Euclidean; 'ip' 1 - <q, x>; 'cosine' 1 - cos(q, x).
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
 import { IdMap, type Id } from './data/idmap.js';
 import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from './errors.js';
+import { decodeIndexMeta, encodeIndexMeta } from './ann-meta.js';
 import type { NativeHandle, NativeNeighbors, CancellablePromise } from './binding.js';
 import { callAsync, callSync } from './native.js';
 import * as v from './validate.js';
@@ -145,6 +145,9 @@ function kArg(k: unknown): number {
 
 // ---- HNSW --------------------------------------------------------------------
 
+/** The default options object of search(): recognised by identity, so the common call skips option checks. */
+const NO_OPTIONS: AnnSearchOptions = Object.freeze({});
+
 const HNSW_OPTIONS = ['metric', 'M', 'efConstruction', 'ef', 'seed', 'capacity', 'mipsTransform', 'maxNorm', 'exactThreshold', 'storage'] as const;
 
 /** An HNSW graph index (Malkov & Yashunin 2018) over float32 vectors. */
@@ -158,6 +161,9 @@ export class HnswIndex {
   /** Default exact-scan threshold (share of items allowed by a filter). */
   exactThreshold: number;
   private readonly handle: NativeHandle;
+  /** Output arrays of the unfiltered single-query path, reused by every call. */
+  private outLabels = new Int32Array(16);
+  private outDistances = new Float32Array(16);
 
   private constructor(handle: NativeHandle, dim: number, metric: AnnMetric, idMap: IdMap, ef: number, exactThreshold: number) {
     this.handle = handle;
@@ -290,13 +296,44 @@ export class HnswIndex {
   }
 
   /** The k nearest items of one query (synchronous: microseconds). Fewer when fewer are reachable or allowed. */
-  search(query: Float32Array, k = 10, options: AnnSearchOptions = {}): Neighbors & { path: 'graph' | 'filtered-graph' | 'exact' } {
-    v.knownOptions('options', options, ['ef', 'allow', 'deny', 'exactThreshold']);
+  search(query: Float32Array, k = 10, options: AnnSearchOptions = NO_OPTIONS): Neighbors & { path: 'graph' | 'filtered-graph' | 'exact' } {
+    if (options !== NO_OPTIONS) v.knownOptions('options', options, ['ef', 'allow', 'deny', 'exactThreshold']);
     const q = queryArg(query, this.dim);
     k = kArg(k);
+    if (options.allow === undefined && options.deny === undefined) return this.searchUnfiltered(q, k, options.ef);
     const o = this.resolveSearch(options, k);
     const r = callSync((n) => n.hnswSearch(this.handle, q, k, o.ef, o.allow, o.deny, o.exact));
     return { ...this.neighbors(r), path: r.path };
+  }
+
+  /**
+   * The common case on its own path: the native call writes into arrays this
+   * index keeps (no result object or typed arrays made in C++, which cost
+   * more than a small search) and small copies are made here.
+   */
+  private searchUnfiltered(q: Float32Array, k: number, efOption: number | undefined): Neighbors & { path: 'graph' } {
+    const ef = efOption === undefined ? this.ef : v.integer('options.ef', efOption, 1, 1 << 20);
+    const r = this.searchInto(q, k, ef);
+    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances, path: 'graph' };
+  }
+
+  private searchInto(q: Float32Array, k: number, ef: number): NativeNeighbors {
+    if (this.outLabels.length < k) {
+      this.outLabels = new Int32Array(k);
+      this.outDistances = new Float32Array(k);
+    }
+    const n = callSync((nb) => nb.hnswSearchInto(this.handle, q, k, Math.max(ef, k), this.outLabels, this.outDistances));
+    return { labels: this.outLabels.slice(0, n), distances: this.outDistances.slice(0, n) };
+  }
+
+  /**
+   * The request-path search: labels in, labels out, no id mapping and no
+   * option checks (the caller validated the query's length and the filters).
+   * Serving one query per request, those checks cost as much as a cheap search.
+   */
+  searchLabels(query: Float32Array, k: number, ef: number, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors {
+    if (allow === null && deny === null) return this.searchInto(query, k, ef);
+    return callSync((n) => n.hnswSearch(this.handle, query, k, Math.max(ef, k), allow, deny, this.exactThreshold));
   }
 
   /** Exact k nearest among the live (and allowed) items: the ground truth. */
@@ -321,16 +358,26 @@ export class HnswIndex {
     return { k, labels: r.labels, distances: r.distances };
   }
 
+  /** The META section of the saved form: ids and search defaults. */
+  private meta(): Uint8Array {
+    return encodeIndexMeta({ dim: this.dim, metric: this.metric, ef: this.ef, exactThreshold: this.exactThreshold, ids: this.idMap.ids() });
+  }
+
   /**
-   * Save to `path` (a versioned native file with checksums) plus `path.ids.json`
-   * (the ids). Both are written beside the target and renamed into place.
+   * Save to `path`: one versioned file with per-section checksums holding the
+   * graph, the vectors, the ids and the search defaults (written beside the
+   * target and renamed into place).
    */
   async save(path: string): Promise<void> {
     if (typeof path !== 'string' || path === '') throw v.invalid('path', 'a file path', path);
-    await callAsync((n) => n.hnswSave(this.handle, path));
-    const meta = JSON.stringify({ format: 'fastrec-hnsw-ids', version: 1, metric: this.metric, dim: this.dim, ef: this.ef, exactThreshold: this.exactThreshold, ids: this.idMap.ids() });
-    await writeFile(`${path}.ids.json.tmp`, meta);
-    await rename(`${path}.ids.json.tmp`, `${path}.ids.json`);
+    const meta = this.meta();
+    await callAsync((n) => n.hnswSave(this.handle, path, meta));
+  }
+
+  /** The saved form in memory (the same bytes {@link save} writes), e.g. to embed the index in another file. */
+  async toBytes(): Promise<Uint8Array> {
+    const meta = this.meta();
+    return callAsync((n) => n.hnswToBytes(this.handle, meta));
   }
 
   /** Load a saved index; memory-mapped by default (fast start-up, pages read on demand). */
@@ -338,57 +385,187 @@ export class HnswIndex {
     if (typeof path !== 'string' || path === '') throw v.invalid('path', 'a file path', path);
     v.knownOptions('options', options, ['mmap']);
     const mmap = v.boolean('options.mmap', options.mmap ?? true);
-    const handle = await callAsync((n) => n.hnswLoad(path, mmap));
+    const r = await callAsync((n) => n.hnswLoad(path, mmap));
+    return HnswIndex.adopt(r.handle, r.meta, `HNSW index file '${path}'`);
+  }
+
+  /**
+   * An index from the bytes of {@link toBytes} (or of a saved file). By default
+   * the bytes are used in place, without copying the graph and vectors (e.g. a
+   * view into a memory-mapped model file): the index keeps them referenced, never
+   * writes to them (its first add or remove copies them), and they must not be
+   * modified while the index lives. `copy: true` copies them instead.
+   */
+  static async fromBytes(bytes: Uint8Array, options: { copy?: boolean } = {}): Promise<HnswIndex> {
+    if (!(bytes instanceof Uint8Array)) throw v.invalid('bytes', 'a Uint8Array', bytes);
+    v.knownOptions('options', options, ['copy']);
+    const copy = v.boolean('options.copy', options.copy ?? false);
+    const r = await callAsync((n) => n.hnswFromBytes(bytes, !copy));
+    return HnswIndex.adopt(r.handle, r.meta, 'HNSW index bytes');
+  }
+
+  private static adopt(handle: NativeHandle, metaBytes: Uint8Array, source: string): HnswIndex {
     const info = callSync((n) => n.hnswInfo(handle));
-    let meta: { format?: unknown; ids?: unknown; ef?: unknown; exactThreshold?: unknown; dim?: unknown };
-    try {
-      meta = JSON.parse(await readFile(`${path}.ids.json`, 'utf8')) as typeof meta;
-    } catch (cause) {
-      throw new CorruptFileError(`the id file '${path}.ids.json' of the index is missing or not valid JSON (${(cause as Error).message})`);
-    }
-    if (meta.format !== 'fastrec-hnsw-ids' || !Array.isArray(meta.ids) || meta.dim !== info.dim) {
-      throw new CorruptFileError(`the id file '${path}.ids.json' does not belong to this index`);
-    }
-    const ids = meta.ids as Id[];
-    if (ids.some((id) => typeof id !== 'string' && typeof id !== 'number')) throw new CorruptFileError(`the id file '${path}.ids.json' holds a value that is not an id`);
-    const ef = typeof meta.ef === 'number' ? meta.ef : 64;
-    const exact = typeof meta.exactThreshold === 'number' ? meta.exactThreshold : 0.1;
-    return new HnswIndex(handle, info.dim, info.metric as AnnMetric, IdMap.from(ids), ef, exact);
+    const meta = decodeIndexMeta(metaBytes, source, { dim: info.dim, metric: info.metric });
+    if (info.labelEnd > meta.idMap.size) throw new CorruptFileError(`corrupt ${source}: the graph has labels up to ${info.labelEnd - 1} but only ${meta.idMap.size} ids`);
+    return new HnswIndex(handle, info.dim, info.metric as AnnMetric, meta.idMap, meta.ef, meta.exactThreshold);
   }
 }
 
 // ---- exact index -------------------------------------------------------------
 
 /**
- * Exact nearest neighbours by a full scan: one query at memory bandwidth,
- * batches by a fused blocked matrix product + top-k. Append-only.
+ * Collections at least this large are partitioned for exact pruning by
+ * {@link ExactIndex.build} with `prune: 'auto'` (see bench/README.md, "Exact top-k":
+ * the partition costs about one brute-force batch of a few hundred queries and
+ * made clustered collections several times faster, uniform ones no slower).
+ */
+export const EXACT_AUTO_PRUNE_MIN = 50_000;
+/** Stored rows searched as queries by build() with prune 'auto' to decide whether pruning pays. */
+const EXACT_AUTO_PROBES = 64;
+
+export interface ExactIndexOptions {
+  metric?: AnnMetric;
+  /**
+   * Exact pruning: items are clustered into blocks with a centre and radius, and
+   * a search skips every block whose score bound (Cauchy-Schwarz / triangle
+   * inequality, with a margin for float rounding) is below its current k-th best,
+   * so results stay exactly those of the full scan. true: build() and optimize()
+   * partition and searches prune; false: never; 'auto' (default): build()
+   * partitions collections of at least {@link EXACT_AUTO_PRUNE_MIN} items and keeps
+   * pruning on only if 64 stored rows searched as queries scored at most half the
+   * items (see {@link ExactIndex.pruning}).
+   */
+  prune?: boolean | 'auto';
+  /** Items per block of the partition (default 512). */
+  blockSize?: number;
+}
+
+export interface ExactSearchOptions {
+  threads?: number;
+  /** Use the partition's bounds (default {@link ExactIndex.pruning}; false scans every item, e.g. to compare). */
+  prune?: boolean;
+}
+
+/** Results of {@link ExactIndex.search} with the work done. */
+export type ExactNeighbors = Neighbors & {
+  /** Item scores computed (the collection's size for a full scan; fewer when pruning skipped blocks). */
+  scored: number;
+};
+
+/** Results of {@link ExactIndex.searchMany} with the work done. */
+export type ExactBatchNeighbors = BatchNeighbors & {
+  /** Query x item scores computed over the batch (queries x size for a full scan). */
+  scored: number;
+};
+
+const EXACT_OPTIONS = ['metric', 'prune', 'blockSize'] as const;
+
+/**
+ * Exact nearest neighbours: one query streams the items at memory bandwidth
+ * (split over threads for large collections), batches run a register-blocked
+ * queries x items kernel fused with top-k. After {@link ExactIndex.optimize}
+ * (or {@link ExactIndex.build}) searches skip blocks that provably cannot hold a
+ * result. Append-only; items added after optimize() are always scanned.
  */
 export class ExactIndex {
   readonly idMap = new IdMap();
   readonly dim: number;
   readonly metric: AnnMetric;
+  readonly prune: boolean | 'auto';
+  readonly blockSize: number;
   private readonly handle: NativeHandle;
   private rowIds: Id[] = [];
   private busy = 0;
+  private partitioning = false;
+  private pruneByDefault = true;
 
-  constructor(dim: number, options: { metric?: AnnMetric } = {}) {
-    v.knownOptions('options', options, ['metric']);
+  constructor(dim: number, options: ExactIndexOptions = {}) {
+    v.knownOptions('options', options, EXACT_OPTIONS);
     this.dim = v.integer('dim', dim, 1, 65535);
     this.metric = v.oneOf('options.metric', options.metric ?? 'l2', METRICS);
+    const prune = options.prune ?? 'auto';
+    if (prune !== true && prune !== false && prune !== 'auto') throw v.invalid('options.prune', "true, false or 'auto'", prune);
+    this.prune = prune;
+    this.blockSize = v.integer('options.blockSize', options.blockSize ?? 512, 16, 1 << 24);
     this.handle = callSync((n) => n.flatCreate(dim, this.metric));
+  }
+
+  /**
+   * An index over `vectors` (ids default to 0..n-1), partitioned for pruning
+   * off the JS thread when `prune` is true, or 'auto' and the collection is large.
+   */
+  static async build(
+    vectors: Vectors,
+    options: ExactIndexOptions & { dim?: number; ids?: readonly Id[] | IdMap; threads?: number; signal?: AbortSignal } = {},
+  ): Promise<ExactIndex> {
+    v.knownOptions('options', options, [...EXACT_OPTIONS, 'dim', 'ids', 'threads', 'signal']);
+    const { ids, dim: dimOpt, threads, signal, ...rest } = options;
+    const dim = dimOpt ?? (Array.isArray(vectors) ? (vectors[0] as Float32Array | undefined)?.length : undefined);
+    if (dim === undefined) throw v.invalid('options.dim', 'the vector dimension (needed for a flat Float32Array)', dimOpt);
+    const flat = flattenVectors('vectors', vectors, dim);
+    const n = flat.length / dim;
+    const index = new ExactIndex(dim, rest);
+    index.add(ids instanceof IdMap ? ids.ids() : ids ?? Array.from({ length: n }, (_, i) => i), flat);
+    if (index.prune === true || (index.prune === 'auto' && n >= EXACT_AUTO_PRUNE_MIN)) {
+      await index.optimize({ threads, signal });
+      if (index.prune === 'auto') await index.checkPruning(flat, threads, signal);
+    }
+    return index;
   }
 
   get size(): number {
     return this.rowIds.length;
   }
 
+  /** Blocks of the partition (0 before optimize()). */
+  get blocks(): number {
+    return callSync((n) => n.flatInfo(this.handle)).blocks;
+  }
+
+  /** Sizes, including the bytes the index holds. */
+  info(): { size: number; dim: number; metric: string; memoryBytes: number; blocks: number } {
+    return callSync((n) => n.flatInfo(this.handle));
+  }
+
+  /**
+   * 'auto': keep pruning on only if it saves at least half the work for queries
+   * like the data (EXACT_AUTO_PROBES stored rows as queries). Where the data has
+   * no structure (uniform) the bounds cut almost nothing and cost a little.
+   */
+  private async checkPruning(flat: Float32Array, threads: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const n = flat.length / this.dim;
+    const probes = Math.min(n, EXACT_AUTO_PROBES);
+    const queries = new Float32Array(probes * this.dim);
+    for (let i = 0; i < probes; i++) {
+      const r = Math.floor((i * n) / probes);
+      queries.set(flat.subarray(r * this.dim, (r + 1) * this.dim), i * this.dim);
+    }
+    const r = await this.searchMany(queries, 10, { threads, signal, prune: true });
+    this.pruneByDefault = r.scored <= 0.5 * probes * n;
+  }
+
+  /** Whether searches use the partition's bounds unless told otherwise. */
+  get pruning(): boolean {
+    return this.pruneByDefault && this.prune !== false && this.blocks > 0;
+  }
+
+  private checkIdle(what: string): void {
+    if (this.partitioning) throw new InvalidArgumentError(`ExactIndex.${what}: cannot run while optimize() is partitioning the index; await it first`);
+  }
+
   /** Append items (ids must be new). */
   add(ids: readonly Id[], vectors: Vectors): void {
+    this.checkIdle('add');
     if (this.busy) throw new InvalidArgumentError('ExactIndex.add: cannot add while a searchMany() is running; await it first');
     const flat = flattenVectors('vectors', vectors, this.dim);
     const n = flat.length / this.dim;
     if (!Array.isArray(ids) || ids.length !== n) throw new DimensionMismatchError(`ids: expected one id per vector (${n}) but received ${Array.isArray(ids) ? ids.length : typeof ids}`);
-    for (const id of ids) if (this.idMap.has(id)) throw v.invalid('ids', 'ids not already in the index', id);
+    const seen = new Set<Id>();
+    for (const id of ids) {
+      if (this.idMap.has(id) || seen.has(id)) throw v.invalid('ids', 'ids not already in the index', id);
+      seen.add(id);
+    }
     callSync((x) => x.flatAdd(this.handle, flat));
     for (const id of ids) {
       this.idMap.add(id);
@@ -396,27 +573,58 @@ export class ExactIndex {
     }
   }
 
-  /** The k nearest items of one query (synchronous). */
-  search(query: Float32Array, k = 10, options: { threads?: number } = {}): Neighbors {
-    v.knownOptions('options', options, ['threads']);
-    const q = queryArg(query, this.dim);
-    k = kArg(k);
-    const threads = v.integer('options.threads', options.threads ?? 1, 0, 1024);
-    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads));
-    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances };
-  }
-
-  /** Many queries: fused blocked GEMM + top-k on native threads. */
-  async searchMany(queries: Vectors, k = 10, options: { threads?: number; signal?: AbortSignal } = {}): Promise<BatchNeighbors> {
-    v.knownOptions('options', options, ['threads', 'signal']);
-    const flat = flattenVectors('queries', queries, this.dim);
-    k = kArg(k);
+  /**
+   * Partition every item into blocks (the leaves of a ball tree built by recursive
+   * 2-means splits) so that searches can prune; re-partitions from scratch when
+   * called again. Resolves with the number of blocks.
+   */
+  async optimize(options: { threads?: number; signal?: AbortSignal; seed?: number } = {}): Promise<number> {
+    v.knownOptions('options', options, ['threads', 'signal', 'seed']);
     const threads = v.threads(options.threads);
     const signal = v.abortSignal('options.signal', options.signal);
+    const seed = v.integer('options.seed', options.seed ?? 1, 0, 2 ** 32 - 1);
+    this.checkIdle('optimize');
+    if (this.busy) throw new InvalidArgumentError('ExactIndex.optimize: cannot partition while a searchMany() is running; await it first');
+    this.partitioning = true;
+    try {
+      const blocks = await callAsync((n) => withSignal(n.flatPartition(this.handle, this.blockSize, threads, seed), signal));
+      this.pruneByDefault = true;
+      return blocks;
+    } finally {
+      this.partitioning = false;
+    }
+  }
+
+  private searchArgs(options: ExactSearchOptions, defaultThreads: number | undefined): { threads: number; prune: boolean } {
+    const threads = defaultThreads === undefined ? v.threads(options.threads) : v.integer('options.threads', options.threads ?? defaultThreads, 0, 1024);
+    const prune = options.prune ?? this.pruneByDefault;
+    if (typeof prune !== 'boolean') throw v.invalid('options.prune', 'a boolean', prune);
+    return { threads, prune: prune && this.prune !== false };
+  }
+
+  /** The k nearest items of one query (synchronous; threads default 1). */
+  search(query: Float32Array, k = 10, options: ExactSearchOptions = {}): ExactNeighbors {
+    v.knownOptions('options', options, ['threads', 'prune']);
+    const q = queryArg(query, this.dim);
+    k = kArg(k);
+    const { threads, prune } = this.searchArgs(options, 1);
+    this.checkIdle('search');
+    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads, prune));
+    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances, scored: r.scored };
+  }
+
+  /** Many queries on native threads: row r is labels[r*k .. r*k+k), padded with -1 / +Infinity. */
+  async searchMany(queries: Vectors, k = 10, options: ExactSearchOptions & { signal?: AbortSignal } = {}): Promise<ExactBatchNeighbors> {
+    v.knownOptions('options', options, ['threads', 'signal', 'prune']);
+    const flat = flattenVectors('queries', queries, this.dim);
+    k = kArg(k);
+    const { threads, prune } = this.searchArgs(options, undefined);
+    const signal = v.abortSignal('options.signal', options.signal);
+    this.checkIdle('searchMany');
     this.busy++;
     try {
-      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads), signal));
-      return { k, labels: r.labels, distances: r.distances };
+      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads, prune), signal));
+      return { k, labels: r.labels, distances: r.distances, scored: r.scored };
     } finally {
       this.busy--;
     }
@@ -468,6 +676,10 @@ export class AnnScorer {
   private readonly oversample: number;
   private readonly query: Float32Array;
 
+  /** Item index of each label, or null when labels are the item indices (an index built by {@link build}). */
+  private readonly labelItem: Int32Array | null;
+  private denyBuf = new Int32Array(64);
+
   private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number) {
     this.index = index;
     this.itemFactors = items;
@@ -475,6 +687,40 @@ export class AnnScorer {
     this.bias = bias;
     this.oversample = oversample;
     this.query = new Float32Array(index.dim);
+    const ids = index.idMap.ids();
+    let identity = true;
+    for (let i = 0; i < ids.length && identity; i++) identity = ids[i] === i;
+    this.labelItem = identity ? null : Int32Array.from(ids as number[]);
+  }
+
+  /** Candidates fetched per result before exact re-scoring. */
+  get oversampleFactor(): number {
+    return this.oversample;
+  }
+
+  /**
+   * A scorer over an index built earlier (e.g. loaded from a model file with
+   * HnswIndex.fromBytes): its ids must be item indices and its vectors the
+   * factors (plus the bias as a last coordinate when there is one).
+   */
+  static fromIndex(index: HnswIndex, itemFactors: Float32Array, dim: number, options: { itemBias?: Float32Array; oversample?: number } = {}): AnnScorer {
+    if (!(index instanceof HnswIndex)) throw v.invalid('index', 'an HnswIndex', index);
+    if (!(itemFactors instanceof Float32Array)) throw v.invalid('itemFactors', 'a Float32Array', itemFactors);
+    v.integer('dim', dim, 1, 65534);
+    if (itemFactors.length % dim !== 0) throw new DimensionMismatchError(`itemFactors: length ${itemFactors.length} is not a multiple of dim ${dim}`);
+    const n = itemFactors.length / dim;
+    const bias = options.itemBias;
+    if (bias !== undefined && (!(bias instanceof Float32Array) || bias.length !== n)) throw v.invalid('options.itemBias', `a Float32Array of length ${n}`, bias);
+    const want = bias ? dim + 1 : dim;
+    if (index.dim !== want) throw new DimensionMismatchError(`index: expected vectors of ${want} numbers (the factors${bias ? ' and the bias' : ''}) but the index holds ${index.dim}`);
+    if (index.metric !== 'ip') throw v.invalid('index.metric', "'ip'", index.metric);
+    const ids = index.idMap.ids();
+    if (ids.length !== n) throw new DimensionMismatchError(`index: holds ${ids.length} items; the factors have ${n}`);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= n) throw v.invalid(`index id #${i}`, `an item index in [0, ${n})`, id);
+    }
+    return new AnnScorer(index, itemFactors, dim, bias, v.number('options.oversample', options.oversample ?? 2, 1, 1000));
   }
 
   /** Index item factors (n x dim, row-major) with an optional item bias. */
@@ -521,32 +767,71 @@ export class AnnScorer {
     const q = this.query;
     q.set(user);
     if (this.bias) q[this.dim] = 1;
-    const deny = concatIndices(filters.seen, filters.exclude);
+    const deny = this.denyList(filters.seen, filters.exclude);
+    const allow = filters.include ? this.toLabels(filters.include) : null;
     const fetch = Math.max(k, Math.ceil(k * this.oversample));
-    const r = this.index.search(q, fetch, {
-      ef: Math.max(this.index.ef, fetch),
-      deny: deny ?? undefined,
-      allow: filters.include ? Array.from(filters.include) : undefined,
-    });
-    // Exact re-score of the candidates (the transform's distances lose a little precision).
+    const r = this.index.searchLabels(q, fetch, this.index.ef, allow, deny);
+    // Exact re-score of the candidates (float16 storage and the transform lose a little precision).
     const cand = r.labels;
-    const scores = new Float32Array(cand.length);
+    const m = cand.length;
+    const scores = new Float32Array(m);
     const d = this.dim;
-    for (let c = 0; c < cand.length; c++) {
-      const i = this.index.idMap.id(cand[c]!) as number;
+    const f = this.itemFactors;
+    const map = this.labelItem;
+    for (let c = 0; c < m; c++) {
+      const i = map ? map[cand[c]!]! : cand[c]!;
       let s = this.bias ? this.bias[i]! : 0;
-      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * this.itemFactors[o + j]!;
+      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * f[o + j]!;
       scores[c] = s;
       cand[c] = i;
     }
-    const order = Array.from(cand.keys()).sort((a, b) => scores[b]! - scores[a]! || cand[a]! - cand[b]!);
-    const m = Math.min(k, order.length);
-    const out = { indices: new Int32Array(m), scores: new Float32Array(m) };
-    for (let j = 0; j < m; j++) {
-      out.indices[j] = cand[order[j]!]!;
-      out.scores[j] = scores[order[j]!]!;
+    // Insertion sort of a few dozen candidates: best score first, ties by smaller index.
+    for (let a = 1; a < m; a++) {
+      const s = scores[a]!;
+      const i = cand[a]!;
+      let b = a - 1;
+      while (b >= 0 && (scores[b]! < s || (scores[b] === s && cand[b]! > i))) {
+        scores[b + 1] = scores[b]!;
+        cand[b + 1] = cand[b]!;
+        b--;
+      }
+      scores[b + 1] = s;
+      cand[b + 1] = i;
     }
-    return out;
+    const n = Math.min(k, m);
+    return { indices: cand.subarray(0, n), scores: scores.subarray(0, n) };
+  }
+
+  /** Item indices as index labels (unknown ones dropped). */
+  private toLabels(items: ArrayLike<number>): Int32Array {
+    const out = new Int32Array(items.length);
+    const map = this.labelItem ? this.index.idMap : null;
+    let n = 0;
+    for (let j = 0; j < items.length; j++) {
+      const label = map ? map.index(items[j]!) : items[j]!;
+      if (label !== undefined) out[n++] = label;
+    }
+    return out.subarray(0, n);
+  }
+
+  /** Seen and excluded items as one label list, in a buffer reused across calls (the native search copies it into its filter). */
+  private denyList(a?: ArrayLike<number> | null, b?: ArrayLike<number> | null): Int32Array | null {
+    const na = a?.length ?? 0;
+    const nb = b?.length ?? 0;
+    if (na + nb === 0) return null;
+    if (this.denyBuf.length < na + nb) this.denyBuf = new Int32Array(Math.max(na + nb, 2 * this.denyBuf.length));
+    const buf = this.denyBuf;
+    const map = this.labelItem ? this.index.idMap : null;
+    let n = 0;
+    for (let j = 0; j < na; j++) {
+      const label = map ? map.index(a![j]!) : a![j]!;
+      if (label !== undefined) buf[n++] = label;
+    }
+    for (let j = 0; j < nb; j++) {
+      const label = map ? map.index(b![j]!) : b![j]!;
+      if (label !== undefined) buf[n++] = label;
+    }
+    return buf.subarray(0, n);
   }
 }
 
@@ -566,12 +851,4 @@ export function annRecommend(scorer: AnnScorer, items: IdMap, userVector: Float3
 /** Options of a model's useAnnIndex(): the scorer's, validated here. */
 export async function buildModelAnnScorer(itemFactors: Float32Array, dim: number, itemBias: Float32Array | null | undefined, options: AnnScorerOptions): Promise<AnnScorer> {
   return AnnScorer.build(itemFactors, dim, { ...options, ...(itemBias ? { itemBias } : {}) });
-}
-
-function concatIndices(a?: ArrayLike<number> | null, b?: ArrayLike<number> | null): number[] | null {
-  if (!a?.length && !b?.length) return null;
-  const out: number[] = [];
-  if (a) for (let i = 0; i < a.length; i++) out.push(a[i]!);
-  if (b) for (let i = 0; i < b.length; i++) out.push(b[i]!);
-  return out;
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HnswIndex, ExactIndex, AnnScorer } from '../lib/ann.js';
 import { AlsModel, PureSvdModel, Dataset, Interactions } from '../lib/index.js';
-import { AbortError, CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../lib/errors.js';
+import { AbortError, CorruptFileError, DimensionMismatchError, InvalidArgumentError, UnsupportedVersionError } from '../lib/errors.js';
 
 // Seeded generator (mulberry32) and a Gaussian mixture: planted clusters.
 function rng(seed: number) {
@@ -141,6 +141,20 @@ describe('HnswIndex', () => {
       const one = index.search(row(queries, d, i), 7);
       expect(Array.from(batch.labels.subarray(i * 7, i * 7 + 7))).toEqual(Array.from(one.labels));
     }
+    // the unfiltered single query reuses its native output arrays: results must not alias them,
+    // also when k outgrows them; a deny-list goes through the filtered path with the same answers
+    const big = await index.searchMany(queries.subarray(0, 2 * d), 40, { ef: 50 });
+    const first = index.search(row(queries, d, 0), 40);
+    const second = index.search(row(queries, d, 1), 40);
+    expect(Array.from(first.labels)).toEqual(Array.from(big.labels.subarray(0, 40)));
+    expect(Array.from(second.labels)).toEqual(Array.from(big.labels.subarray(40, 80)));
+    expect(Array.from(first.distances)).toEqual(Array.from(big.distances.subarray(0, 40)));
+    expect(first.path).toBe('graph');
+    const denied = index.search(row(queries, d, 0), 40, { deny: [first.ids[39]!] });
+    expect(denied.path).toBe('filtered-graph');
+    expect(Array.from(denied.labels.subarray(0, 39))).toEqual(Array.from(first.labels.subarray(0, 39)));
+    expect(Array.from(denied.labels)).not.toContain(first.labels[39]);
+    expect(index.search(row(queries, d, 0), 0).labels.length).toBe(0);
     const exact = new ExactIndex(d, { metric: 'l2' });
     exact.add(Array.from({ length: 3000 }, (_, i) => i), data);
     const ex = await exact.searchMany(queries, 7, { threads: 2 });
@@ -160,36 +174,82 @@ describe('HnswIndex', () => {
   });
 
   it('saves and loads (mapped or read) with identical results; damaged files are rejected', async () => {
-    const index = await HnswIndex.build(data, { dim: d, metric: 'cosine', M: 8, efConstruction: 50, ids: Array.from({ length: 3000 }, (_, i) => `x${i}`) });
+    const index = await HnswIndex.build(data, { dim: d, metric: 'cosine', M: 8, efConstruction: 50, ef: 37, exactThreshold: 0.05, ids: Array.from({ length: 3000 }, (_, i) => `x${i}`) });
     index.remove('x7');
     const path = join(dir, 'index.hnsw');
     await index.save(path);
-    for (const mmap of [true, false]) {
-      const loaded = await HnswIndex.load(path, { mmap });
+    expect(existsSync(`${path}.ids.json`)).toBe(false);  // one file is the whole index
+    const same = async (loaded: HnswIndex) => {
       expect(loaded.size).toBe(2999);
       expect(loaded.has('x7')).toBe(false);
+      expect(loaded.ef).toBe(37);
+      expect(loaded.exactThreshold).toBe(0.05);
+      expect(loaded.idMap.ids()).toEqual(index.idMap.ids());
       for (let i = 0; i < 20; i++) {
         const a = index.search(row(queries, d, i), 10);
         const b = loaded.search(row(queries, d, i), 10);
         expect(b.ids).toEqual(a.ids);
         expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
       }
-    }
+    };
+    for (const mmap of [true, false]) await same(await HnswIndex.load(path, { mmap }));
     const bytes = readFileSync(path);
+    // in memory: the same bytes as the file; back with identical results, in place or copied
+    const mem = await index.toBytes();
+    expect(mem).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(mem).equals(bytes)).toBe(true);
+    for (const copy of [false, true]) await same(await HnswIndex.fromBytes(mem, { copy }));
+    // embedded at a 64-byte offset inside a larger buffer (as in a model file), used in place;
+    // changing the index never writes to those bytes
+    const outer = new Uint8Array(mem.length + 128);
+    outer.set(mem, 64);
+    const view = outer.subarray(64, 64 + mem.length);
+    const embedded = await HnswIndex.fromBytes(view);
+    await same(embedded);
+    expect(embedded.remove('x8')).toBe(true);
+    await embedded.add(['new'], row(queries, d, 0));
+    expect(embedded.search(row(queries, d, 0), 1).ids).toEqual(['new']);
+    expect(Buffer.from(view).equals(bytes)).toBe(true);
+
     const bad = join(dir, 'bad.hnsw');
-    writeFileSync(`${bad}.ids.json`, readFileSync(`${path}.ids.json`));
     writeFileSync(bad, bytes.subarray(0, bytes.length - 10));
     await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
+    await expect(HnswIndex.fromBytes(mem.subarray(0, mem.length - 10))).rejects.toThrow(CorruptFileError);
     const flipped = Buffer.from(bytes);
     flipped[Math.floor(bytes.length / 2)]! ^= 0x10;
     writeFileSync(bad, flipped);
     await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
     await expect(HnswIndex.load(bad, { mmap: false })).rejects.toThrow(CorruptFileError);
-    writeFileSync(bad, bytes);
-    writeFileSync(`${bad}.ids.json`, '{"format":"nope"');
-    await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
-    unlinkSync(`${bad}.ids.json`);
-    await expect(HnswIndex.load(bad)).rejects.toThrow(CorruptFileError);
+    await expect(HnswIndex.fromBytes(flipped)).rejects.toThrow(CorruptFileError);
+    // the ids are the last section: a flipped bit in an id is caught by its checksum
+    const idFlip = Buffer.from(bytes);
+    const at = idFlip.lastIndexOf('x2999');
+    expect(at).toBeGreaterThan(bytes.length - 40000);
+    idFlip[at + 1]! ^= 0x01;
+    writeFileSync(bad, idFlip);
+    await expect(HnswIndex.load(bad)).rejects.toThrow(/checksum mismatch in section 4/);
+    await expect(HnswIndex.fromBytes(idFlip, { copy: true })).rejects.toThrow(CorruptFileError);
+    // format version 1 (ids in a side file) is refused with a versioned error
+    const v1 = Buffer.from(bytes);
+    v1[8] = 1;
+    await expect(HnswIndex.fromBytes(v1)).rejects.toThrow(UnsupportedVersionError);
+    await expect(HnswIndex.fromBytes(v1)).rejects.toThrow(/format version 1.*build the index again/);
+  });
+
+  it('keeps every kind of id in the index file (numbers, strings, mixed)', async () => {
+    const small = data.subarray(0, 200 * d);
+    const kinds: (string | number)[][] = [
+      Array.from({ length: 200 }, (_, i) => i),                        // 0..n-1
+      Array.from({ length: 200 }, (_, i) => 1000 - i * 2.5),          // other numbers
+      Array.from({ length: 200 }, (_, i) => `item-${i}-é`),           // strings
+      Array.from({ length: 200 }, (_, i) => (i % 3 ? `a\nb${i}` : i)), // mixed, with line breaks
+    ];
+    for (const ids of kinds) {
+      const index = await HnswIndex.build(small, { dim: d, M: 6, efConstruction: 40, ids });
+      const back = await HnswIndex.fromBytes(await index.toBytes());
+      expect(back.idMap.ids()).toEqual(ids);
+      for (let i = 0; i < 5; i++) expect(back.search(row(queries, d, i), 5).ids).toEqual(index.search(row(queries, d, i), 5).ids);
+    }
   });
 
   it('recommends through the index like an exact scan (seen items dropped, bias folded in)', async () => {
@@ -280,6 +340,9 @@ describe('HnswIndex', () => {
     controller.abort();
     await expect(HnswIndex.build(clustered(5000, 8, 5, 3), { dim: 8, signal: controller.signal })).rejects.toThrow(AbortError);
     await expect(HnswIndex.load(join(dir, 'missing.hnsw'))).rejects.toThrow(/cannot open/);
+    await expect(HnswIndex.fromBytes(new Float32Array(4) as never)).rejects.toThrow(/a Uint8Array for bytes/);
+    await expect(HnswIndex.fromBytes(new Uint8Array(4), { copy: 1 } as never)).rejects.toThrow(/options.copy/);
+    await expect(HnswIndex.fromBytes(new Uint8Array(4))).rejects.toThrow(CorruptFileError);
     expect(() => new ExactIndex(4, { metric: 'x' as never })).toThrow(/options.metric/);
   });
 });

@@ -158,6 +158,15 @@ describe('fastrec train, recommend, similar', () => {
     const r = await fastrec('recommend', 'als.fastrec', '--user', 'h25', '--k', '3', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).items).toHaveLength(3);
+    // --ann stores the serving indexes in the file; models without factors have none to store.
+    const a = await fastrec('train', 'data.csv', '--model', 'als', '--factors', '4', '--ann', '--out', 'als-ann.fastrec');
+    expect(a.code, a.stderr).toBe(0);
+    const sections = JSON.parse((await fastrec('info', 'als-ann.fastrec', '--json')).stdout).sections.map((x: { name: string }) => x.name);
+    expect(sections).toEqual(expect.arrayContaining(['index:ann.users', 'index:ann.similar']));
+    const knn = await fastrec('train', 'data.csv', '--model', 'itemknn', '--ann', '--out', 'knn-ann.fastrec');
+    expect(knn.code).toBe(2);
+    expect(knn.stderr).toMatch(/--ann: .*needs a factor model/);
+    expect(fs.existsSync(join(dir, 'knn-ann.fastrec'))).toBe(false);
   });
 
   it('trains the hybrid with item attributes and explains its recommendations', async () => {
@@ -254,5 +263,48 @@ describe('fastrec serve', () => {
     const short = await fastrec('serve', 'knn.fastrec', '--token', 'short');
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 16 characters/);
+  });
+
+  it('runs several workers on one port that share events, and stops them all on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const http = await import('node:http');
+    const token = 'a-long-enough-token-123';
+    const proc = spawn(process.execPath, [cli, 'serve', 'knn.fastrec', '--port', '0', '--token', token, '--workers', '2', '--cache', '100'], { cwd: dir });
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (out += d));
+    for (let t = 0; t < 600 && !/all 2 workers listening/.test(out); t++) await new Promise((r) => setTimeout(r, 50));
+    const address = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out)?.[1];
+    expect(address, out).toBeTruthy();
+    // A new connection per request, so the primary hands them to both workers in turn.
+    const request = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> =>
+      new Promise((resolve, reject) => {
+        const req = http.request(`${address}${path}`, { method, agent: false, headers: body ? { 'content-type': 'application/json', authorization: `Bearer ${token}` } : {} }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(body ? JSON.stringify(body) : undefined);
+      });
+    const pids = new Set<number>();
+    for (let i = 0; i < 8; i++) pids.add((await request('GET', '/healthz')).json.pid);
+    expect(pids.size).toBe(2);
+    const before = (await request('GET', '/v1/users/h3/recommendations?k=3')).json.items.map((x: { item: string }) => x.item);
+    // Events for h3 of the other group's products: sent to one worker, they change every worker's answer.
+    const ev = await request('POST', '/v1/events', { events: ['p20', 'p21', 'p22', 'p23'].map((item) => ({ user: 'h3', item, value: 5 })) });
+    expect(ev.status).toBe(202);
+    const answers = new Set<string>();
+    for (let i = 0; i < 8; i++) answers.add(JSON.stringify((await request('GET', '/v1/users/h3/recommendations?k=3')).json.items.map((x: { item: string }) => x.item)));
+    expect(answers.size).toBe(1);
+    expect([...answers][0]).not.toBe(JSON.stringify(before));
+    proc.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    expect(code).toBe(0);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    // A bad model file stops every worker with the loading error's exit code.
+    const bad = await fastrec('serve', 'missing.fastrec', '--workers', '2', '--port', '0');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/missing\.fastrec/);
   });
 });

@@ -266,11 +266,118 @@ describe('serving through the HNSW index (--ann)', () => {
       const fresh = await annApp.inject({ url: '/v1/users/fresh/recommendations?k=4' });
       expect(itemsOf(fresh)).toEqual(als.recommendForHistory([{ item: 'i30', value: 1 }], { k: 4 }).items);
       expect((await annApp.inject({ url: '/v1/users/nobody/recommendations' })).statusCode).toBe(404);
+      // Similar items come from the cosine index; on a catalog this small they are the exact ones.
+      for (const i of ['i3', 'i30']) {
+        const res = await annApp.inject({ url: `/v1/items/${i}/similar?k=5` });
+        const want = als.similarItems(i, 5);
+        expect(itemsOf(res), i).toEqual(want.items);
+        res.json().items.forEach((x: { score: number }, r: number) => expect(x.score).toBeCloseTo(want.scores[r]!, 5));
+      }
+      expect((await annApp.inject({ url: '/v1/items/nope/similar' })).statusCode).toBe(404);
     } finally {
       await annApp.close();
     }
     // A model without factors cannot be served through the index.
     await expect(buildServer({ modelPath: join(dir, 'a.fastrec'), logger: false, ann: {} })).rejects.toThrow(/--ann needs a factor model/);
+  });
+});
+
+describe('similar items through the index (--ann) against exact cosine', () => {
+  it('finds most of the exact top-10 and scores what it returns exactly', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { AlsModel } = await import('../lib/models/als.js');
+    const { seededRandom } = await import('../lib/random.js');
+    const rand = seededRandom(3);
+    // 3,000 items in 30 taste groups; each user buys 12 items, mostly from one group.
+    const log = new Interactions();
+    for (let u = 0; u < 3000; u++) {
+      const g = u % 30;
+      for (let j = 0; j < 12; j++) log.add(`u${u}`, `i${rand() < 0.8 ? g * 100 + Math.floor(rand() * 100) : Math.floor(rand() * 3000)}`);
+    }
+    const als = await new AlsModel({ factors: 16, iterations: 6 }).fit(await Dataset.build(log), { seed: 1, threads: 1 });
+    const path = join(dir, 'als-3000.fastrec');
+    await saveModel(als, path);
+    const server = await buildServer({ modelPath: path, logger: false, ann: { ef: 64 } });
+    try {
+      let hit = 0;
+      let total = 0;
+      for (let n = 0; n < 100; n++) {
+        const id = `i${(n * 37) % 3000}`;
+        const res = await server.inject({ url: `/v1/items/${id}/similar?k=10` });
+        expect(res.statusCode).toBe(200);
+        const got = res.json().items as { item: string; score: number }[];
+        const exact = als.similarItems(id, 10);
+        const truth = new Set(exact.items);
+        for (const x of got) if (truth.has(x.item)) hit++;
+        total += exact.items.length;
+        // Scores are the exact cosines, best first, and the item itself never appears.
+        const all = new Map(als.similarItems(id, 3000).items.map((it, r, arr) => [it, r] as const));
+        const allScores = als.similarItems(id, 3000).scores;
+        for (let r = 0; r < got.length; r++) {
+          expect(got[r]!.item).not.toBe(id);
+          expect(got[r]!.score).toBeCloseTo(allScores[all.get(got[r]!.item)!]!, 5);
+          if (r > 0) expect(got[r]!.score).toBeLessThanOrEqual(got[r - 1]!.score);
+        }
+      }
+      expect(hit / total).toBeGreaterThan(0.9);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('indexes stored in the model file (fastrec train --ann)', () => {
+  it('serves from the stored indexes without building them, and rejects damaged or mismatched ones', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { AlsModel } = await import('../lib/models/als.js');
+    const { buildServingIndexes, USER_INDEX, SIMILAR_INDEX } = await import('../lib/server/model.js');
+    const { readModelFile, writeModelFile } = await import('../lib/io/modelfile.js');
+    const log = new Interactions();
+    for (let u = 0; u < 40; u++) for (let j = 0; j < 5; j++) log.add(`u${u}`, `i${(u < 20 ? 0 : 25) + ((u * 3 + j * 7) % 25)}`);
+    const als = await new AlsModel({ factors: 8, iterations: 4 }).fit(await Dataset.build(log), { seed: 1, threads: 1 });
+    const indexes = await buildServingIndexes(als);
+    expect(Object.keys(indexes).sort()).toEqual([SIMILAR_INDEX, USER_INDEX].sort());
+    const path = join(dir, 'als-indexed.fastrec');
+    await saveModel(als, path, { indexes });
+    const server = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 } });
+    try {
+      expect((await server.inject({ url: '/healthz' })).json().model).toMatchObject({ scoring: 'hnsw', index: 'stored' });
+      for (const u of ['u1', 'u30']) expect(itemsOf(await server.inject({ url: `/v1/users/${u}/recommendations?k=5` })), u).toEqual(als.recommend(u, { k: 5 }).items);
+      for (const i of ['i3', 'i30']) expect(itemsOf(await server.inject({ url: `/v1/items/${i}/similar?k=5` })), i).toEqual(als.similarItems(i, 5).items);
+      // Reloading the same file maps the stored indexes again.
+      const r = await server.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth });
+      expect(r.json().model.index).toBe('stored');
+    } finally {
+      await server.close();
+    }
+    // Without stored indexes the service builds them.
+    const plain = join(dir, 'als-plain.fastrec');
+    await saveModel(als, plain);
+    const built = await buildServer({ modelPath: plain, logger: false, ann: {} });
+    expect((await built.inject({ url: '/healthz' })).json().model.index).toBe('built');
+    await built.close();
+
+    // Index bytes that pass the file checksum but are not an index, and an index of another model.
+    const { state, info } = readModelFile(path);
+    const garbage = join(dir, 'als-garbage.fastrec');
+    writeModelFile(garbage, state, info.metadata, { [USER_INDEX]: Uint8Array.from({ length: 4096 }, (_, i) => (i * 31) & 255), [SIMILAR_INDEX]: indexes[SIMILAR_INDEX]! });
+    await expect(buildServer({ modelPath: garbage, logger: false, ann: {} })).rejects.toThrow(/stored index 'ann.users' cannot be used/);
+    const tiny = new Interactions();
+    for (const [u, i] of [['a', 'x'], ['b', 'y'], ['c', 'z']]) tiny.add(u!, i!);
+    const small = await new AlsModel({ factors: 8, iterations: 2 }).fit(await Dataset.build(tiny), { seed: 1, threads: 1 });
+    const mismatched = join(dir, 'als-mismatch.fastrec');
+    writeModelFile(mismatched, state, info.metadata, { ...(await buildServingIndexes(small)) });
+    await expect(buildServer({ modelPath: mismatched, logger: false, ann: {} })).rejects.toThrow(/stored index 'ann.users' cannot be used \(index: holds 3 items; the factors have 50\)/);
+    // A flipped byte inside a stored index is caught by the file's checksums.
+    const flipped = new Uint8Array(fs.readFileSync(path));
+    flipped[info.sections.find((x) => x.name === `index:${USER_INDEX}`)!.offset + 100]! ^= 4;
+    const flippedPath = join(dir, 'als-flipped.fastrec');
+    fs.writeFileSync(flippedPath, flipped);
+    await expect(buildServer({ modelPath: flippedPath, logger: false, ann: {} })).rejects.toThrow(/index:ann.users fails its checksum/);
+    // Only factor models have serving indexes.
+    await expect(buildServingIndexes(model as never)).rejects.toThrow(/needs a factor model/);
   });
 });
 
@@ -296,6 +403,94 @@ describe('serving the hybrid', () => {
       expect(itemsOf(cart)).not.toContain('i2');
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('the per-user result cache (--cache)', () => {
+  const metric = async (server: FastifyInstance, name: string): Promise<number> => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec((await server.inject({ url: '/metrics' })).body);
+    return m ? Number(m[1]) : NaN;
+  };
+
+  it('answers repeated requests from the cache, and drops a user on their events and everyone on reload', async () => {
+    const path = join(dir, 'cache-a.fastrec');
+    fs.copyFileSync(join(dir, 'a.fastrec'), path);
+    const server = await buildServer({ modelPath: path, token: TOKEN, logger: false, cacheUsers: 2 });
+    try {
+      const first = itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=5' }));
+      expect(first).toEqual(model.recommend('u1', { k: 5 }).items);
+      expect(await metric(server, 'fastrec_cache_misses')).toBe(1);
+      expect(itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=5' }))).toEqual(first);
+      expect(await metric(server, 'fastrec_cache_hits')).toBe(1);
+      // Another variant of the request is its own entry.
+      expect(itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=3' }))).toEqual(first.slice(0, 3));
+      expect(await metric(server, 'fastrec_cache_misses')).toBe(2);
+
+      // Events of u1 (and only u1) drop u1's entries: the next answer folds them in.
+      await server.inject({ url: '/v1/users/u2/recommendations?k=5' });
+      const ev = await server.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events: [{ user: 'u1', item: 'i20', value: 3 }] } });
+      expect(ev.statusCode).toBe(202);
+      const history = [0, 1, 2, 3, 4].map((i) => ({ item: `i${i}`, value: 1 })).concat([{ item: 'i20', value: 3 }]);
+      const after = itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=5' }));
+      expect(after).toEqual(model.recommendForHistory(history, { k: 5 }).items);
+      expect(after).not.toEqual(first);
+      const hits = await metric(server, 'fastrec_cache_hits');
+      expect(itemsOf(await server.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(model.recommend('u2', { k: 5 }).items);
+      expect(await metric(server, 'fastrec_cache_hits')).toBe(hits + 1);
+
+      // A numeric user id posted as a number drops the entry of the URL's string form too.
+      expect(itemsOf(await server.inject({ url: '/v1/users/5/recommendations?k=4' }))).toEqual(model.recommend(5, { k: 4 }).items);
+      await server.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events: [{ user: 5, item: 'i30' }] } });
+      const five = await server.inject({ url: '/v1/users/5/recommendations?k=4' });
+      expect(five.statusCode).toBe(200);
+      expect(itemsOf(five)).not.toEqual(model.recommend(5, { k: 4 }).items);
+
+      // Reload: every entry goes, the new model answers.
+      expect(itemsOf(await server.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(model.recommend('u3', { k: 5 }).items);
+      expect((await server.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'b.fastrec') } })).statusCode).toBe(200);
+      expect(itemsOf(await server.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
+      expect(await metric(server, 'fastrec_cache_users')).toBe(1);
+      // Bounded: at most cacheUsers users are kept.
+      for (const u of ['u0', 'u2', 'u4']) await server.inject({ url: `/v1/users/${u}/recommendations?k=5` });
+      expect(await metric(server, 'fastrec_cache_users')).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is off by default', async () => {
+    await open.inject({ url: '/v1/users/u1/recommendations?k=5' });
+    const text = (await open.inject({ url: '/metrics' })).body;
+    expect(text).not.toMatch(/fastrec_cache_hits/);
+  });
+});
+
+describe('several workers (serve --workers) pass events and reloads to each other', () => {
+  it('applies events and reloads received from a peer', async () => {
+    // Two services joined the way the cluster primary joins workers: each one's messages reach the other.
+    type Msg = Parameters<NonNullable<Parameters<typeof buildServer>[0]['peers']>['send']>[0];
+    const handlers: ((m: Msg) => void)[] = [];
+    const link = (self: number) => ({
+      send: (m: Msg) => handlers[1 - self]?.(structuredClone(m)),
+      onMessage: (h: (m: Msg) => void) => {
+        handlers[self] = h;
+      },
+    });
+    const a = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, cacheUsers: 10, peers: link(0) });
+    const b = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, cacheUsers: 10, peers: link(1) });
+    try {
+      expect(itemsOf(await b.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(model.recommend('u2', { k: 5 }).items);
+      await a.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events: [{ user: 'u2', item: 'i11', value: 4 }] } });
+      const want = model.recommendForHistory([{ item: 'i11', value: 4 }], { k: 5 }).items;
+      expect(itemsOf(await b.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(want);
+      expect(itemsOf(await a.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(want);
+      expect((await a.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'b.fastrec') } })).statusCode).toBe(200);
+      for (let t = 0; t < 100 && (await b.inject({ url: '/healthz' })).json().model.path !== join(dir, 'b.fastrec'); t++) await new Promise((r) => setTimeout(r, 10));
+      expect(itemsOf(await b.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

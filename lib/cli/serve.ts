@@ -1,17 +1,25 @@
 /**
- * `fastrec serve <model>`: the HTTP service.
+ * `fastrec serve <model>`: the HTTP service, in one process or, with
+ * --workers N, in N processes (node:cluster) sharing one port.
  */
-import { buildServer, serve, MIN_TOKEN_LENGTH } from '../server/app.js';
+import cluster from 'node:cluster';
+import { buildServer, serve, MIN_TOKEN_LENGTH, type PeerLink, type PeerMessage } from '../server/app.js';
 import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
-                     [--max-k 1000] [--body-limit BYTES] [--log-level info] [--log-requests] [--ann [--ef 64]]
+                     [--max-k 1000] [--body-limit BYTES] [--log-level info] [--log-requests]
+                     [--ann [--ef 64] [--ann-storage float16|float32]] [--cache USERS] [--workers N]
 
 Serves recommendations over HTTP (JSON). Write and admin endpoints (POST /v1/events,
 POST /v1/admin/reload) need a bearer token of at least ${MIN_TOKEN_LENGTH} characters, from --token or the
 FASTREC_TOKEN environment variable; without one they answer 403.
---ann answers known users' top-k through an HNSW index over the item factors (factor models
-such as als; approximate, built at start-up and on reload; --ef trades recall for speed).
+--ann answers known users' top-k and similar items through HNSW indexes over the item factors
+(factor models such as als; approximate; --ef trades recall for speed). The indexes stored in the
+model file (fastrec train --ann) are used in place; otherwise they are built at start-up and on reload.
+--cache USERS keeps the answers of up to USERS users' recent requests; a user's entries are
+dropped when their events arrive and all are dropped on reload (hits and misses on /metrics).
+--workers N runs N processes on the same port (the model file is memory-mapped: they share its
+pages); events and reloads sent to one worker are passed on to the others. /metrics is per worker.
 Logs are JSON lines (pino): start-up, reloads, errors; --log-requests adds one line per request.
 Stop with Ctrl-C or SIGTERM: in-flight requests finish first.`;
 
@@ -28,6 +36,9 @@ export async function runServe(args: string[]): Promise<number> {
       ann: { type: 'boolean', default: false },
       'log-requests': { type: 'boolean', default: false },
       ef: { type: 'string' },
+      'ann-storage': { type: 'string' },
+      cache: { type: 'string' },
+      workers: { type: 'string' },
     },
     SERVE_USAGE,
   );
@@ -39,17 +50,110 @@ export async function runServe(args: string[]): Promise<number> {
   const port = intOption(values, 'port', 8080, 0, 65535, SERVE_USAGE);
   const maxK = intOption(values, 'max-k', 1000, 1, 100_000, SERVE_USAGE);
   const bodyLimit = intOption(values, 'body-limit', 1 << 20, 1024, 1 << 30, SERVE_USAGE);
+  const cacheUsers = intOption(values, 'cache', 0, 0, 100_000_000, SERVE_USAGE);
+  const workers = intOption(values, 'workers', 1, 1, 256, SERVE_USAGE);
   const level = String(values['log-level'] ?? 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`, SERVE_USAGE);
   const token = (values.token as string | undefined) ?? process.env.FASTREC_TOKEN;
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
     throw new UsageError(`the token must have at least ${MIN_TOKEN_LENGTH} characters; generate one with: openssl rand -hex 24`, SERVE_USAGE);
   }
-  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE) } : false;
-  const app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level }, ann, logRequests: values['log-requests'] === true });
-  if (!token) app.log.warn('no token given (--token or FASTREC_TOKEN): POST /v1/events and /v1/admin/reload are disabled');
-  await serve(app, port, String(values.host ?? '127.0.0.1'));
+  const storage = String(values['ann-storage'] ?? 'float16');
+  if (storage !== 'float16' && storage !== 'float32') throw new UsageError(`--ann-storage must be float16 or float32, got ${JSON.stringify(storage)}`, SERVE_USAGE);
+  if (!values.ann && (values.ef !== undefined || values['ann-storage'] !== undefined)) throw new UsageError('--ef and --ann-storage apply only with --ann', SERVE_USAGE);
+  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE), storage: storage as 'float16' | 'float32' } : false;
+  const host = String(values.host ?? '127.0.0.1');
+
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, level);
+
+  const peers = cluster.isWorker ? workerLink() : undefined;
+  let app;
+  try {
+    app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level }, ann, cacheUsers, logRequests: values['log-requests'] === true, ...(peers ? { peers } : {}) });
+  } catch (err) {
+    // Let a worker exit with the error's code once it is printed (its IPC channel would keep it alive).
+    if (cluster.isWorker) setImmediate(() => process.exit());
+    throw err;
+  }
+  if (!token && !cluster.isWorker) app.log.warn('no token given (--token or FASTREC_TOKEN): POST /v1/events and /v1/admin/reload are disabled');
+  await serve(app, port, host);
+  if (cluster.isWorker) {
+    // The primary went away (killed): stop rather than serve on unsupervised.
+    process.once('disconnect', () => void app.close().then(() => process.exit(0)));
+  }
   // Keep running until a signal closes the server.
   await new Promise<void>((resolve) => app.server.once('close', () => resolve()));
   return 0;
+}
+
+/** A worker talks to its peers through the primary, which passes each message to every other worker. */
+function workerLink(): PeerLink {
+  return {
+    send: (m) => process.send?.(m),
+    onMessage: (handler) => process.on('message', (m: PeerMessage) => handler(m)),
+  };
+}
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+let logThreshold = 30;
+
+/** One JSON log line from the primary (the workers log through pino in the same shape and levels). */
+function log(level: number, msg: string, extra: Record<string, unknown> = {}): void {
+  if (level < logThreshold) return;
+  process.stderr.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...extra }) + '\n');
+}
+
+/**
+ * The cluster primary: forks the workers (each re-runs this command and
+ * listens on the shared port), relays events and reloads between them,
+ * replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
+ */
+async function runPrimary(n: number, level: string): Promise<number> {
+  logThreshold = LEVELS[level] ?? 30;
+  let stopping = false;
+  let started = 0;
+  const fork = (): void => {
+    const w = cluster.fork();
+    w.on('message', (m: PeerMessage) => {
+      if (m?.type !== 'fastrec:events' && m?.type !== 'fastrec:reload') return;
+      for (const other of Object.values(cluster.workers ?? {})) if (other && other !== w && other.isConnected()) other.send(m);
+    });
+    w.once('listening', () => {
+      started++;
+      if (started === n) log(30, `all ${n} workers listening`);
+    });
+  };
+  let failCode: number | undefined;
+  return new Promise<number>((resolve) => {
+    cluster.on('exit', (w, code, signal) => {
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) resolve(failCode ?? 0);
+        return;
+      }
+      if (started < n) {
+        // A worker failed at start-up (bad model file, port in use...): it printed why; stop the rest.
+        stopping = true;
+        failCode = typeof code === 'number' && code !== 0 ? code : 1;
+        log(50, `a worker failed to start (exit code ${code ?? signal}); stopping`);
+        const rest = Object.values(cluster.workers ?? {});
+        if (rest.length === 0) resolve(failCode);
+        for (const other of rest) other?.process.kill('SIGTERM');
+        return;
+      }
+      log(40, `worker ${w.process.pid} exited (${code ?? signal}); starting a replacement`);
+      started--;
+      fork();
+    });
+    const shutdown = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log(30, 'shutting down', { signal });
+      const live = Object.values(cluster.workers ?? {});
+      if (live.length === 0) resolve(0);
+      for (const w of live) w?.process.kill('SIGTERM');
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    for (let i = 0; i < n; i++) fork();
+  });
 }

@@ -10,13 +10,14 @@
  *   POST /v1/admin/reload                (token) swap in a model file; requests never fail meanwhile
  *   GET  /healthz, GET /metrics
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js';
 import type { Id } from '../data/idmap.js';
 import type { Recommendations, RecommendOptions } from '../recommender.js';
 import { Metrics } from './metrics.js';
-import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, type AnnServeOptions, type ServedModel } from './model.js';
+import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
+import { ResultCache } from './cache.js';
 import * as S from './schemas.js';
 
 export interface ServerOptions {
@@ -37,6 +38,23 @@ export interface ServerOptions {
   maxEventsPerUser?: number;
   /** Answer known users' top-k through an HNSW index over the item factors (approximate; factor models only). */
   ann?: AnnServeOptions | false;
+  /**
+   * Cache user recommendation responses for up to this many users (default 0: off).
+   * A user's entries are dropped when their events arrive; all are dropped on reload.
+   */
+  cacheUsers?: number;
+  /** The other processes of `serve --workers N`: events and reloads are passed on to them. */
+  peers?: PeerLink;
+}
+
+/** Messages between the workers of one service (through the cluster primary). */
+export type PeerMessage =
+  | { type: 'fastrec:events'; events: { user: Id; item: Id; value: number }[] }
+  | { type: 'fastrec:reload'; path: string };
+
+export interface PeerLink {
+  send(message: PeerMessage): void;
+  onMessage(handler: (message: PeerMessage) => void): void;
 }
 
 /** Tokens shorter than this are refused: they are guessable. */
@@ -48,6 +66,7 @@ interface Ctx {
   live: LiveHistories;
   metrics: Metrics;
   maxK: number;
+  cache: ResultCache<Record<string, unknown>> | undefined;
 }
 
 class HttpError extends Error {
@@ -74,12 +93,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     live: new LiveHistories(options.maxLiveUsers, options.maxEventsPerUser),
     metrics: new Metrics(),
     maxK,
+    cache: options.cacheUsers ? new ResultCache(options.cacheUsers) : undefined,
   };
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
     forceCloseConnections: 'idle',
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
+    // Without request logs, a per-request child logger (pino child + bindings) is pure cost:
+    // requests log through the service logger, and errors name their request id themselves.
+    ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
@@ -92,7 +115,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
     }
-    req.log.error({ err }, 'request failed');
+    req.log.error({ err, reqId: req.id, url: req.url }, 'request failed');
     const code = err instanceof FastrecError ? err.code : 'INTERNAL';
     return reply.code(500).send({ error: code, message: 'internal error; see the service log' });
   });
@@ -112,7 +135,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   };
 
   registerReadRoutes(app, ctx);
-  registerWriteRoutes(app, ctx, requireToken);
+  const peers = registerWriteRoutes(app, ctx, requireToken, options.peers);
+  options.peers?.onMessage((m) => peers.receive(m));
   app.get('/healthz', { schema: { response: { 200: S.health } } }, async () => health(ctx));
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(ctx.metrics.render()));
   return app;
@@ -122,15 +146,19 @@ function health(ctx: Ctx): Record<string, unknown> {
   const s = ctx.served;
   return {
     status: 'ok',
-    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null, scoring: s.ann ? 'hnsw' : 'exact' },
+    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null, scoring: s.ann ? 'hnsw' : 'exact', index: s.ann?.source ?? null },
     liveUsers: ctx.live.users,
+    // Which process answered (serve --workers N runs several).
+    pid: process.pid,
   };
 }
 
 function registerMetrics(app: FastifyInstance, ctx: Ctx): void {
   const m = ctx.metrics;
-  app.addHook('onResponse', async (req, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     m.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
   m.gauge('fastrec_model_items', 'Items known to the served model.', () => ctx.served.items?.size ?? NaN);
   m.gauge('fastrec_model_users', 'Users known to the served model.', () => ctx.served.users?.size ?? NaN);
@@ -138,6 +166,12 @@ function registerMetrics(app: FastifyInstance, ctx: Ctx): void {
   m.gauge('fastrec_live_users', 'Users with events posted since the model was loaded.', () => ctx.live.users);
   m.inc('fastrec_events', 'Events accepted by POST /v1/events.', 0);
   m.inc('fastrec_reloads', 'Successful model reloads.', 0);
+  if (ctx.cache) {
+    const cache = ctx.cache;
+    m.gauge('fastrec_cache_users', 'Users with cached recommendations.', () => cache.size);
+    m.gauge('fastrec_cache_hits', 'Recommendation requests answered from the cache since start (counter semantics).', () => cache.hits);
+    m.gauge('fastrec_cache_misses', 'Recommendation requests scored live since start (counter semantics).', () => cache.misses);
+  }
 }
 
 interface Filters {
@@ -163,6 +197,11 @@ function options(f: Filters, ctx: Ctx, extraExclude: Id[] = []): RecommendOption
   return { k, filterSeen: f.filterSeen ?? true, ...(all ? { exclude: all } : {}), ...(f.include !== undefined ? { include: idList(f.include) } : {}) };
 }
 
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
 function body(rec: Recommendations, extra: Record<string, unknown>): Record<string, unknown> {
   const items = new Array(rec.items.length);
   for (let r = 0; r < rec.items.length; r++) items[r] = { item: rec.items[r], score: rec.scores[r] };
@@ -177,6 +216,14 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       const served = ctx.served; // one model for the whole request, even if a reload swaps it meanwhile
       const raw = req.params.id;
       const known = lookupId(served.users, raw);
+      const cache = ctx.cache;
+      // The raw query string names the variant: the answer depends only on it, the user and the model.
+      const variant = cache ? queryOf(req.url) : '';
+      const ukey = cache ? userKey(known ?? raw) : '';
+      if (cache) {
+        const hit = cache.get(ukey, variant);
+        if (hit) return hit;
+      }
       const live = ctx.live.get(known ?? raw);
       let rec: Recommendations;
       if (live) {
@@ -192,7 +239,10 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
         const opts = { ...options(req.query, ctx), ...hybridOptions(served, req.query.context, undefined) };
         rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
       }
-      return body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
+      const out = body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
+      // Scoring is synchronous, so no reload or event came between the lookup and here.
+      if (cache && ctx.served === served) cache.set(ukey, variant, out);
+      return out;
     },
   );
 
@@ -220,7 +270,13 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       const served = ctx.served;
       const k = req.query.k ?? 10;
       const known = lookupId(served.items, req.params.id);
-      const rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
+      let rec: Recommendations;
+      if (served.ann && known !== undefined) {
+        const r = served.ann.similar.similar(served.items!.index(known)!, k);
+        rec = { items: served.items!.idsOf(r.indices), indices: r.indices, scores: r.scores };
+      } else {
+        rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
+      }
       return body(rec, { item: req.params.id, model: served.info.kind });
     },
   );
@@ -274,13 +330,32 @@ function hint(err: unknown, kind: 'user' | 'item'): unknown {
   return new HttpError(404, 'UNKNOWN_ID', `unknown ${kind} id ${JSON.stringify(err.id)}: ${what}`);
 }
 
-function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>): void {
+/** Fold accepted events into the live histories and drop the users' cached answers. */
+function applyEvents(ctx: Ctx, events: { user: Id; item: Id; value: number }[]): void {
+  for (const e of events) {
+    ctx.live.add(e.user, e.item, e.value);
+    if (ctx.cache) {
+      ctx.cache.invalidate(userKey(e.user));
+      // A URL names a user by a string: drop that form too (an unknown numeric user id posted as a number).
+      if (typeof e.user === 'number') ctx.cache.invalidate(userKey(String(e.user)));
+    }
+  }
+}
+
+async function reload(ctx: Ctx, path: string): Promise<void> {
+  const next = await loadServedModel(path, ctx.ann);
+  // Requests keep using the old model until this single assignment.
+  ctx.served = next;
+  ctx.cache?.clear();
+}
+
+function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, peers: PeerLink | undefined): { receive(m: PeerMessage): void } {
   app.post<{ Body: { events: { user: Id; item: Id; value?: number; type?: string }[] } }>(
     '/v1/events',
     { onRequest: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
     async (req, reply: FastifyReply) => {
       const served = ctx.served;
-      let accepted = 0;
+      const accepted: { user: Id; item: Id; value: number }[] = [];
       const unknownItems: Id[] = [];
       for (const e of req.body.events) {
         const item = served.items ? lookupId(served.items, e.item) : e.item;
@@ -288,12 +363,12 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
           if (unknownItems.length < 20) unknownItems.push(e.item);
           continue;
         }
-        const user = lookupId(served.users, e.user) ?? e.user;
-        ctx.live.add(user, item, e.value ?? 1);
-        accepted++;
+        accepted.push({ user: lookupId(served.users, e.user) ?? e.user, item, value: e.value ?? 1 });
       }
-      ctx.metrics.inc('fastrec_events', 'Events accepted by POST /v1/events.', accepted);
-      return reply.code(202).send({ accepted, ignored: req.body.events.length - accepted, unknownItems });
+      applyEvents(ctx, accepted);
+      if (accepted.length) peers?.send({ type: 'fastrec:events', events: accepted });
+      ctx.metrics.inc('fastrec_events', 'Events accepted by POST /v1/events.', accepted.length);
+      return reply.code(202).send({ accepted: accepted.length, ignored: req.body.events.length - accepted.length, unknownItems });
     },
   );
 
@@ -306,9 +381,8 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
       const path = req.body?.path ?? ctx.served.path;
       const started = performance.now();
       try {
-        reloading = loadServedModel(path, ctx.ann);
-        // Requests keep using the old model until this single assignment.
-        ctx.served = (await reloading) as ServedModel;
+        reloading = reload(ctx, path);
+        await reloading;
       } catch (err) {
         const code = (err as { code?: string }).code;
         throw new HttpError(code === 'IO_ERROR' ? 400 : 422, code ?? 'RELOAD_FAILED', `reload failed, still serving the previous model: ${(err as Error).message}`);
@@ -316,10 +390,31 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
         reloading = undefined;
       }
       ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
+      peers?.send({ type: 'fastrec:reload', path });
       req.log.info({ path, kind: ctx.served.info.kind, ms: Math.round(performance.now() - started) }, 'model reloaded');
       return health(ctx);
     },
   );
+
+  // What another worker accepted: apply it here too (the file was checked there already).
+  let peerReload: Promise<void> = Promise.resolve();
+  return {
+    receive(m: PeerMessage): void {
+      if (m?.type === 'fastrec:events') {
+        applyEvents(ctx, m.events);
+      } else if (m?.type === 'fastrec:reload') {
+        peerReload = peerReload.then(() =>
+          reload(ctx, m.path).then(
+            () => {
+              ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
+              app.log.info({ path: m.path }, 'model reloaded (requested through another worker)');
+            },
+            (err: unknown) => app.log.error({ err, path: m.path }, 'reload requested through another worker failed; still serving the previous model'),
+          ),
+        );
+      }
+    },
+  };
 }
 
 /** Start listening and close gracefully on SIGINT/SIGTERM (in-flight requests finish; idle connections close). */

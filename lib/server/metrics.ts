@@ -7,8 +7,11 @@
 /** Latency bucket upper bounds in seconds (cumulative "le" buckets). */
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-interface Histogram {
-  counts: number[];
+/** One route's series; label text built once, counts kept per bucket (made cumulative when rendered). */
+interface RouteSeries {
+  labels: string;
+  byStatus: Map<number, number>;
+  buckets: number[];
   sum: number;
   count: number;
 }
@@ -16,21 +19,24 @@ interface Histogram {
 const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 export class Metrics {
-  private readonly requests = new Map<string, number>();
-  private readonly latency = new Map<string, Histogram>();
+  private readonly routes = new Map<string, RouteSeries>();
   private readonly counters = new Map<string, { help: string; value: number }>();
   private readonly gauges = new Map<string, { help: string; value: () => number; labels?: Record<string, string> }>();
 
-  /** Count one finished request and its duration. */
+  /** Count one finished request and its duration (on every request: no string building after a route's first). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `method="${escapeLabel(method)}",route="${escapeLabel(route)}",status="${status}"`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    const hkey = `method="${escapeLabel(method)}",route="${escapeLabel(route)}"`;
-    let h = this.latency.get(hkey);
-    if (!h) this.latency.set(hkey, (h = { counts: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0 }));
-    for (let b = 0; b < BUCKETS.length; b++) if (seconds <= BUCKETS[b]!) h.counts[b]!++;
-    h.sum += seconds;
-    h.count++;
+    const key = method + ' ' + route;
+    let r = this.routes.get(key);
+    if (!r) {
+      r = { labels: `method="${escapeLabel(method)}",route="${escapeLabel(route)}"`, byStatus: new Map(), buckets: new Array<number>(BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+      this.routes.set(key, r);
+    }
+    r.byStatus.set(status, (r.byStatus.get(status) ?? 0) + 1);
+    let b = 0;
+    while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;
+    r.buckets[b]!++;
+    r.sum += seconds;
+    r.count++;
   }
 
   /** A counter (name without the _total suffix). */
@@ -53,14 +59,18 @@ export class Metrics {
     const out: string[] = [];
     out.push('# HELP fastrec_http_requests_total HTTP requests by method, route and status code.');
     out.push('# TYPE fastrec_http_requests_total counter');
-    for (const [k, v] of this.requests) out.push(`fastrec_http_requests_total{${k}} ${v}`);
+    for (const r of this.routes.values()) for (const [status, v] of r.byStatus) out.push(`fastrec_http_requests_total{${r.labels},status="${status}"} ${v}`);
     out.push('# HELP fastrec_http_request_duration_seconds HTTP request latency.');
     out.push('# TYPE fastrec_http_request_duration_seconds histogram');
-    for (const [k, h] of this.latency) {
-      BUCKETS.forEach((b, i) => out.push(`fastrec_http_request_duration_seconds_bucket{${k},le="${b}"} ${h.counts[i]}`));
-      out.push(`fastrec_http_request_duration_seconds_bucket{${k},le="+Inf"} ${h.count}`);
-      out.push(`fastrec_http_request_duration_seconds_sum{${k}} ${h.sum}`);
-      out.push(`fastrec_http_request_duration_seconds_count{${k}} ${h.count}`);
+    for (const r of this.routes.values()) {
+      let cumulative = 0;
+      BUCKETS.forEach((b, i) => {
+        cumulative += r.buckets[i]!;
+        out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="${b}"} ${cumulative}`);
+      });
+      out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="+Inf"} ${r.count}`);
+      out.push(`fastrec_http_request_duration_seconds_sum{${r.labels}} ${r.sum}`);
+      out.push(`fastrec_http_request_duration_seconds_count{${r.labels}} ${r.count}`);
     }
     for (const [name, c] of this.counters) {
       out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);

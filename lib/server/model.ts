@@ -8,8 +8,9 @@ import { IdMap, type Id } from '../data/idmap.js';
 import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
-import { AnnScorer } from '../ann.js';
-import { InvalidArgumentError } from '../errors.js';
+import { AnnScorer, HnswIndex } from '../ann.js';
+import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../errors.js';
+import { normalizeRows } from '../models/factor.js';
 
 export interface ServedModel {
   model: PersistableRecommender;
@@ -21,13 +22,83 @@ export interface ServedModel {
   items: IdMap | undefined;
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
   /** An HNSW index over the item factors (serve --ann), for factor models that expose userVector and itemFactors. */
-  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined } | undefined;
+  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex; source: 'stored' | 'built' } | undefined;
+}
+
+/** Names of the index sections `fastrec train --ann` stores in a model file. */
+export const USER_INDEX = 'ann.users';
+export const SIMILAR_INDEX = 'ann.similar';
+
+/**
+ * Items similar to an item by the cosine of their factors (what factor models'
+ * similarItems computes exactly), through an HNSW index over the unit-length
+ * factors; candidates are re-scored exactly from the unit factors.
+ */
+export class SimilarIndex {
+  private readonly deny = new Int32Array(1);
+  constructor(
+    readonly index: HnswIndex,
+    /** Unit-length item factors, n x dim. */
+    readonly unit: Float32Array,
+    readonly dim: number,
+  ) {}
+
+  /** Over an index built earlier (HnswIndex.fromBytes): cosine metric, ids the item indices 0..n-1. */
+  static fromIndex(index: HnswIndex, itemFactors: Float32Array, dim: number): SimilarIndex {
+    const n = itemFactors.length / dim;
+    if (index.metric !== 'cosine') throw new InvalidArgumentError(`the similar-items index must use metric 'cosine' (it uses '${index.metric}')`);
+    if (index.dim !== dim) throw new DimensionMismatchError(`the similar-items index holds vectors of ${index.dim} numbers; the model's factors have ${dim}`);
+    const ids = index.idMap.ids();
+    if (ids.length !== n) throw new DimensionMismatchError(`the similar-items index holds ${ids.length} items; the model has ${n}`);
+    for (let i = 0; i < n; i++) if (ids[i] !== i) throw new InvalidArgumentError(`the similar-items index names item #${i} ${JSON.stringify(ids[i])}; expected the item index ${i}`);
+    return new SimilarIndex(index, normalizeRows(itemFactors, dim), dim);
+  }
+
+  static async build(itemFactors: Float32Array, dim: number, options: { M?: number; efConstruction?: number; ef?: number; storage?: 'float32' | 'float16' } = {}): Promise<SimilarIndex> {
+    const unit = normalizeRows(itemFactors, dim);
+    const index = await HnswIndex.build(unit, { dim, metric: 'cosine', M: options.M ?? 16, efConstruction: options.efConstruction ?? 100, ef: options.ef ?? 64, storage: options.storage ?? 'float16' });
+    return new SimilarIndex(index, unit, dim);
+  }
+
+  /** The k items most similar to item index `item` (never itself), best first. */
+  similar(item: number, k: number): { indices: Int32Array; scores: Float32Array } {
+    const d = this.dim;
+    const q = this.unit.subarray(item * d, (item + 1) * d);
+    this.deny[0] = item;
+    const r = this.index.searchLabels(q, k, this.index.ef, null, this.deny);
+    const cand = r.labels;
+    const m = cand.length;
+    const scores = new Float32Array(m);
+    const u = this.unit;
+    for (let c = 0; c < m; c++) {
+      const i = cand[c]!;
+      let s = 0;
+      for (let j = 0, o = i * d; j < d; j++) s += q[j]! * u[o + j]!;
+      scores[c] = s;
+    }
+    for (let a = 1; a < m; a++) {
+      const s = scores[a]!;
+      const i = cand[a]!;
+      let b = a - 1;
+      while (b >= 0 && (scores[b]! < s || (scores[b] === s && cand[b]! > i))) {
+        scores[b + 1] = scores[b]!;
+        cand[b + 1] = cand[b]!;
+        b--;
+      }
+      scores[b + 1] = s;
+      cand[b + 1] = i;
+    }
+    return { indices: cand, scores };
+  }
 }
 
 export interface AnnServeOptions {
   M?: number;
   efConstruction?: number;
+  /** Search beam width (default 64): recall against cost per request. */
   ef?: number;
+  /** Vector storage of indexes built at start-up (default 'float16'). */
+  storage?: 'float32' | 'float16';
 }
 
 interface FactorModel {
@@ -42,10 +113,62 @@ function isFactorModel(m: unknown): m is FactorModel {
   return typeof f.userVector === 'function' && f.itemFactors instanceof Float32Array;
 }
 
+interface IndexBuildOptions {
+  M?: number;
+  efConstruction?: number;
+  ef?: number;
+  storage?: 'float32' | 'float16';
+}
+
+function factorsOf(model: unknown, items: number, what: string): { model: FactorModel; dim: number } {
+  if (!isFactorModel(model) || items === 0 || model.itemFactors.length % items !== 0) {
+    throw new InvalidArgumentError(`${what} needs a factor model with its training data (e.g. als), not '${(model as { name?: string }).name ?? typeof model}'`);
+  }
+  return { model, dim: model.itemFactors.length / items };
+}
+
+async function buildIndexes(model: FactorModel, dim: number, options: IndexBuildOptions): Promise<{ scorer: AnnScorer; similar: SimilarIndex }> {
+  const build = { M: options.M ?? 16, efConstruction: options.efConstruction ?? 100, ef: options.ef ?? 64, storage: options.storage ?? 'float16' } as const;
+  const scorer = await AnnScorer.build(model.itemFactors, dim, { ...build, ...(model.itemBias ? { itemBias: model.itemBias } : {}) });
+  const similar = await SimilarIndex.build(model.itemFactors, dim, build);
+  return { scorer, similar };
+}
+
+/**
+ * The HNSW indexes `serve --ann` uses (user top-k by inner product, similar
+ * items by cosine), as sections to store with the model:
+ * `saveModel(model, path, { indexes: await buildServingIndexes(model) })`.
+ * The service then maps them from the file instead of building them at start-up.
+ */
+export async function buildServingIndexes(model: PersistableRecommender, options: IndexBuildOptions = {}): Promise<Record<string, Uint8Array>> {
+  const items = model.toState().ids['train.items']?.length ?? 0;
+  const { model: fm, dim } = factorsOf(model, items, 'buildServingIndexes');
+  const { scorer, similar } = await buildIndexes(fm, dim, options);
+  return { [USER_INDEX]: await scorer.index.toBytes(), [SIMILAR_INDEX]: await similar.index.toBytes() };
+}
+
+/** The stored indexes, checked against the model; a damaged or mismatched one is a CorruptFileError naming the section. */
+async function storedIndexes(path: string, sections: Record<string, Uint8Array>, model: FactorModel, dim: number): Promise<{ scorer: AnnScorer; similar: SimilarIndex } | undefined> {
+  const users = sections[USER_INDEX];
+  const sim = sections[SIMILAR_INDEX];
+  if (!users || !sim) return undefined;
+  const use = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new CorruptFileError(`${path}: the stored index '${name}' cannot be used (${(err as Error).message}). Re-create the file with \`fastrec train ... --ann\`, or serve it from a copy saved without indexes.`);
+    }
+  };
+  // In place: the graphs are read from the mapped file's pages (shared by every worker), not copied.
+  const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
+  const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim), model.itemFactors, dim));
+  return { scorer, similar };
+}
+
 /** Load a model file (memory-mapped where possible: the arrays are views of the page cache). */
 export async function loadServedModel(path: string, ann?: AnnServeOptions | false): Promise<ServedModel> {
   await import('../models/builtin.js');
-  const { state, info } = readModelFile(path);
+  const { state, info, indexes } = readModelFile(path);
   const model = modelFromState(state);
   const training = trainingOf(state);
   let index: ServedModel['ann'];
@@ -54,14 +177,14 @@ export async function loadServedModel(path: string, ann?: AnnServeOptions | fals
       throw new InvalidArgumentError(`--ann needs a factor model with its training data (e.g. als); ${path} holds a '${info.kind}' model`);
     }
     const dim = model.itemFactors.length / training.items.size;
-    const scorer = await AnnScorer.build(model.itemFactors, dim, {
-      M: ann.M ?? 16,
-      efConstruction: ann.efConstruction ?? 100,
-      ef: ann.ef ?? 64,
-      ...(model.itemBias ? { itemBias: model.itemBias } : {}),
-    });
+    const stored = await storedIndexes(path, indexes, model, dim);
+    const { scorer, similar } = stored ?? (await buildIndexes(model, dim, ann));
+    if (ann.ef !== undefined) {
+      scorer.index.ef = ann.ef;
+      similar.index.ef = ann.ef;
+    }
     const fold = model.foldIn?.bind(model);
-    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined };
+    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar, source: stored ? 'stored' : 'built' };
   }
   return { model, info, path, loadedAt: new Date(), ...training, ann: index };
 }
@@ -122,6 +245,11 @@ export function lookupId(map: IdMap | undefined, raw: Id): Id | undefined {
   return undefined;
 }
 
+/** One string per user id, keeping 5 and '5' apart (both may be ids). */
+export function userKey(user: Id): string {
+  return typeof user === 'number' ? `n:${user}` : `s:${user}`;
+}
+
 export interface LiveEvent {
   item: Id;
   value: number;
@@ -139,7 +267,7 @@ export class LiveHistories {
   ) {}
 
   private key(user: Id): string {
-    return `${typeof user}:${user}`;
+    return userKey(user);
   }
 
   add(user: Id, item: Id, value: number): void {

@@ -96,9 +96,10 @@ export const reloadBody = {
   ],
 } as const;
 
+// Responses: a type list, not anyOf, so fast-json-stringify picks by typeof instead of running a validator per item.
 const itemScore = {
   type: 'object',
-  properties: { item: id, score: { type: 'number' } },
+  properties: { item: { type: ['string', 'number'] }, score: { type: 'number' } },
 } as const;
 
 export const recommendations = {
@@ -130,8 +131,10 @@ export const health = {
         users: { type: ['integer', 'null'] },
         items: { type: ['integer', 'null'] },
         scoring: { type: 'string' },
+        index: { type: ['string', 'null'] },
       },
     },
     liveUsers: { type: 'integer' },
+    pid: { type: 'integer' },
   },
 } as const;

@@ -1,19 +1,19 @@
-// ANN exports: an HNSW graph and a flat exact index, each held by a JS
+// ANN exports: an HNSW graph (the flat exact index: exact_binding.cpp), held by a JS
 // External (a shared_ptr, so async work keeps the index alive even if the JS
 // object is collected meanwhile). lib/ann.ts validates arguments and owns the API.
 //
 // Labels cross as Int32Array (IdMap indices, >= 0); results pad with -1 / +Infinity.
+#include <time.h>
+
 #include <cstring>
 #include <memory>
 
-#include "ann/flat.hpp"
 #include "ann/hnsw.hpp"
 #include "binding.hpp"
 
 namespace fastrec::napi {
 namespace {
 
-using ann::FlatIndex;
 using ann::Hnsw;
 
 template <typename T>
@@ -26,6 +26,13 @@ template <typename T>
 std::shared_ptr<T> handle(const Napi::Value& v, const char* what) {
   if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, std::string(what) + ": expected a native index handle");
   return *v.As<Napi::External<std::shared_ptr<T>>>().Data();
+}
+
+// The pointer held by a handle, without the shared_ptr copy (an atomic
+// increment and decrement) of handle<T>(): for the per-query fast path.
+void* external_data(const Napi::Value& v) {
+  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "index: expected a native index handle");
+  return v.As<Napi::External<void>>().Data();
 }
 
 Array<int32_t> optional_ids(const Napi::Value& v, const char* name) {
@@ -68,6 +75,13 @@ Napi::Value cancellable(Napi::Env env, Napi::Promise promise, std::shared_ptr<Ca
   return promise;
 }
 
+Napi::Value loaded(Napi::Env env, Napi::Value handle, const std::string& meta) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", handle);
+  o.Set("meta", to_js(env, std::vector<uint8_t>(meta.begin(), meta.end())));
+  return o;
+}
+
 void check_dim(size_t length, size_t dim, const char* name) {
   if (dim == 0 || length % dim != 0)
     throw Error(ErrorCode::DimensionMismatch, std::string(name) + ": length " + std::to_string(length) +
@@ -105,6 +119,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     o.Set("maxNorm", double(h->max_norm()));
     o.Set("mipsTransform", h->params().mips_transform);
     o.Set("storage", h->params().float16 ? "float16" : "float32");
+    o.Set("labelEnd", double(h->label_end()));
     return o;
   });
 
@@ -182,6 +197,47 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     return o;
   });
 
+  // hnswSearchInto(handle, query, k, ef, outLabels: Int32Array, outDistances: Float32Array) -> count.
+  // The unfiltered single query without building a result object or typed
+  // arrays here (each costs more than a small search): lib/ann.ts owns the
+  // output arrays and copies the first `count` entries out.
+  export_fn(env, exports, "hnswSearchInto", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const auto& h = *static_cast<std::shared_ptr<Hnsw>*>(external_data(info[0]));
+    auto q = typed<float>(info[1], "query");
+    if (q.length != h->dim())
+      throw Error(ErrorCode::DimensionMismatch, "query: expected " + std::to_string(h->dim()) + " numbers but received " +
+                                                    std::to_string(q.length));
+    size_t k = size_t(integer(info[2], "k"));
+    size_t ef = size_t(integer(info[3], "ef"));
+    auto labels = typed<int32_t>(info[4], "outLabels");
+    auto distances = typed<float>(info[5], "outDistances");
+    if (labels.length < k || distances.length < k) throw Error(ErrorCode::InvalidArgument, "outLabels/outDistances: shorter than k");
+    size_t n = h->search(q.data, k, ef, nullptr, reinterpret_cast<uint32_t*>(labels.data), distances.data);
+    return Napi::Number::New(info.Env(), double(n));
+  });
+
+  // hnswTimeSearch(handle, queries, k, ef) -> CPU seconds for all the queries one by one, timed in C++
+  // (benchmarks: the search without the JS call around it).
+  export_fn(env, exports, "hnswTimeSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto q = typed<float>(info[1], "queries");
+    check_dim(q.length, h->dim(), "queries");
+    size_t k = size_t(integer(info[2], "k"));
+    size_t ef = size_t(integer(info[3], "ef"));
+    std::vector<uint32_t> labels(k);
+    std::vector<float> distances(k);
+    size_t nq = q.length / h->dim();
+    // CPU time of this thread: on a shared machine wall time measures the scheduler.
+    auto now = [] {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
+    double t0 = now();
+    for (size_t i = 0; i < nq; ++i) h->search(q.data + i * h->dim(), k, ef, nullptr, labels.data(), distances.data());
+    return Napi::Number::New(info.Env(), now() - t0);
+  });
+
   // hnswSearchExact(handle, query, k, allow, deny) -> { labels, distances }
   export_fn(env, exports, "hnswSearchExact", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto h = handle<Hnsw>(info[0], "index");
@@ -225,76 +281,58 @@ void init_ann(Napi::Env env, Napi::Object exports) {
         cancel), cancel);
   });
 
-  // hnswSave(handle, path) -> Promise<void>; hnswLoad(path, mmap) -> Promise<handle>
+  // hnswSave(handle, path, meta) -> Promise<void>: one file, `meta` (Uint8Array) in its checksummed META section.
   export_fn(env, exports, "hnswSave", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto h = handle<Hnsw>(info[0], "index");
     std::string path = string(info[1], "path");
-    return PromiseWorker::start(info.Env(), {}, [h, path] { h->save(path); }, nullptr);
+    auto m = typed<uint8_t>(info[2], "meta");
+    std::string meta(reinterpret_cast<const char*>(m.data), m.length);
+    return PromiseWorker::start(info.Env(), {}, [h, path, meta] { h->save(path, meta); }, nullptr);
   });
+  // hnswLoad(path, mmap) -> Promise<{ handle, meta: Uint8Array }>
   export_fn(env, exports, "hnswLoad", [](const Napi::CallbackInfo& info) -> Napi::Value {
     std::string path = string(info[0], "path");
     bool mmap = boolean(info[1], "mmap");
     auto out = std::make_shared<std::shared_ptr<Hnsw>>();
+    auto meta = std::make_shared<std::string>();
     return PromiseWorker::start(
-        info.Env(), {}, [path, mmap, out] { *out = std::shared_ptr<Hnsw>(Hnsw::load(path, mmap)); },
-        [out](Napi::Env env) -> Napi::Value { return wrap_handle(env, *out); });
+        info.Env(), {}, [path, mmap, out, meta] { *out = std::shared_ptr<Hnsw>(Hnsw::load(path, mmap, meta.get())); },
+        [out, meta](Napi::Env env) -> Napi::Value { return loaded(env, wrap_handle(env, *out), *meta); });
   });
-
-  // ---- flat (exact) index ----
-  export_fn(env, exports, "flatCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    size_t dim = size_t(integer(info[0], "dim"));
-    auto metric = ann::metric_of(string(info[1], "metric"));
-    return wrap_handle(info.Env(), std::make_shared<FlatIndex>(dim, metric));
+  // hnswToBytes(handle, meta) -> Promise<Uint8Array> (the file's bytes, in memory)
+  export_fn(env, exports, "hnswToBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    auto m = typed<uint8_t>(info[1], "meta");
+    std::string meta(reinterpret_cast<const char*>(m.data), m.length);
+    auto out = std::make_shared<std::vector<uint8_t>>();
+    return PromiseWorker::start(
+        info.Env(), {}, [h, meta, out] { *out = h->to_bytes(meta); },
+        [out](Napi::Env env) -> Napi::Value { return to_js(env, std::move(*out)); });
   });
-  export_fn(env, exports, "flatAdd", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    auto v = typed<float>(info[1], "vectors");
-    check_dim(v.length, f->dim(), "vectors");
-    f->add(v.data, v.length / f->dim());
-    return Napi::Number::New(info.Env(), double(f->size()));
+  // hnswFromBytes(bytes: Uint8Array, inPlace) -> Promise<{ handle, meta }>. In place, the
+  // index holds a reference to `bytes` until it is destroyed (always on the JS
+  // thread: handles and finished workers are released there).
+  export_fn(env, exports, "hnswFromBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto b = typed<uint8_t>(info[0], "bytes");
+    bool in_place = boolean(info[1], "inPlace");
+    auto keep = in_place ? std::make_shared<Napi::ObjectReference>(Napi::Persistent(info[0].As<Napi::Object>()))
+                         : std::shared_ptr<Napi::ObjectReference>();
+    auto out = std::make_shared<std::unique_ptr<Hnsw>>();
+    auto meta = std::make_shared<std::string>();
+    return PromiseWorker::start(
+        info.Env(), {info[0]}, [b, in_place, out, meta] { *out = Hnsw::from_bytes(b.data, b.length, in_place, meta.get()); },
+        [out, meta, keep](Napi::Env env) -> Napi::Value {
+          Hnsw* raw = out->release();
+          std::shared_ptr<Hnsw> h;
+          if (raw->borrows_bytes()) {
+            h = std::shared_ptr<Hnsw>(raw, [keep](Hnsw* p) { delete p; });  // `keep` lives as long as the index
+          } else {
+            h = std::shared_ptr<Hnsw>(raw);
+          }
+          return loaded(env, wrap_handle(env, std::move(h)), *meta);
+        });
   });
-  export_fn(env, exports, "flatInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("size", double(f->size()));
-    o.Set("dim", double(f->dim()));
-    o.Set("metric", ann::metric_name(f->metric()));
-    o.Set("memoryBytes", double(f->memory_bytes()));
-    return o;
-  });
-  // flatSearch(handle, query, k, threads) -> { labels, distances } (sync)
-  export_fn(env, exports, "flatSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    auto q = typed<float>(info[1], "query");
-    if (q.length != f->dim()) throw Error(ErrorCode::DimensionMismatch, "query: wrong dimension");
-    size_t k = size_t(integer(info[2], "k"));
-    size_t threads = size_t(integer(info[3], "threads"));
-    std::vector<uint32_t> labels(k);
-    std::vector<float> distances(k);
-    size_t n = f->search(q.data, k, labels.data(), distances.data(), threads);
-    return results(info.Env(), labels, distances, n);
-  });
-  // flatSearchMany(handle, queries, k, threads) -> Promise<{ labels, distances }>
-  export_fn(env, exports, "flatSearchMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    auto q = typed<float>(info[1], "queries");
-    check_dim(q.length, f->dim(), "queries");
-    size_t k = size_t(integer(info[2], "k"));
-    size_t threads = size_t(integer(info[3], "threads"));
-    size_t nq = q.length / f->dim();
-    auto labels = std::make_shared<std::vector<uint32_t>>(nq * k);
-    auto distances = std::make_shared<std::vector<float>>(nq * k);
-    auto cancel = std::make_shared<CancelToken>();
-    return cancellable(info.Env(), PromiseWorker::start(
-        info.Env(), {info[1]},
-        [f, q, nq, k, threads, labels, distances, cancel] {
-          f->search_many(q.data, nq, k, labels->data(), distances->data(), threads, cancel.get());
-        },
-        [labels, distances](Napi::Env env) -> Napi::Value {
-          return batch_results(env, std::move(*labels), std::move(*distances));
-        },
-        cancel), cancel);
-  });
+  // The flat (exact) index: native/napi/exact_binding.cpp.
 }
 
 FASTREC_REGISTER(init_ann);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <set>
@@ -360,6 +361,54 @@ TEST_CASE(ann_hnsw_deletes_and_slot_reuse) {
   CHECK(tiny.search(data.data(), 10, 10, nullptr, res, nullptr) == 0);
 }
 
+TEST_CASE(ann_hnsw_labels_equal_to_slots_keep_no_maps) {
+  // Labels 0..n-1 added in order need neither slot->label nor label->slot
+  // arrays; the first other label brings both back with the same answers.
+  size_t n = 1500, d = 8, k = 10;
+  auto data = clustered(n, d, 10, 21);
+  auto queries = clustered(30, d, 10, 22);
+  HnswParams p;
+  p.dim = d;
+  p.M = 8;
+  p.ef_construction = 48;
+  Hnsw h(p);
+  auto labels = iota_labels(n);
+  h.add(data.data(), labels.data(), 1000, 1);
+  h.add(data.data() + 1000 * d, labels.data() + 1000, n - 1000, 1);  // a second batch continuing the run
+  const size_t compact = h.memory_bytes();
+  auto answers = [&](Hnsw& x) {
+    std::vector<uint32_t> out(30 * k);
+    std::vector<float> dist(30 * k);
+    for (size_t q = 0; q < 30; ++q) CHECK(x.search(queries.data() + q * d, k, 40, nullptr, &out[q * k], &dist[q * k]) == k);
+    return std::make_pair(out, dist);
+  };
+  auto before = answers(h);
+  // saved and loaded: still compact, same answers
+  std::string path = temp_path("identity");
+  h.save(path);
+  auto g = Hnsw::load(path, false);
+  CHECK(g->memory_bytes() == compact);
+  CHECK(answers(*g) == before);
+  std::remove(path.c_str());
+  // a label out of the run: the maps are built, 8 bytes per vector more, answers unchanged
+  std::vector<float> far(d, 100.0f);
+  uint32_t odd = 5000;
+  h.add(far.data(), &odd, 1);
+  CHECK(h.memory_bytes() >= compact + 8 * n);
+  CHECK(answers(h) == before);
+  CHECK(h.contains(5000) && h.contains(0) && h.contains(1499) && !h.contains(1500));
+  uint32_t one[1];
+  CHECK(h.search_exact(far.data(), 1, nullptr, one, nullptr) == 1 && one[0] == 5000);  // an outlier: the graph may not reach it
+  // removing in the compact form, then re-adding the label, moves it to its new vector
+  Hnsw c(p);
+  c.add(data.data(), labels.data(), n, 1);
+  CHECK(c.remove(42) && !c.contains(42) && !c.remove(42));
+  uint32_t back = 42;
+  c.add(far.data(), &back, 1);
+  CHECK(c.contains(42) && c.search_exact(far.data(), 1, nullptr, one, nullptr) == 1 && one[0] == 42);
+  CHECK(c.slots() == n);  // the deleted slot was reused
+}
+
 TEST_CASE(ann_hnsw_concurrent_add_and_search) {
   size_t n = 6000, d = 16;
   auto data = clustered(n, d, 30, 12);
@@ -420,13 +469,27 @@ TEST_CASE(ann_hnsw_save_load_identical) {
     p.ef_construction = 50;
     Hnsw h(p);
     auto labels = iota_labels(n, 7);
-    h.add(data.data(), labels.data(), n, 2);
+    h.add(data.data(), labels.data(), n, 1);  // one thread: the same graph every run
     h.remove(10);
     h.remove(20);
     std::string path = temp_path("saveload");
-    h.save(path);
-    for (bool use_mmap : {true, false}) {
-      auto g = Hnsw::load(path, use_mmap);
+    const std::string meta = std::string("ids and defaults\n") + std::string(1000, '\x01') + std::string(1, '\0') + "end";
+    h.save(path, meta);
+    const std::vector<uint8_t> image = h.to_bytes(meta);
+    // the bytes in memory are the file's bytes
+    {
+      std::ifstream in(path, std::ios::binary);
+      std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      CHECK(file.size() == image.size() && std::memcmp(file.data(), image.data(), image.size()) == 0);
+    }
+    // Sources: mapped file, read file, bytes used in place, bytes copied.
+    for (int source = 0; source < 4; ++source) {
+      const bool use_mmap = source == 0;
+      std::vector<uint8_t> bytes = image;
+      std::string got_meta;
+      auto g = source < 2 ? Hnsw::load(path, use_mmap, &got_meta) : Hnsw::from_bytes(bytes.data(), bytes.size(), source == 2, &got_meta);
+      CHECK(got_meta == meta);
+      CHECK(g->borrows_bytes() == (source == 2));
       CHECK(g->size() == h.size());
       CHECK(g->slots() == h.slots());
       CHECK(g->max_norm() == h.max_norm());
@@ -439,11 +502,15 @@ TEST_CASE(ann_hnsw_save_load_identical) {
         CHECK(na == nb);
         for (size_t j = 0; j < na; ++j) CHECK(a[j] == b[j] && da[j] == db[j]);
       }
-      // a loaded (mapped) index keeps working: add grows it off the mapping, deleted slots are reused
+      // a loaded (mapped) index keeps working: add grows it off the mapping, deleted slots are reused;
+      // borrowed bytes are never written (remove and add copy them first)
       auto extra = clustered(100, d, 15, 15);
       auto el = iota_labels(100, 90000);
-      g->add(extra.data(), el.data(), 100, 2);
-      CHECK(g->size() == h.size() + 100);
+      g->add(extra.data(), el.data(), 100, 1);
+      CHECK(!g->borrows_bytes());
+      CHECK(g->remove(30) && !g->contains(30));
+      CHECK(bytes == image);
+      CHECK(g->size() == h.size() + 99);
       CHECK(g->contains(90000) && g->contains(90099));
       // recall@10 of the grown index against its own exact scan
       double rsum = 0;
@@ -454,8 +521,16 @@ TEST_CASE(ann_hnsw_save_load_identical) {
         CHECK(na == 10 && nb == 10);
         rsum += recall_of(std::vector<uint32_t>(b, b + 10), a, 10);
       }
-      std::printf("mips %d mmap %d: recall@10 after adding to the loaded index %.3f\n", int(mips), int(use_mmap), rsum / 20);
+      std::printf("mips %d source %d: recall@10 after adding to the loaded index %.3f\n", int(mips), source, rsum / 20);
       CHECK(rsum / 20 >= 0.85);
+    }
+    // a remove alone on borrowed bytes copies them too
+    {
+      std::vector<uint8_t> bytes = image;
+      auto g = Hnsw::from_bytes(bytes.data(), bytes.size(), true);
+      CHECK(g->borrows_bytes());
+      CHECK(g->remove(11) && !g->contains(11) && g->size() == h.size() - 1);
+      CHECK(!g->borrows_bytes() && bytes == image);
     }
     std::remove(path.c_str());
   }
@@ -472,17 +547,21 @@ TEST_CASE(ann_hnsw_corrupt_files_rejected) {
   auto labels = iota_labels(n);
   h.add(data.data(), labels.data(), n, 1);
   std::string path = temp_path("corrupt");
-  h.save(path);
+  const std::string meta(500, 'm');  // the ids section: its bit flips must be caught too
+  h.save(path, meta);
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   in.close();
+  // Each damaged variant through every loader: mapped file, read file, bytes in place, bytes copied.
   auto expect_code = [&](const std::string& content, ErrorCode code) {
     std::string bad = temp_path("corrupt_variant");
     std::ofstream(bad, std::ios::binary).write(content.data(), std::streamsize(content.size()));
-    for (bool use_mmap : {true, false}) {
+    for (int source = 0; source < 4; ++source) {
       bool ok = false;
       try {
-        Hnsw::load(bad, use_mmap);
+        std::vector<uint8_t> b(content.begin(), content.end());
+        if (source < 2) Hnsw::load(bad, source == 0);
+        else Hnsw::from_bytes(b.data(), b.size(), source == 2);
       } catch (const Error& e) {
         ok = e.code() == code;
       }
@@ -490,6 +569,13 @@ TEST_CASE(ann_hnsw_corrupt_files_rejected) {
     }
     std::remove(bad.c_str());
   };
+  // the META section is the last one: flips in its first, middle and last byte
+  CHECK(bytes.size() > 600 && bytes.compare(bytes.size() - meta.size(), meta.size(), meta) == 0);
+  for (size_t back : {meta.size(), meta.size() / 2, size_t(1)}) {
+    std::string b = bytes;
+    b[b.size() - back] ^= 0x04;
+    expect_code(b, ErrorCode::CorruptFile);
+  }
   // truncated at many lengths, including inside the header and the last byte
   for (size_t cut : {size_t(0), size_t(7), size_t(100), size_t(200), bytes.size() / 2, bytes.size() - 1})
     expect_code(bytes.substr(0, cut), ErrorCode::CorruptFile);
@@ -504,8 +590,12 @@ TEST_CASE(ann_hnsw_corrupt_files_rejected) {
   }
   // a newer version is reported as such
   std::string newer = bytes;
-  newer[8] = 2;
+  newer[8] = 3;
   expect_code(newer, ErrorCode::UnsupportedVersion);
+  // so is version 1 (ids in a side file), which this version no longer reads
+  std::string older = bytes;
+  older[8] = 1;
+  expect_code(older, ErrorCode::UnsupportedVersion);
   std::string garbage(4096, 'x');
   expect_code(garbage, ErrorCode::CorruptFile);
   // missing file: an I/O error

@@ -18,6 +18,13 @@ struct DistanceKernels {
   float (*ip_f16)(const float* a, const uint16_t* b, size_t n);
   void (*dot_gather)(const float* q, const float* base, size_t ld, const uint32_t* ids, size_t count, size_t n,
                      float* out);
+  // Batches for the graph walk: out[i] = distance from q to the row at
+  // base + ids[i] * stride (bytes), n elements, for i < count. One indirect
+  // call per visited node instead of one per neighbour, and two rows in flight
+  // at a time (their loads overlap).
+  using Batch = void (*)(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
+                         float* out);
+  Batch l2_batch, ip_batch, l2_f16_batch, ip_f16_batch;
 };
 
 const DistanceKernels& distance_kernels();

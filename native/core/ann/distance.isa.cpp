@@ -132,10 +132,124 @@ static void dot_gather(const float* q, const float* base, size_t ld, const uint3
   }
 }
 
+// ---- batches: two rows at a time, each with two accumulators ----
+
+static inline const float* row_f(const char* base, size_t stride, uint32_t id) {
+  return reinterpret_cast<const float*>(base + size_t(id) * stride);
+}
+
+template <bool L2>
+static void batch_f32(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
+                      float* out) {
+  size_t r = 0;
+  for (; r + 2 <= count; r += 2) {
+    const float* a = row_f(base, stride, ids[r]);
+    const float* b = row_f(base, stride, ids[r + 1]);
+    vf a0 = {}, a1 = {}, b0 = {}, b1 = {};
+    size_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+      vf q0 = load(q + i), q1 = load(q + i + W);
+      if (L2) {
+        vf da0 = q0 - load(a + i), da1 = q1 - load(a + i + W);
+        vf db0 = q0 - load(b + i), db1 = q1 - load(b + i + W);
+        a0 += da0 * da0;
+        a1 += da1 * da1;
+        b0 += db0 * db0;
+        b1 += db1 * db1;
+      } else {
+        a0 += q0 * load(a + i);
+        a1 += q1 * load(a + i + W);
+        b0 += q0 * load(b + i);
+        b1 += q1 * load(b + i + W);
+      }
+    }
+    float sa = hsum(a0 + a1), sb = hsum(b0 + b1);
+    for (; i < n; ++i) {
+      if (L2) {
+        float da = q[i] - a[i], db = q[i] - b[i];
+        sa += da * da;
+        sb += db * db;
+      } else {
+        sa += q[i] * a[i];
+        sb += q[i] * b[i];
+      }
+    }
+    out[r] = L2 ? sa : 1.0f - sa;
+    out[r + 1] = L2 ? sb : 1.0f - sb;
+  }
+  if (r < count) {
+    const float* a = row_f(base, stride, ids[r]);
+    out[r] = L2 ? l2(q, a, n) : ip(q, a, n);
+  }
+}
+
+#if defined(__F16C__)
+template <bool L2>
+static void batch_f16(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
+                      float* out) {
+  size_t r = 0;
+  for (; r + 2 <= count; r += 2) {
+    const uint16_t* a = reinterpret_cast<const uint16_t*>(base + size_t(ids[r]) * stride);
+    const uint16_t* b = reinterpret_cast<const uint16_t*>(base + size_t(ids[r + 1]) * stride);
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+      if (L2) {
+        __m256 da0 = _mm256_sub_ps(q0, load_half8(a + i)), da1 = _mm256_sub_ps(q1, load_half8(a + i + 8));
+        __m256 db0 = _mm256_sub_ps(q0, load_half8(b + i)), db1 = _mm256_sub_ps(q1, load_half8(b + i + 8));
+        a0 = _mm256_fmadd_ps(da0, da0, a0);
+        a1 = _mm256_fmadd_ps(da1, da1, a1);
+        b0 = _mm256_fmadd_ps(db0, db0, b0);
+        b1 = _mm256_fmadd_ps(db1, db1, b1);
+      } else {
+        a0 = _mm256_fmadd_ps(q0, load_half8(a + i), a0);
+        a1 = _mm256_fmadd_ps(q1, load_half8(a + i + 8), a1);
+        b0 = _mm256_fmadd_ps(q0, load_half8(b + i), b0);
+        b1 = _mm256_fmadd_ps(q1, load_half8(b + i + 8), b1);
+      }
+    }
+    float sa = hsum256(_mm256_add_ps(a0, a1)), sb = hsum256(_mm256_add_ps(b0, b1));
+    for (; i < n; ++i) {
+      float xa = ann::half_to_float(a[i]), xb = ann::half_to_float(b[i]);
+      if (L2) {
+        sa += (q[i] - xa) * (q[i] - xa);
+        sb += (q[i] - xb) * (q[i] - xb);
+      } else {
+        sa += q[i] * xa;
+        sb += q[i] * xb;
+      }
+    }
+    out[r] = L2 ? sa : 1.0f - sa;
+    out[r + 1] = L2 ? sb : 1.0f - sb;
+  }
+  if (r < count) {
+    const uint16_t* a = reinterpret_cast<const uint16_t*>(base + size_t(ids[r]) * stride);
+    out[r] = L2 ? l2_f16(q, a, n) : ip_f16(q, a, n);
+  }
+}
+#else
+template <bool L2>
+static void batch_f16(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
+                      float* out) {
+  for (size_t r = 0; r < count; ++r) {
+    const uint16_t* a = reinterpret_cast<const uint16_t*>(base + size_t(ids[r]) * stride);
+    out[r] = L2 ? l2_f16(q, a, n) : ip_f16(q, a, n);
+  }
+}
+#endif
+
 }  // namespace ann_detail
 
 extern const ann::DistanceKernels ann_distance_table;
-const ann::DistanceKernels ann_distance_table = {ann_detail::l2, ann_detail::ip, ann_detail::l2_f16, ann_detail::ip_f16,
-                                                  ann_detail::dot_gather};
+const ann::DistanceKernels ann_distance_table = {ann_detail::l2,
+                                                  ann_detail::ip,
+                                                  ann_detail::l2_f16,
+                                                  ann_detail::ip_f16,
+                                                  ann_detail::dot_gather,
+                                                  ann_detail::batch_f32<true>,
+                                                  ann_detail::batch_f32<false>,
+                                                  ann_detail::batch_f16<true>,
+                                                  ann_detail::batch_f16<false>};
 
 }  // namespace fastrec::FASTREC_ISA_NS

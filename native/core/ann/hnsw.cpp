@@ -22,6 +22,24 @@ uint64_t pack_entry(uint32_t slot, int level) { return (uint64_t(uint32_t(level)
 uint32_t entry_slot(uint64_t e) { return uint32_t(e); }
 int entry_level(uint64_t e) { return int(uint32_t(e >> 32)); }
 
+// Search heaps hold one integer per entry: the distance's bits mapped to an
+// unsigned order (negative floats flipped) in the high half, the slot in the
+// low half. Integer compares are cheaper than comparing (float, id) pairs.
+inline uint64_t dist_key(float d, uint32_t slot) {
+  uint32_t b;
+  std::memcpy(&b, &d, 4);
+  b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (uint64_t(b) << 32) | slot;
+}
+inline float key_dist(uint64_t key) {
+  uint32_t o = uint32_t(key >> 32);
+  uint32_t b = (o & 0x80000000u) ? (o & 0x7FFFFFFFu) : ~o;
+  float d;
+  std::memcpy(&d, &b, 4);
+  return d;
+}
+inline uint32_t key_slot(uint64_t key) { return uint32_t(key); }
+
 // splitmix64: a node's level is a function of (seed, slot) only, so builds are
 // reproducible in the level structure whatever the thread count.
 uint64_t mix(uint64_t x) {
@@ -55,8 +73,9 @@ struct Hnsw::Visited {
 };
 
 struct Hnsw::Scratch {
-  std::vector<Pair> cand;  // max-heap on -distance: closest candidate on top
-  std::vector<Pair> res;   // max-heap on distance: worst kept result on top
+  std::vector<uint64_t> C;  // search_layer's candidates: min-heap of dist_key, closest on top
+  std::vector<uint64_t> R;  // search_layer's results: max-heap of dist_key, worst kept on top
+  std::vector<Pair> cand;   // connect(): a full list's candidates
   std::vector<Pair> work;
   std::vector<std::vector<Pair>> per_level;
   std::vector<uint32_t> chosen;
@@ -77,12 +96,13 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   vec_offset_ = sizeof(uint32_t) * (1 + M0_);
   half_ = params_.float16;
   const size_t elem = half_ ? sizeof(uint16_t) : sizeof(float);
-  block_bytes_ = vec_offset_ + elem * stored_dim_;
+  block_bytes_ = (vec_offset_ + elem * stored_dim_ + 3) & ~size_t(3);  // keeps every block's links 4-byte aligned
   vec_bytes_ = std::min<size_t>(elem * stored_dim_, 512);  // prefetch at most 8 lines per vector
   const auto& dk = distance_kernels();
   const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
   dist_ = l2 ? dk.l2 : dk.ip;
   dist_half_ = l2 ? dk.l2_f16 : dk.ip_f16;
+  batch_ = half_ ? (l2 ? dk.l2_f16_batch : dk.ip_f16_batch) : (l2 ? dk.l2_batch : dk.ip_batch);
   phi_ = params_.max_norm;
   node_locks_.reset(new std::mutex[kLockStripes]);
   std::unique_lock<GrowLock> g(grow_mutex_);
@@ -93,15 +113,43 @@ Hnsw::~Hnsw() {
   for (Visited* v : visited_pool_) delete v;
   if (level0_mapped_) {
     munmap(map_base_, map_bytes_);
-  } else {
+  } else if (!level0_borrowed_.load()) {
     std::free(level0_);
   }
 }
 
+void Hnsw::own_level0() {
+  if (!level0_borrowed_.load()) return;
+  char* owned = static_cast<char*>(std::malloc(std::max<size_t>(capacity_ * block_bytes_, 1)));
+  if (!owned) throw std::bad_alloc();
+  std::memcpy(owned, level0_, n_slots_.load() * block_bytes_);
+  level0_ = owned;
+  level0_borrowed_.store(false, std::memory_order_release);
+}
+
 size_t Hnsw::memory_bytes() const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
   size_t n = slots();
-  return n * block_bytes_ + n * sizeof(uint32_t) * 2 + pool_used_.load() * sizeof(uint32_t) +
+  return n * block_bytes_ + n * sizeof(uint32_t) * (identity_ ? 1 : 2) + pool_used_.load() * sizeof(uint32_t) +
          label_to_slot_.size() * sizeof(uint32_t);
+}
+
+uint32_t Hnsw::slot_of(uint32_t label) const {
+  if (identity_) return label < n_slots_.load(std::memory_order_acquire) && !is_deleted(label) ? label : kNoSlot;
+  return label < label_to_slot_.size() ? label_to_slot_[label] : kNoSlot;
+}
+
+void Hnsw::materialize_labels() {
+  if (!identity_) return;
+  const size_t n = n_slots_.load();
+  labels_.assign(capacity_, kNoSlot);
+  label_to_slot_.assign(n, kNoSlot);
+  for (size_t s = 0; s < n; ++s) {
+    labels_[s] = uint32_t(s);
+    if (!is_deleted(uint32_t(s))) label_to_slot_[s] = uint32_t(s);
+  }
+  identity_ = false;
 }
 
 void Hnsw::ensure_capacity(size_t needed) {
@@ -116,11 +164,13 @@ void Hnsw::ensure_capacity(size_t needed) {
     munmap(map_base_, map_bytes_);
     level0_mapped_ = false;
     map_base_ = nullptr;
+  } else if (level0_borrowed_.load()) {
+    level0_borrowed_.store(false, std::memory_order_release);  // the caller's bytes: never freed here
   } else {
     std::free(level0_);
   }
   level0_ = grown;
-  labels_.resize(cap, kNoSlot);
+  if (!identity_) labels_.resize(cap, kNoSlot);
   upper_.resize(cap, kNoSlot);
   capacity_ = cap;
 }
@@ -192,6 +242,7 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
     // wait here) never see a half-written node.
     std::unique_lock<GrowLock> g(grow_mutex_);
     std::lock_guard<std::mutex> lg(label_mutex_);
+    own_level0();
     if (params_.mips_transform) {
       float max_sq = 0;
       for (size_t i = 0; i < n; ++i) {
@@ -205,9 +256,15 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
                       " exceeds maxNorm " + std::to_string(phi_) +
                       " fixed by the first build (set maxNorm higher when creating the index)");
     }
-    grow_labels(size_t(max_label) + 1);
+    // A batch of fresh labels equal to the slots they get keeps identity mode.
+    bool keeps_identity = identity_ && free_slots_.empty();
+    for (size_t i = 0; i < n && keeps_identity; ++i) keeps_identity = labels[i] == n_slots_.load() + i;
+    if (!keeps_identity) {
+      materialize_labels();
+      grow_labels(size_t(max_label) + 1);
+    }
     // Replaced labels: the old slot is deleted (and becomes reusable).
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < n && !identity_; ++i) {
       uint32_t old = label_to_slot_[labels[i]];
       if (old != kNoSlot) {
         uint32_t* h = links0(old);
@@ -257,15 +314,17 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
       store_vector(slot, prepared.data());
       uint32_t* h = links0(slot);
       __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) & ~kDeletedBit, __ATOMIC_RELEASE);
-      labels_[slot] = labels[i];
-      uint32_t prev = label_to_slot_[labels[i]];
-      if (prev != kNoSlot) {  // the same label twice in one batch: the later row wins
-        uint32_t* ph = links0(prev);
-        __atomic_store_n(ph, __atomic_load_n(ph, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
-        free_slots_.push_back(prev);
-        live_.fetch_sub(1);
+      if (!identity_) {
+        labels_[slot] = labels[i];
+        uint32_t prev = label_to_slot_[labels[i]];
+        if (prev != kNoSlot) {  // the same label twice in one batch: the later row wins
+          uint32_t* ph = links0(prev);
+          __atomic_store_n(ph, __atomic_load_n(ph, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
+          free_slots_.push_back(prev);
+          live_.fetch_sub(1);
+        }
+        label_to_slot_[labels[i]] = slot;
       }
-      label_to_slot_[labels[i]] = slot;
       slots[i] = slot;
       live_.fetch_add(1);
     }
@@ -295,32 +354,46 @@ void Hnsw::add(const float* vectors, const uint32_t* labels, size_t n, size_t th
 }
 
 bool Hnsw::remove(uint32_t label) {
+  if (level0_borrowed_.load(std::memory_order_acquire)) {
+    std::unique_lock<GrowLock> g(grow_mutex_);
+    own_level0();  // the delete flag lives in the block: never write the caller's bytes
+  }
   std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
-  if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
-  uint32_t slot = label_to_slot_[label];
+  uint32_t slot = slot_of(label);
+  if (slot == kNoSlot) return false;
   {
     std::lock_guard<std::mutex> nl(lock_of(slot));
     uint32_t* h = links0(slot);
     __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) | kDeletedBit, __ATOMIC_RELEASE);
   }
-  label_to_slot_[label] = kNoSlot;
+  if (!identity_) label_to_slot_[label] = kNoSlot;
   free_slots_.push_back(slot);
   live_.fetch_sub(1);
   return true;
 }
 
 bool Hnsw::contains(uint32_t label) const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
-  return label < label_to_slot_.size() && label_to_slot_[label] != kNoSlot;
+  return slot_of(label) != kNoSlot;
+}
+
+size_t Hnsw::label_end() const {
+  std::shared_lock<GrowLock> g(grow_mutex_);
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  size_t end = identity_ ? n_slots_.load() : label_to_slot_.size();
+  while (end > 0 && slot_of(uint32_t(end - 1)) == kNoSlot) --end;
+  return end;
 }
 
 bool Hnsw::get_vector(uint32_t label, float* out) const {
   std::shared_lock<GrowLock> g(grow_mutex_);
   std::lock_guard<std::mutex> lg(label_mutex_);
-  if (label >= label_to_slot_.size() || label_to_slot_[label] == kNoSlot) return false;
+  uint32_t slot = slot_of(label);
+  if (slot == kNoSlot) return false;
   std::vector<float> buf(stored_dim_);
-  std::memcpy(out, as_float(label_to_slot_[label], buf.data()), params_.dim * sizeof(float));
+  std::memcpy(out, as_float(slot, buf.data()), params_.dim * sizeof(float));
   return true;
 }
 
@@ -333,12 +406,17 @@ uint32_t Hnsw::greedy_descend(const float* q, uint32_t ep, int from_level, int t
       changed = false;
       const uint32_t* lk = links(cur, l);
       uint32_t cnt = std::min<uint32_t>(count_of(lk), uint32_t(params_.M));
-      for (uint32_t j = 1; j <= cnt; ++j) {
-        uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
-        float d = dist_to(q, id);
-        if (d < cur_d) {
-          cur_d = d;
-          cur = id;
+      uint32_t ids[kMaxBatch];
+      float dist[kMaxBatch];
+      for (uint32_t j = 0; j < cnt; ++j) {
+        ids[j] = __atomic_load_n(lk + 1 + j, __ATOMIC_RELAXED);
+        prefetch_vector(ids[j]);
+      }
+      dist_batch(q, ids, cnt, dist);
+      for (uint32_t j = 0; j < cnt; ++j) {
+        if (dist[j] < cur_d) {
+          cur_d = dist[j];
+          cur = ids[j];
           changed = true;
         }
       }
@@ -353,8 +431,8 @@ uint32_t Hnsw::greedy_descend(const float* q, uint32_t ep, int from_level, int t
 // stop early while fewer than ef results are kept.
 void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t ef, int level, Scratch& s,
                         const SlotFilter* filter, bool collect_all) const {
-  auto& C = s.cand;
-  auto& R = s.res;
+  auto& C = s.C;
+  auto& R = s.R;
   C.clear();
   R.clear();
   Visited& vis = *s.visited;
@@ -367,49 +445,56 @@ void Hnsw::search_layer(const float* q, uint32_t entry, float entry_dist, size_t
   auto keep = [&](uint32_t id) {
     return (!check_deleted || !is_deleted(id)) && (!check_filter || filter->test(id));
   };
+  const std::greater<uint64_t> closest_on_top;
   vis.test_and_set(entry);
   float bound = kInf;
   if (keep(entry)) {
-    R.push_back({entry_dist, entry});
+    R.push_back(dist_key(entry_dist, entry));
     bound = entry_dist;
   }
-  C.push_back({-entry_dist, entry});
+  C.push_back(dist_key(entry_dist, entry));
   const uint32_t cap = level == 0 ? uint32_t(M0_) : uint32_t(params_.M);
+  uint32_t fresh[kMaxBatch];
+  float dist[kMaxBatch];
   while (!C.empty()) {
-    Pair top = C.front();
-    if (-top.first > bound && (R.size() >= ef || !restricted)) break;
-    std::pop_heap(C.begin(), C.end());
+    const uint64_t top = C.front();
+    if (key_dist(top) > bound && (R.size() >= ef || !restricted)) break;
+    std::pop_heap(C.begin(), C.end(), closest_on_top);
     C.pop_back();
-    const uint32_t* lk = links(top.second, level);
+    // The next node to expand is probably the closest candidate left: fetch
+    // its list while this one's neighbours are measured.
+    if (!C.empty()) {
+      const char* next = reinterpret_cast<const char*>(links(key_slot(C.front()), level));
+      for (uint32_t off = 0; off < (cap + 1) * 4; off += 64) __builtin_prefetch(next + off);
+    }
+    const uint32_t* lk = links(key_slot(top), level);
     uint32_t cnt = std::min(count_of(lk), cap);
     // Gather the unvisited neighbours first and prefetch all their vectors,
-    // then compute the distances: the memory fetches overlap instead of
-    // arriving one neighbour at a time.
-    uint32_t fresh[kMaxBatch];
+    // then compute the distances in one batch: the memory fetches overlap
+    // instead of arriving one neighbour at a time.
     uint32_t nf = 0;
     for (uint32_t j = 1; j <= cnt; ++j) {
       uint32_t id = __atomic_load_n(lk + j, __ATOMIC_RELAXED);
       if (vis.test_and_set(id)) continue;
-      const char* p = reinterpret_cast<const char*>(vec(id));
-      for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
-      __builtin_prefetch(p + vec_bytes_ - 1);
+      prefetch_vector(id);
       fresh[nf++] = id;
-      if (nf == kMaxBatch) break;  // unreachable: M <= 256 keeps lists <= kMaxBatch
     }
+    dist_batch(q, fresh, nf, dist);
     for (uint32_t j = 0; j < nf; ++j) {
-      uint32_t id = fresh[j];
-      float d = dist_to(q, id);
+      const uint32_t id = fresh[j];
+      const float d = dist[j];
       if (R.size() < ef || d < bound) {
-        C.push_back({-d, id});
-        std::push_heap(C.begin(), C.end());
+        const uint64_t key = dist_key(d, id);
+        C.push_back(key);
+        std::push_heap(C.begin(), C.end(), closest_on_top);
         if (keep(id)) {
-          R.push_back({d, id});
+          R.push_back(key);
           std::push_heap(R.begin(), R.end());
           if (R.size() > ef) {
             std::pop_heap(R.begin(), R.end());
             R.pop_back();
           }
-          bound = R.front().first;
+          bound = key_dist(R.front());
         }
       }
     }
@@ -507,7 +592,8 @@ void Hnsw::insert(uint32_t slot, int level, Scratch& s) {
   for (int l = from; l >= 0; --l) {
     search_layer(q, ep, ep_d, params_.ef_construction, l, s, nullptr, true);
     auto& w = s.per_level[l];
-    w.assign(s.res.begin(), s.res.end());
+    w.clear();
+    for (uint64_t key : s.R) w.push_back({key_dist(key), key_slot(key)});
     w.erase(std::remove_if(w.begin(), w.end(), [&](const Pair& p) { return p.second == slot; }), w.end());
     if (w.empty()) continue;
     std::sort(w.begin(), w.end());
@@ -545,14 +631,13 @@ SlotFilter Hnsw::make_filter(const int32_t* allow, size_t n_allow, const int32_t
   if (!allow && !deny) return f;
   f.active = true;
   size_t words = (capacity_ + 63) / 64;
-  auto slot_of = [&](int32_t label) -> uint32_t {
-    if (label < 0 || size_t(label) >= label_to_slot_.size()) return kNoSlot;
-    return label_to_slot_[label];
+  auto slot_of_id = [&](int32_t label) -> uint32_t {
+    return label < 0 ? kNoSlot : this->slot_of(uint32_t(label));
   };
   if (allow) {
     f.allowed.assign(words, 0);
     for (size_t i = 0; i < n_allow; ++i) {
-      uint32_t s = slot_of(allow[i]);
+      uint32_t s = slot_of_id(allow[i]);
       if (s == kNoSlot || ((f.allowed[s >> 6] >> (s & 63)) & 1)) continue;
       f.allowed[s >> 6] |= uint64_t(1) << (s & 63);
       f.allowed_list.push_back(s);
@@ -565,7 +650,7 @@ SlotFilter Hnsw::make_filter(const int32_t* allow, size_t n_allow, const int32_t
   }
   if (deny) {
     for (size_t i = 0; i < n_deny; ++i) {
-      uint32_t s = slot_of(deny[i]);
+      uint32_t s = slot_of_id(deny[i]);
       if (s == kNoSlot || !((f.allowed[s >> 6] >> (s & 63)) & 1)) continue;
       f.allowed[s >> 6] &= ~(uint64_t(1) << (s & 63));
       if (f.allowed_count) --f.allowed_count;
@@ -585,12 +670,13 @@ size_t Hnsw::graph_search(const float* q, size_t k, size_t ef, const SlotFilter*
   search_layer(q, ep, ep_d, std::max(ef, k), 0, s, filter, false);
   release_visited(s.visited);
   s.visited = nullptr;
-  auto& R = s.res;
-  std::sort(R.begin(), R.end(), [&](const Pair& a, const Pair& b) {
-    return a.first < b.first || (a.first == b.first && labels_[a.second] < labels_[b.second]);
+  // Closest first, ties by smaller label.
+  auto& R = s.R;
+  std::sort(R.begin(), R.end(), [&](uint64_t a, uint64_t b) {
+    return (a >> 32) < (b >> 32) || ((a >> 32) == (b >> 32) && label_of(key_slot(a)) < label_of(key_slot(b)));
   });
   size_t n = std::min(k, R.size());
-  for (size_t i = 0; i < n; ++i) out[i] = {R[i].first, labels_[R[i].second]};
+  for (size_t i = 0; i < n; ++i) out[i] = {key_dist(R[i]), label_of(key_slot(R[i]))};
   return n;
 }
 
@@ -598,10 +684,10 @@ size_t Hnsw::exact_scan(const float* q, size_t k, const SlotFilter* filter, Neig
   TopK top(k);  // score = -distance, ties by smaller label
   const bool check_deleted = live_.load(std::memory_order_relaxed) != n_slots_.load(std::memory_order_relaxed);
   auto visit = [&](uint32_t s) {
-    if (labels_[s] == kNoSlot || (check_deleted && is_deleted(s))) return;
+    if ((!identity_ && labels_[s] == kNoSlot) || (check_deleted && is_deleted(s))) return;
     if (filter && filter->active && !filter->test(s)) return;
     float d = dist_to(q, s);
-    if (-d >= top.threshold()) top.push(-d, int32_t(labels_[s]));
+    if (-d >= top.threshold()) top.push(-d, int32_t(label_of(s)));
   };
   if (filter && filter->active && !filter->allowed_list.empty()) {
     const auto& list = filter->allowed_list;

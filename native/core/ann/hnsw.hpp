@@ -5,8 +5,9 @@
 // level-0 neighbour list and the vector side by side, so visiting a node costs
 // one or two cache misses:  [u32 count | flags][u32 links[M0]][float vec[stored_dim]].
 // Upper levels (about 1 node in M) keep their lists in a separate pool.
-// At M = 16, d = 64: 388 bytes per block + 4 (label) + 4 (upper offset)
-// + 4 (label -> slot) + ~4.5 (upper lists) ~= 405 bytes per vector.
+// At M = 16, d = 64: 388 bytes per block + 4 (upper offset) + ~4.5 (upper
+// lists) ~= 397 bytes per vector while labels equal slots (ids 0..n-1 as
+// built); otherwise + 4 (slot -> label) + 4 (label -> slot).
 //
 // Concurrency: searches and adds run under a shared lock; only growing the
 // storage, reusing a deleted slot and loading take it exclusively. Neighbour
@@ -115,6 +116,8 @@ class Hnsw {
   // Mark a label deleted; false if it was not present.
   bool remove(uint32_t label);
   bool contains(uint32_t label) const;
+  // One past the largest live label (0 when empty): what a list of ids must cover.
+  size_t label_end() const;
   // The stored vector of a label (as given; cosine: normalized) or false.
   bool get_vector(uint32_t label, float* out) const;
 
@@ -134,10 +137,21 @@ class Hnsw {
   // Exact k nearest among live (and allowed) items: the ground truth.
   size_t search_exact(const float* query, size_t k, const SlotFilter* filter, uint32_t* labels, float* distances) const;
 
-  // Versioned file: magic, header and per-section CRC-32. load() maps the file
-  // (MAP_PRIVATE) when mmap is true, else reads it. Errors: Io, CorruptFile, UnsupportedVersion.
-  void save(const std::string& path) const;
-  static std::unique_ptr<Hnsw> load(const std::string& path, bool mmap = true);
+  // Versioned file: magic, header and per-section CRC-32 (hnsw_io.cpp). `meta`
+  // is an opaque checksummed section stored with the graph (lib/ann.ts keeps the
+  // items' ids and search defaults there, so one file is the whole index).
+  // load() maps the file (MAP_PRIVATE) when mmap is true, else reads it.
+  // Errors: Io, CorruptFile, UnsupportedVersion.
+  void save(const std::string& path, const std::string& meta = {}) const;
+  static std::unique_ptr<Hnsw> load(const std::string& path, bool mmap = true, std::string* meta = nullptr);
+  // The same format in memory. from_bytes with in_place = true uses the
+  // level-0 blocks where they lie (when 4-byte aligned) without copying: the
+  // caller keeps the bytes alive and unchanged for the index's lifetime; the
+  // index never writes to them (the first add or remove copies them first).
+  std::vector<uint8_t> to_bytes(const std::string& meta = {}) const;
+  static std::unique_ptr<Hnsw> from_bytes(const void* data, size_t bytes, bool in_place, std::string* meta = nullptr);
+  // Whether the level-0 blocks are the caller's bytes (from_bytes in place).
+  bool borrows_bytes() const { return level0_borrowed_.load(std::memory_order_acquire); }
 
   static constexpr double kDefaultExactFraction = 0.1;  // measured crossover 10-20% at 100k x 64 (bench/README.md)
 
@@ -154,6 +168,15 @@ class Hnsw {
   float dist_to(const float* q, uint32_t slot) const {
     return half_ ? dist_half_(q, reinterpret_cast<const uint16_t*>(vec(slot)), stored_dim_)
                  : dist_(q, reinterpret_cast<const float*>(vec(slot)), stored_dim_);
+  }
+  // Distances from q to the stored vectors of ids[0..n) in one kernel call.
+  void dist_batch(const float* q, const uint32_t* ids, size_t n, float* out) const {
+    batch_(q, level0_ + vec_offset_, block_bytes_, ids, n, stored_dim_, out);
+  }
+  void prefetch_vector(uint32_t slot) const {
+    const char* p = vec(slot);
+    for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
+    __builtin_prefetch(p + vec_bytes_ - 1);
   }
   // A stored vector as floats: in place for float32 storage, widened into buf for float16.
   const float* as_float(uint32_t slot, float* buf) const;
@@ -178,6 +201,10 @@ class Hnsw {
   void prepare_vector(const float* v, float* out) const;
 
   void ensure_capacity(size_t needed);  // exclusive lock held
+  void own_level0();                     // exclusive lock held: copy borrowed blocks before writing
+  uint32_t label_of(uint32_t slot) const { return identity_ ? slot : labels_[slot]; }
+  uint32_t slot_of(uint32_t label) const;  // label lock held: kNoSlot when absent or deleted
+  void materialize_labels();             // exclusive and label locks held: leave identity mode
   void grow_labels(size_t label_bound);  // exclusive lock held
   uint32_t draw_level(uint32_t slot) const;
   void insert(uint32_t slot, int level, Scratch& s);
@@ -205,23 +232,29 @@ class Hnsw {
   size_t vec_bytes_ = 0;
   DistanceFn dist_ = nullptr;
   float (*dist_half_)(const float*, const uint16_t*, size_t) = nullptr;
+  DistanceKernels::Batch batch_ = nullptr;
   bool half_ = false;
   float phi_ = 0;  // transform's max norm (0 until the first add)
 
-  // Level-0 blocks: owned (malloc) or inside a private file mapping.
+  // Level-0 blocks: owned (malloc), inside a private file mapping, or borrowed
+  // (the caller's bytes, read-only: see from_bytes).
   char* level0_ = nullptr;
   bool level0_mapped_ = false;
+  std::atomic<bool> level0_borrowed_{false};
   void* map_base_ = nullptr;
   size_t map_bytes_ = 0;
   size_t capacity_ = 0;
   std::atomic<size_t> n_slots_{0};
   std::atomic<size_t> live_{0};
 
-  std::vector<uint32_t> labels_;          // slot -> label (kNoSlot: not yet written)
+  // Labels equal slots (the usual build of ids 0..n-1, nothing replaced or
+  // reused): then neither map below is kept (8 bytes per vector saved).
+  bool identity_ = true;
+  std::vector<uint32_t> labels_;          // slot -> label (kNoSlot: not yet written); empty while identity_
   std::vector<uint32_t> upper_;           // slot -> offset in pool_ or kNoSlot (level 0 only)
   std::vector<uint32_t> pool_;            // upper-level lists: [level][count,links M] per level
   std::atomic<size_t> pool_used_{0};
-  std::vector<uint32_t> label_to_slot_;   // label -> slot or kNoSlot
+  std::vector<uint32_t> label_to_slot_;   // label -> slot or kNoSlot; empty while identity_
   std::vector<uint32_t> free_slots_;      // deleted slots to reuse
 
   // Entry point and top level packed together so readers see a consistent pair.

@@ -1,13 +1,20 @@
-// HNSW file format (little-endian), version 1:
+// HNSW file format (little-endian), version 2:
 //
 //   FileHeader (128 bytes): magic "FRECHNSW", version, header CRC-32 (of the
-//   header with that field zeroed), parameters, counts, entry point.
+//   header with that field zeroed, then the section table), parameters,
+//   counts, entry point.
 //   Section table: kSections x { tag, crc32, offset, bytes }.
 //   Sections, each starting at a 64-byte aligned offset:
-//     LVL0  slots x block (count word, 2M links, vector)  <- mapped in place
+//     LVL0  slots x block (count word, 2M links, vector)  <- used in place when mapped
 //     LABL  slots x u32 label (0xFFFFFFFF = never written)
 //     UPPR  slots x u32 offset into POOL (0xFFFFFFFF = level 0 only)
 //     POOL  u32 upper-level lists
+//     META  opaque bytes of the caller (lib/ann.ts: ids and search defaults)
+// Version 1 had no META (the ids lived in a side file) and is refused with
+// UnsupportedVersion. The same bytes serve files (save/load) and memory
+// (to_bytes/from_bytes), so an index can be embedded in another file: offsets
+// are relative to the start of the index, so 64-byte alignment of that start
+// keeps every section aligned.
 //
 // Loading checks sizes before reading anything, every CRC, then the structure
 // (link ids < slots, counts <= capacity, levels consistent), so a truncated,
@@ -29,10 +36,11 @@ namespace fastrec::ann {
 
 namespace {
 constexpr char kMagic[8] = {'F', 'R', 'E', 'C', 'H', 'N', 'S', 'W'};
-constexpr uint32_t kVersion = 1;
-constexpr uint32_t kSections = 4;
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kSections = 5;
 constexpr uint32_t kTags[kSections] = {0x304C564Cu /*LVL0*/, 0x4C42414Cu /*LABL*/, 0x52505055u /*UPPR*/,
-                                       0x4C4F4F50u /*POOL*/};
+                                       0x4C4F4F50u /*POOL*/, 0x4154454Du /*META*/};
+constexpr uint32_t kMeta = 4;
 
 struct FileHeader {
   char magic[8];
@@ -69,9 +77,7 @@ uint32_t entry_level_of(uint64_t e) { return uint32_t(e >> 32); }
 
 uint64_t align64(uint64_t x) { return (x + 63) & ~uint64_t(63); }
 
-[[noreturn]] void corrupt(const std::string& path, const std::string& why) {
-  throw Error(ErrorCode::CorruptFile, "corrupt HNSW index file '" + path + "': " + why);
-}
+constexpr uint64_t kTableEnd = sizeof(FileHeader) + kSections * sizeof(Section);
 
 [[noreturn]] void io_error(const std::string& what, const std::string& path) {
   throw Error(ErrorCode::Io, what + " '" + path + "': " + std::strerror(errno));
@@ -96,19 +102,34 @@ void write_all(int fd, const void* data, size_t bytes, const std::string& path) 
     bytes -= size_t(w);
   }
 }
+
+// Where the bytes being loaded live, which decides how the level-0 blocks are adopted.
+enum class Origin { Mapped, Copy, Borrow };
 }  // namespace
 
 struct HnswFile {
-  static void save(const Hnsw& h, const std::string& path);
-  static std::unique_ptr<Hnsw> load(const std::string& path, bool use_mmap);
+  // Header, table and section sources of an index (caller holds its locks).
+  struct Image {
+    FileHeader fh{};
+    Section sec[kSections];
+    const void* data[kSections];
+    uint64_t total = 0;
+    std::vector<uint32_t> iota_labels;  // LABL while labels equal slots (not kept in memory then)
+  };
+  static Image image(const Hnsw& h, const std::string& meta);
+  static void save(const Hnsw& h, const std::string& path, const std::string& meta);
+  static std::vector<uint8_t> to_bytes(const Hnsw& h, const std::string& meta);
+  static std::unique_ptr<Hnsw> load(const std::string& path, bool use_mmap, std::string* meta);
+  // `what` names the source in messages ("HNSW index file 'x'" / "HNSW index bytes").
+  static std::unique_ptr<Hnsw> parse(const char* bytes, uint64_t n, const std::string& what, Origin origin,
+                                     std::string* meta);
 };
 
-void HnswFile::save(const Hnsw& h, const std::string& path) {
-  std::shared_lock<GrowLock> g(h.grow_mutex_);
-  std::lock_guard<std::mutex> lg(h.label_mutex_);
+HnswFile::Image HnswFile::image(const Hnsw& h, const std::string& meta) {
+  Image im;
   const uint64_t slots = h.n_slots_.load();
   const uint64_t pool_used = h.pool_used_.load();
-  FileHeader fh{};
+  FileHeader& fh = im.fh;
   std::memcpy(fh.magic, kMagic, 8);
   fh.version = kVersion;
   fh.metric = uint32_t(h.params_.metric);
@@ -126,20 +147,33 @@ void HnswFile::save(const Hnsw& h, const std::string& path) {
   fh.phi = h.phi_;
   fh.section_count = kSections;
 
-  const void* data[kSections] = {h.level0_, h.labels_.data(), h.upper_.data(), h.pool_.data()};
-  Section sec[kSections];
-  uint64_t bytes[kSections] = {slots * h.block_bytes_, slots * 4, slots * 4, pool_used * 4};
-  uint64_t offset = align64(sizeof(FileHeader) + sizeof(sec));
+  if (h.identity_) {
+    im.iota_labels.resize(slots);
+    for (uint64_t s = 0; s < slots; ++s) im.iota_labels[s] = uint32_t(s);
+  }
+  const void* data[kSections] = {h.level0_, h.identity_ ? im.iota_labels.data() : h.labels_.data(), h.upper_.data(),
+                                 h.pool_.data(), meta.data()};
+  const uint64_t bytes[kSections] = {slots * h.block_bytes_, slots * 4, slots * 4, pool_used * 4, meta.size()};
+  uint64_t offset = align64(kTableEnd);
   for (uint32_t i = 0; i < kSections; ++i) {
-    sec[i].tag = kTags[i];
-    sec[i].offset = offset;
-    sec[i].bytes = bytes[i];
-    sec[i].crc = crc32(data[i], bytes[i]);
+    im.data[i] = data[i];
+    im.sec[i].tag = kTags[i];
+    im.sec[i].offset = offset;
+    im.sec[i].bytes = bytes[i];
+    im.sec[i].crc = crc32(data[i], bytes[i]);
+    im.total = offset + bytes[i];
     offset = align64(offset + bytes[i]);
   }
   fh.header_crc = 0;
   uint32_t crc = crc32(&fh, sizeof(fh));
-  fh.header_crc = crc32(sec, sizeof(sec), crc);
+  fh.header_crc = crc32(im.sec, sizeof(im.sec), crc);
+  return im;
+}
+
+void HnswFile::save(const Hnsw& h, const std::string& path, const std::string& meta) {
+  std::shared_lock<GrowLock> g(h.grow_mutex_);
+  std::lock_guard<std::mutex> lg(h.label_mutex_);
+  const Image im = image(h, meta);
 
   // Write beside the target and rename, so a failed save never leaves a half file under the name.
   std::string tmp = path + ".tmp" + std::to_string(::getpid());
@@ -147,14 +181,14 @@ void HnswFile::save(const Hnsw& h, const std::string& path) {
   f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (f.fd < 0) io_error("cannot create", tmp);
   try {
-    write_all(f.fd, &fh, sizeof(fh), tmp);
-    write_all(f.fd, sec, sizeof(sec), tmp);
-    uint64_t pos = sizeof(fh) + sizeof(sec);
+    write_all(f.fd, &im.fh, sizeof(im.fh), tmp);
+    write_all(f.fd, im.sec, sizeof(im.sec), tmp);
+    uint64_t pos = kTableEnd;
     static const char zeros[64] = {};
     for (uint32_t i = 0; i < kSections; ++i) {
-      write_all(f.fd, zeros, sec[i].offset - pos, tmp);
-      write_all(f.fd, data[i], bytes[i], tmp);
-      pos = sec[i].offset + bytes[i];
+      write_all(f.fd, zeros, im.sec[i].offset - pos, tmp);
+      write_all(f.fd, im.data[i], im.sec[i].bytes, tmp);
+      pos = im.sec[i].offset + im.sec[i].bytes;
     }
     if (::fsync(f.fd) != 0) io_error("cannot sync", tmp);
   } catch (...) {
@@ -171,25 +205,31 @@ void HnswFile::save(const Hnsw& h, const std::string& path) {
   }
 }
 
-std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap) {
+std::vector<uint8_t> HnswFile::to_bytes(const Hnsw& h, const std::string& meta) {
+  std::shared_lock<GrowLock> g(h.grow_mutex_);
+  std::lock_guard<std::mutex> lg(h.label_mutex_);
+  const Image im = image(h, meta);
+  std::vector<uint8_t> out(im.total, 0);  // zeros fill the alignment gaps
+  std::memcpy(out.data(), &im.fh, sizeof(im.fh));
+  std::memcpy(out.data() + sizeof(im.fh), im.sec, sizeof(im.sec));
+  for (uint32_t i = 0; i < kSections; ++i)
+    if (im.sec[i].bytes) std::memcpy(out.data() + im.sec[i].offset, im.data[i], im.sec[i].bytes);
+  return out;
+}
+
+std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap, std::string* meta) {
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY);
   if (f.fd < 0) io_error("cannot open", path);
   struct stat st;
   if (::fstat(f.fd, &st) != 0) io_error("cannot stat", path);
   const uint64_t file_bytes = uint64_t(st.st_size);
-  if (file_bytes < sizeof(FileHeader) + kSections * sizeof(Section))
-    corrupt(path, "file is " + std::to_string(file_bytes) + " bytes, shorter than the header");
-
-  // The whole file: mapped privately (pages load on demand; writes such as a
-  // delete flag stay private) or read into memory.
-  void* base = nullptr;
-  std::unique_ptr<char[]> owned;
-  if (use_mmap) {
-    base = ::mmap(nullptr, file_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd, 0);
-    if (base == MAP_FAILED) io_error("cannot map", path);
-  } else {
-    owned.reset(new char[file_bytes]);
+  const std::string what = "HNSW index file '" + path + "'";
+  if (file_bytes < kTableEnd)
+    throw Error(ErrorCode::CorruptFile, "corrupt " + what + ": " + std::to_string(file_bytes) +
+                                            " bytes, shorter than the header");
+  if (!use_mmap) {
+    std::unique_ptr<char[]> owned(new char[file_bytes]);
     uint64_t got = 0;
     while (got < file_bytes) {
       ssize_t r = ::pread(f.fd, owned.get() + got, file_bytes - got, off_t(got));
@@ -197,36 +237,51 @@ std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap) {
       if (r <= 0) io_error("cannot read", path);
       got += uint64_t(r);
     }
-    base = owned.get();
+    return parse(owned.get(), file_bytes, what, Origin::Copy, meta);
   }
-  struct Unmap {
-    void* p;
-    size_t n;
-    bool active;
-    ~Unmap() {
-      if (active) ::munmap(p, n);
-    }
-  } unmap{base, file_bytes, use_mmap};
+  // Mapped privately: pages load on demand; writes such as a delete flag stay private.
+  void* base = ::mmap(nullptr, file_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd, 0);
+  if (base == MAP_FAILED) io_error("cannot map", path);
+  std::unique_ptr<Hnsw> h;
+  try {
+    h = parse(static_cast<const char*>(base), file_bytes, what, Origin::Mapped, meta);
+  } catch (...) {
+    ::munmap(base, file_bytes);
+    throw;
+  }
+  if (!h->level0_mapped_) ::munmap(base, file_bytes);  // small index: copied
+  return h;
+}
 
-  const char* bytes = static_cast<const char*>(base);
+std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, const std::string& what, Origin origin,
+                                      std::string* meta) {
+  auto corrupt = [&](const std::string& why) -> void {
+    throw Error(ErrorCode::CorruptFile, "corrupt " + what + ": " + why);
+  };
+  if (file_bytes < kTableEnd)
+    corrupt(std::to_string(file_bytes) + " bytes, shorter than the header");
   FileHeader fh;
   std::memcpy(&fh, bytes, sizeof(fh));
-  if (std::memcmp(fh.magic, kMagic, 8) != 0) corrupt(path, "not a fastrec HNSW index (bad magic number)");
+  if (std::memcmp(fh.magic, kMagic, 8) != 0) corrupt("not a fastrec HNSW index (bad magic number)");
   if (fh.version > kVersion)
-    throw Error(ErrorCode::UnsupportedVersion, "HNSW index file '" + path + "' has format version " +
-                                                   std::to_string(fh.version) + "; this fastrec reads up to " +
-                                                   std::to_string(kVersion));
-  if (fh.version == 0) corrupt(path, "format version 0");
+    throw Error(ErrorCode::UnsupportedVersion, what + " has format version " + std::to_string(fh.version) +
+                                                   "; this fastrec reads version " + std::to_string(kVersion));
+  if (fh.version == 1)
+    throw Error(ErrorCode::UnsupportedVersion,
+                what + " has format version 1 (written by an older fastrec, with the ids in a separate .ids.json "
+                       "file); this fastrec reads version " + std::to_string(kVersion) +
+                    ": build the index again and save it");
+  if (fh.version == 0) corrupt("format version 0");
   Section sec[kSections];
   std::memcpy(sec, bytes + sizeof(fh), sizeof(sec));
   uint32_t stored_crc = fh.header_crc;
   fh.header_crc = 0;
   uint32_t crc = crc32(sec, sizeof(sec), crc32(&fh, sizeof(fh)));
-  if (crc != stored_crc) corrupt(path, "header checksum mismatch");
-  if (fh.section_count != kSections) corrupt(path, "unexpected section count");
+  if (crc != stored_crc) corrupt("header checksum mismatch");
+  if (fh.section_count != kSections) corrupt("unexpected section count");
   if (fh.metric > 2 || fh.dim == 0 || fh.dim > 65535 || fh.M < 2 || fh.M > 256 || fh.ef_construction == 0 ||
       fh.flags > 3 || fh.stored_dim != fh.dim + (fh.flags & 1) || ((fh.flags & 1) && fh.metric != 1))
-    corrupt(path, "invalid parameters in header");
+    corrupt("invalid parameters in header");
 
   HnswParams p;
   p.dim = fh.dim;
@@ -238,104 +293,154 @@ std::unique_ptr<Hnsw> HnswFile::load(const std::string& path, bool use_mmap) {
   p.max_norm = fh.phi;
   p.float16 = (fh.flags & 2) != 0;
   auto h = std::make_unique<Hnsw>(p, 16);
-  if (h->block_bytes_ != fh.block_bytes) corrupt(path, "block size does not match the parameters");
+  if (h->block_bytes_ != fh.block_bytes) corrupt("block size does not match the parameters");
   const uint64_t slots = fh.slots;
-  if (slots >= kNoSlot || fh.live > slots) corrupt(path, "invalid item counts");
-  if (fh.pool_used >= (uint64_t(1) << 32)) corrupt(path, "invalid upper-level pool size");
-  const uint64_t want[kSections] = {slots * fh.block_bytes, slots * 4, slots * 4, fh.pool_used * 4};
+  if (slots >= kNoSlot || fh.live > slots) corrupt("invalid item counts");
+  if (fh.pool_used >= (uint64_t(1) << 32)) corrupt("invalid upper-level pool size");
+  const uint64_t want[kSections] = {slots * fh.block_bytes, slots * 4, slots * 4, fh.pool_used * 4, sec[kMeta].bytes};
+  // Sections follow each other at the next 64-byte boundary; the gaps must be
+  // zero and nothing may follow the last one, so every byte is checked.
+  uint64_t end = kTableEnd;
   for (uint32_t i = 0; i < kSections; ++i) {
-    if (sec[i].tag != kTags[i]) corrupt(path, "section " + std::to_string(i) + " has a wrong tag");
-    if (sec[i].bytes != want[i]) corrupt(path, "section " + std::to_string(i) + " has a wrong size");
-    if (sec[i].offset % 64 || sec[i].offset > file_bytes || sec[i].bytes > file_bytes - sec[i].offset)
-      corrupt(path, "truncated: section " + std::to_string(i) + " extends past the end of the file");
+    if (sec[i].tag != kTags[i]) corrupt("section " + std::to_string(i) + " has a wrong tag");
+    if (sec[i].bytes != want[i]) corrupt("section " + std::to_string(i) + " has a wrong size");
+    if (sec[i].offset != align64(end)) corrupt("section " + std::to_string(i) + " has a wrong offset");
+    if (sec[i].offset > file_bytes || sec[i].bytes > file_bytes - sec[i].offset)
+      corrupt("truncated: section " + std::to_string(i) + " extends past the end");
+    for (uint64_t b = end; b < sec[i].offset; ++b)
+      if (bytes[b] != 0) corrupt("non-zero padding before section " + std::to_string(i));
     if (crc32(bytes + sec[i].offset, sec[i].bytes) != sec[i].crc)
-      corrupt(path, "checksum mismatch in section " + std::to_string(i));
+      corrupt("checksum mismatch in section " + std::to_string(i));
+    end = sec[i].offset + sec[i].bytes;
   }
+  if (end != file_bytes) corrupt(std::to_string(file_bytes - end) + " unexpected bytes after the last section");
 
   // Structure checks (the checksums only prove the bytes are what was written).
-  const uint32_t* labels = reinterpret_cast<const uint32_t*>(bytes + sec[1].offset);
-  const uint32_t* upper = reinterpret_cast<const uint32_t*>(bytes + sec[2].offset);
-  const uint32_t* pool = reinterpret_cast<const uint32_t*>(bytes + sec[3].offset);
+  // Arrays are read by memcpy: in-memory bytes need not be aligned.
+  auto u32 = [&](uint32_t section, uint64_t i) {
+    uint32_t x;
+    std::memcpy(&x, bytes + sec[section].offset + 4 * i, 4);
+    return x;
+  };
   const char* level0 = bytes + sec[0].offset;
+  auto block_word = [&](uint64_t s, uint32_t j) {
+    uint32_t x;
+    std::memcpy(&x, level0 + s * fh.block_bytes + 4 * size_t(j), 4);
+    return x;
+  };
   const size_t M0 = h->M0_;
   uint64_t top_level = 0;
   size_t live = 0;
   uint32_t max_label = 0;
   for (uint64_t s = 0; s < slots; ++s) {
-    const uint32_t* lk = reinterpret_cast<const uint32_t*>(level0 + s * fh.block_bytes);
-    if ((lk[0] & Hnsw::kCountMask) > M0) corrupt(path, "a level-0 list is longer than 2M");
-    for (uint32_t j = 1; j <= (lk[0] & Hnsw::kCountMask); ++j)
-      if (lk[j] >= slots) corrupt(path, "a link points past the last item");
-    if (labels[s] != kNoSlot) {
-      if (labels[s] >= 0x80000000u) corrupt(path, "invalid label");
-      if (!(lk[0] & Hnsw::kDeletedBit)) {
+    const uint32_t head = block_word(s, 0);
+    if ((head & Hnsw::kCountMask) > M0) corrupt("a level-0 list is longer than 2M");
+    for (uint32_t j = 1; j <= (head & Hnsw::kCountMask); ++j)
+      if (block_word(s, j) >= slots) corrupt("a link points past the last item");
+    const uint32_t label = u32(1, s);
+    if (label != kNoSlot) {
+      if (label >= 0x80000000u) corrupt("invalid label");
+      if (!(head & Hnsw::kDeletedBit)) {
         ++live;
-        max_label = std::max(max_label, labels[s]);
+        max_label = std::max(max_label, label);
       }
     }
-    if (upper[s] != kNoSlot) {
-      uint64_t off = upper[s];
-      if (off >= fh.pool_used) corrupt(path, "an upper-level offset points past the pool");
-      uint64_t L = pool[off];
-      if (L == 0 || L > 30 || off + 1 + L * (fh.M + 1) > fh.pool_used) corrupt(path, "invalid upper-level block");
+    const uint32_t up = u32(2, s);
+    if (up != kNoSlot) {
+      uint64_t off = up;
+      if (off >= fh.pool_used) corrupt("an upper-level offset points past the pool");
+      uint64_t L = u32(3, off);
+      if (L == 0 || L > 30 || off + 1 + L * (fh.M + 1) > fh.pool_used) corrupt("invalid upper-level block");
       top_level = std::max(top_level, L);
       for (uint64_t l = 0; l < L; ++l) {
-        const uint32_t* ul = pool + off + 1 + l * (fh.M + 1);
-        if (ul[0] > fh.M) corrupt(path, "an upper-level list is longer than M");
-        for (uint32_t j = 1; j <= ul[0]; ++j)
-          if (ul[j] >= slots) corrupt(path, "an upper-level link points past the last item");
+        const uint64_t list = off + 1 + l * (fh.M + 1);
+        const uint32_t cnt = u32(3, list);
+        if (cnt > fh.M) corrupt("an upper-level list is longer than M");
+        for (uint32_t j = 1; j <= cnt; ++j)
+          if (u32(3, list + j) >= slots) corrupt("an upper-level link points past the last item");
       }
     }
   }
-  if (live != fh.live) corrupt(path, "live item count does not match the deleted flags");
-  if (slots == 0 ? fh.entry != Hnsw::kNoEntry
-                 : (fh.entry == Hnsw::kNoEntry || entry_slot_of(fh.entry) >= slots ||
-                    uint64_t(entry_level_of(fh.entry)) != (upper[entry_slot_of(fh.entry)] == kNoSlot ? 0 : pool[upper[entry_slot_of(fh.entry)]]) ||
-                    uint64_t(entry_level_of(fh.entry)) < top_level))
-    corrupt(path, "invalid entry point");
+  if (live != fh.live) corrupt("live item count does not match the deleted flags");
+  if (slots == 0) {
+    if (fh.entry != Hnsw::kNoEntry) corrupt("invalid entry point");
+  } else {
+    const uint32_t es = entry_slot_of(fh.entry);
+    if (fh.entry == Hnsw::kNoEntry || es >= slots) corrupt("invalid entry point");
+    const uint32_t up = u32(2, es);
+    const uint64_t level = up == kNoSlot ? 0 : u32(3, up);
+    if (uint64_t(entry_level_of(fh.entry)) != level || level < top_level) corrupt("invalid entry point");
+  }
 
-  // Adopt: level-0 blocks in place when mapped, the small arrays copied.
-  {
-    std::unique_lock<GrowLock> g(h->grow_mutex_);
-    std::free(h->level0_);
-    h->level0_ = nullptr;
-    if (use_mmap) {
-      h->level0_ = const_cast<char*>(level0);
-      h->level0_mapped_ = true;
-      h->map_base_ = base;
-      h->map_bytes_ = file_bytes;
-      unmap.active = false;
+  // The id maps (a label appearing twice is the last structural error).
+  bool identity = true;  // labels equal slots: no maps kept
+  for (uint64_t s = 0; s < slots && identity; ++s) identity = u32(1, s) == s;
+  std::vector<uint32_t> label_to_slot(live && !identity ? size_t(max_label) + 1 : 0, kNoSlot);
+  std::vector<uint32_t> free_slots;
+  for (uint64_t s = 0; s < slots; ++s) {
+    const uint32_t label = u32(1, s);
+    if (label == kNoSlot) continue;
+    if (identity) {
+      if (block_word(s, 0) & Hnsw::kDeletedBit) free_slots.push_back(uint32_t(s));
+      continue;
+    }
+    if (block_word(s, 0) & Hnsw::kDeletedBit) {
+      free_slots.push_back(uint32_t(s));
     } else {
-      char* copy = static_cast<char*>(std::malloc(std::max<uint64_t>(sec[0].bytes, 1)));
-      if (!copy) throw std::bad_alloc();
-      std::memcpy(copy, level0, sec[0].bytes);
-      h->level0_ = copy;
+      if (label_to_slot[label] != kNoSlot) corrupt("a label appears twice");
+      label_to_slot[label] = uint32_t(s);
     }
-    h->capacity_ = slots;
-    h->labels_.assign(labels, labels + slots);
-    h->upper_.assign(upper, upper + slots);
-    h->pool_.assign(pool, pool + fh.pool_used);
-    h->pool_used_.store(fh.pool_used);
-    h->n_slots_.store(slots);
-    h->live_.store(live);
-    h->entry_.store(fh.entry);
-    h->label_to_slot_.assign(live ? size_t(max_label) + 1 : 0, kNoSlot);
-    for (uint64_t s = 0; s < slots; ++s) {
-      bool deleted = reinterpret_cast<const uint32_t*>(level0 + s * fh.block_bytes)[0] & Hnsw::kDeletedBit;
-      if (labels[s] == kNoSlot) continue;
-      if (deleted) {
-        h->free_slots_.push_back(uint32_t(s));
-      } else {
-        if (h->label_to_slot_[labels[s]] != kNoSlot) corrupt(path, "a label appears twice");
-        h->label_to_slot_[labels[s]] = uint32_t(s);
-      }
-    }
-    if (h->capacity_ < 16) h->ensure_capacity(16);
   }
+
+  // Adopt: level-0 blocks in place when mapped (or borrowed and aligned), the
+  // small arrays copied. Below 16 slots everything is copied (room to grow).
+  // Nothing after taking over a mapping may throw: load() unmaps on error.
+  std::unique_lock<GrowLock> g(h->grow_mutex_);
+  const size_t cap = std::max<uint64_t>(slots, 16);
+  h->identity_ = identity;
+  if (!identity) {
+    h->labels_.assign(cap, kNoSlot);
+    if (slots) std::memcpy(h->labels_.data(), bytes + sec[1].offset, slots * 4);
+  }
+  h->upper_.assign(cap, kNoSlot);
+  h->pool_.resize(fh.pool_used);
+  if (slots) std::memcpy(h->upper_.data(), bytes + sec[2].offset, slots * 4);
+  if (fh.pool_used) std::memcpy(h->pool_.data(), bytes + sec[3].offset, fh.pool_used * 4);
+  h->label_to_slot_ = std::move(label_to_slot);
+  h->free_slots_ = std::move(free_slots);
+  if (meta) meta->assign(bytes + sec[kMeta].offset, sec[kMeta].bytes);
+  const bool in_place = slots >= 16 && reinterpret_cast<uintptr_t>(level0) % 4 == 0 && origin != Origin::Copy;
+  char* blocks = const_cast<char*>(level0);
+  if (!in_place) {
+    blocks = static_cast<char*>(std::malloc(cap * fh.block_bytes));
+    if (!blocks) throw std::bad_alloc();
+    std::memcpy(blocks, level0, sec[0].bytes);
+  }
+  std::free(h->level0_);
+  h->level0_ = blocks;
+  if (in_place && origin == Origin::Mapped) {
+    h->level0_mapped_ = true;  // the destructor unmaps
+    h->map_base_ = const_cast<char*>(bytes);
+    h->map_bytes_ = file_bytes;
+  } else if (in_place) {
+    h->level0_borrowed_.store(true);  // never written: own_level0() copies first
+  }
+  h->capacity_ = cap;
+  h->pool_used_.store(fh.pool_used);
+  h->n_slots_.store(slots);
+  h->live_.store(live);
+  h->entry_.store(fh.entry);
   return h;
 }
 
-void Hnsw::save(const std::string& path) const { HnswFile::save(*this, path); }
-std::unique_ptr<Hnsw> Hnsw::load(const std::string& path, bool mmap) { return HnswFile::load(path, mmap); }
+void Hnsw::save(const std::string& path, const std::string& meta) const { HnswFile::save(*this, path, meta); }
+std::unique_ptr<Hnsw> Hnsw::load(const std::string& path, bool mmap, std::string* meta) {
+  return HnswFile::load(path, mmap, meta);
+}
+std::vector<uint8_t> Hnsw::to_bytes(const std::string& meta) const { return HnswFile::to_bytes(*this, meta); }
+std::unique_ptr<Hnsw> Hnsw::from_bytes(const void* data, size_t bytes, bool in_place, std::string* meta) {
+  return HnswFile::parse(static_cast<const char*>(data), bytes, "HNSW index bytes",
+                         in_place ? Origin::Borrow : Origin::Copy, meta);
+}
 
 }  // namespace fastrec::ann
