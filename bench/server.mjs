@@ -1,22 +1,37 @@
 // Load benchmark of `fastrec serve`: throughput and latency percentiles at 1,
 // 16 and 64 concurrent connections against a 100,000-item ALS model, with
-// autocannon on loopback, bounded duration per run.
+// autocannon on loopback, bounded duration per run, for several serving
+// configurations in ONE run (so they share the machine's state).
 //
-//   node bench/server.mjs [--items 100000] [--users 50000] [--factors 64] [--duration 10]
-//                         [--connections 1,16,64] [--ann]
+//   node bench/server.mjs [--items 100000] [--users 50000] [--factors 64] [--duration 5]
+//                         [--connections 1,16,64] [--configs "exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000"]
+//                         [--model PATH] [--out server]
+//
+// A configuration is `exact` or `ann` followed by `:key=value` settings:
+// ef (search beam), index (stored: the model file written with the serving
+// indexes, as `fastrec train --ann` does, the default; built: a file without
+// them, so serve builds them at start-up), storage (float16|float32, for built
+// indexes), workers (serve --workers), cache (serve --cache USERS). Each gets
+// its own `fastrec serve` process.
+//
+// Users requested: with the cache off, a permutation of all users (every
+// request is a different user until all were asked: live scoring every time).
+// With the cache on, users are drawn from a Zipf(1) law over the users (a few
+// users come back often, most rarely), and the hit rate measured on the
+// server's /metrics is reported beside every cache-on figure.
 //
 // The model is ALS trained for 2 iterations on seeded synthetic data with a
 // power-law item popularity (its quality is irrelevant here; its shape is what
-// the service scores against). The server runs in its own process (like
-// production); autocannon runs in this one. Both share this machine's cores.
+// the service scores against). The server runs in its own process(es)
+// (like production); autocannon runs in this one. All share this machine's cores.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 // A benchmark-only tool: installed in bench/node_modules by `npm run bench:setup`.
 const autocannon = createRequire(new URL('./package.json', import.meta.url))('autocannon');
-import { rng, writeResult, benchDir } from './harness.mjs';
+import { rng, writeResult, benchDir, medianSeconds } from './harness.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') || all[i + 1] === undefined ? 'true' : all[i + 1]]] : acc), []),
@@ -24,79 +39,143 @@ const args = Object.fromEntries(
 const nItems = Number(args.items ?? 100_000);
 const nUsers = Number(args.users ?? 50_000);
 const factors = Number(args.factors ?? 64);
-const duration = Number(args.duration ?? 10);
+const duration = Number(args.duration ?? 5);
 const connectionsList = String(args.connections ?? '1,16,64').split(',').map(Number);
-const ann = args.ann === 'true';
+// `--ann` alone (the older command line) means the HNSW configuration only.
+const configs = String(args.configs ?? (args.ann === 'true' ? 'ann' : 'exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000'))
+  .split(';')
+  .filter(Boolean)
+  .map(parseConfig);
 const fastrec = await import('../dist/index.js');
+
+function parseConfig(text) {
+  const [scoring, ...settings] = text.split(':');
+  if (scoring !== 'exact' && scoring !== 'ann') throw new Error(`config ${text}: expected exact or ann first`);
+  const c = { name: text, scoring, ef: undefined, storage: undefined, workers: 1, cache: 0, index: 'stored' };
+  for (const s of settings) {
+    const [k, v] = s.split('=');
+    if (k === 'ef' || k === 'workers' || k === 'cache') c[k] = Number(v);
+    else if (k === 'storage') c.storage = v;
+    else if (k === 'index' && (v === 'stored' || v === 'built')) c.index = v;
+    else throw new Error(`config ${text}: unknown setting ${k}`);
+  }
+  return c;
+}
 
 // ---- the model ----
 const dir = mkdtempSync(join(tmpdir(), 'fastrec-bench-server-'));
-const modelPath = join(dir, 'model.fastrec');
-const rand = rng(7);
-const perUser = 20;
-const users = new Int32Array(nUsers * perUser);
-const items = new Int32Array(nUsers * perUser);
-for (let u = 0, e = 0; u < nUsers; u++) {
-  for (let j = 0; j < perUser; j++, e++) {
-    users[e] = u;
-    // Zipf-like popularity: item = floor(n * r^3) puts most events on few items, yet touches the whole catalog.
-    items[e] = j === 0 ? (u * 7919) % nItems : Math.floor(nItems * rand() ** 3);
+const modelPath = args.model ?? join(dir, 'model.fastrec');
+/** The same model with the serving indexes stored in the file. */
+const indexedPath = modelPath.replace(/\.fastrec$/, '') + '-indexed.fastrec';
+let indexBuildSeconds = null;
+if (!args.model || !existsSync(modelPath) || !existsSync(indexedPath)) {
+  const rand = rng(7);
+  const perUser = 20;
+  const log = new fastrec.Interactions();
+  const t0 = performance.now();
+  for (let u = 0; u < nUsers; u++) {
+    for (let j = 0; j < perUser; j++) {
+      // Zipf-like popularity: item = floor(n * r^3) puts most events on few items, yet touches the whole catalog.
+      log.add(`u${u}`, `i${j === 0 ? (u * 7919) % nItems : Math.floor(nItems * rand() ** 3)}`);
+    }
   }
+  for (let i = 0; i < nItems; i++) log.add('u0', `i${i}`); // every item known
+  const ds = await fastrec.Dataset.build(log);
+  const model = new fastrec.AlsModel({ factors, iterations: 2 });
+  await model.fit(ds, { seed: 1 });
+  await fastrec.saveModel(model, modelPath);
+  console.log(`model: ${ds.numUsers} users x ${ds.numItems} items, ${factors} factors (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const t1 = performance.now();
+  const indexes = await fastrec.buildServingIndexes(model);
+  indexBuildSeconds = +((performance.now() - t1) / 1000).toFixed(1);
+  await fastrec.saveModel(model, indexedPath, { indexes });
+  console.log(`serving indexes built in ${indexBuildSeconds} s`);
 }
-const log = new fastrec.Interactions();
-const t0 = performance.now();
-for (let e = 0; e < users.length; e++) log.add(`u${users[e]}`, `i${items[e]}`);
-for (let i = 0; i < nItems; i++) log.add('u0', `i${i}`); // every item known
-const ds = await fastrec.Dataset.build(log);
-const model = new fastrec.AlsModel({ factors, iterations: 2 });
-await model.fit(ds, { seed: 1 });
-await fastrec.saveModel(model, modelPath);
-const buildSeconds = (performance.now() - t0) / 1000;
-console.log(`model: ${ds.numUsers} users x ${ds.numItems} items, ${factors} factors (${buildSeconds.toFixed(1)} s)`);
+const storedIndexes = fastrec.inspectModelFile(indexedPath).sections.filter((s) => s.name.startsWith('index:')).map((s) => `${s.name} (${(s.byteLength / 2 ** 20).toFixed(1)} MiB)`);
 
 // ---- loading the model file (median of 5, after one warm-up that fills the page cache) ----
-const { statSync } = await import('node:fs');
-const { medianSeconds } = await import('./harness.mjs');
 const load = {};
 for (const [name, o] of [['mmap, no CRC', { mmap: true, verify: false }], ['mmap + CRC', { mmap: true, verify: true }], ['read + CRC', { mmap: false, verify: true }]]) {
   load[name] = +(1000 * (await medianSeconds(() => fastrec.readModelFile(modelPath, o), 5, 1))).toFixed(2);
 }
 load['loadModel (mmap + CRC + fromState)'] = +(1000 * (await medianSeconds(() => fastrec.loadModel(modelPath), 5, 1))).toFixed(2);
 const fileMiB = +(statSync(modelPath).size / 2 ** 20).toFixed(1);
-console.log(`model file ${fileMiB} MiB; load ms:`, load);
+const indexedFileMiB = +(statSync(indexedPath).size / 2 ** 20).toFixed(1);
+console.log(`model file ${fileMiB} MiB, with the serving indexes ${indexedFileMiB} MiB (${storedIndexes.join(', ')}); load ms:`, load);
 
-// ---- the server ----
-const port = 18000 + Math.floor(Math.random() * 2000);
+// ---- request streams ----
+/** Every user once before any repeats (35761 is coprime with 50,000: a full cycle). */
+const permutedUser = (n) => `/v1/users/u${(n * 2654435761) % nUsers}/recommendations?k=10`;
+/** Zipf(1) over users: user of rank r (a seeded shuffle of ranks) asked with probability ~ 1/r. */
+const zipfUsers = (() => {
+  const rand = rng(11);
+  const cdf = new Float64Array(nUsers);
+  let total = 0;
+  for (let r = 0; r < nUsers; r++) cdf[r] = total += 1 / (r + 1);
+  const out = new Int32Array(1 << 20);
+  for (let i = 0; i < out.length; i++) {
+    const x = rand() * total;
+    let lo = 0;
+    let hi = nUsers - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    out[i] = (lo * 7919 + 13) % nUsers; // rank -> user, spread over the ids
+  }
+  return out;
+})();
+const zipfUser = (n) => `/v1/users/u${zipfUsers[n % zipfUsers.length]}/recommendations?k=10`;
+
 const token = 'bench-token-0123456789abcdef';
-const serverArgs = [join(benchDir, '..', 'dist', 'cli', 'main.js'), 'serve', modelPath, '--port', String(port), '--log-level', 'warn', '--token', token, ...(ann ? ['--ann'] : [])];
-const server = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
-const base = `http://127.0.0.1:${port}`;
-const startT = performance.now();
-for (;;) {
-  try {
-    const r = await fetch(`${base}/healthz`);
-    if (r.ok) break;
-  } catch {}
-  if (performance.now() - startT > 120_000) throw new Error('server did not start');
-  await new Promise((r) => setTimeout(r, 50));
-}
-const startSeconds = (performance.now() - startT) / 1000;
-console.log(`server ready in ${startSeconds.toFixed(2)} s`);
 
-function run(title, connections, makePath, opts = {}) {
+async function startServer(c) {
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const file = c.scoring === 'ann' && c.index === 'stored' ? indexedPath : modelPath;
+  const serverArgs = [join(benchDir, '..', 'dist', 'cli', 'main.js'), 'serve', file, '--port', String(port), '--log-level', 'warn', '--token', token];
+  if (c.scoring === 'ann') serverArgs.push('--ann', ...(c.ef ? ['--ef', String(c.ef)] : []), ...(c.storage ? ['--ann-storage', c.storage] : []));
+  if (c.workers > 1) serverArgs.push('--workers', String(c.workers));
+  if (c.cache) serverArgs.push('--cache', String(c.cache));
+  const proc = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      // With several workers, wait until a second connection also gets an answer from each.
+      if (r.ok) break;
+    } catch {}
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}`);
+    if (performance.now() - t0 > 240_000) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const startSeconds = (performance.now() - t0) / 1000;
+  if (c.workers > 1) await new Promise((r) => setTimeout(r, 2000 + 500 * c.workers)); // the other workers finish loading
+  return { proc, base, startSeconds };
+}
+
+async function stopServer(proc) {
+  proc.kill('SIGTERM');
+  if (proc.exitCode === null) await new Promise((r) => proc.once('exit', r));
+}
+
+async function cacheCounters(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { hits: get('fastrec_cache_hits'), misses: get('fastrec_cache_misses') };
+}
+
+function run(base, c, title, connections, makePath, opts = {}) {
   let n = 0;
   return new Promise((resolve, reject) => {
     autocannon(
-      {
-        url: base,
-        connections,
-        duration,
-        requests: [{ ...opts, setupRequest: (req) => ({ ...req, path: makePath(n++) }) }],
-      },
+      { url: base, connections, duration, requests: [{ ...opts, setupRequest: (req) => ({ ...req, path: makePath(n++) }) }] },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
   }).then((res) => {
     const row = {
+      config: c.name,
       endpoint: title,
       connections,
       seconds: duration,
@@ -109,31 +188,60 @@ function run(title, connections, makePath, opts = {}) {
       errors: res.errors,
       timeouts: res.timeouts,
       non2xx: res.non2xx,
+      loadAverage1m: +loadavg()[0].toFixed(2),
     };
-    console.log(JSON.stringify(row));
     return row;
   });
 }
 
-const userPath = (n) => `/v1/users/u${(n * 2654435761) % nUsers}/recommendations?k=10`;
 const results = [];
+const starts = [];
 try {
-  // Warm-up (JIT, page cache), not recorded.
-  await new Promise((resolve) => autocannon({ url: `${base}${userPath(1)}`, connections: 4, duration: 2 }, resolve));
-  for (const c of connectionsList) results.push(await run('GET /v1/users/:id/recommendations', c, userPath));
-  // The framework's floor on this machine: the cheapest route, same connections.
-  results.push(await run('GET /healthz (HTTP floor)', 16, () => '/healthz'));
-  results.push(await run('GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`));
-  results.push(
-    await run('POST /v1/recommendations', 16, () => '/v1/recommendations', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ items: ['i1', 'i20', 'i300', 'i4000'], k: 10 }),
-    }),
-  );
+  for (const c of configs) {
+    const { proc, base, startSeconds } = await startServer(c);
+    starts.push({ config: c.name, serverReadySeconds: +startSeconds.toFixed(2) });
+    console.log(`[${c.name}] server ready in ${startSeconds.toFixed(2)} s`);
+    try {
+      const users = c.cache ? zipfUser : permutedUser;
+      // Warm-up (JIT, page cache), not recorded. With the cache on, it also fills the cache a little.
+      await new Promise((resolve) => autocannon({ url: `${base}${permutedUser(1)}`, connections: 4, duration: 2 }, resolve));
+      for (const conns of connectionsList) {
+        const before = c.cache ? await cacheCounters(base) : undefined;
+        const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users);
+        if (before) {
+          // Per worker counters: with several workers this reads one of them (a sample of the traffic).
+          const after = await cacheCounters(base);
+          const hits = after.hits - before.hits;
+          const misses = after.misses - before.misses;
+          row.cacheHitRate = +(hits / Math.max(1, hits + misses)).toFixed(3);
+          row.userDistribution = 'zipf(1) over users';
+        } else {
+          row.userDistribution = 'every user once (permutation)';
+        }
+        console.log(JSON.stringify(row));
+        results.push(row);
+      }
+      // The framework's floor on this machine: the cheapest route, same process layout.
+      const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz');
+      console.log(JSON.stringify(floor));
+      results.push(floor);
+      if (!c.cache) {
+        const sim = await run(base, c, 'GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`);
+        console.log(JSON.stringify(sim));
+        results.push(sim);
+        const post = await run(base, c, 'POST /v1/recommendations', 16, () => '/v1/recommendations', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ items: ['i1', 'i20', 'i300', 'i4000'], k: 10 }),
+        });
+        console.log(JSON.stringify(post));
+        results.push(post);
+      }
+    } finally {
+      await stopServer(proc);
+    }
+  }
 } finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true }); // the models, unless --model named another place
 }
-await writeResult(ann ? 'server-ann' : 'server', { items: ds.numItems, users: ds.numUsers, factors, scoring: ann ? 'hnsw' : 'exact', duration, modelFileMiB: fileMiB, loadMs: load, serverStartSeconds: startSeconds, runs: results });
+await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });

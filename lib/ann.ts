@@ -415,35 +415,157 @@ export class HnswIndex {
 // ---- exact index -------------------------------------------------------------
 
 /**
- * Exact nearest neighbours by a full scan: one query at memory bandwidth,
- * batches by a fused blocked matrix product + top-k. Append-only.
+ * Collections at least this large are partitioned for exact pruning by
+ * {@link ExactIndex.build} with `prune: 'auto'` (see bench/README.md, "Exact top-k":
+ * the partition costs about one brute-force batch of a few hundred queries and
+ * made clustered collections several times faster, uniform ones no slower).
+ */
+export const EXACT_AUTO_PRUNE_MIN = 50_000;
+/** Stored rows searched as queries by build() with prune 'auto' to decide whether pruning pays. */
+const EXACT_AUTO_PROBES = 64;
+
+export interface ExactIndexOptions {
+  metric?: AnnMetric;
+  /**
+   * Exact pruning: items are clustered into blocks with a centre and radius, and
+   * a search skips every block whose score bound (Cauchy-Schwarz / triangle
+   * inequality, with a margin for float rounding) is below its current k-th best,
+   * so results stay exactly those of the full scan. true: build() and optimize()
+   * partition and searches prune; false: never; 'auto' (default): build()
+   * partitions collections of at least {@link EXACT_AUTO_PRUNE_MIN} items and keeps
+   * pruning on only if 64 stored rows searched as queries scored at most half the
+   * items (see {@link ExactIndex.pruning}).
+   */
+  prune?: boolean | 'auto';
+  /** Items per block of the partition (default 512). */
+  blockSize?: number;
+}
+
+export interface ExactSearchOptions {
+  threads?: number;
+  /** Use the partition's bounds (default {@link ExactIndex.pruning}; false scans every item, e.g. to compare). */
+  prune?: boolean;
+}
+
+/** Results of {@link ExactIndex.search} with the work done. */
+export type ExactNeighbors = Neighbors & {
+  /** Item scores computed (the collection's size for a full scan; fewer when pruning skipped blocks). */
+  scored: number;
+};
+
+/** Results of {@link ExactIndex.searchMany} with the work done. */
+export type ExactBatchNeighbors = BatchNeighbors & {
+  /** Query x item scores computed over the batch (queries x size for a full scan). */
+  scored: number;
+};
+
+const EXACT_OPTIONS = ['metric', 'prune', 'blockSize'] as const;
+
+/**
+ * Exact nearest neighbours: one query streams the items at memory bandwidth
+ * (split over threads for large collections), batches run a register-blocked
+ * queries x items kernel fused with top-k. After {@link ExactIndex.optimize}
+ * (or {@link ExactIndex.build}) searches skip blocks that provably cannot hold a
+ * result. Append-only; items added after optimize() are always scanned.
  */
 export class ExactIndex {
   readonly idMap = new IdMap();
   readonly dim: number;
   readonly metric: AnnMetric;
+  readonly prune: boolean | 'auto';
+  readonly blockSize: number;
   private readonly handle: NativeHandle;
   private rowIds: Id[] = [];
   private busy = 0;
+  private partitioning = false;
+  private pruneByDefault = true;
 
-  constructor(dim: number, options: { metric?: AnnMetric } = {}) {
-    v.knownOptions('options', options, ['metric']);
+  constructor(dim: number, options: ExactIndexOptions = {}) {
+    v.knownOptions('options', options, EXACT_OPTIONS);
     this.dim = v.integer('dim', dim, 1, 65535);
     this.metric = v.oneOf('options.metric', options.metric ?? 'l2', METRICS);
+    const prune = options.prune ?? 'auto';
+    if (prune !== true && prune !== false && prune !== 'auto') throw v.invalid('options.prune', "true, false or 'auto'", prune);
+    this.prune = prune;
+    this.blockSize = v.integer('options.blockSize', options.blockSize ?? 512, 16, 1 << 24);
     this.handle = callSync((n) => n.flatCreate(dim, this.metric));
+  }
+
+  /**
+   * An index over `vectors` (ids default to 0..n-1), partitioned for pruning
+   * off the JS thread when `prune` is true, or 'auto' and the collection is large.
+   */
+  static async build(
+    vectors: Vectors,
+    options: ExactIndexOptions & { dim?: number; ids?: readonly Id[] | IdMap; threads?: number; signal?: AbortSignal } = {},
+  ): Promise<ExactIndex> {
+    v.knownOptions('options', options, [...EXACT_OPTIONS, 'dim', 'ids', 'threads', 'signal']);
+    const { ids, dim: dimOpt, threads, signal, ...rest } = options;
+    const dim = dimOpt ?? (Array.isArray(vectors) ? (vectors[0] as Float32Array | undefined)?.length : undefined);
+    if (dim === undefined) throw v.invalid('options.dim', 'the vector dimension (needed for a flat Float32Array)', dimOpt);
+    const flat = flattenVectors('vectors', vectors, dim);
+    const n = flat.length / dim;
+    const index = new ExactIndex(dim, rest);
+    index.add(ids instanceof IdMap ? ids.ids() : ids ?? Array.from({ length: n }, (_, i) => i), flat);
+    if (index.prune === true || (index.prune === 'auto' && n >= EXACT_AUTO_PRUNE_MIN)) {
+      await index.optimize({ threads, signal });
+      if (index.prune === 'auto') await index.checkPruning(flat, threads, signal);
+    }
+    return index;
   }
 
   get size(): number {
     return this.rowIds.length;
   }
 
+  /** Blocks of the partition (0 before optimize()). */
+  get blocks(): number {
+    return callSync((n) => n.flatInfo(this.handle)).blocks;
+  }
+
+  /** Sizes, including the bytes the index holds. */
+  info(): { size: number; dim: number; metric: string; memoryBytes: number; blocks: number } {
+    return callSync((n) => n.flatInfo(this.handle));
+  }
+
+  /**
+   * 'auto': keep pruning on only if it saves at least half the work for queries
+   * like the data (EXACT_AUTO_PROBES stored rows as queries). Where the data has
+   * no structure (uniform) the bounds cut almost nothing and cost a little.
+   */
+  private async checkPruning(flat: Float32Array, threads: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const n = flat.length / this.dim;
+    const probes = Math.min(n, EXACT_AUTO_PROBES);
+    const queries = new Float32Array(probes * this.dim);
+    for (let i = 0; i < probes; i++) {
+      const r = Math.floor((i * n) / probes);
+      queries.set(flat.subarray(r * this.dim, (r + 1) * this.dim), i * this.dim);
+    }
+    const r = await this.searchMany(queries, 10, { threads, signal, prune: true });
+    this.pruneByDefault = r.scored <= 0.5 * probes * n;
+  }
+
+  /** Whether searches use the partition's bounds unless told otherwise. */
+  get pruning(): boolean {
+    return this.pruneByDefault && this.prune !== false && this.blocks > 0;
+  }
+
+  private checkIdle(what: string): void {
+    if (this.partitioning) throw new InvalidArgumentError(`ExactIndex.${what}: cannot run while optimize() is partitioning the index; await it first`);
+  }
+
   /** Append items (ids must be new). */
   add(ids: readonly Id[], vectors: Vectors): void {
+    this.checkIdle('add');
     if (this.busy) throw new InvalidArgumentError('ExactIndex.add: cannot add while a searchMany() is running; await it first');
     const flat = flattenVectors('vectors', vectors, this.dim);
     const n = flat.length / this.dim;
     if (!Array.isArray(ids) || ids.length !== n) throw new DimensionMismatchError(`ids: expected one id per vector (${n}) but received ${Array.isArray(ids) ? ids.length : typeof ids}`);
-    for (const id of ids) if (this.idMap.has(id)) throw v.invalid('ids', 'ids not already in the index', id);
+    const seen = new Set<Id>();
+    for (const id of ids) {
+      if (this.idMap.has(id) || seen.has(id)) throw v.invalid('ids', 'ids not already in the index', id);
+      seen.add(id);
+    }
     callSync((x) => x.flatAdd(this.handle, flat));
     for (const id of ids) {
       this.idMap.add(id);
@@ -451,27 +573,58 @@ export class ExactIndex {
     }
   }
 
-  /** The k nearest items of one query (synchronous). */
-  search(query: Float32Array, k = 10, options: { threads?: number } = {}): Neighbors {
-    v.knownOptions('options', options, ['threads']);
-    const q = queryArg(query, this.dim);
-    k = kArg(k);
-    const threads = v.integer('options.threads', options.threads ?? 1, 0, 1024);
-    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads));
-    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances };
-  }
-
-  /** Many queries: fused blocked GEMM + top-k on native threads. */
-  async searchMany(queries: Vectors, k = 10, options: { threads?: number; signal?: AbortSignal } = {}): Promise<BatchNeighbors> {
-    v.knownOptions('options', options, ['threads', 'signal']);
-    const flat = flattenVectors('queries', queries, this.dim);
-    k = kArg(k);
+  /**
+   * Partition every item into blocks (the leaves of a ball tree built by recursive
+   * 2-means splits) so that searches can prune; re-partitions from scratch when
+   * called again. Resolves with the number of blocks.
+   */
+  async optimize(options: { threads?: number; signal?: AbortSignal; seed?: number } = {}): Promise<number> {
+    v.knownOptions('options', options, ['threads', 'signal', 'seed']);
     const threads = v.threads(options.threads);
     const signal = v.abortSignal('options.signal', options.signal);
+    const seed = v.integer('options.seed', options.seed ?? 1, 0, 2 ** 32 - 1);
+    this.checkIdle('optimize');
+    if (this.busy) throw new InvalidArgumentError('ExactIndex.optimize: cannot partition while a searchMany() is running; await it first');
+    this.partitioning = true;
+    try {
+      const blocks = await callAsync((n) => withSignal(n.flatPartition(this.handle, this.blockSize, threads, seed), signal));
+      this.pruneByDefault = true;
+      return blocks;
+    } finally {
+      this.partitioning = false;
+    }
+  }
+
+  private searchArgs(options: ExactSearchOptions, defaultThreads: number | undefined): { threads: number; prune: boolean } {
+    const threads = defaultThreads === undefined ? v.threads(options.threads) : v.integer('options.threads', options.threads ?? defaultThreads, 0, 1024);
+    const prune = options.prune ?? this.pruneByDefault;
+    if (typeof prune !== 'boolean') throw v.invalid('options.prune', 'a boolean', prune);
+    return { threads, prune: prune && this.prune !== false };
+  }
+
+  /** The k nearest items of one query (synchronous; threads default 1). */
+  search(query: Float32Array, k = 10, options: ExactSearchOptions = {}): ExactNeighbors {
+    v.knownOptions('options', options, ['threads', 'prune']);
+    const q = queryArg(query, this.dim);
+    k = kArg(k);
+    const { threads, prune } = this.searchArgs(options, 1);
+    this.checkIdle('search');
+    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads, prune));
+    return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances, scored: r.scored };
+  }
+
+  /** Many queries on native threads: row r is labels[r*k .. r*k+k), padded with -1 / +Infinity. */
+  async searchMany(queries: Vectors, k = 10, options: ExactSearchOptions & { signal?: AbortSignal } = {}): Promise<ExactBatchNeighbors> {
+    v.knownOptions('options', options, ['threads', 'signal', 'prune']);
+    const flat = flattenVectors('queries', queries, this.dim);
+    k = kArg(k);
+    const { threads, prune } = this.searchArgs(options, undefined);
+    const signal = v.abortSignal('options.signal', options.signal);
+    this.checkIdle('searchMany');
     this.busy++;
     try {
-      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads), signal));
-      return { k, labels: r.labels, distances: r.distances };
+      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads, prune), signal));
+      return { k, labels: r.labels, distances: r.distances, scored: r.scored };
     } finally {
       this.busy--;
     }
@@ -562,6 +715,7 @@ export class AnnScorer {
     if (index.dim !== want) throw new DimensionMismatchError(`index: expected vectors of ${want} numbers (the factors${bias ? ' and the bias' : ''}) but the index holds ${index.dim}`);
     if (index.metric !== 'ip') throw v.invalid('index.metric', "'ip'", index.metric);
     const ids = index.idMap.ids();
+    if (ids.length !== n) throw new DimensionMismatchError(`index: holds ${ids.length} items; the factors have ${n}`);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= n) throw v.invalid(`index id #${i}`, `an item index in [0, ${n})`, id);

@@ -169,7 +169,7 @@ export interface NativeBinding {
   /** A read-only ArrayBuffer over the whole file (released when collected); null where mmap is unavailable or the file is empty. */
   mapFile(path: string): ArrayBuffer | null;
   // ---- end cli ----
-  // ---- ann (HNSW + flat exact index; native/napi/ann_binding.cpp) ----
+  // ---- ann (HNSW; native/napi/ann_binding.cpp) ----
   hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number, storage: 'float32' | 'float16'): NativeHandle;
   hnswInfo(index: NativeHandle): HnswNativeInfo;
   hnswAdd(index: NativeHandle, vectors: Float32Array, labels: Int32Array, threads: number, onProgress: ((done: number) => void) | null): CancellablePromise<void>;
@@ -188,12 +188,17 @@ export interface NativeBinding {
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
+  // ---- end ann ----
+  // ---- exact (flat index with exact pruning; native/napi/exact_binding.cpp) ----
   flatCreate(dim: number, metric: string): NativeHandle;
   flatAdd(index: NativeHandle, vectors: Float32Array): number;
-  flatInfo(index: NativeHandle): { size: number; dim: number; metric: string; memoryBytes: number };
-  flatSearch(index: NativeHandle, query: Float32Array, k: number, threads: number): NativeNeighbors;
-  flatSearchMany(index: NativeHandle, queries: Float32Array, k: number, threads: number): CancellablePromise<NativeNeighbors>;
-  // ---- end ann ----
+  flatInfo(index: NativeHandle): { size: number; dim: number; metric: string; memoryBytes: number; blocks: number };
+  flatPartition(index: NativeHandle, blockSize: number, threads: number, seed: number): CancellablePromise<number>;
+  flatSearch(index: NativeHandle, query: Float32Array, k: number, threads: number, prune: boolean): NativeNeighbors & { scored: number };
+  flatSearchMany(index: NativeHandle, queries: Float32Array, k: number, threads: number, prune: boolean): CancellablePromise<NativeNeighbors & { scored: number }>;
+  benchExactKernel(level: string, queries: number, items: number, dim: number, reps: number): Promise<{ scanSeconds: number; gemmSeconds: number; flops: number; peakGflops: number }>;
+  benchExactStream(bytes: number, threads: number, reps: number): Promise<number>;
+  // ---- end exact ----
 }
 
 
@@ -209,6 +214,8 @@ export interface AlsNativeConfig {
   nu: number;
   solver: 'cg' | 'cholesky';
   cgSteps: number;
+  /** fit() only; absent = 'float32'. */
+  gatherPrecision?: 'float32' | 'float16';
 }
 export interface AlsNativeFactors {
   userFactors: Float32Array;

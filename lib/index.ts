@@ -80,3 +80,6 @@ export { AlsModel, resolveAlsOptions, type AlsOptions, type ResolvedAlsOptions, 
 // ---- ann ----
 export { HnswIndex, ExactIndex, AnnScorer, AnnFilter, flattenVectors, type AnnMetric, type Vectors, type HnswOptions, type AddOptions, type AnnSearchOptions, type AnnBatchOptions, type Neighbors, type BatchNeighbors, type AnnScorerOptions, type ScoredItems } from './ann.js';
 export { seededRandom } from './random.js';
+export { EXACT_AUTO_PRUNE_MIN, type ExactIndexOptions, type ExactSearchOptions, type ExactNeighbors, type ExactBatchNeighbors } from './ann.js';
+// ---- cli: the serving indexes stored in model files (fastrec train --ann) ----
+export { buildServingIndexes } from './server/model.js';

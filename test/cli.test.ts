@@ -158,6 +158,15 @@ describe('fastrec train, recommend, similar', () => {
     const r = await fastrec('recommend', 'als.fastrec', '--user', 'h25', '--k', '3', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).items).toHaveLength(3);
+    // --ann stores the serving indexes in the file; models without factors have none to store.
+    const a = await fastrec('train', 'data.csv', '--model', 'als', '--factors', '4', '--ann', '--out', 'als-ann.fastrec');
+    expect(a.code, a.stderr).toBe(0);
+    const sections = JSON.parse((await fastrec('info', 'als-ann.fastrec', '--json')).stdout).sections.map((x: { name: string }) => x.name);
+    expect(sections).toEqual(expect.arrayContaining(['index:ann.users', 'index:ann.similar']));
+    const knn = await fastrec('train', 'data.csv', '--model', 'itemknn', '--ann', '--out', 'knn-ann.fastrec');
+    expect(knn.code).toBe(2);
+    expect(knn.stderr).toMatch(/--ann: .*needs a factor model/);
+    expect(fs.existsSync(join(dir, 'knn-ann.fastrec'))).toBe(false);
   });
 
   it('trains the hybrid with item attributes and explains its recommendations', async () => {

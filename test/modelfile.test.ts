@@ -82,6 +82,28 @@ describe('model file container', () => {
     for (const [name, arr] of Object.entries(plain.state.arrays)) expect(state.arrays[name]).toEqual(arr);
   });
 
+  it('stores prebuilt index sections beside the state and returns them as views', () => {
+    const path = join(dir, 'indexes.fastrec');
+    const graph = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255);
+    writeModelFile(path, sampleState(), {}, { 'ann.users': graph, empty: new Uint8Array(0) });
+    const { state, info, indexes } = readModelFile(path);
+    expect(Array.from(indexes['ann.users']!)).toEqual(Array.from(graph));
+    expect(indexes.empty!.byteLength).toBe(0);
+    expect(indexes['ann.users']!.byteOffset % 64).toBe(0);
+    // The state is untouched by them; files without index sections have none.
+    expect(state.ids).toEqual(sampleState().ids);
+    expect(info.sections.find((x) => x.name === 'index:ann.users')).toMatchObject({ dtype: 'u8', length: 1000 });
+    writeModelFile(path, sampleState());
+    expect(readModelFile(path).indexes).toEqual({});
+    // A damaged index section fails its checksum like any other section.
+    writeModelFile(path, sampleState(), {}, { 'ann.users': graph });
+    const bytes = new Uint8Array(fs.readFileSync(path));
+    const at = readModelFile(path).info.sections.find((x) => x.name === 'index:ann.users')!.offset + 500;
+    bytes[at]! ^= 1;
+    expect(() => decodeModelFile(bytes, 'flipped')).toThrow(/section index:ann.users fails its checksum/);
+    expect(() => writeModelFile(path, sampleState(), {}, { bad: [1, 2] as unknown as Uint8Array })).toThrow(/indexes.bad/);
+  });
+
   it('loads arrays as aligned zero-copy views of one buffer', () => {
     const path = join(dir, 'views.fastrec');
     writeModelFile(path, sampleState());

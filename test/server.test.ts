@@ -327,6 +327,60 @@ describe('similar items through the index (--ann) against exact cosine', () => {
   });
 });
 
+describe('indexes stored in the model file (fastrec train --ann)', () => {
+  it('serves from the stored indexes without building them, and rejects damaged or mismatched ones', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { AlsModel } = await import('../lib/models/als.js');
+    const { buildServingIndexes, USER_INDEX, SIMILAR_INDEX } = await import('../lib/server/model.js');
+    const { readModelFile, writeModelFile } = await import('../lib/io/modelfile.js');
+    const log = new Interactions();
+    for (let u = 0; u < 40; u++) for (let j = 0; j < 5; j++) log.add(`u${u}`, `i${(u < 20 ? 0 : 25) + ((u * 3 + j * 7) % 25)}`);
+    const als = await new AlsModel({ factors: 8, iterations: 4 }).fit(await Dataset.build(log), { seed: 1, threads: 1 });
+    const indexes = await buildServingIndexes(als);
+    expect(Object.keys(indexes).sort()).toEqual([SIMILAR_INDEX, USER_INDEX].sort());
+    const path = join(dir, 'als-indexed.fastrec');
+    await saveModel(als, path, { indexes });
+    const server = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 } });
+    try {
+      expect((await server.inject({ url: '/healthz' })).json().model).toMatchObject({ scoring: 'hnsw', index: 'stored' });
+      for (const u of ['u1', 'u30']) expect(itemsOf(await server.inject({ url: `/v1/users/${u}/recommendations?k=5` })), u).toEqual(als.recommend(u, { k: 5 }).items);
+      for (const i of ['i3', 'i30']) expect(itemsOf(await server.inject({ url: `/v1/items/${i}/similar?k=5` })), i).toEqual(als.similarItems(i, 5).items);
+      // Reloading the same file maps the stored indexes again.
+      const r = await server.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth });
+      expect(r.json().model.index).toBe('stored');
+    } finally {
+      await server.close();
+    }
+    // Without stored indexes the service builds them.
+    const plain = join(dir, 'als-plain.fastrec');
+    await saveModel(als, plain);
+    const built = await buildServer({ modelPath: plain, logger: false, ann: {} });
+    expect((await built.inject({ url: '/healthz' })).json().model.index).toBe('built');
+    await built.close();
+
+    // Index bytes that pass the file checksum but are not an index, and an index of another model.
+    const { state, info } = readModelFile(path);
+    const garbage = join(dir, 'als-garbage.fastrec');
+    writeModelFile(garbage, state, info.metadata, { [USER_INDEX]: Uint8Array.from({ length: 4096 }, (_, i) => (i * 31) & 255), [SIMILAR_INDEX]: indexes[SIMILAR_INDEX]! });
+    await expect(buildServer({ modelPath: garbage, logger: false, ann: {} })).rejects.toThrow(/stored index 'ann.users' cannot be used/);
+    const tiny = new Interactions();
+    for (const [u, i] of [['a', 'x'], ['b', 'y'], ['c', 'z']]) tiny.add(u!, i!);
+    const small = await new AlsModel({ factors: 8, iterations: 2 }).fit(await Dataset.build(tiny), { seed: 1, threads: 1 });
+    const mismatched = join(dir, 'als-mismatch.fastrec');
+    writeModelFile(mismatched, state, info.metadata, { ...(await buildServingIndexes(small)) });
+    await expect(buildServer({ modelPath: mismatched, logger: false, ann: {} })).rejects.toThrow(/stored index 'ann.users' cannot be used \(index: holds 3 items; the factors have 50\)/);
+    // A flipped byte inside a stored index is caught by the file's checksums.
+    const flipped = new Uint8Array(fs.readFileSync(path));
+    flipped[info.sections.find((x) => x.name === `index:${USER_INDEX}`)!.offset + 100]! ^= 4;
+    const flippedPath = join(dir, 'als-flipped.fastrec');
+    fs.writeFileSync(flippedPath, flipped);
+    await expect(buildServer({ modelPath: flippedPath, logger: false, ann: {} })).rejects.toThrow(/index:ann.users fails its checksum/);
+    // Only factor models have serving indexes.
+    await expect(buildServingIndexes(model as never)).rejects.toThrow(/needs a factor model/);
+  });
+});
+
 describe('serving the hybrid', () => {
   it('passes the page context and the basket to the hybrid', async () => {
     const { Interactions } = await import('../lib/data/interactions.js');

@@ -94,8 +94,12 @@ function workerLink(): PeerLink {
   };
 }
 
-/** One JSON log line from the primary (the workers log through pino in the same shape). */
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+let logThreshold = 30;
+
+/** One JSON log line from the primary (the workers log through pino in the same shape and levels). */
 function log(level: number, msg: string, extra: Record<string, unknown> = {}): void {
+  if (level < logThreshold) return;
   process.stderr.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...extra }) + '\n');
 }
 
@@ -105,7 +109,7 @@ function log(level: number, msg: string, extra: Record<string, unknown> = {}): v
  * replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
  */
 async function runPrimary(n: number, level: string): Promise<number> {
-  const verbose = ['info', 'debug', 'trace'].includes(level);
+  logThreshold = LEVELS[level] ?? 30;
   let stopping = false;
   let started = 0;
   const fork = (): void => {
@@ -116,7 +120,7 @@ async function runPrimary(n: number, level: string): Promise<number> {
     });
     w.once('listening', () => {
       started++;
-      if (started === n && verbose) log(30, `all ${n} workers listening`);
+      if (started === n) log(30, `all ${n} workers listening`);
     });
   };
   let failCode: number | undefined;

@@ -30,9 +30,12 @@ const modelNames = (): string => MODEL_SPECS.map((s) => s.name).join('|') || '(n
 export const TRAIN_USAGE = () => `Usage: fastrec train <interactions.csv|tsv|jsonl> --model ${modelNames()} --out model.fastrec
                      [--items attributes.csv] [--factors N] [--iterations N] [--regularization X]
                      [--alpha X] [--neighbors N] [--set option=value ...] [--threads N] [--seed N] [--json]
+                     [--ann]
 
 Fits a model on all interactions and saves it in one file (for recommend, similar, serve).
 --set passes any other model option by its API name, e.g. --set solver=cholesky.
+--ann also builds the HNSW indexes \`fastrec serve --ann\` uses (factor models such as als) and
+stores them in the file: the service maps them instead of building them at every start.
 
 ${DATA_HELP}`;
 
@@ -98,7 +101,7 @@ async function fitWithProgress(spec: ModelSpec, model: PersistableRecommender, d
 
 export async function runTrain(args: string[]): Promise<number> {
   const usage = TRAIN_USAGE();
-  const { values, positionals } = parse(args, { ...DATA_OPTIONS, ...HYPER, model: { type: 'string' }, out: { type: 'string' } }, usage);
+  const { values, positionals } = parse(args, { ...DATA_OPTIONS, ...HYPER, model: { type: 'string' }, out: { type: 'string' }, ann: { type: 'boolean', default: false } }, usage);
   if (values.help) {
     process.stdout.write(usage + '\n');
     return 0;
@@ -122,7 +125,20 @@ export async function runTrain(args: string[]): Promise<number> {
   }
   const fit = await fitWithProgress(spec, model, data.dataset, threads, seed, quiet);
   const out = String(values.out);
+  let indexes: Record<string, Uint8Array> | undefined;
+  if (values.ann === true) {
+    const { buildServingIndexes } = await import('../server/model.js');
+    const t1 = performance.now();
+    try {
+      indexes = await buildServingIndexes(model);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw new UsageError(`--ann: ${err.message}`, usage);
+      throw err;
+    }
+    if (!quiet) process.stderr.write(`built the serving indexes in ${((performance.now() - t1) / 1000).toFixed(2)} s\n`);
+  }
   await saveModel(model, out, {
+    ...(indexes ? { indexes } : {}),
     metadata: { trainedOn: positionals[0], users: data.dataset.numUsers, items: data.dataset.numItems, pairs: data.dataset.nnz, fitSeconds: Number(fit.seconds.toFixed(3)), options: hyper },
   });
   const summary = { model: spec.name, out, users: data.dataset.numUsers, items: data.dataset.numItems, pairs: data.dataset.nnz, fitSeconds: fit.seconds, finalLoss: fit.loss.at(-1) ?? (model as { lastLoss?: number }).lastLoss ?? null };

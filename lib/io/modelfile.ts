@@ -25,6 +25,9 @@
  * arrays (dtype 'json'), as UTF-8 lines when every id is a string without a
  * line break ('ids-lines': decoding is one split, several times faster than
  * JSON.parse for 100,000 ids), or as f64 when every id is a number ('ids-f64').
+ * Prebuilt search indexes (an HNSW graph in its own saved form, with its own
+ * checks) are opaque byte sections named 'index:<name>' (dtype u8): the service
+ * uses them in place from the mapped file instead of rebuilding them.
  *
  * Loading maps the file into memory (native mmap, native/napi/mmap_binding.cpp)
  * or, where that is unavailable, reads it into one buffer, and returns
@@ -51,7 +54,7 @@ const ALIGN = 64;
 export type SectionDtype = 'f32' | 'f64' | 'i32' | 'u32' | 'u8' | 'i64' | 'json' | 'ids-f64' | 'ids-lines';
 
 export interface SectionInfo {
-  /** 'array:<name>' for state.arrays, 'ids:<name>' for state.ids. */
+  /** 'array:<name>' for state.arrays, 'ids:<name>' for state.ids, 'index:<name>' for prebuilt indexes. */
   name: string;
   dtype: SectionDtype;
   offset: number;
@@ -78,6 +81,8 @@ export interface ModelFileInfo {
 export interface LoadedModelFile {
   state: ModelState;
   info: ModelFileInfo;
+  /** Prebuilt index sections by name (views into the file's buffer; empty when the file has none). */
+  indexes: Record<string, Uint8Array>;
 }
 
 const DTYPES: Record<Exclude<SectionDtype, 'json' | 'ids-f64' | 'ids-lines'>, { ctor: new (b: ArrayBufferLike, o: number, n: number) => StateArray; bytes: number }> = {
@@ -130,7 +135,7 @@ function checkState(state: ModelState): void {
 }
 
 /** Serialize the JSON parts once up front, so a bad config fails before any file is touched. */
-function planSections(state: ModelState): { sections: SectionInfo[]; payloads: Uint8Array[]; end: number } {
+function planSections(state: ModelState, indexes: Record<string, Uint8Array>): { sections: SectionInfo[]; payloads: Uint8Array[]; end: number } {
   const sections: SectionInfo[] = [];
   const payloads: Uint8Array[] = [];
   let offset = HEADER_BYTES;
@@ -146,6 +151,10 @@ function planSections(state: ModelState): { sections: SectionInfo[]; payloads: U
   for (const [name, ids] of Object.entries(state.ids ?? {})) {
     const { dtype, bytes } = encodeIds(name, ids);
     push(`ids:${name}`, dtype, bytes, ids.length);
+  }
+  for (const [name, bytes] of Object.entries(indexes)) {
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`Expected a Uint8Array for indexes.${name} but received ${bytes === null ? 'null' : typeof bytes}`);
+    push(`index:${name}`, 'u8', bytes, bytes.byteLength);
   }
   return { sections, payloads, end: offset };
 }
@@ -163,10 +172,11 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
  * the directory).
  * @throws InvalidArgumentError for a malformed state; IoError when the file cannot be written.
  */
-export function writeModelFile(path: string, state: ModelState, metadata: Record<string, unknown> = {}): void {
+export function writeModelFile(path: string, state: ModelState, metadata: Record<string, unknown> = {}, indexes: Record<string, Uint8Array> = {}): void {
   if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`Expected a file path for path but received ${String(path)}`);
   checkState(state);
-  const { sections, payloads, end } = planSections(state);
+  if (typeof indexes !== 'object' || indexes === null) throw new InvalidArgumentError(`Expected an object of Uint8Arrays for indexes but received ${String(indexes)}`);
+  const { sections, payloads, end } = planSections(state, indexes);
   const table = new TextEncoder().encode(
     JSON.stringify({ kind: state.kind, version: state.version, config: state.config ?? {}, metadata, sections }),
   );
@@ -351,6 +361,7 @@ export function decodeModelFile(bytes: Uint8Array, path = '<buffer>', options: R
   const h = parseHeader(path, bytes.subarray(0, HEADER_BYTES), bytes.byteLength);
   const info = parseTable(path, bytes.subarray(h.tableOffset, h.tableOffset + h.tableBytes), h.tableCrc, h.formatVersion, bytes.byteLength);
   const state: ModelState = { kind: info.kind, version: info.version, config: info.config, arrays: {}, ids: {} };
+  const indexes: Record<string, Uint8Array> = {};
   for (const s of info.sections) {
     const raw = bytes.subarray(s.offset, s.offset + s.byteLength);
     if (verify && crc32(raw) !== s.crc32) throw corrupt(path, `section ${s.name} fails its checksum`);
@@ -360,6 +371,8 @@ export function decodeModelFile(bytes: Uint8Array, path = '<buffer>', options: R
     if (group === 'array' && s.dtype in DTYPES) {
       const d = DTYPES[s.dtype as keyof typeof DTYPES];
       state.arrays[name] = new d.ctor(bytes.buffer, bytes.byteOffset + s.offset, s.length);
+    } else if (group === 'index' && s.dtype === 'u8') {
+      indexes[name] = raw;
     } else if (group === 'ids' && s.dtype === 'ids-f64') {
       state.ids[name] = Array.from(new Float64Array(bytes.buffer, bytes.byteOffset + s.offset, s.length));
     } else if (group === 'ids' && s.dtype === 'ids-lines') {
@@ -379,5 +392,5 @@ export function decodeModelFile(bytes: Uint8Array, path = '<buffer>', options: R
       throw corrupt(path, `section ${JSON.stringify(s.name)} has an unknown kind`);
     }
   }
-  return { state, info };
+  return { state, info, indexes };
 }

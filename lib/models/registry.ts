@@ -54,6 +54,8 @@ export function modelFromState(state: ModelState): PersistableRecommender {
 export interface SaveModelOptions {
   /** Extra information stored in the file (shown by `fastrec info`). */
   metadata?: Record<string, unknown>;
+  /** Prebuilt search indexes stored with the model (e.g. from buildServingIndexes), by name. */
+  indexes?: Record<string, Uint8Array>;
 }
 
 function isPersistable(model: unknown): model is PersistableRecommender {
@@ -67,7 +69,7 @@ function isPersistable(model: unknown): model is PersistableRecommender {
 export async function saveModel(model: PersistableRecommender, path: string, options: SaveModelOptions = {}): Promise<void> {
   if (!isPersistable(model)) throw new InvalidArgumentError('Expected a fastrec model with toState() for model');
   const state = model.toState();
-  writeModelFile(path, state, { fastrec: packageVersion, createdAt: new Date().toISOString(), ...(options.metadata ?? {}) });
+  writeModelFile(path, state, { fastrec: packageVersion, createdAt: new Date().toISOString(), ...(options.metadata ?? {}) }, options.indexes ?? {});
 }
 
 export interface LoadedModel {

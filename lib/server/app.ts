@@ -146,7 +146,7 @@ function health(ctx: Ctx): Record<string, unknown> {
   const s = ctx.served;
   return {
     status: 'ok',
-    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null, scoring: s.ann ? 'hnsw' : 'exact' },
+    model: { kind: s.info.kind, path: s.path, loadedAt: s.loadedAt.toISOString(), users: s.users?.size ?? null, items: s.items?.size ?? null, scoring: s.ann ? 'hnsw' : 'exact', index: s.ann?.source ?? null },
     liveUsers: ctx.live.users,
     // Which process answered (serve --workers N runs several).
     pid: process.pid,

@@ -9,7 +9,7 @@ import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
 import { AnnScorer, HnswIndex } from '../ann.js';
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../errors.js';
 import { normalizeRows } from '../models/factor.js';
 
 export interface ServedModel {
@@ -22,8 +22,12 @@ export interface ServedModel {
   items: IdMap | undefined;
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
   /** An HNSW index over the item factors (serve --ann), for factor models that expose userVector and itemFactors. */
-  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex } | undefined;
+  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex; source: 'stored' | 'built' } | undefined;
 }
+
+/** Names of the index sections `fastrec train --ann` stores in a model file. */
+export const USER_INDEX = 'ann.users';
+export const SIMILAR_INDEX = 'ann.similar';
 
 /**
  * Items similar to an item by the cosine of their factors (what factor models'
@@ -38,6 +42,17 @@ export class SimilarIndex {
     readonly unit: Float32Array,
     readonly dim: number,
   ) {}
+
+  /** Over an index built earlier (HnswIndex.fromBytes): cosine metric, ids the item indices 0..n-1. */
+  static fromIndex(index: HnswIndex, itemFactors: Float32Array, dim: number): SimilarIndex {
+    const n = itemFactors.length / dim;
+    if (index.metric !== 'cosine') throw new InvalidArgumentError(`the similar-items index must use metric 'cosine' (it uses '${index.metric}')`);
+    if (index.dim !== dim) throw new DimensionMismatchError(`the similar-items index holds vectors of ${index.dim} numbers; the model's factors have ${dim}`);
+    const ids = index.idMap.ids();
+    if (ids.length !== n) throw new DimensionMismatchError(`the similar-items index holds ${ids.length} items; the model has ${n}`);
+    for (let i = 0; i < n; i++) if (ids[i] !== i) throw new InvalidArgumentError(`the similar-items index names item #${i} ${JSON.stringify(ids[i])}; expected the item index ${i}`);
+    return new SimilarIndex(index, normalizeRows(itemFactors, dim), dim);
+  }
 
   static async build(itemFactors: Float32Array, dim: number, options: { M?: number; efConstruction?: number; ef?: number; storage?: 'float32' | 'float16' } = {}): Promise<SimilarIndex> {
     const unit = normalizeRows(itemFactors, dim);
@@ -98,10 +113,62 @@ function isFactorModel(m: unknown): m is FactorModel {
   return typeof f.userVector === 'function' && f.itemFactors instanceof Float32Array;
 }
 
+interface IndexBuildOptions {
+  M?: number;
+  efConstruction?: number;
+  ef?: number;
+  storage?: 'float32' | 'float16';
+}
+
+function factorsOf(model: unknown, items: number, what: string): { model: FactorModel; dim: number } {
+  if (!isFactorModel(model) || items === 0 || model.itemFactors.length % items !== 0) {
+    throw new InvalidArgumentError(`${what} needs a factor model with its training data (e.g. als), not '${(model as { name?: string }).name ?? typeof model}'`);
+  }
+  return { model, dim: model.itemFactors.length / items };
+}
+
+async function buildIndexes(model: FactorModel, dim: number, options: IndexBuildOptions): Promise<{ scorer: AnnScorer; similar: SimilarIndex }> {
+  const build = { M: options.M ?? 16, efConstruction: options.efConstruction ?? 100, ef: options.ef ?? 64, storage: options.storage ?? 'float16' } as const;
+  const scorer = await AnnScorer.build(model.itemFactors, dim, { ...build, ...(model.itemBias ? { itemBias: model.itemBias } : {}) });
+  const similar = await SimilarIndex.build(model.itemFactors, dim, build);
+  return { scorer, similar };
+}
+
+/**
+ * The HNSW indexes `serve --ann` uses (user top-k by inner product, similar
+ * items by cosine), as sections to store with the model:
+ * `saveModel(model, path, { indexes: await buildServingIndexes(model) })`.
+ * The service then maps them from the file instead of building them at start-up.
+ */
+export async function buildServingIndexes(model: PersistableRecommender, options: IndexBuildOptions = {}): Promise<Record<string, Uint8Array>> {
+  const items = model.toState().ids['train.items']?.length ?? 0;
+  const { model: fm, dim } = factorsOf(model, items, 'buildServingIndexes');
+  const { scorer, similar } = await buildIndexes(fm, dim, options);
+  return { [USER_INDEX]: await scorer.index.toBytes(), [SIMILAR_INDEX]: await similar.index.toBytes() };
+}
+
+/** The stored indexes, checked against the model; a damaged or mismatched one is a CorruptFileError naming the section. */
+async function storedIndexes(path: string, sections: Record<string, Uint8Array>, model: FactorModel, dim: number): Promise<{ scorer: AnnScorer; similar: SimilarIndex } | undefined> {
+  const users = sections[USER_INDEX];
+  const sim = sections[SIMILAR_INDEX];
+  if (!users || !sim) return undefined;
+  const use = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new CorruptFileError(`${path}: the stored index '${name}' cannot be used (${(err as Error).message}). Re-create the file with \`fastrec train ... --ann\`, or serve it from a copy saved without indexes.`);
+    }
+  };
+  // In place: the graphs are read from the mapped file's pages (shared by every worker), not copied.
+  const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
+  const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim), model.itemFactors, dim));
+  return { scorer, similar };
+}
+
 /** Load a model file (memory-mapped where possible: the arrays are views of the page cache). */
 export async function loadServedModel(path: string, ann?: AnnServeOptions | false): Promise<ServedModel> {
   await import('../models/builtin.js');
-  const { state, info } = readModelFile(path);
+  const { state, info, indexes } = readModelFile(path);
   const model = modelFromState(state);
   const training = trainingOf(state);
   let index: ServedModel['ann'];
@@ -110,11 +177,14 @@ export async function loadServedModel(path: string, ann?: AnnServeOptions | fals
       throw new InvalidArgumentError(`--ann needs a factor model with its training data (e.g. als); ${path} holds a '${info.kind}' model`);
     }
     const dim = model.itemFactors.length / training.items.size;
-    const build = { M: ann.M ?? 16, efConstruction: ann.efConstruction ?? 100, ef: ann.ef ?? 64, storage: ann.storage ?? 'float16' } as const;
-    const scorer = await AnnScorer.build(model.itemFactors, dim, { ...build, ...(model.itemBias ? { itemBias: model.itemBias } : {}) });
-    const similar = await SimilarIndex.build(model.itemFactors, dim, build);
+    const stored = await storedIndexes(path, indexes, model, dim);
+    const { scorer, similar } = stored ?? (await buildIndexes(model, dim, ann));
+    if (ann.ef !== undefined) {
+      scorer.index.ef = ann.ef;
+      similar.index.ef = ann.ef;
+    }
     const fold = model.foldIn?.bind(model);
-    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar };
+    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar, source: stored ? 'stored' : 'built' };
   }
   return { model, info, path, loadedAt: new Date(), ...training, ann: index };
 }

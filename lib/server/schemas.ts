@@ -131,6 +131,7 @@ export const health = {
         users: { type: ['integer', 'null'] },
         items: { type: ['integer', 'null'] },
         scoring: { type: 'string' },
+        index: { type: ['string', 'null'] },
       },
     },
     liveUsers: { type: 'integer' },

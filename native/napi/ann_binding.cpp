@@ -1,4 +1,4 @@
-// ANN exports: an HNSW graph and a flat exact index, each held by a JS
+// ANN exports: an HNSW graph (the flat exact index: exact_binding.cpp), held by a JS
 // External (a shared_ptr, so async work keeps the index alive even if the JS
 // object is collected meanwhile). lib/ann.ts validates arguments and owns the API.
 //
@@ -8,14 +8,12 @@
 #include <cstring>
 #include <memory>
 
-#include "ann/flat.hpp"
 #include "ann/hnsw.hpp"
 #include "binding.hpp"
 
 namespace fastrec::napi {
 namespace {
 
-using ann::FlatIndex;
 using ann::Hnsw;
 
 template <typename T>
@@ -334,62 +332,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
           return loaded(env, wrap_handle(env, std::move(h)), *meta);
         });
   });
-
-  // ---- flat (exact) index ----
-  export_fn(env, exports, "flatCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    size_t dim = size_t(integer(info[0], "dim"));
-    auto metric = ann::metric_of(string(info[1], "metric"));
-    return wrap_handle(info.Env(), std::make_shared<FlatIndex>(dim, metric));
-  });
-  export_fn(env, exports, "flatAdd", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    auto v = typed<float>(info[1], "vectors");
-    check_dim(v.length, f->dim(), "vectors");
-    f->add(v.data, v.length / f->dim());
-    return Napi::Number::New(info.Env(), double(f->size()));
-  });
-  export_fn(env, exports, "flatInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("size", double(f->size()));
-    o.Set("dim", double(f->dim()));
-    o.Set("metric", ann::metric_name(f->metric()));
-    o.Set("memoryBytes", double(f->memory_bytes()));
-    return o;
-  });
-  // flatSearch(handle, query, k, threads) -> { labels, distances } (sync)
-  export_fn(env, exports, "flatSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    auto q = typed<float>(info[1], "query");
-    if (q.length != f->dim()) throw Error(ErrorCode::DimensionMismatch, "query: wrong dimension");
-    size_t k = size_t(integer(info[2], "k"));
-    size_t threads = size_t(integer(info[3], "threads"));
-    std::vector<uint32_t> labels(k);
-    std::vector<float> distances(k);
-    size_t n = f->search(q.data, k, labels.data(), distances.data(), threads);
-    return results(info.Env(), labels, distances, n);
-  });
-  // flatSearchMany(handle, queries, k, threads) -> Promise<{ labels, distances }>
-  export_fn(env, exports, "flatSearchMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto f = handle<FlatIndex>(info[0], "index");
-    auto q = typed<float>(info[1], "queries");
-    check_dim(q.length, f->dim(), "queries");
-    size_t k = size_t(integer(info[2], "k"));
-    size_t threads = size_t(integer(info[3], "threads"));
-    size_t nq = q.length / f->dim();
-    auto labels = std::make_shared<std::vector<uint32_t>>(nq * k);
-    auto distances = std::make_shared<std::vector<float>>(nq * k);
-    auto cancel = std::make_shared<CancelToken>();
-    return cancellable(info.Env(), PromiseWorker::start(
-        info.Env(), {info[1]},
-        [f, q, nq, k, threads, labels, distances, cancel] {
-          f->search_many(q.data, nq, k, labels->data(), distances->data(), threads, cancel.get());
-        },
-        [labels, distances](Napi::Env env) -> Napi::Value {
-          return batch_results(env, std::move(*labels), std::move(*distances));
-        },
-        cancel), cancel);
-  });
+  // The flat (exact) index: native/napi/exact_binding.cpp.
 }
 
 FASTREC_REGISTER(init_ann);
