@@ -421,6 +421,8 @@ export class HnswIndex {
  * made clustered collections several times faster, uniform ones no slower).
  */
 export const EXACT_AUTO_PRUNE_MIN = 50_000;
+/** Stored rows searched as queries by build() with prune 'auto' to decide whether pruning pays. */
+const EXACT_AUTO_PROBES = 64;
 
 export interface ExactIndexOptions {
   metric?: AnnMetric;
@@ -429,8 +431,10 @@ export interface ExactIndexOptions {
    * a search skips every block whose score bound (Cauchy-Schwarz / triangle
    * inequality, with a margin for float rounding) is below its current k-th best,
    * so results stay exactly those of the full scan. true: build() and optimize()
-   * partition; false: never; 'auto' (default): build() partitions collections of
-   * at least {@link EXACT_AUTO_PRUNE_MIN} items.
+   * partition and searches prune; false: never; 'auto' (default): build()
+   * partitions collections of at least {@link EXACT_AUTO_PRUNE_MIN} items and keeps
+   * pruning on only if 64 stored rows searched as queries scored at most half the
+   * items (see {@link ExactIndex.pruning}).
    */
   prune?: boolean | 'auto';
   /** Items per block of the partition (default 512). */
@@ -439,7 +443,7 @@ export interface ExactIndexOptions {
 
 export interface ExactSearchOptions {
   threads?: number;
-  /** Use the partition's bounds (default true; false scans every item, e.g. to compare). */
+  /** Use the partition's bounds (default {@link ExactIndex.pruning}; false scans every item, e.g. to compare). */
   prune?: boolean;
 }
 
@@ -474,6 +478,7 @@ export class ExactIndex {
   private rowIds: Id[] = [];
   private busy = 0;
   private partitioning = false;
+  private pruneByDefault = true;
 
   constructor(dim: number, options: ExactIndexOptions = {}) {
     v.knownOptions('options', options, EXACT_OPTIONS);
@@ -502,7 +507,10 @@ export class ExactIndex {
     const n = flat.length / dim;
     const index = new ExactIndex(dim, rest);
     index.add(ids instanceof IdMap ? ids.ids() : ids ?? Array.from({ length: n }, (_, i) => i), flat);
-    if (index.prune === true || (index.prune === 'auto' && n >= EXACT_AUTO_PRUNE_MIN)) await index.optimize({ threads, signal });
+    if (index.prune === true || (index.prune === 'auto' && n >= EXACT_AUTO_PRUNE_MIN)) {
+      await index.optimize({ threads, signal });
+      if (index.prune === 'auto') await index.checkPruning(flat, threads, signal);
+    }
     return index;
   }
 
@@ -518,6 +526,28 @@ export class ExactIndex {
   /** Sizes, including the bytes the index holds. */
   info(): { size: number; dim: number; metric: string; memoryBytes: number; blocks: number } {
     return callSync((n) => n.flatInfo(this.handle));
+  }
+
+  /**
+   * 'auto': keep pruning on only if it saves at least half the work for queries
+   * like the data (EXACT_AUTO_PROBES stored rows as queries). Where the data has
+   * no structure (uniform) the bounds cut almost nothing and cost a little.
+   */
+  private async checkPruning(flat: Float32Array, threads: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const n = flat.length / this.dim;
+    const probes = Math.min(n, EXACT_AUTO_PROBES);
+    const queries = new Float32Array(probes * this.dim);
+    for (let i = 0; i < probes; i++) {
+      const r = Math.floor((i * n) / probes);
+      queries.set(flat.subarray(r * this.dim, (r + 1) * this.dim), i * this.dim);
+    }
+    const r = await this.searchMany(queries, 10, { threads, signal, prune: true });
+    this.pruneByDefault = r.scored <= 0.5 * probes * n;
+  }
+
+  /** Whether searches use the partition's bounds unless told otherwise. */
+  get pruning(): boolean {
+    return this.pruneByDefault && this.prune !== false && this.blocks > 0;
   }
 
   private checkIdle(what: string): void {
@@ -557,7 +587,9 @@ export class ExactIndex {
     if (this.busy) throw new InvalidArgumentError('ExactIndex.optimize: cannot partition while a searchMany() is running; await it first');
     this.partitioning = true;
     try {
-      return await callAsync((n) => withSignal(n.flatPartition(this.handle, this.blockSize, threads, seed), signal));
+      const blocks = await callAsync((n) => withSignal(n.flatPartition(this.handle, this.blockSize, threads, seed), signal));
+      this.pruneByDefault = true;
+      return blocks;
     } finally {
       this.partitioning = false;
     }
@@ -565,7 +597,7 @@ export class ExactIndex {
 
   private searchArgs(options: ExactSearchOptions, defaultThreads: number | undefined): { threads: number; prune: boolean } {
     const threads = defaultThreads === undefined ? v.threads(options.threads) : v.integer('options.threads', options.threads ?? defaultThreads, 0, 1024);
-    const prune = options.prune ?? true;
+    const prune = options.prune ?? this.pruneByDefault;
     if (typeof prune !== 'boolean') throw v.invalid('options.prune', 'a boolean', prune);
     return { threads, prune: prune && this.prune !== false };
   }

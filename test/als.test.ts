@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, randomSplit, readInteractions, saveModel, type EventLog } from '../lib/index.js';
+import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, randomSplit, readInteractions, saveModel, timeSplit, type EventLog } from '../lib/index.js';
 import { AbortError, DimensionMismatchError, InvalidArgumentError, NotFittedError, UnknownIdError } from '../lib/errors.js';
 import { completeJourneyDataset } from '../lib/demo/data.js';
 import { packageRoot } from '../lib/native.js';
@@ -65,6 +65,8 @@ function splitPairs(log: EventLog, testFraction: number, seed: number): { train:
 /**
  * Hold-out NDCG@10 with binary relevance: for each user with test items and
  * training items, DCG of the top 10 (training items filtered) over the ideal DCG.
+ * Unlike lib/evaluate it keeps test items never seen in training in the ideal
+ * DCG (no model can rank them), which lowers every model's figure alike.
  */
 function ndcgAt10(topk: Int32Array, k: number, userRows: Int32Array, test: Dataset): number {
   let sum = 0;
@@ -153,6 +155,26 @@ describe('AlsModel (implicit)', () => {
     expect(Array.from(b.userFactors)).toEqual(Array.from(a.userFactors));
     const c = await new AlsModel({ factors: 6, solver: 'cholesky', iterations: 8 }).fit(ds, { seed: 4, threads: 1 });
     expect(Array.from(c.userFactors)).not.toEqual(Array.from(a.userFactors));
+  });
+
+  it('gathers from a float16 copy by default; the loss stays within 1e-4 of the float32 gather', async () => {
+    const { ds } = await planted(200, 120);
+    const opts = { factors: 16, alpha: 5, regularization: 0.1, iterations: 6, computeLoss: true } as const;
+    const half = await new AlsModel(opts).fit(ds, { seed: 2, threads: 2 });
+    const full = await new AlsModel({ ...opts, gatherPrecision: 'float32' }).fit(ds, { seed: 2, threads: 2 });
+    expect(half.options.gatherPrecision).toBe('float16');
+    expect(Array.from(half.itemFactors)).not.toEqual(Array.from(full.itemFactors)); // the copy was used
+    expect(Math.abs(half.lastLoss! - full.lastLoss!)).toBeLessThan(1e-4 * full.lastLoss!);
+    let num = 0;
+    let den = 0;
+    full.userFactors.forEach((v, j) => {
+      num += (half.userFactors[j]! - v) ** 2;
+      den += v * v;
+    });
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-2);
+    // Same answer for any thread count.
+    const one = await new AlsModel(opts).fit(ds, { seed: 2, threads: 1 });
+    expect(Array.from(one.userFactors)).toEqual(Array.from(half.userFactors));
   });
 
   it('recommendMany agrees with recommend; similarItems / similarUsers are cosine top-k', async () => {
@@ -306,22 +328,41 @@ describe('AlsModel (implicit)', () => {
     expect(a).toBeGreaterThan(1.5 * p);
   });
 
-  it('roughly matches most-popular on NDCG@10 on the sparse Complete Journey sample', async () => {
-    // The CC0 sample holds 69K receipt lines over 20.9K products (3.3 buyers
-    // per product): little collaborative signal. With log1p weights and iALS
-    // settings ALS measured 0.0489 against 0.0491 for most-popular (pair
-    // hold-out, unseen items); none of ~60 settings tried (factors 16-64,
-    // alpha 0.5-20, regularization 0.01-100, w0 0.01-1, none/log1p/bm25
-    // weights, temporal split with repeats) beat it by a wide margin.
+  it('on Complete Journey (temporal split) matches most-popular on new items and edges it on next purchases: no wide margin', async () => {
+    // Protocol (bench/als-cj.mjs, bench/README.md "ALS on Complete Journey"): timeSplit fraction 0.2 (the
+    // last 20% of the year's events are test), every test household with training history scored through
+    // lib/evaluate (cold items not relevant), the same protocol for ALS and most-popular. Two tasks:
+    // 'new' (filterSeen true) and 'next purchases' (filterSeen false: repeats count, and both models may
+    // recommend them). The ALS settings are the ones a 120-setting search chose on a validation cut of the
+    // training period (its last 20%), not on test. Measured on test:
+    //   new:  ALS 0.0454 vs most-popular 0.0441 (x1.03); the best of all 120 settings on test is x1.03
+    //   next: ALS 0.0591 vs most-popular 0.0557 (x1.06); own-items-then-popular 0.0634 (x1.14)
+    // The issue's "wide margin" is NOT met on this data: the CC0 sample is 5% of the receipt lines (31
+    // lines per household for the year, 3.3 buyers per product, half of the products bought once), and no
+    // collaborative model tried (ALS, item-kNN, user-kNN, a separate numpy ALS) beats popularity on new
+    // items; on next purchases the gain comes from repeats, which own-items-then-popular gets too.
     const raw = await completeJourneyDataset();
-    const ds = await Dataset.fromLog(raw.log, raw.users, raw.items, { weighting: 'log1p' });
-    const { trainDs, testDs, rows } = await holdout(ds, 2);
-    const model = await new AlsModel({ factors: 16, alpha: 10, regularization: 0.1, unobservedWeight: 0.1, regularizationScaling: 'frequency', iterations: 10 }).fit(trainDs, { seed: 1 });
-    const rec = await model.recommendMany(rows, { k: 10 });
-    const als = ndcgAt10(rec.indices, 10, rows, testDs);
-    const pop = ndcgAt10(popularityTop10(trainDs, rows), 10, rows, testDs);
-    console.log(`Complete Journey NDCG@10: ALS ${als.toFixed(4)}, most-popular ${pop.toFixed(4)} (${rows.length} users)`);
-    expect(als).toBeGreaterThan(0.85 * pop);
+    const counts = await timeSplit(await Dataset.fromLog(raw.log, raw.users, raw.items), { fraction: 0.2 });
+    const log1p = await timeSplit(await Dataset.fromLog(raw.log, raw.users, raw.items, { weighting: 'log1p' }), { fraction: 0.2 });
+    const ndcg = async (model: AlsModel | PopularModel, split: typeof counts, filterSeen: boolean) =>
+      (await evaluate(model, split, { k: 10, metrics: ['ndcg'], filterSeen })).metrics['ndcg@10']!;
+    const pop = await new PopularModel().fit(counts.train);
+    const popNew = await ndcg(pop, counts, true);
+    const popNext = await ndcg(pop, counts, false);
+    const forNew = await new AlsModel({ factors: 128, alpha: 30, regularization: 0.1, unobservedWeight: 0.3, regularizationScaling: 'frequency', iterations: 10 }).fit(counts.train, { seed: 1 });
+    const forNext = await new AlsModel({ factors: 64, alpha: 10, regularization: 50, iterations: 15 }).fit(log1p.train, { seed: 1 });
+    const alsNew = await ndcg(forNew, counts, true);
+    const alsNext = await ndcg(forNext, log1p, false);
+    console.log(`Complete Journey NDCG@10 (${counts.users.length} users): new items ALS ${alsNew.toFixed(4)} vs most-popular ${popNew.toFixed(4)}; next purchases ALS ${alsNext.toFixed(4)} vs most-popular ${popNext.toFixed(4)}`);
+    expect(counts.users.length).toBe(1921);
+    // Popularity is deterministic: the exact figures.
+    expect(popNew).toBeCloseTo(0.0441, 4);
+    expect(popNext).toBeCloseTo(0.0557, 4);
+    // ALS: the measured figures with a margin for thread counts and CG rounding.
+    expect(alsNew).toBeGreaterThan(0.043);
+    expect(alsNew).toBeGreaterThan(0.97 * popNew);
+    expect(alsNext).toBeGreaterThan(0.057);
+    expect(alsNext).toBeGreaterThan(1.02 * popNext);
   });
 });
 
@@ -407,6 +448,7 @@ describe('AlsModel: invalid input', () => {
     expect(() => new AlsModel({ alpha: -1 })).toThrow(/alpha/);
     expect(() => new AlsModel({ solver: 'lu' as never })).toThrow(/'cg', 'cholesky'/);
     expect(() => new AlsModel({ cgSteps: 0 })).toThrow(/cgSteps/);
+    expect(() => new AlsModel({ gatherPrecision: 'bfloat16' as never })).toThrow(/'float32', 'float16' for options.gatherPrecision/);
     const model = new AlsModel({ factors: 4, iterations: 2 });
     expect(() => model.recommend('u1')).toThrow(NotFittedError);
     expect(() => model.userFactors).toThrow(NotFittedError);

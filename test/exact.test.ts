@@ -124,6 +124,18 @@ describe('ExactIndex', () => {
     await off.optimize();
     expect(off.blocks).toBeGreaterThan(0);
     expect(off.search(row(data, d, 0), 3).scored).toBeGreaterThanOrEqual(500); // pruning disabled: full scan
+    expect(off.pruning).toBe(false);
+    // Large collections: kept where stored rows as queries show it pays (clusters), dropped where not (uniform).
+    const n = EXACT_AUTO_PRUNE_MIN, dd = 32;
+    const clusteredIndex = await ExactIndex.build(mixture(n, dd, 40, 12), { dim: dd, metric: 'l2' });
+    expect(clusteredIndex.blocks).toBeGreaterThan(0);
+    expect(clusteredIndex.pruning).toBe(true);
+    const r = rng(13);
+    const uniformIndex = await ExactIndex.build(Float32Array.from({ length: n * dd }, () => r()), { dim: dd, metric: 'ip' });
+    expect(uniformIndex.pruning).toBe(false);
+    const q = Float32Array.from({ length: dd }, () => r());
+    expect(uniformIndex.search(q, 5).scored).toBeGreaterThanOrEqual(n);
+    expect(uniformIndex.search(q, 5, { prune: true }).ids).toEqual(uniformIndex.search(q, 5).ids);
   });
 
   it('rejects invalid input with typed errors naming the argument', async () => {

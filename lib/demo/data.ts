@@ -16,7 +16,7 @@ export interface CompleteJourney {
   products: FeatureTable;
 }
 
-/** Load the Complete Journey sample: one interaction per receipt line (value = quantity, at least 1), and product attributes. */
+/** Load the Complete Journey sample: one interaction per receipt line (value 1; the quantity column is not read), and product attributes. */
 export async function loadCompleteJourney(dir = demoDataDir): Promise<CompleteJourney> {
   const { value: interactions } = await readInteractions(join(dir, 'transactions.csv'), {
     columns: { user: 'household_id', item: 'product_id', timestamp: 'transaction_timestamp' },

@@ -20,8 +20,9 @@ struct BallPartition {
   std::vector<size_t> start;    // leaf b holds order[start[b], start[b + 1])
 };
 
-// rows: n x dim row-major. Leaves hold at most leaf_size rows (>= 1).
-BallPartition ball_partition(const float* rows, size_t n, size_t dim, size_t leaf_size, size_t threads,
+// rows: n x dim row-major, REORDERED in place to match `order` (row i of the
+// result is input row order[i]), so that every pass streams memory. Leaves hold at most leaf_size rows (>= 1).
+BallPartition ball_partition(float* rows, size_t n, size_t dim, size_t leaf_size, size_t threads,
                              const CancelToken* cancel, uint64_t seed);
 
 }  // namespace fastrec::ann

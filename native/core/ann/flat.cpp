@@ -22,20 +22,13 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
 constexpr size_t kQueryChunk = 96;            // batch: queries per work item (16 AVX2 register tiles)
 constexpr size_t kBoundsBatch = 4096;         // batch: queries whose block bounds are held at once
-constexpr size_t kSlotsPerThread = 1 << 16;   // one query: one thread per 65,536 items
+constexpr size_t kSlotsPerThread = 1 << 14;   // one query: one thread per 16,384 items to scan
 
 // Rounding error of a float dot product of length d (bias included), with or
 // without fused multiply-adds: |fl(s) - s| <= gamma_{2d+4} * sum |terms| (Higham, ch. 3).
 double gamma_of(size_t d) {
   const double u = std::ldexp(1.0, -24), n = 2.0 * double(d) + 4.0;
   return 1.1 * n * u / (1.0 - n * u);
-}
-
-// Smallest float >= x.
-float round_up(double x) {
-  float f = float(x);
-  if (double(f) < x) f = std::nextafter(f, kInf);
-  return f;
 }
 
 // Score (bigger is better) -> reported distance.
@@ -119,9 +112,13 @@ void FlatIndex::append_panel() {
 
 void FlatIndex::rebuild_units() {
   units_.clear();
-  for (size_t b = 0; b < blocks_.size(); ++b)
+  block_units_.clear();
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    block_units_.push_back(uint32_t(units_.size()));
     for (size_t p = 0; p < blocks_[b].npanels; p += kUnitPanels)
       units_.push_back(Unit{blocks_[b].panel0 + p, std::min(kUnitPanels, blocks_[b].npanels - p), uint32_t(b)});
+  }
+  block_units_.push_back(uint32_t(units_.size()));
 }
 
 void FlatIndex::add(const float* vectors, size_t n) {
@@ -198,7 +195,7 @@ void FlatIndex::partition(size_t block_size, size_t threads, const CancelToken* 
     std::vector<double> mean(d, 0.0);
     for (size_t i = 0; i < cnt; ++i) {
       uint32_t l = members[start[c] + i];
-      const float* x = rows.data() + size_t(l) * d;
+      const float* x = rows.data() + (start[c] + i) * d;  // ball_partition reordered the rows
       std::copy_n(x, d, xs.data() + i * d);
       // the same arithmetic as add(), so scores do not change with the layout
       xb[i] = metric_ == Metric::L2 ? float(-0.5 * sum_sq(x, d)) : 0.0f;
@@ -237,6 +234,18 @@ void FlatIndex::partition(size_t block_size, size_t threads, const CancelToken* 
   centre_bias_.assign(ncp * kPanel, 0.0f);
   write_panels(block_centres.data(), nb, d, centre_panels_.data(), centre_bias_.data(), nullptr);
 
+  bound_cn_.clear();
+  bound_r_.clear();
+  bound_minhn_.clear();
+  bound_maxn_.clear();
+  bound_mab_.clear();
+  for (const Block& b : blocks) {
+    bound_cn_.push_back(b.centre_norm);
+    bound_r_.push_back(b.radius);
+    bound_minhn_.push_back(b.min_half_norm);
+    bound_maxn_.push_back(b.max_norm);
+    bound_mab_.push_back(b.max_abs_bias);
+  }
   panels_ = std::move(panels);
   bias_ = std::move(bias);
   label_ = std::move(label);
@@ -263,24 +272,27 @@ void FlatIndex::block_bounds(const ExactQueries& Q, size_t r0, size_t nq, float*
     for (size_t r = 0; r < nq; ++r) ptr[r] = Q.row(r0 + r);
     exact_kernels().dense(ptr.data(), nq, centre_panels_.data(), centre_bias_.data(), ncp, dim_, qcs.data(), ldq);
   }
+  // Per-block terms as plain arrays: a branch-free loop per query.
+  const double *cn = bound_cn_.data(), *rad = bound_r_.data(), *mhn = bound_minhn_.data(), *mxn = bound_maxn_.data(),
+               *mab = bound_mab_.data();
+  const bool l2 = metric_ == Metric::L2;
   for (size_t r = 0; r < nq; ++r) {
     float* o = out + r * nb;
     const float* qc = qcs.data() + r * ldq;
     const double qn = Q.norm[r0 + r], qn2 = Q.norm2[r0 + r];
     for (size_t bi = 0; bi < bounded_; ++bi) {
-      const Block& b = blocks_[bi];
       // <q, c> as the float kernel computed it, raised by its rounding error bound.
-      double qc_hi = double(qc[bi]) + g * qn * b.centre_norm;
-      double ub = qc_hi + qn * b.radius - b.min_half_norm;
-      if (metric_ == Metric::L2) {
-        double d2 = qn2 - 2.0 * qc_hi + b.centre_norm * b.centre_norm;  // a lower bound of |q - c|^2
-        double dl = std::sqrt(std::max(0.0, d2)) - b.radius;
-        if (dl > 0) ub = std::min(ub, 0.5 * (qn2 - dl * dl));
+      double qc_hi = double(qc[bi]) + g * qn * cn[bi];
+      double ub = qc_hi + qn * rad[bi] - mhn[bi];
+      if (l2) {
+        double d2 = qn2 - 2.0 * qc_hi + cn[bi] * cn[bi];  // a lower bound of |q - c|^2
+        double dl = std::sqrt(std::max(0.0, d2)) - rad[bi];
+        ub = std::min(ub, dl > 0 ? 0.5 * (qn2 - dl * dl) : ub);
       }
       // Rounding of the items' own float scores, and of this double arithmetic.
-      ub += g * (qn * b.max_norm + b.max_abs_bias) +
-            1e-12 * (std::fabs(ub) + qn2 + qn * (b.centre_norm + b.radius) + b.max_abs_bias);
-      o[bi] = round_up(ub);
+      ub += g * (qn * mxn[bi] + mab[bi]) + 1e-12 * (std::fabs(ub) + qn2 + qn * (cn[bi] + rad[bi]) + mab[bi]);
+      // To float, rounded up: float(y) >= y (1 - 2^-24) >= ub for this y.
+      o[bi] = float(ub + std::fabs(ub) * 0x1p-22 + 1e-30);
     }
     for (size_t bi = bounded_; bi < nb; ++bi) o[bi] = kInf;
   }
@@ -312,12 +324,12 @@ size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* 
     // its k-th score are kept, highest bound first (the threshold rises fastest
     // and later units drop out).
     uint32_t best = uint32_t(std::max_element(ub.begin(), ub.begin() + bounded_) - ub.begin());
-    for (const Unit& u : units_)
-      if (u.block == best) {
-        scan_unit(u, seed, seed.threshold(), seed_hits);
-        scored += u.npanels * kPanel;
-        ++visited;
-      }
+    for (uint32_t ui = block_units_[best]; ui < block_units_[best + 1]; ++ui) {
+      const Unit& u = units_[ui];
+      scan_unit(u, seed, seed.threshold(), seed_hits);
+      scored += u.npanels * kPanel;
+      ++visited;
+    }
     const float thr0 = seed.threshold();
     for (size_t i = 0; i < units_.size(); ++i)
       if (units_[i].block != best && ub[units_[i].block] >= thr0) order.push_back(uint32_t(i));
@@ -345,6 +357,10 @@ size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* 
       const Unit& u = units_[order[i]];
       float thr = std::max(top.threshold(), shared.load(std::memory_order_relaxed));
       if (ub[u.block] < thr) continue;
+      if (i + 1 < b1) {  // units are small and scattered: start fetching the next one
+        const char* next = reinterpret_cast<const char*>(panels_.data() + units_[order[i + 1]].panel0 * kPanel * dim_);
+        for (size_t line = 0; line < 16; ++line) __builtin_prefetch(next + line * 64);
+      }
       scan_unit(u, top, thr, hits);
       my_scored += u.npanels * kPanel;
       ++my_units;
@@ -416,7 +432,7 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
       struct Scratch {
         std::vector<TopK> tops;
         std::vector<ExactHit> hits;
-        std::vector<float> thr, bkey;
+        std::vector<float> thr, bkey, ut;
         std::vector<uint32_t> active, uorder;
         std::vector<const float*> ptr;
       };
@@ -425,12 +441,14 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
       s.hits.resize(kQueryChunk * kUnitPanels * kPanel);
       s.thr.resize(kQueryChunk);
       s.bkey.resize(nb);
-      s.uorder.resize(nu);
+      s.uorder.reserve(nu);
       s.ptr.resize(kQueryChunk);
+      if (use_bounds) s.ut.resize(nb * kQueryChunk);
       auto& tops = s.tops;
       auto& hits = s.hits;
       auto& thr = s.thr;
       auto& bkey = s.bkey;
+      auto& ut = s.ut;
       auto& active = s.active;
       auto& uorder = s.uorder;
       auto& ptr = s.ptr;
@@ -466,29 +484,42 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
         if (cancel) cancel->throw_if_cancelled();
         r0 = c * kQueryChunk;
         const size_t mr = std::min(kQueryChunk, sb - r0);
-        // chunk position i -> batch row qorder[r0 + i]
-        auto urow = [&](size_t i) { return U.data() + size_t(qorder[r0 + i]) * nb; };
         for (size_t i = 0; i < mr; ++i) tops[i].reset(k);
-        std::iota(uorder.begin(), uorder.end(), 0u);
+        uorder.clear();
         if (use_bounds) {
+          // The chunk's bounds block-major (ut[b * mr + i]), so the per-unit
+          // test below reads one short contiguous row, not mr scattered ones.
+          for (size_t i = 0; i < mr; ++i) {
+            const float* u = U.data() + size_t(qorder[r0 + i]) * nb;
+            for (size_t b = 0; b < nb; ++b) ut[b * mr + i] = u[b];
+          }
           // Seed: each query's best block first (runs of equal best blocks together).
           for (size_t i = 0; i < mr;) {
             size_t j = i;
             uint32_t b = best[qorder[r0 + i]];
             active.clear();
             while (j < mr && best[qorder[r0 + j]] == b) active.push_back(uint32_t(j++));
-            for (size_t ui = 0; ui < nu; ++ui)
-              if (units_[ui].block == b) run_unit(units_[ui]);
+            for (uint32_t ui = block_units_[b]; ui < block_units_[b + 1]; ++ui) run_unit(units_[ui]);
             i = j;
           }
-          // Then the other blocks by their highest bound over the chunk.
-          std::fill(bkey.begin(), bkey.end(), -kInf);
-          for (size_t i = 0; i < mr; ++i) {
-            const float* u = urow(i);
-            for (size_t b = 0; b < nb; ++b) bkey[b] = std::max(bkey[b], u[b]);
+          // Then the units some query may still need, by their highest bound over the chunk.
+          float min_thr = kInf;
+          for (size_t i = 0; i < mr; ++i) min_thr = std::min(min_thr, tops[i].threshold());
+          for (size_t b = 0; b < nb; ++b) {
+            const float* u = ut.data() + b * mr;
+            float m = -kInf;
+            for (size_t i = 0; i < mr; ++i) m = std::max(m, u[i]);
+            bkey[b] = m;
+            if (m >= min_thr)
+              for (uint32_t ui = block_units_[b]; ui < block_units_[b + 1]; ++ui) uorder.push_back(ui);
           }
-          std::stable_sort(uorder.begin(), uorder.end(),
-                           [&](uint32_t a, uint32_t b) { return bkey[units_[a].block] > bkey[units_[b].block]; });
+          std::sort(uorder.begin(), uorder.end(), [&](uint32_t a, uint32_t b) {
+            float ka = bkey[units_[a].block], kb = bkey[units_[b].block];
+            return ka > kb || (ka == kb && a < b);
+          });
+        } else {
+          uorder.resize(nu);
+          std::iota(uorder.begin(), uorder.end(), 0u);
         }
         float min_thr = kInf;  // units come by decreasing bkey: once below every threshold, none is left
         for (size_t i = 0; i < mr; ++i) min_thr = std::min(min_thr, tops[i].threshold());
@@ -500,12 +531,12 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
             if (bkey[u.block] < min_thr) break;
           }
           active.clear();
-          for (size_t i = 0; i < mr; ++i) {
-            if (use_bounds) {
-              if (u.block == best[qorder[r0 + i]]) continue;  // seeded already
-              if (urow(i)[u.block] < tops[i].threshold()) continue;
-            }
-            active.push_back(uint32_t(i));
+          if (use_bounds) {
+            const float* ub = ut.data() + size_t(u.block) * mr;
+            for (size_t i = 0; i < mr; ++i)
+              if (ub[i] >= tops[i].threshold() && u.block != best[qorder[r0 + i]]) active.push_back(uint32_t(i));
+          } else {
+            for (size_t i = 0; i < mr; ++i) active.push_back(uint32_t(i));
           }
           if (!active.empty()) run_unit(u);
         }

@@ -126,7 +126,10 @@ class FlatIndex {
   std::vector<uint32_t> label_;   // per slot; kNoLabel in padding
   std::vector<Block> blocks_;
   std::vector<Unit> units_;
+  std::vector<uint32_t> block_units_;  // block b's units: units_[block_units_[b], block_units_[b + 1])
   size_t bounded_ = 0;            // blocks_[0, bounded_) are bounded
+  // bounded blocks' terms of the bound, one array each (block_bounds loops over them)
+  std::vector<double> bound_cn_, bound_r_, bound_minhn_, bound_maxn_, bound_mab_;
   AlignedFloats centre_panels_;   // centres of the bounded blocks in panel layout
   std::vector<float> centre_bias_;
   mutable std::shared_mutex mutex_;  // searches share it; add and partition take it alone
