@@ -5,6 +5,9 @@
 //   node bench/als.mjs                      # the default subset (see PLAN)
 //   node bench/als.mjs --shape=ml20m --factors=64 --threads=2 --solver=cg --iterations=3
 //   node bench/als.mjs --quick              # a 10x smaller ML-20M shape, for a smoke test
+//   ... --gather=float32                    # gather from the float32 factors (default: the float16 copy)
+//   ... --loss-check                        # also the loss after 4 iterations: CG (both gathers) vs Cholesky
+//   ... --compare                           # float32 and float16 gathers alternately, one iteration each, --reps=N times
 //
 // FLOPs (ANCHORS.md): CG does (cgSteps + 1) * (4 k nnz + 2 k^2 rows) per
 // half-iteration (one residual plus cgSteps matvecs; each matvec is 2 k nnz
@@ -111,7 +114,7 @@ function csrBytes(m) {
   return m.indptr.byteLength + m.indices.byteLength + m.data.byteLength;
 }
 
-async function run(data, { factors, threads, solver, iterations, cgSteps = 3, computeLoss = false }) {
+async function run(data, { factors, threads, solver, iterations, cgSteps = 3, computeLoss = false, gather = 'float16', quiet = false }) {
   const cfg = {
     factors,
     implicit: true,
@@ -123,6 +126,7 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
     nu: 1,
     solver,
     cgSteps,
+    gatherPrecision: gather,
   };
   const times = [];
   const losses = [];
@@ -149,6 +153,7 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
     threads,
     solver,
     cgSteps: solver === 'cg' ? cgSteps : undefined,
+    gatherPrecision: gather,
     iterations,
     secondsPerIteration: +median.toFixed(3),
     allIterationSeconds: times.map((t) => +t.toFixed(3)),
@@ -166,7 +171,29 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
     losses: losses.length ? losses : undefined,
     finalLoss: r.loss ?? undefined,
   };
-  console.log(JSON.stringify(out));
+  if (!quiet) console.log(JSON.stringify(out));
+  return out;
+}
+
+/** Variants interleaved (A B A B ...), one iteration each, so that they see the same machine load. */
+async function compare(data, p, reps) {
+  const variants = ['float32', 'float16'];
+  const byVariant = Object.fromEntries(variants.map((g) => [g, { wall: [], cpu: [] }]));
+  for (let i = 0; i < reps; i++) {
+    for (const g of variants) {
+      const r = await run(data, { ...p, iterations: 1, gather: g, quiet: true });
+      byVariant[g].wall.push(r.secondsPerIteration);
+      byVariant[g].cpu.push(r.cpuSecondsPerIteration);
+    }
+  }
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const out = { ...p, reps, loadAverage: (await import('node:os')).loadavg()[0].toFixed(1), variants: {} };
+  for (const g of variants) {
+    const v = byVariant[g];
+    out.variants[g] = { medianSeconds: med(v.wall), minSeconds: Math.min(...v.wall), medianCpuSeconds: med(v.cpu), seconds: v.wall, cpuSeconds: v.cpu };
+  }
+  out.float16OverFloat32 = +(out.variants.float16.medianSeconds / out.variants.float32.medianSeconds).toFixed(3);
+  console.log('compare', JSON.stringify(out));
   return out;
 }
 
@@ -197,24 +224,38 @@ async function dataFor(shape) {
 }
 
 const plan = args.shape
-  ? [{ shape: args.shape, factors: +(args.factors ?? 64), threads: +(args.threads ?? 2), solver: args.solver ?? 'cg', iterations: +(args.iterations ?? 3), cgSteps: +(args.cgSteps ?? 3) }]
+  ? [{ shape: args.shape, factors: +(args.factors ?? 64), threads: +(args.threads ?? 2), solver: args.solver ?? 'cg', iterations: +(args.iterations ?? 3), cgSteps: +(args.cgSteps ?? 3), gather: args.gather ?? 'float16' }]
   : PLAN;
-for (const p of plan) results.runs.push(await run(await dataFor(p.shape), p));
+if (args.compare) {
+  results.compare = await compare(await dataFor(plan[0].shape), plan[0], +(args.reps ?? 3));
+} else {
+  for (const p of plan) results.runs.push(await run(await dataFor(p.shape), p));
+}
 
 // Same work, same answer: the loss after N iterations of CG (3 steps) against the exact solver.
 if (!args.shape || args['loss-check']) {
   const n = +(args.lossIterations ?? 4);
   const data = await dataFor('ml20m');
-  const cg = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true });
-  const exact = await run(data, { factors: 64, threads: 2, solver: 'cholesky', iterations: n, computeLoss: true });
+  const cg = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float16' });
+  const cg32 = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float32' });
+  const exact = await run(data, { factors: 64, threads: 2, solver: 'cholesky', iterations: n, computeLoss: true, gather: 'float32' });
+  const rel = (a, b) => +((a - b) / b).toExponential(2);
   results.lossCheck = {
     iterations: n,
     cgLosses: cg.losses,
+    cgFloat32GatherLosses: cg32.losses,
     choleskyLosses: exact.losses,
-    relativeDifference: +((cg.finalLoss - exact.finalLoss) / exact.finalLoss).toExponential(2),
+    relativeDifference: rel(cg.finalLoss, exact.finalLoss),
+    relativeDifferenceFloat32Gather: rel(cg32.finalLoss, exact.finalLoss),
+    float16VsFloat32Gather: rel(cg.finalLoss, cg32.finalLoss),
   };
   console.log('loss check', JSON.stringify(results.lossCheck));
 }
 
 void fastrec;
-if (!args['no-write']) await writeResult(args.quick ? 'als-quick' : args.shape ? `als-${args.shape}-${args.factors ?? 64}-${args.solver ?? 'cg'}-${args.threads ?? 2}t` : 'als', results);
+const name = args.quick
+  ? 'als-quick'
+  : args.shape
+    ? `als-${args.shape}-${args.factors ?? 64}-${args.solver ?? 'cg'}-${args.threads ?? 2}t${args.compare ? '-compare' : args.gather === 'float32' ? '-f32' : ''}`
+    : 'als';
+if (!args['no-write']) await writeResult(name, results);

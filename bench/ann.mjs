@@ -8,12 +8,15 @@
 //
 // Usage: node bench/ann.mjs [--datasets uniform,clustered,als-ml,als-cj] [--clustered-n 200000] [--name ann]
 //        [--queries 1000] [--libs fastrec,hnswlib,usearch] [--threads 2] [--skip-exact] [--exact-n 1000000]
+//        [--efs 10,16,...] [--no-f16] [--no-mips] [--ef-construction 200]
 // Peers resolve from bench/node_modules (npm run bench:setup).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { HnswIndex, ExactIndex, AlsModel, readInteractions, Dataset } from '../dist/index.js';
+import { native } from '../dist/native.js';
+import { loadavg } from 'node:os';
 import { benchDir, writeResult, rng } from './harness.mjs';
 
 function arg(name, fallback) {
@@ -28,8 +31,8 @@ const clusteredN = Number(arg('clustered-n', 200_000));
 const threads = Number(arg('threads', 2));
 const exactN = Number(arg('exact-n', 1_000_000));
 const resultName = arg('name', 'ann');  // results/<name>.json and .svg (split runs)
-const M = 16, efConstruction = 200, k = 10;
-const efGrid = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+const M = 16, efConstruction = Number(arg('ef-construction', 200)), k = 10;
+const efGrid = arg('efs', '10,16,24,32,48,64,96,128,192,256,384,512').split(',').map(Number);
 
 function peer(name) {
   for (const base of [join(benchDir, 'package.json')]) {
@@ -121,6 +124,8 @@ async function buildFastrec(data, d, metric, mipsTransform = false, storage = 'f
     rssBytesPerVector: (rss() - before) / n,
     setEf: (ef) => (index.ef = ef),
     search: (q) => index.search(q, k).labels,
+    // The same queries timed inside C++ (thread CPU time): the search without the JS call around it.
+    cppQps: (queries) => queries.length / d / native().hnswTimeSearch(index.handle, queries, k, index.ef),
     index,
   };
 }
@@ -205,12 +210,14 @@ function sweepAll(entries, queries, d, truth) {
         secs.get(name).push((to - from) / Math.max(cpuSeconds() - t0, 1e-6));
       }
     }
-    for (const [name] of active) {
+    for (const [name, lib] of active) {
       let rec = 0;
       const out = results.get(name);
       for (let i = 0; i < nq; i++) rec += recallOf(truth, out[i], i);
       const qps = secs.get(name).sort((a, b) => a - b)[Math.floor(rounds / 2)];
-      points[name].push({ ef, recall: +(rec / nq).toFixed(4), qps: Math.round(qps) });
+      const point = { ef, recall: +(rec / nq).toFixed(4), qps: Math.round(qps) };
+      if (lib.cppQps) point.cppQps = Math.round(Math.max(...[0, 1, 2].map(() => lib.cppQps(queries))));
+      points[name].push(point);
       if (rec / nq > 0.999) done.add(name);
     }
   }
@@ -263,13 +270,13 @@ async function runDataset(name) {
   const n = data.length / d;
   console.log(`\n== ${name}: ${note}`);
   const truth = await groundTruth(data, queries, d, metric);
-  const out = { dataset: name, note, n, dim: d, metric, queries: queries.length / d, libs: {} };
+  const out = { dataset: name, note, n, dim: d, metric, queries: queries.length / d, loadAverageBefore: loadavg().map((x) => +x.toFixed(1)), libs: {} };
 
   const variants = [];
   if (libs.includes('fastrec')) {
     variants.push(['fastrec', () => buildFastrec(data, d, metric)]);
-    variants.push(['fastrec-f16', () => buildFastrec(data, d, metric, false, 'float16')]);
-    if (metric === 'ip') variants.push(['fastrec-mips', () => buildFastrec(data, d, 'ip', true)]);
+    if (!flag('no-f16')) variants.push(['fastrec-f16', () => buildFastrec(data, d, metric, false, 'float16')]);
+    if (metric === 'ip' && !flag('no-mips')) variants.push(['fastrec-mips', () => buildFastrec(data, d, 'ip', true)]);
   }
   if (hnswlib) variants.push(['hnswlib-node', () => buildHnswlib(data, d, metric)]);
   if (usearch) variants.push(['usearch', () => buildUsearch(data, d, metric)]);
@@ -292,7 +299,7 @@ async function runDataset(name) {
     };
     out.libs[label] = r;
     console.log(label, JSON.stringify({ build: r.buildSeconds, bytes: r.bytesPerVector, rss: r.rssBytesPerVector, ...r.qpsAtRecall }));
-    console.log('   ', points.map((p) => `ef${p.ef}:${p.recall}/${p.qps}`).join(' '));
+    console.log('   ', points.map((p) => `ef${p.ef}:${p.recall}/${p.qps}${p.cppQps ? ` (C++ ${p.cppQps})` : ''}`).join(' '));
   }
   const mine = built.find(([l]) => l === 'fastrec')?.[1];
   const theirs = built.find(([l]) => l === 'hnswlib-node')?.[1];
@@ -301,6 +308,7 @@ async function runDataset(name) {
     if (theirs) out.filtered.hnswlib = filteredHnswlib(theirs.index, queries, d, out.filtered);
   }
   for (const [, lib] of built) lib.cleanup?.();
+  out.loadAverageAfter = loadavg().map((x) => +x.toFixed(1));
   return out;
 }
 

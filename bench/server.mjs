@@ -103,6 +103,73 @@ const fileMiB = +(statSync(modelPath).size / 2 ** 20).toFixed(1);
 const indexedFileMiB = +(statSync(indexedPath).size / 2 ** 20).toFixed(1);
 console.log(`model file ${fileMiB} MiB, with the serving indexes ${indexedFileMiB} MiB (${storedIndexes.join(', ')}); load ms:`, load);
 
+// ---- in process: what one request's scoring costs, and the recall it gives ----
+// The floor under the HTTP figures: the native HNSW search alone (the query and
+// the user's seen-item deny list prepared beforehand), the whole scoring step of
+// the route (id lookup, user vector, seen items, search, exact re-scoring, id
+// mapping), and exact scoring; recall@10 against exact top-10 per ef.
+const inProcess = await (async () => {
+  const { loadServedModel, annRecommend } = await import('../dist/server/model.js');
+  const served = await loadServedModel(indexedPath, { ef: 64 });
+  const { scorer, similar } = served.ann;
+  const ids = Array.from({ length: 4000 }, (_, n) => `u${(n * 2654435761) % nUsers}`);
+  const truthUsers = ids.slice(0, 300).map((u) => new Set(served.model.recommend(u, { k: 10 }).items));
+  const itemIds = Array.from({ length: 300 }, (_, n) => `i${(n * 40503) % nItems}`);
+  const truthItems = itemIds.map((i) => new Set(served.model.similarItems(i, 10).items));
+  const perCallUs = (fn, n) => {
+    const times = [];
+    for (let rep = 0; rep < 3; rep++) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) fn(i);
+      times.push(((performance.now() - t0) * 1000) / n);
+    }
+    return +times.sort((a, b) => a - b)[1].toFixed(1);
+  };
+  // Native search inputs, as the route builds them.
+  const dimQ = scorer.index.dim;
+  const queries = ids.map((u) => {
+    const q = new Float32Array(dimQ);
+    q.set(served.ann.userVector(u));
+    if (dimQ > factors) q[factors] = 1;
+    return q;
+  });
+  const denies = ids.map((u) => {
+    const r = served.users.index(u);
+    return served.train.indices.slice(Number(served.train.indptr[r]), Number(served.train.indptr[r + 1]));
+  });
+  const exactUs = perCallUs((i) => served.model.recommend(ids[i], { k: 10 }), 100);
+  const rows = [];
+  for (const ef of [16, 32, 64, 128]) {
+    scorer.index.ef = ef;
+    similar.index.ef = ef;
+    let hit = 0;
+    let total = 0;
+    ids.slice(0, 300).forEach((u, i) => {
+      for (const x of annRecommend(served, { user: u }, 10, true).items) if (truthUsers[i].has(x)) hit++;
+      total += truthUsers[i].size;
+    });
+    let simHit = 0;
+    let simTotal = 0;
+    itemIds.forEach((item, i) => {
+      const r = similar.similar(served.items.index(item), 10);
+      for (const x of served.items.idsOf(r.indices)) if (truthItems[i].has(x)) simHit++;
+      simTotal += truthItems[i].size;
+    });
+    const row = {
+      ef,
+      userRecallAt10: +(hit / total).toFixed(3),
+      nativeSearchUs: perCallUs((i) => scorer.index.searchLabels(queries[i], 20, ef, null, denies[i]), ids.length),
+      scoringStepUs: perCallUs((i) => annRecommend(served, { user: ids[i] }, 10, true), ids.length),
+      similarRecallAt10: +(simHit / simTotal).toFixed(3),
+      similarStepUs: perCallUs((i) => similar.similar((i * 40503) % nItems, 10), ids.length),
+    };
+    console.log('in process:', JSON.stringify(row));
+    rows.push(row);
+  }
+  console.log(`in process: exact scoring ${exactUs} us per user`);
+  return { exactScoringUs: exactUs, storage: scorer.index.info().storage, byEf: rows };
+})();
+
 // ---- request streams ----
 /** Every user once before any repeats (35761 is coprime with 50,000: a full cycle). */
 const permutedUser = (n) => `/v1/users/u${(n * 2654435761) % nUsers}/recommendations?k=10`;
@@ -244,4 +311,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true }); // the models, unless --model named another place
 }
-await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
+await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, inProcess, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });

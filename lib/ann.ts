@@ -770,9 +770,17 @@ export class AnnScorer {
     const deny = this.denyList(filters.seen, filters.exclude);
     const allow = filters.include ? this.toLabels(filters.include) : null;
     const fetch = Math.max(k, Math.ceil(k * this.oversample));
-    const r = this.index.searchLabels(q, fetch, this.index.ef, allow, deny);
+    let cand: Int32Array;
+    if (!allow && deny && deny.length <= POST_FILTER_MAX) {
+      // A short deny list (a user's seen items): search unfiltered for fetch + |deny| and drop the
+      // denied afterwards; cheaper than building the native filter bitmap over every item.
+      const r = this.index.searchLabels(q, fetch + deny.length, this.index.ef, null, null);
+      deny.sort();
+      cand = dropDenied(r.labels, deny, fetch);
+    } else {
+      cand = this.index.searchLabels(q, fetch, this.index.ef, allow, deny).labels;
+    }
     // Exact re-score of the candidates (float16 storage and the transform lose a little precision).
-    const cand = r.labels;
     const m = cand.length;
     const scores = new Float32Array(m);
     const d = this.dim;
@@ -833,6 +841,28 @@ export class AnnScorer {
     }
     return buf.subarray(0, n);
   }
+}
+
+/** Deny lists up to this long are applied after an unfiltered search (see AnnScorer.recommend). */
+const POST_FILTER_MAX = 64;
+
+/** The first `keep` labels not in `sortedDeny`, in order (a new array). */
+export function dropDenied(labels: Int32Array, sortedDeny: Int32Array, keep: number): Int32Array {
+  const out = new Int32Array(Math.min(keep, labels.length));
+  let n = 0;
+  for (let c = 0; c < labels.length && n < out.length; c++) {
+    const x = labels[c]!;
+    let lo = 0;
+    let hi = sortedDeny.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedDeny[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < sortedDeny.length && sortedDeny[lo] === x) continue;
+    out[n++] = x;
+  }
+  return out.subarray(0, n);
 }
 
 /**

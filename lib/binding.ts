@@ -214,6 +214,8 @@ export interface AlsNativeConfig {
   nu: number;
   solver: 'cg' | 'cholesky';
   cgSteps: number;
+  /** fit() only; absent = 'float32'. */
+  gatherPrecision?: 'float32' | 'float16';
 }
 export interface AlsNativeFactors {
   userFactors: Float32Array;

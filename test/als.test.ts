@@ -157,6 +157,26 @@ describe('AlsModel (implicit)', () => {
     expect(Array.from(c.userFactors)).not.toEqual(Array.from(a.userFactors));
   });
 
+  it('gathers from a float16 copy by default; the loss stays within 1e-4 of the float32 gather', async () => {
+    const { ds } = await planted(200, 120);
+    const opts = { factors: 16, alpha: 5, regularization: 0.1, iterations: 6, computeLoss: true } as const;
+    const half = await new AlsModel(opts).fit(ds, { seed: 2, threads: 2 });
+    const full = await new AlsModel({ ...opts, gatherPrecision: 'float32' }).fit(ds, { seed: 2, threads: 2 });
+    expect(half.options.gatherPrecision).toBe('float16');
+    expect(Array.from(half.itemFactors)).not.toEqual(Array.from(full.itemFactors)); // the copy was used
+    expect(Math.abs(half.lastLoss! - full.lastLoss!)).toBeLessThan(1e-4 * full.lastLoss!);
+    let num = 0;
+    let den = 0;
+    full.userFactors.forEach((v, j) => {
+      num += (half.userFactors[j]! - v) ** 2;
+      den += v * v;
+    });
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-2);
+    // Same answer for any thread count.
+    const one = await new AlsModel(opts).fit(ds, { seed: 2, threads: 1 });
+    expect(Array.from(one.userFactors)).toEqual(Array.from(half.userFactors));
+  });
+
   it('recommendMany agrees with recommend; similarItems / similarUsers are cosine top-k', async () => {
     const { ds } = await planted();
     const model = await new AlsModel({ factors: 8, alpha: 5, iterations: 5 }).fit(ds);
@@ -428,6 +448,7 @@ describe('AlsModel: invalid input', () => {
     expect(() => new AlsModel({ alpha: -1 })).toThrow(/alpha/);
     expect(() => new AlsModel({ solver: 'lu' as never })).toThrow(/'cg', 'cholesky'/);
     expect(() => new AlsModel({ cgSteps: 0 })).toThrow(/cgSteps/);
+    expect(() => new AlsModel({ gatherPrecision: 'bfloat16' as never })).toThrow(/'float32', 'float16' for options.gatherPrecision/);
     const model = new AlsModel({ factors: 4, iterations: 2 });
     expect(() => model.recommend('u1')).toThrow(NotFittedError);
     expect(() => model.userFactors).toThrow(NotFittedError);

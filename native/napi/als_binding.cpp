@@ -43,6 +43,13 @@ als::Config config_arg(const Napi::Value& v) {
   else if (solver == "cholesky") c.solver = als::Solver::Cholesky;
   else throw Error(ErrorCode::InvalidArgument, "solver: expected 'cg' or 'cholesky' but received '" + solver + "'");
   c.cg_steps = static_cast<size_t>(integer(o.Get("cgSteps"), "cgSteps"));
+  Napi::Value gp = o.Get("gatherPrecision");
+  if (!gp.IsUndefined() && !gp.IsNull()) {
+    std::string precision = string(gp, "gatherPrecision");
+    if (precision == "float16") c.half_gather = true;
+    else if (precision != "float32")
+      throw Error(ErrorCode::InvalidArgument, "gatherPrecision: expected 'float32' or 'float16' but received '" + precision + "'");
+  }
   als::validate(c);
   return c;
 }

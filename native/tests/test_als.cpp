@@ -7,6 +7,7 @@
 
 #include "als/als.hpp"
 #include "als/kernels.hpp"
+#include "ann/distance.hpp"
 #include "common/simd.hpp"
 #include "sparse/csr.hpp"
 #include "test.hpp"
@@ -562,4 +563,174 @@ TEST_CASE(cancellation_stops_training) {
   }
   CHECK(aborted);
   CHECK(seen == 2);
+}
+
+TEST_CASE(half_copy_scales_by_a_power_of_two_and_rounds_to_nearest) {
+  std::vector<float> f = {0.0f, 1e-3f, -2.5f, 123.456f, -7.0e5f, 3.0e-9f, 1.0f / 3.0f};
+  std::vector<uint16_t> h(f.size());
+  const float scale = half_copy(f.data(), f.size(), h.data(), 1);
+  int e = 0;
+  CHECK(std::frexp(scale, &e) == 0.5f);  // a power of two
+  CHECK(7.0e5f * scale >= 16384.0f && 7.0e5f * scale < 32768.0f);
+  for (size_t i = 0; i < f.size(); ++i) {
+    const float back = ann::half_to_float(h[i]) / scale;
+    CHECK(h[i] == ann::float_to_half(f[i] * scale));  // the SIMD conversion rounds like the portable one
+    if (std::fabs(f[i]) * scale >= 6.2e-5f) CHECK_NEAR(back, f[i], std::fabs(f[i]) * 0x1p-11);  // normal halves
+  }
+  std::vector<float> zeros(5, 0.0f);
+  CHECK(half_copy(zeros.data(), zeros.size(), h.data(), 1) == 1.0f);
+  f[2] = std::nanf("");
+  CHECK(half_copy(f.data(), f.size(), h.data(), 1) == 0.0f);  // no copy: the caller gathers float32
+  // Long enough for the vector path and several chunks.
+  std::vector<float> big = random_factors(70001, 1, 3);
+  std::vector<uint16_t> hb(big.size());
+  const float s = half_copy(big.data(), big.size(), hb.data(), 2);
+  for (size_t i = 0; i < big.size(); i += 997) CHECK(hb[i] == ann::float_to_half(big[i] * s));
+}
+
+TEST_CASE(gather_matvec_is_gather_then_weighted_matvec) {
+  const Kernels& K = kernels();
+  for (bool half : {false, true})
+    for (size_t k : {5, 16, 21}) {
+      const size_t rows = 50, n = 37, ld = padded(k + 1);
+      std::vector<float> F = random_factors(rows, k, 4);
+      std::vector<uint16_t> H(F.size());
+      const float scale = half_copy(F.data(), F.size(), H.data(), 1);
+      FixedRows fixed;
+      fixed.f32 = F.data();
+      fixed.k = k;
+      if (half) {
+        fixed.f16 = H.data();
+        fixed.inv_scale = 1.0f / scale;
+      }
+      std::mt19937 rng(2);
+      std::uniform_real_distribution<float> u(-1, 1);
+      std::vector<int32_t> cols(n);
+      std::vector<float> a(n), beta(n), p(ld, 0.0f);
+      for (size_t j = 0; j < n; ++j) {
+        cols[j] = static_cast<int32_t>(rng() % rows);
+        a[j] = u(rng);
+        beta[j] = u(rng);
+      }
+      for (size_t c = 0; c <= k; ++c) p[c] = u(rng);
+      std::vector<float> buf(n * ld, 7.0f), out(ld, 0.0f), again(ld, 0.0f);
+      K.gather_matvec(fixed, cols.data(), n, ld, true, 8, a.data(), -0.5f, beta.data(), p.data(), out.data(), buf.data());
+      for (size_t j = 0; j < n; ++j)
+        for (size_t c = 0; c < ld; ++c) {
+          float want = c < k ? (half ? ann::half_to_float(H[cols[j] * k + c]) / scale : F[cols[j] * k + c])
+                             : (c == k ? 1.0f : 0.0f);
+          CHECK(buf[j * ld + c] == want);
+        }
+      K.weighted_matvec(buf.data(), n, ld, a.data(), -0.5f, beta.data(), p.data(), again.data());
+      for (size_t c = 0; c < ld; ++c) CHECK(out[c] == again[c]);  // same operations in the same order
+    }
+}
+
+namespace {
+
+// Solve every user against Y gathered from its half copy (the path fit takes
+// with half_gather) and compare with the dense oracle.
+void check_half_gather(const Config& base_cfg, bool ratings) {
+  const size_t k = base_cfg.factors;
+  Data data = make_data(25, 18, 0.3, 7, ratings);
+  std::vector<float> Y = random_factors(data.items, k, 11);
+  std::vector<float> ybias = random_factors(data.items, 1, 12);
+  std::vector<uint16_t> H(Y.size());
+  const float scale = half_copy(Y.data(), Y.size(), H.data(), 1);
+  std::vector<float> Yr(Y.size());  // the factors as the half copy holds them
+  for (size_t i = 0; i < Y.size(); ++i) Yr[i] = ann::half_to_float(H[i]) / scale;
+  const float mean = 3.0f;
+  std::vector<int32_t> rows(data.users);
+  for (int32_t u = 0; u < data.users; ++u) rows[u] = u;
+  std::vector<float> gram_r = gram(Yr.data(), data.items, k, 1);
+  for (Solver solver : {Solver::Cholesky, Solver::CG}) {
+    Config cfg = base_cfg;
+    cfg.solver = solver;
+    cfg.cg_steps = 60;
+    auto solve = [&](bool half, const float* fixed_gram) {
+      std::vector<float> X(data.users * k, 0.0f), xbias(data.users, 0.0f);
+      Side side;
+      side.fixed = Y.data();
+      side.fixed_bias = ybias.data();
+      side.n_fixed = data.items;
+      side.target = X.data();
+      side.target_bias = xbias.data();
+      side.global_mean = mean;
+      if (half) {
+        side.fixed_half = H.data();
+        side.fixed_half_scale = scale;
+      }
+      solve_rows(CsrView::of(data.ui), rows.data(), rows.size(), side, fixed_gram, cfg, false, 2, nullptr);
+      X.insert(X.end(), xbias.begin(), xbias.end());
+      return X;
+    };
+    // With the Gram of the rounded factors too, the half path solves exactly
+    // the rounded problem: the oracle on Yr, to the float path's tolerance.
+    std::vector<float> exact_r = solve(true, cfg.implicit ? gram_r.data() : nullptr);
+    // As fit() runs it (float32 Gram): within 5e-3 of the oracle on Y itself.
+    std::vector<float> as_fit = solve(true, nullptr);
+    std::vector<float> f32 = solve(false, nullptr);
+    CHECK(as_fit != f32);  // the half copy was used
+    for (int64_t u = 0; u < data.users; ++u) {
+      if (data.ui.indptr[u + 1] == data.ui.indptr[u]) continue;
+      std::vector<double> ref_r = dense_reference(data.dense, data.items, u, Yr.data(), ybias.data(), mean, cfg);
+      std::vector<double> ref = dense_reference(data.dense, data.items, u, Y.data(), ybias.data(), mean, cfg);
+      double sr = 1.0, s = 1.0;
+      for (double v : ref_r) sr = std::max(sr, std::fabs(v));
+      for (double v : ref) s = std::max(s, std::fabs(v));
+      CHECK_NEAR(max_abs_diff(exact_r.data() + u * k, ref_r.data(), k) / sr, 0.0, 2e-4);
+      CHECK_NEAR(max_abs_diff(as_fit.data() + u * k, ref.data(), k) / s, 0.0, 5e-3);
+      if (!cfg.implicit) {
+        CHECK_NEAR((exact_r[data.users * k + u] - ref_r[k]) / sr, 0.0, 2e-4);
+        CHECK_NEAR((as_fit[data.users * k + u] - ref[k]) / s, 0.0, 5e-3);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE(half_gather_against_dense_reference) {
+  Config cfg;
+  cfg.factors = 17;  // 16 lanes converted by F16C, one by the portable path
+  cfg.alpha = 1.5f;
+  cfg.unobserved_weight = 0.5f;
+  cfg.regularization = 0.02f;
+  check_half_gather(cfg, false);
+  Config ex;
+  ex.factors = 6;
+  ex.implicit = false;
+  ex.regularization = 0.3f;
+  check_half_gather(ex, true);
+}
+
+TEST_CASE(half_gather_fit_tracks_float_fit) {
+  Data data = make_data(300, 200, 0.08, 31);
+  Config cfg;
+  cfg.factors = 16;
+  cfg.alpha = 4.0f;
+  cfg.regularization = 0.05f;
+  auto run = [&](bool half, size_t threads, std::vector<double>& losses) {
+    Config c = cfg;
+    c.half_gather = half;
+    Model m = init_model(CsrView::of(data.ui), c, 9);
+    FitOptions opt;
+    opt.iterations = 8;
+    opt.threads = threads;
+    opt.compute_loss = true;
+    opt.progress = [&](size_t, double, double loss) { losses.push_back(loss); };
+    fit(CsrView::of(data.ui), CsrView::of(data.iu), c, opt, m);
+    return m;
+  };
+  std::vector<double> lf, lh, lh1;
+  Model f = run(false, 2, lf), h = run(true, 2, lh), h1 = run(true, 1, lh1);
+  CHECK(h.user_factors == h1.user_factors);  // deterministic for any thread count
+  CHECK(h.item_factors != f.item_factors);
+  for (size_t i = 0; i < lf.size(); ++i) CHECK_NEAR(lh[i], lf[i], 1e-4 * lf[i]);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < f.user_factors.size(); ++i) {
+    num += std::pow(h.user_factors[i] - f.user_factors[i], 2);
+    den += std::pow(f.user_factors[i], 2);
+  }
+  CHECK(std::sqrt(num / den) < 1e-2);
 }

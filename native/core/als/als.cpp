@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <cstdlib>
+#include <new>
 #include <numeric>
 #include <string>
 
@@ -24,6 +26,9 @@ namespace {
 constexpr size_t kGatherBytes = 64u << 20;
 constexpr size_t kGramChunk = 4096;  // rows per partial Gram (fixed: results do not depend on threads)
 constexpr float kCgTolerance = 1e-20f;
+// Rows of the fixed side prefetched ahead of the one being gathered (2 or 4
+// cache lines each at k = 64): enough misses in flight to cover DRAM latency.
+constexpr size_t kGatherAhead = 16;
 
 void check_cancel(const CancelToken* cancel) {
   if (cancel) cancel->throw_if_cancelled();
@@ -87,14 +92,65 @@ bool factor_robust(std::vector<double>& A, std::vector<double>& copy, size_t d, 
   return false;
 }
 
-// Per-thread buffers, grown as needed and reused across rows (no per-row allocation).
-struct Scratch {
-  std::vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
-  std::vector<double> A, Acopy, rhs;
+// Cache-line aligned storage: a 256-byte factor row then spans 4 lines, not 5,
+// and 32-byte vector loads never straddle two lines.
+template <typename T>
+struct LineAligned {
+  using value_type = T;
+  LineAligned() = default;
+  template <typename U>
+  LineAligned(const LineAligned<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  // resize() leaves new elements uninitialized: every buffer is written before it is read.
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  bool operator==(const LineAligned&) const { return true; }
+  bool operator!=(const LineAligned&) const { return false; }
+};
+template <typename T>
+using aligned_vector = std::vector<T, LineAligned<T>>;
+
+// Storage for the half copy of a fixed side: 2 MiB aligned and advised for
+// 2 MiB pages before the first touch, because the gathers hit it at random and
+// with 4 KiB pages most of them would also miss the TLB.
+class HugeBuffer {
+ public:
+  ~HugeBuffer() { std::free(p_); }
+  uint16_t* get(size_t n) {
+    if (n <= n_) return p_;
+    std::free(p_);
+    constexpr size_t kHuge = 2u << 20;
+    const size_t bytes = (n * sizeof(uint16_t) + kHuge - 1) / kHuge * kHuge;
+    p_ = static_cast<uint16_t*>(std::aligned_alloc(kHuge, bytes));
+    if (!p_) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(p_, bytes, MADV_HUGEPAGE);  // advice only: errors are harmless
+#endif
+    n_ = bytes / sizeof(uint16_t);
+    return p_;
+  }
+
+ private:
+  uint16_t* p_ = nullptr;
+  size_t n_ = 0;
 };
 
-template <typename T>
-void grow(std::vector<T>& v, size_t n) {
+// Per-thread buffers, grown as needed and reused across rows (no per-row
+// allocation); line-aligned so that two threads' scratch never share a line.
+struct alignas(64) Scratch {
+  aligned_vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
+  std::vector<double> A, Acopy, rhs;
+  // The next row's columns, prefetched a few at a time during this row's CG
+  // passes so that its gather finds them in cache.
+  const int32_t* next_cols = nullptr;
+  size_t next_n = 0, next_done = 0;
+};
+
+template <typename V>
+void grow(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
@@ -110,6 +166,12 @@ class RowSolver {
     d_ = cfg.implicit ? k_ : k_ + 1;
     ld_ = padded(d_);
     cap_ = std::max<size_t>(256, kGatherBytes / (ld_ * sizeof(float)));
+    fixed_.f32 = side.fixed;
+    fixed_.k = k_;
+    if (side.fixed_half) {
+      fixed_.f16 = side.fixed_half;
+      fixed_.inv_scale = 1.0f / side.fixed_half_scale;
+    }
   }
 
   size_t d() const { return d_; }
@@ -137,42 +199,64 @@ class RowSolver {
     return n;
   }
 
-  // Copy the factor vectors of entries [j0, j0 + nb) of the row into buf.
-  // The rows are scattered over the fixed factors (cache misses for the big
-  // side), so the next rows are prefetched while the current ones are copied.
-  void gather(int64_t row, size_t j0, size_t nb, float* buf) const {
-    const int32_t* cols = m_.indices + m_.indptr[row] + j0;
-    const size_t bytes = k_ * sizeof(float);
-    constexpr size_t kAhead = 8;
-    for (size_t j = 0; j < std::min(nb, kAhead); ++j) prefetch_row(cols[j]);
-    for (size_t j = 0; j < nb; ++j) {
-      if (j + kAhead < nb) prefetch_row(cols[j + kAhead]);
-      float* dst = buf + j * ld_;
-      std::memcpy(dst, side_.fixed + static_cast<size_t>(cols[j]) * k_, bytes);
-      if (ld_ > k_) std::memset(dst + k_, 0, (ld_ - k_) * sizeof(float));
-      if (!cfg_.implicit) dst[k_] = 1.0f;
-    }
-  }
+  const int32_t* cols(int64_t row) const { return m_.indices + m_.indptr[row]; }
 
-  void prefetch_row(int32_t col) const {
-    const char* p = reinterpret_cast<const char*>(side_.fixed + static_cast<size_t>(col) * k_);
-    for (size_t off = 0; off < k_ * sizeof(float); off += 64) __builtin_prefetch(p + off);
+  // Copy the factor vectors of entries [j0, j0 + nb) of the row into buf
+  // (prefetching ahead: the rows are scattered over the fixed side).
+  void gather(int64_t row, size_t j0, size_t nb, float* buf) const {
+    K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, !cfg_.implicit, ahead_, nullptr, 0.0f, nullptr, nullptr,
+                     nullptr, buf);
   }
 
   double lambda(size_t n) const { return row_lambda(cfg_, n, side_.n_fixed); }
 
+  // Queue `next` (or nothing when < 0) for prefetching during this row's passes.
+  void plan_prefetch(int64_t next, Scratch& s) const {
+    s.next_done = 0;
+    s.next_n = 0;
+    if (next < 0) return;
+    s.next_cols = cols(next);
+    s.next_n = static_cast<size_t>(m_.indptr[next + 1] - m_.indptr[next]);
+  }
+
+  void prefetch_next(Scratch& s, size_t count) const {
+    const size_t end = std::min(s.next_n, s.next_done + count);
+    const size_t bytes = k_ * (fixed_.f16 ? 2 : 4);
+    for (size_t j = s.next_done; j < end; ++j) {
+      const size_t col = static_cast<size_t>(s.next_cols[j]);
+      const char* p = fixed_.f16 ? reinterpret_cast<const char*>(fixed_.f16 + col * k_)
+                                 : reinterpret_cast<const char*>(fixed_.f32 + col * k_);
+      for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+      __builtin_prefetch(p + bytes - 1, 0, 2);
+    }
+    s.next_done = end;
+  }
+
   // out (ld, zeroed by the caller) += sum_j t_j y_j with t_j = beta_j + scale a_j <y_j, p>.
+  // `passes_left` (>= 1) spreads the next row's prefetches over the remaining passes.
   void matvec(int64_t row, size_t n, Scratch& s, bool gathered, float scale, const float* beta, const float* p,
-              float* out) const {
+              float* out, size_t passes_left = 1) const {
     const float* a = cfg_.implicit ? s.a.data() : nullptr;
     if (gathered) {
-      K_.weighted_matvec(s.Y.data(), n, ld_, a, scale, beta, p, out);
+      constexpr size_t kSeg = 16;  // a few prefetches per 16 rows keep the misses in flight spread out
+      if (s.next_done >= s.next_n) {
+        K_.weighted_matvec(s.Y.data(), n, ld_, a, scale, beta, p, out);
+        return;
+      }
+      const size_t segs = (n + kSeg - 1) / kSeg;
+      const size_t per = (s.next_n - s.next_done + segs * passes_left - 1) / (segs * passes_left);
+      for (size_t j0 = 0; j0 < n; j0 += kSeg) {
+        const size_t nb = std::min(kSeg, n - j0);
+        K_.weighted_matvec(s.Y.data() + j0 * ld_, nb, ld_, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p,
+                           out);
+        prefetch_next(s, per);
+      }
       return;
     }
     for (size_t j0 = 0; j0 < n; j0 += cap_) {
       size_t nb = std::min(cap_, n - j0);
-      gather(row, j0, nb, s.Y.data());
-      K_.weighted_matvec(s.Y.data(), nb, ld_, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p, out);
+      K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, !cfg_.implicit, ahead_, a ? a + j0 : nullptr, scale,
+                       beta ? beta + j0 : nullptr, p, out, s.Y.data());
     }
   }
 
@@ -218,30 +302,37 @@ class RowSolver {
     matvec(row, n, s, gathered, 0.0f, s.b.data(), nullptr, s.r.data());
   }
 
+  // Whether the row fits the gather buffer (then it is gathered once).
+  bool fits(size_t n, Scratch& s) const {
+    grow(s.Y, std::min(n, cap_) * ld_);
+    return n <= cap_;
+  }
+
   // Gather the row (when it fits) and return whether it is gathered.
   bool prepare(int64_t row, size_t n, Scratch& s) const {
-    grow(s.Y, std::min(n, cap_) * ld_);
-    if (n > cap_) return false;
+    if (!fits(n, s)) return false;
     gather(row, 0, n, s.Y.data());
     return true;
   }
 
-  // Solve one row in place (target[row], target_bias[row]).
-  void solve(int64_t row, Scratch& s) const {
+  // Solve one row in place (target[row], target_bias[row]); `next` is the row
+  // this thread solves next (or -1), prefetched meanwhile.
+  void solve(int64_t row, int64_t next, Scratch& s) const {
     float* xt = side_.target + static_cast<size_t>(row) * k_;
     float* bt = cfg_.implicit ? nullptr : side_.target_bias + row;
     const size_t n = coefficients(row, s);
+    plan_prefetch(-1, s);
     if (n == 0) {  // no observations: the minimizer of the regularized objective is 0
       std::fill(xt, xt + k_, 0.0f);
       if (bt) *bt = 0.0f;
       return;
     }
-    const bool gathered = prepare(row, n, s);
     for (auto* v : {&s.x, &s.r, &s.p, &s.ap, &s.tmp}) {
       grow(*v, ld_);
       std::fill(v->begin(), v->begin() + ld_, 0.0f);
     }
     if (exact_) {
+      const bool gathered = prepare(row, n, s);
       normal_equations(row, n, s, gathered);
       grow(s.rhs, d_);
       for (size_t c = 0; c < d_; ++c) s.rhs[c] = s.r[c];
@@ -255,11 +346,11 @@ class RowSolver {
       if (bt) *bt = static_cast<float>(s.rhs[k_]);
       return;
     }
-    conjugate_gradient(row, n, s, gathered, xt, bt);
+    conjugate_gradient(row, n, next, s, xt, bt);
   }
 
   // CG on (1) from the current value (warm start), cfg.cg_steps steps.
-  void conjugate_gradient(int64_t row, size_t n, Scratch& s, bool gathered, float* xt, float* bt) const {
+  void conjugate_gradient(int64_t row, size_t n, int64_t next, Scratch& s, float* xt, float* bt) const {
     float* x = s.x.data();
     float* r = s.r.data();
     float* p = s.p.data();
@@ -268,8 +359,15 @@ class RowSolver {
     std::memcpy(x, xt, k_ * sizeof(float));
     if (bt) x[k_] = *bt;
     const float lam = static_cast<float>(lambda(n));
-    // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x
-    matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
+    // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x; the gather computes the first term on the way.
+    const bool gathered = fits(n, s);
+    if (gathered) {
+      K_.gather_matvec(fixed_, cols(row), n, ld_, !cfg_.implicit, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f,
+                       s.b.data(), x, r, s.Y.data());
+    } else {
+      matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
+    }
+    plan_prefetch(next, s);
     if (base_) {
       std::fill(tmp, tmp + ld_, 0.0f);
       K_.symv(base_, d_, ld_, x, tmp);
@@ -281,7 +379,7 @@ class RowSolver {
     for (size_t step = 0; step < cfg_.cg_steps; ++step) {
       if (!(rs > kCgTolerance)) break;
       std::fill(ap, ap + ld_, 0.0f);
-      matvec(row, n, s, gathered, 1.0f, nullptr, p, ap);
+      matvec(row, n, s, gathered, 1.0f, nullptr, p, ap, cfg_.cg_steps - step);
       if (base_) K_.symv(base_, d_, ld_, p, ap);
       S_.axpy(lam, p, ap, d_);
       const float pap = S_.dot(p, ap, ld_);
@@ -293,6 +391,7 @@ class RowSolver {
       S_.scale_add(1.0f, r, rs_new / rs, p, ld_);  // p = r + (rs_new / rs) p
       rs = rs_new;
     }
+    prefetch_next(s, s.next_n);  // whatever the passes did not cover (e.g. CG stopped early)
     std::memcpy(xt, x, k_ * sizeof(float));
     if (bt) *bt = x[k_];
   }
@@ -306,8 +405,9 @@ class RowSolver {
   const Kernels& K_;
   const simd::Kernels& S_;
   size_t k_, d_, ld_, cap_;
+  FixedRows fixed_;
+  static constexpr size_t ahead_ = kGatherAhead;
 };
-
 // w0 * G padded to ld x ld (implicit), or empty (explicit: no shared term).
 std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg) {
   if (!cfg.implicit) return {};
@@ -329,14 +429,19 @@ std::vector<int32_t> longest_first(const CsrView& m) {
   return order;
 }
 
+// `scratch` (one per thread) may be kept across calls: fit() does, so that the
+// large gather buffers are allocated and faulted in once, not per half-iteration.
 void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* base,
-              const Config& cfg, bool exact, size_t threads, const CancelToken* cancel) {
+              const Config& cfg, bool exact, size_t threads, const CancelToken* cancel,
+              std::vector<Scratch>* kept = nullptr) {
   RowSolver solver(m, side, cfg, base, exact);
   const size_t slots = resolve_threads(threads);
-  std::vector<Scratch> scratch(slots);
+  std::vector<Scratch> local;
+  std::vector<Scratch>& scratch = kept ? *kept : local;
+  if (scratch.size() < slots) scratch.resize(slots);
   parallel_for(n_rows, 16, slots, [&](size_t begin, size_t end, size_t slot) {
     check_cancel(cancel);
-    for (size_t i = begin; i < end; ++i) solver.solve(rows[i], scratch[slot]);
+    for (size_t i = begin; i < end; ++i) solver.solve(rows[i], i + 1 < end ? rows[i + 1] : -1, scratch[slot]);
   });
 }
 
@@ -497,6 +602,36 @@ Model init_model(const CsrView& ui, const Config& cfg, uint64_t seed) {
   return m;
 }
 
+float half_copy(const float* f, size_t n, uint16_t* out, size_t threads) {
+  constexpr size_t kChunk = 1 << 16;
+  const size_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<float> chunk_max(chunks, 0.0f);
+  parallel_for(chunks, 1, threads, [&](size_t begin, size_t end, size_t) {
+    for (size_t c = begin; c < end; ++c) {
+      float m = 0.0f;
+      for (size_t i = c * kChunk, e = std::min(n, i + kChunk); i < e; ++i) {
+        const float v = std::fabs(f[i]);
+        m = (v > m || v != v) ? v : m;  // NaN sticks
+      }
+      chunk_max[c] = m;
+    }
+  });
+  float top = 0.0f;
+  for (float m : chunk_max) top = (m > top || m != m) ? m : top;
+  if (!std::isfinite(top)) return 0.0f;
+  int e = 0;
+  std::frexp(top, &e);  // top in [2^(e-1), 2^e)
+  const float scale = top > 0.0f ? std::ldexp(1.0f, 15 - e) : 1.0f;
+  const Kernels& K = kernels();
+  parallel_for(chunks, 1, threads, [&](size_t begin, size_t end, size_t) {
+    for (size_t c = begin; c < end; ++c) {
+      const size_t i = c * kChunk;
+      K.to_half(f + i, std::min(kChunk, n - i), scale, out + i);
+    }
+  });
+  return scale;
+}
+
 std::vector<float> gram(const float* f, size_t rows, size_t d, size_t threads) {
   const size_t ld = padded(d);
   const size_t chunks = (rows + kGramChunk - 1) / kGramChunk;
@@ -543,18 +678,31 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     users.global_mean = items.global_mean = model.global_mean;
   }
   const size_t k = cfg.factors;
+  const bool half_gather = cfg.half_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
   FitResult result;
+  std::vector<Scratch> scratch;  // per-thread buffers, kept for the whole fit
+  HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
   std::vector<float> item_gram;
   if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
   for (size_t it = 1; it <= opt.iterations; ++it) {
     check_cancel(opt.cancel);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<float> base = padded_base(item_gram, cfg);
+    if (half_gather) {
+      uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
+      users.fixed_half_scale = half_copy(model.item_factors.data(), model.item_factors.size(), h, opt.threads);
+      users.fixed_half = users.fixed_half_scale > 0.0f ? h : nullptr;
+    }
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
-             opt.threads, opt.cancel);
+             opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
+    if (half_gather) {
+      uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
+      items.fixed_half_scale = half_copy(model.user_factors.data(), model.user_factors.size(), h, opt.threads);
+      items.fixed_half = items.fixed_half_scale > 0.0f ? h : nullptr;
+    }
     run_rows(iu, item_order.data(), item_order.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
-             opt.threads, opt.cancel);
+             opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
     double loss = 0.0 / 0.0;
     if (opt.compute_loss) loss = loss_with_gram(ui, iu, cfg, model, item_gram, opt.threads);

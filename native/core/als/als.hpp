@@ -59,6 +59,10 @@ struct Config {
   float nu = 1.0f;
   Solver solver = Solver::CG;
   size_t cg_steps = 3;
+  // fit() with the CG solver: gather the fixed side's factors from an IEEE
+  // half copy made once per half-iteration (half the bytes of the random
+  // reads; the solve itself stays float32, against the float32 Gram matrix).
+  bool half_gather = false;
 };
 
 // Throws InvalidArgument for values that make no sense (0 factors, negative
@@ -108,6 +112,12 @@ double loss(const CsrView& user_items, const CsrView& item_users, const Config& 
 // fixed order (same result for any thread count).
 std::vector<float> gram(const float* factors, size_t rows, size_t d, size_t threads);
 
+// IEEE half copy of f[0..n) into out, times the returned scale: a power of
+// two that puts the largest magnitude in [2^14, 2^15), so nothing overflows
+// and only values 2^-28 below the largest become subnormal. Returns 0 (out
+// unspecified) when f holds a non-finite value.
+float half_copy(const float* f, size_t n, uint16_t* out, size_t threads);
+
 // Re-solve selected rows of one side against the fixed other side.
 // `m` is target x fixed (rows of the matrix are the target rows); `rows` lists
 // the rows to solve; results go to target[r * factors..] (and target_bias[r]).
@@ -120,6 +130,10 @@ struct Side {
   float* target = nullptr;            // m.rows x factors (in/out: CG warm start)
   float* target_bias = nullptr;       // explicit
   float global_mean = 0.0f;
+  // Optional half copy of `fixed` times fixed_half_scale (a power of two):
+  // when set, rows are gathered from it instead (see Config::half_gather).
+  const uint16_t* fixed_half = nullptr;
+  float fixed_half_scale = 1.0f;
 };
 void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* fixed_gram,
                 const Config& config, bool exact, size_t threads, const CancelToken* cancel);

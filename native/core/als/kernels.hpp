@@ -6,8 +6,19 @@
 // multiple of 16, padding zero), so a whole per-row solve runs in cache.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace fastrec::als {
+
+// The fixed side's factor rows (k floats each) that a row gathers from:
+// float32, or an IEEE half copy of them multiplied by `scale` (a power of
+// two; widened values are multiplied by 1 / scale, which is exact).
+struct FixedRows {
+  const float* f32 = nullptr;
+  const uint16_t* f16 = nullptr;  // used when not null
+  float inv_scale = 1.0f;
+  size_t k = 0;
+};
 
 struct Kernels {
   const char* name;
@@ -23,6 +34,15 @@ struct Kernels {
                           const float* beta, const float* p, float* out);
   // out[0..ld) += G p for a symmetric d x d matrix G in rows of ld floats (zero padded).
   void (*symv)(const float* G, size_t d, size_t ld, const float* p, float* out);
+  // Gather rows cols[0..n) of `fixed` into buf (n rows of ld floats, zero
+  // padded; buf[j * ld + k] = 1 when bias_one), then, when out is not null,
+  // the same update of out as weighted_matvec over buf (bit for bit): copying
+  // a few rows and using them at once while they are in L1 saves a pass.
+  // Rows are prefetched `ahead` entries in advance.
+  void (*gather_matvec)(const FixedRows& fixed, const int32_t* cols, size_t n, size_t ld, bool bias_one, size_t ahead,
+                        const float* a, float scale, const float* beta, const float* p, float* out, float* buf);
+  // dst[i] = half(scale * src[i]), rounded to nearest even.
+  void (*to_half)(const float* src, size_t n, float scale, uint16_t* dst);
   // sum_i a[i] * b[i] in double (Cholesky factorization).
   double (*ddot)(const double* a, const double* b, size_t n);
 };

@@ -1,13 +1,20 @@
 // ALS hot loops over gathered factor buffers (see kernels.hpp). Written once
 // over GCC vector types of FASTREC_ISA_LANES floats; CMake compiles this file
 // per instruction set.
+#include <cstdint>
 #include <cstring>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "als/kernels.hpp"
+#include "ann/distance.hpp"  // float_to_half / half_to_float (portable, round to nearest even)
 #include "common/isa_vec.hpp"
 
 namespace fastrec::FASTREC_ISA_NS {
 namespace als_impl {
+
+using als::FixedRows;
 
 constexpr size_t NR = 16;      // tile columns (ld is a multiple of 16)
 constexpr size_t V = NR / W;   // vectors per tile row
@@ -126,6 +133,61 @@ static void symv(const float* G, size_t d, size_t ld, const float* p, float* out
   for (; b < ld; b += 16) symv_block<16>(G + b, d, ld, p, out + b);
 }
 
+// One fixed row into dst (k floats, widened from halves when f16 is set).
+static inline void copy_row(const FixedRows& f, int32_t col, float* dst) {
+  const size_t k = f.k;
+  if (!f.f16) {
+    std::memcpy(dst, f.f32 + static_cast<size_t>(col) * k, k * sizeof(float));
+    return;
+  }
+  const uint16_t* src = f.f16 + static_cast<size_t>(col) * k;
+  size_t c = 0;
+#if defined(__F16C__)
+  const __m256 inv = _mm256_set1_ps(f.inv_scale);
+  for (; c + 8 <= k; c += 8)
+    _mm256_storeu_ps(dst + c, _mm256_mul_ps(inv, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c)))));
+#endif
+  for (; c < k; ++c) dst[c] = f.inv_scale * ann::half_to_float(src[c]);
+}
+
+static inline void prefetch_row(const FixedRows& f, int32_t col) {
+  const size_t bytes = f.k * (f.f16 ? 2 : 4);
+  const char* p = f.f16 ? reinterpret_cast<const char*>(f.f16 + static_cast<size_t>(col) * f.k)
+                        : reinterpret_cast<const char*>(f.f32 + static_cast<size_t>(col) * f.k);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+  __builtin_prefetch(p + bytes - 1);  // rows need not start on a cache line
+}
+
+static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, bool bias_one, size_t ahead,
+                          const float* a, float scale, const float* beta, const float* p, float* out, float* buf) {
+  constexpr size_t B = 16;  // rows per block: a multiple of weighted_matvec's 4 keeps its summation order
+  const size_t k = f.k;
+  for (size_t j = 0; j < n && j < ahead; ++j) prefetch_row(f, cols[j]);
+  for (size_t j0 = 0; j0 < n; j0 += B) {
+    const size_t j1 = (n - j0 < B) ? n : j0 + B;
+    for (size_t j = j0; j < j1; ++j) {
+      if (j + ahead < n) prefetch_row(f, cols[j + ahead]);
+      float* dst = buf + j * ld;
+      copy_row(f, cols[j], dst);
+      if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(float));
+      if (bias_one) dst[k] = 1.0f;
+    }
+    if (out)
+      weighted_matvec(buf + j0 * ld, j1 - j0, ld, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p, out);
+  }
+}
+
+static void to_half(const float* src, size_t n, float scale, uint16_t* dst) {
+  size_t i = 0;
+#if defined(__F16C__)
+  const __m256 s = _mm256_set1_ps(scale);
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_mul_ps(s, _mm256_loadu_ps(src + i)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  for (; i < n; ++i) dst[i] = ann::float_to_half(scale * src[i]);
+}
+
 static double ddot(const double* a, const double* b, size_t n) {
   vd s0 = {}, s1 = {};
   size_t i = 0;
@@ -148,6 +210,8 @@ const als::Kernels als_kernels_table = {
     als_impl::gram_upper,
     als_impl::weighted_matvec,
     als_impl::symv,
+    als_impl::gather_matvec,
+    als_impl::to_half,
     als_impl::ddot,
 };
 
