@@ -182,6 +182,15 @@ TEST_CASE(ann_distance_batches_match_single_calls) {
         CHECK(out[count] == -7.0f);  // nothing written past count
       }
     }
+    // widening a stored half-float row
+    std::vector<float> wide(n + 1, -7.0f);
+    dk.widen_f16(reinterpret_cast<const uint16_t*>(half_block.data() + 2 * stride), wide.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, half_block.data() + 2 * stride + 2 * i, 2);
+      CHECK(wide[i] == half_to_float(h));
+    }
+    CHECK(wide[n] == -7.0f);
   }
 }
 
