@@ -97,7 +97,8 @@ FlatIndex::FlatIndex(size_t dim, Metric metric) : dim_(dim), metric_(metric) {
 
 size_t FlatIndex::memory_bytes() const {
   std::shared_lock lock(mutex_);
-  return panels_.capacity() * 4 + bias_.capacity() * 4 + label_.capacity() * 4 + centre_panels_.capacity() * 4 +
+  return panels_.capacity() * 4 + bias_.capacity() * 4 + label_.capacity() * 4 + slot_of_.capacity() * 8 +
+         centre_panels_.capacity() * 4 +
          centre_bias_.capacity() * 4 + blocks_.capacity() * sizeof(Block) + units_.capacity() * sizeof(Unit);
 }
 
@@ -148,6 +149,7 @@ void FlatIndex::add(const float* vectors, size_t n) {
     for (size_t p = 0; p < dim_; ++p) panel[p * kPanel + slot % kPanel] = v[p];
     bias_[slot] = metric_ == Metric::L2 ? float(-0.5 * sum_sq(v.data(), dim_)) : 0.0f;
     label_[slot] = uint32_t(n_ + r);
+    slot_of_.push_back(slot);
   }
   n_ += n;
   rebuild_units();
@@ -253,6 +255,8 @@ void FlatIndex::partition(size_t block_size, size_t threads, const CancelToken* 
   label_ = std::move(label);
   blocks_ = std::move(blocks);
   bounded_ = nb;
+  for (size_t slot = 0; slot < label_.size(); ++slot)
+    if (label_[slot] != kNoLabel) slot_of_[label_[slot]] = slot;
   rebuild_units();
 }
 
@@ -300,10 +304,68 @@ void FlatIndex::block_bounds(const ExactQueries& Q, size_t r0, size_t nq, float*
   }
 }
 
+ExactFilter FlatIndex::make_filter(const int32_t* allow, size_t n_allow, const int32_t* deny, size_t n_deny) const {
+  std::shared_lock lock(mutex_);
+  ExactFilter f;
+  f.has_allow = allow != nullptr;
+  f.bits.assign((n_ + 63) / 64, f.has_allow ? 0 : ~uint64_t(0));
+  auto check = [&](int32_t l, const char* name) {
+    if (l < 0 || size_t(l) >= n_)
+      throw_invalid(std::string(name) + ": expected labels in [0, " + std::to_string(n_) + ") but found " +
+                    std::to_string(l));
+    return uint32_t(l);
+  };
+  for (size_t i = 0; i < n_allow; ++i) {
+    uint32_t l = check(allow[i], "allow");
+    f.bits[l >> 6] |= uint64_t(1) << (l & 63);
+  }
+  for (size_t i = 0; i < n_deny; ++i) {
+    uint32_t l = check(deny[i], "deny");
+    f.bits[l >> 6] &= ~(uint64_t(1) << (l & 63));
+  }
+  if (!f.has_allow && n_ % 64) f.bits.back() &= (uint64_t(1) << (n_ % 64)) - 1;
+  for (uint64_t w : f.bits) f.allowed += size_t(__builtin_popcountll(w));
+  if (f.has_allow)
+    for (size_t l = 0; l < n_; ++l)
+      if (f.pass(uint32_t(l))) f.allowed_list.push_back(uint32_t(l));
+  return f;
+}
+
+void FlatIndex::gather(const std::vector<uint32_t>& labels, FlatIndex& out) const {
+  out.n_ = labels.size();
+  size_t np = (labels.size() + kPanel - 1) / kPanel;
+  out.panels_.resize(np * kPanel * dim_);
+  out.bias_.assign(np * kPanel, kNaN);
+  out.label_.assign(np * kPanel, kNoLabel);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    size_t s = slot_of_[labels[i]];
+    const float* src = panels_.data() + (s / kPanel) * kPanel * dim_ + s % kPanel;
+    float* dst = out.panels_.data() + (i / kPanel) * kPanel * dim_ + i % kPanel;
+    for (size_t p = 0; p < dim_; ++p) dst[p * kPanel] = src[p * kPanel];
+    out.bias_[i] = bias_[s];
+    out.label_[i] = labels[i];
+  }
+  for (size_t p0 = 0; p0 < np; p0 += kUnitPanels) {
+    Block b;
+    b.panel0 = p0;
+    b.npanels = std::min(kUnitPanels, np - p0);
+    b.count = std::min(b.npanels * kPanel, labels.size() - p0 * kPanel);
+    out.blocks_.push_back(b);
+  }
+  out.rebuild_units();
+}
+
 size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* distances, size_t threads,
-                         bool prune, ExactStats* stats) const {
+                         bool prune, ExactStats* stats, const ExactFilter* filter) const {
   std::shared_lock lock(mutex_);
   if (k == 0 || n_ == 0) return 0;
+  if (filter && filter->has_allow && filter->allowed * kSelective <= n_) {
+    // A selective allow-list: score just those items (same floats, same scores).
+    FlatIndex sub(dim_, metric_);
+    gather(filter->allowed_list, sub);
+    lock.unlock();
+    return sub.search(query, k, labels, distances, threads, false, stats);
+  }
   const ExactQueries Q(query, 1, dim_, metric_);
   const ExactKernels& K = exact_kernels();
   const bool use_bounds = prune && bounded_ > 0;
@@ -316,7 +378,8 @@ size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* 
     size_t nh = K.scan_one(Q.row(0), thr, panels_.data() + u.panel0 * kPanel * dim_, bias_.data() + u.panel0 * kPanel,
                            u.npanels, dim_, hits.data());
     const uint32_t* lab = label_.data() + u.panel0 * kPanel;
-    for (size_t h = 0; h < nh; ++h) top.push(hits[h].score, int32_t(lab[hits[h].slot]));
+    for (size_t h = 0; h < nh; ++h)
+      if (!filter || filter->pass(lab[hits[h].slot])) top.push(hits[h].score, int32_t(lab[hits[h].slot]));
   };
   TopK seed(k);
   std::vector<uint32_t> order;  // units to visit
@@ -402,13 +465,21 @@ size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* 
 }
 
 void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t* labels, float* distances,
-                            size_t threads, const CancelToken* cancel, bool prune, ExactStats* stats) const {
+                            size_t threads, const CancelToken* cancel, bool prune, ExactStats* stats,
+                            const ExactFilter* filter) const {
   std::shared_lock lock(mutex_);
   for (size_t i = 0; i < nq * k; ++i) {
     labels[i] = kNoLabel;
     distances[i] = kInf;
   }
   if (k == 0 || nq == 0 || n_ == 0) return;
+  if (filter && filter->has_allow && filter->allowed * kSelective <= n_) {
+    FlatIndex sub(dim_, metric_);
+    gather(filter->allowed_list, sub);
+    lock.unlock();
+    sub.search_many(queries, nq, k, labels, distances, threads, cancel, false, stats);
+    return;
+  }
   const ExactQueries Q(queries, nq, dim_, metric_);
   const ExactKernels& K = exact_kernels();
   threads = resolve_threads(threads);
@@ -493,8 +564,10 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
           size_t slot0 = (u.panel0 + p0) * kPanel;
           size_t nh = K.scan(ptr.data(), na, thr.data(), panels_.data() + slot0 * dim_, bias_.data() + slot0, np, dim_,
                              hits.data());
-          for (size_t h = 0; h < nh; ++h)
-            tops[active[hits[h].query]].push(hits[h].score, int32_t(label_[slot0 + hits[h].slot]));
+          for (size_t h = 0; h < nh; ++h) {
+            uint32_t l = label_[slot0 + hits[h].slot];
+            if (!filter || filter->pass(l)) tops[active[hits[h].query]].push(hits[h].score, int32_t(l));
+          }
           my_scored += na * np * kPanel;
           p0 += np;
         }
