@@ -25,7 +25,7 @@
 // the service scores against). The server runs in its own process(es)
 // (like production); autocannon runs in this one. All share this machine's cores.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -227,14 +227,43 @@ async function stopServer(proc) {
   if (proc.exitCode === null) await new Promise((r) => proc.once('exit', r));
 }
 
+/**
+ * CPU seconds (user + system) used so far by the server: its process and, with
+ * --workers, its worker processes (Linux /proc; null elsewhere). Divided by the
+ * requests of a run it gives the server's CPU cost per request, which the
+ * load generator's share of the cores does not distort.
+ */
+function serverCpuSeconds(pid) {
+  try {
+    const tick = 100; // USER_HZ on Linux
+    const cpu = (p) => {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return { ppid: Number(rest[1]), seconds: (Number(rest[11]) + Number(rest[12])) / tick };
+    };
+    let total = cpu(pid).seconds;
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name) || Number(name) === pid) continue;
+      try {
+        const c = cpu(name);
+        if (c.ppid === pid) total += c.seconds;
+      } catch {}
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 async function cacheCounters(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { hits: get('fastrec_cache_hits'), misses: get('fastrec_cache_misses') };
 }
 
-function run(base, c, title, connections, makePath, opts = {}) {
+function run(base, c, title, connections, makePath, opts = {}, pid = undefined) {
   let n = 0;
+  const cpu0 = pid ? serverCpuSeconds(pid) : null;
   return new Promise((resolve, reject) => {
     autocannon(
       { url: base, connections, duration, requests: [{ ...opts, setupRequest: (req) => ({ ...req, path: makePath(n++) }) }] },
@@ -257,6 +286,8 @@ function run(base, c, title, connections, makePath, opts = {}) {
       non2xx: res.non2xx,
       loadAverage1m: +loadavg()[0].toFixed(2),
     };
+    const cpu1 = pid ? serverCpuSeconds(pid) : null;
+    if (cpu0 !== null && cpu1 !== null && res.requests.total > 0) row.serverCpuUsPerRequest = Math.round((1e6 * (cpu1 - cpu0)) / res.requests.total);
     return row;
   });
 }
@@ -274,7 +305,7 @@ try {
       await new Promise((resolve) => autocannon({ url: `${base}${permutedUser(1)}`, connections: 4, duration: 2 }, resolve));
       for (const conns of connectionsList) {
         const before = c.cache ? await cacheCounters(base) : undefined;
-        const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users);
+        const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users, {}, proc.pid);
         if (before) {
           // Per worker counters: with several workers this reads one of them (a sample of the traffic).
           const after = await cacheCounters(base);
@@ -289,18 +320,18 @@ try {
         results.push(row);
       }
       // The framework's floor on this machine: the cheapest route, same process layout.
-      const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz');
+      const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz', {}, proc.pid);
       console.log(JSON.stringify(floor));
       results.push(floor);
       if (!c.cache) {
-        const sim = await run(base, c, 'GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`);
+        const sim = await run(base, c, 'GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`, {}, proc.pid);
         console.log(JSON.stringify(sim));
         results.push(sim);
         const post = await run(base, c, 'POST /v1/recommendations', 16, () => '/v1/recommendations', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ items: ['i1', 'i20', 'i300', 'i4000'], k: 10 }),
-        });
+        }, proc.pid);
         console.log(JSON.stringify(post));
         results.push(post);
       }
