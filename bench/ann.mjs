@@ -8,12 +8,15 @@
 //
 // Usage: node bench/ann.mjs [--datasets uniform,clustered,als-ml,als-cj] [--clustered-n 200000] [--name ann]
 //        [--queries 1000] [--libs fastrec,hnswlib,usearch] [--threads 2] [--skip-exact] [--exact-n 1000000]
+//        [--efs 10,16,...] [--no-f16] [--no-mips] [--ef-construction 200] [--cache-dir DIR]
 // Peers resolve from bench/node_modules (npm run bench:setup).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { HnswIndex, ExactIndex, AlsModel, readInteractions, Dataset } from '../dist/index.js';
+import { native } from '../dist/native.js';
+import { loadavg } from 'node:os';
 import { benchDir, writeResult, rng } from './harness.mjs';
 
 function arg(name, fallback) {
@@ -28,8 +31,8 @@ const clusteredN = Number(arg('clustered-n', 200_000));
 const threads = Number(arg('threads', 2));
 const exactN = Number(arg('exact-n', 1_000_000));
 const resultName = arg('name', 'ann');  // results/<name>.json and .svg (split runs)
-const M = 16, efConstruction = 200, k = 10;
-const efGrid = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+const M = 16, efConstruction = Number(arg('ef-construction', 200)), k = 10;
+const efGrid = arg('efs', '10,16,24,32,48,64,96,128,192,256,384,512').split(',').map(Number);
 
 function peer(name) {
   for (const base of [join(benchDir, 'package.json')]) {
@@ -108,11 +111,24 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-async function buildFastrec(data, d, metric, mipsTransform = false, storage = 'float32') {
+// --cache-dir DIR: save each built index there and, when a later run finds it,
+// load it instead of building (sweeps with other ef points or queries without
+// paying for the build again; build times are then reported as null).
+const cacheDir = arg('cache-dir', null);
+const cacheFile = (lib, tag) => cacheDir && join(cacheDir, `${tag}.${lib}`);
+
+async function buildFastrec(data, d, metric, mipsTransform = false, storage = 'float32', tag = null) {
   const before = rss();
+  const file = cacheFile(`fastrec-${storage}${mipsTransform ? '-mips' : ''}.hnsw`, tag);
+  if (file && existsSync(file)) {
+    const index = await HnswIndex.load(file, { mmap: false });
+    const n = data.length / d;
+    return { seconds: null, cpu: null, cached: true, bytesPerVector: index.info().memoryBytes / n, rssBytesPerVector: 0, setEf: (ef) => (index.ef = ef), search: (q) => index.search(q, k).labels, cppQps: (queries) => queries.length / d / native().hnswTimeSearch(index.handle, queries, k, index.ef), index };
+  }
   const t0 = performance.now(), c0 = cpuSeconds();
   const index = await HnswIndex.build(data, { dim: d, metric, mipsTransform, M, efConstruction, threads, storage });
   const seconds = (performance.now() - t0) / 1000, cpu = cpuSeconds() - c0;
+  if (file) await index.save(file);
   const n = data.length / d;
   return {
     seconds,
@@ -121,12 +137,20 @@ async function buildFastrec(data, d, metric, mipsTransform = false, storage = 'f
     rssBytesPerVector: (rss() - before) / n,
     setEf: (ef) => (index.ef = ef),
     search: (q) => index.search(q, k).labels,
+    // The same queries timed inside C++ (thread CPU time): the search without the JS call around it.
+    cppQps: (queries) => queries.length / d / native().hnswTimeSearch(index.handle, queries, k, index.ef),
     index,
   };
 }
 
-function buildHnswlib(data, d, metric) {
+function buildHnswlib(data, d, metric, tag = null) {
   const n = data.length / d;
+  const file = cacheFile('hnswlib', tag);
+  if (file && existsSync(file)) {
+    const index = new hnswlib.HierarchicalNSW(metric === 'l2' ? 'l2' : metric === 'ip' ? 'ip' : 'cosine', d);
+    index.readIndexSync(file);
+    return { seconds: null, cpu: null, cached: true, rssBytesPerVector: 0, setEf: (ef) => index.setEf(ef), search: (q) => index.searchKnn(q, k).neighbors, index, arrays: true };
+  }
   const rows = Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * d, (i + 1) * d)));
   const before = rss();
   const t0 = performance.now(), c0 = cpuSeconds();
@@ -135,6 +159,7 @@ function buildHnswlib(data, d, metric) {
   for (let i = 0; i < n; i++) index.addPoint(rows[i], i);
   const seconds = (performance.now() - t0) / 1000, cpu = cpuSeconds() - c0;
   const bytes = (rss() - before) / n;
+  if (file) index.writeIndexSync(file);
   return { seconds, cpu, rssBytesPerVector: bytes, setEf: (ef) => index.setEf(ef), search: (q) => index.searchKnn(q, k).neighbors, index, arrays: true };
 }
 
@@ -205,12 +230,14 @@ function sweepAll(entries, queries, d, truth) {
         secs.get(name).push((to - from) / Math.max(cpuSeconds() - t0, 1e-6));
       }
     }
-    for (const [name] of active) {
+    for (const [name, lib] of active) {
       let rec = 0;
       const out = results.get(name);
       for (let i = 0; i < nq; i++) rec += recallOf(truth, out[i], i);
       const qps = secs.get(name).sort((a, b) => a - b)[Math.floor(rounds / 2)];
-      points[name].push({ ef, recall: +(rec / nq).toFixed(4), qps: Math.round(qps) });
+      const point = { ef, recall: +(rec / nq).toFixed(4), qps: Math.round(qps) };
+      if (lib.cppQps) point.cppQps = Math.round(Math.max(...[0, 1, 2].map(() => lib.cppQps(queries))));
+      points[name].push(point);
       if (rec / nq > 0.999) done.add(name);
     }
   }
@@ -263,28 +290,30 @@ async function runDataset(name) {
   const n = data.length / d;
   console.log(`\n== ${name}: ${note}`);
   const truth = await groundTruth(data, queries, d, metric);
-  const out = { dataset: name, note, n, dim: d, metric, queries: queries.length / d, libs: {} };
+  const out = { dataset: name, note, n, dim: d, metric, queries: queries.length / d, loadAverageBefore: loadavg().map((x) => +x.toFixed(1)), libs: {} };
 
   const variants = [];
+  const tag = `${name}-${n}-M${M}-efc${efConstruction}`;
+  if (cacheDir) mkdirSync(cacheDir, { recursive: true });
   if (libs.includes('fastrec')) {
-    variants.push(['fastrec', () => buildFastrec(data, d, metric)]);
-    variants.push(['fastrec-f16', () => buildFastrec(data, d, metric, false, 'float16')]);
-    if (metric === 'ip') variants.push(['fastrec-mips', () => buildFastrec(data, d, 'ip', true)]);
+    variants.push(['fastrec', () => buildFastrec(data, d, metric, false, 'float32', tag)]);
+    if (!flag('no-f16')) variants.push(['fastrec-f16', () => buildFastrec(data, d, metric, false, 'float16', tag)]);
+    if (metric === 'ip' && !flag('no-mips')) variants.push(['fastrec-mips', () => buildFastrec(data, d, 'ip', true, 'float32', tag)]);
   }
-  if (hnswlib) variants.push(['hnswlib-node', () => buildHnswlib(data, d, metric)]);
+  if (hnswlib) variants.push(['hnswlib-node', () => buildHnswlib(data, d, metric, tag)]);
   if (usearch) variants.push(['usearch', () => buildUsearch(data, d, metric)]);
   const built = [];
   for (const [label, build] of variants) {
     const lib = await build();
     built.push([label, lib]);
-    console.log(label, `build ${lib.seconds.toFixed(1)} s wall, ${lib.cpu.toFixed(1)} s CPU`);
+    console.log(label, lib.cached ? 'loaded from the cache' : `build ${lib.seconds.toFixed(1)} s wall, ${lib.cpu.toFixed(1)} s CPU`);
   }
   const allPoints = sweepAll(built, queries, d, truth);
   for (const [label, lib] of built) {
     const points = allPoints[label];
     const r = {
-      buildSeconds: +lib.seconds.toFixed(2),
-      buildCpuSeconds: +lib.cpu.toFixed(2),
+      buildSeconds: lib.cached ? null : +lib.seconds.toFixed(2),
+      buildCpuSeconds: lib.cached ? null : +lib.cpu.toFixed(2),
       bytesPerVector: lib.bytesPerVector ? Math.round(lib.bytesPerVector) : undefined,
       rssBytesPerVector: Math.round(lib.rssBytesPerVector),
       qpsAtRecall: { '0.90': qpsAt(points, 0.9), '0.95': qpsAt(points, 0.95), '0.99': qpsAt(points, 0.99) },
@@ -292,7 +321,7 @@ async function runDataset(name) {
     };
     out.libs[label] = r;
     console.log(label, JSON.stringify({ build: r.buildSeconds, bytes: r.bytesPerVector, rss: r.rssBytesPerVector, ...r.qpsAtRecall }));
-    console.log('   ', points.map((p) => `ef${p.ef}:${p.recall}/${p.qps}`).join(' '));
+    console.log('   ', points.map((p) => `ef${p.ef}:${p.recall}/${p.qps}${p.cppQps ? ` (C++ ${p.cppQps})` : ''}`).join(' '));
   }
   const mine = built.find(([l]) => l === 'fastrec')?.[1];
   const theirs = built.find(([l]) => l === 'hnswlib-node')?.[1];
@@ -301,6 +330,7 @@ async function runDataset(name) {
     if (theirs) out.filtered.hnswlib = filteredHnswlib(theirs.index, queries, d, out.filtered);
   }
   for (const [, lib] of built) lib.cleanup?.();
+  out.loadAverageAfter = loadavg().map((x) => +x.toFixed(1));
   return out;
 }
 

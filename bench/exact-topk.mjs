@@ -114,6 +114,7 @@ function sameResults(a, b) {
 }
 
 async function runDataset(label, bound) {
+  bound = { ...bound };
   const [kind, metric] = label.split('-');
   const t0 = performance.now();
   let data, queries, note;
@@ -128,10 +129,14 @@ async function runDataset(label, bound) {
     note = `${n.toLocaleString('en')} x 64 uniform [0, 1); uniform queries`;
   }
   console.log(`${label}: data in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const index = new ExactIndex(d, { metric, prune: true, blockSize });
-  index.add(Array.from({ length: n }, (_, i) => i), data);
-  const part = await timed(() => index.optimize({ threads }));
-  const res = { dataset: label, note, metric, n, queries: nq, k, threads, blockSize, blocks: part.value, partitionSeconds: r3(part.wall), loadBefore: load() };
+  // prune 'auto': partition, then keep pruning on by default only if 64 stored rows as queries scan <= half
+  const built = await timed(() => ExactIndex.build(data, { dim: d, metric, prune: 'auto', blockSize, threads }));
+  const index = built.value;
+  const res = {
+    dataset: label, note, metric, n, queries: nq, k, threads, blockSize,
+    blocks: index.blocks, buildSeconds: r3(built.wall), autoPruning: index.pruning,
+    memoryOverRawData: +(index.info().memoryBytes / (n * d * 4)).toFixed(3), loadBefore: load(),
+  };
 
   // batches: brute force, then pruned; identical answers required
   const brute = await timed(() => index.searchMany(queries, k, { threads, prune: false }));
@@ -141,6 +146,7 @@ async function runDataset(label, bound) {
     bruteMsPerQuery: r3((brute.wall * 1000) / nq),
     bruteCpuMsPerQuery: r3((brute.cpu * 1000) / nq),
     bruteGflops: +(flop / brute.wall / 1e9).toFixed(1),
+    bruteGflopsPerCpuSecond: +(flop / brute.cpu / 1e9).toFixed(1),
     prunedMsPerQuery: r3((pruned.wall * 1000) / nq),
     prunedCpuMsPerQuery: r3((pruned.cpu * 1000) / nq),
     scoredShare: +(pruned.value.scored / (n * nq)).toFixed(4),
@@ -149,7 +155,11 @@ async function runDataset(label, bound) {
   };
   console.log(label, 'batch', JSON.stringify(res.batch));
 
-  // single queries (sync), median over nSingle queries, after one warm-up
+  // single queries (sync), median over nSingle queries, after one warm-up; the bandwidth
+  // bound is measured again just before (the machine's load changes)
+  const bwNow = await bandwidth();
+  bound = { boundMs1t: Math.min(bound.boundMs1t, bwNow.boundMs1t), boundMs: Math.min(bound.boundMs, bwNow.boundMs) };
+  res.bandwidthBoundMs = bound;
   res.single = {};
   for (const prune of [false, true]) {
     for (const th of [1, 2]) {
@@ -167,8 +177,13 @@ async function runDataset(label, bound) {
         for (let j = 0; j < k; j++) if (r.labels[j] !== b.labels[i * k + j]) res.singleMismatch = (res.singleMismatch ?? 0) + 1;
       }
       const key = `${prune ? 'pruned' : 'brute'}${th}t`;
-      res.single[key] = { wallMs: r3(median(walls)), cpuMs: r3(median(cpus)), scoredShare: +(scored / (n * nSingle)).toFixed(4) };
-      res.single[key].ratioToBandwidthBound = r3(median(walls) / (th === 1 ? bound.boundMs1t : bound.boundMs));
+      const b = th === 1 ? bound.boundMs1t : bound.boundMs;
+      res.single[key] = {
+        wallMs: r3(median(walls)), bestWallMs: r3(Math.min(...walls)), cpuMs: r3(median(cpus)),
+        scoredShare: +(scored / (n * nSingle)).toFixed(4),
+        // the bound is a best-of-5 streaming sum: compare it with the median and with the best query
+        ratioToBandwidthBound: r3(median(walls) / b), bestRatioToBandwidthBound: r3(Math.min(...walls) / b),
+      };
     }
   }
   console.log(label, 'single', JSON.stringify(res.single));

@@ -25,7 +25,7 @@
 // the service scores against). The server runs in its own process(es)
 // (like production); autocannon runs in this one. All share this machine's cores.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -103,6 +103,73 @@ const fileMiB = +(statSync(modelPath).size / 2 ** 20).toFixed(1);
 const indexedFileMiB = +(statSync(indexedPath).size / 2 ** 20).toFixed(1);
 console.log(`model file ${fileMiB} MiB, with the serving indexes ${indexedFileMiB} MiB (${storedIndexes.join(', ')}); load ms:`, load);
 
+// ---- in process: what one request's scoring costs, and the recall it gives ----
+// The floor under the HTTP figures: the native HNSW search alone (the query and
+// the user's seen-item deny list prepared beforehand), the whole scoring step of
+// the route (id lookup, user vector, seen items, search, exact re-scoring, id
+// mapping), and exact scoring; recall@10 against exact top-10 per ef.
+const inProcess = await (async () => {
+  const { loadServedModel, annRecommend } = await import('../dist/server/model.js');
+  const served = await loadServedModel(indexedPath, { ef: 64 });
+  const { scorer, similar } = served.ann;
+  const ids = Array.from({ length: 4000 }, (_, n) => `u${(n * 2654435761) % nUsers}`);
+  const truthUsers = ids.slice(0, 300).map((u) => new Set(served.model.recommend(u, { k: 10 }).items));
+  const itemIds = Array.from({ length: 300 }, (_, n) => `i${(n * 40503) % nItems}`);
+  const truthItems = itemIds.map((i) => new Set(served.model.similarItems(i, 10).items));
+  const perCallUs = (fn, n) => {
+    const times = [];
+    for (let rep = 0; rep < 3; rep++) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) fn(i);
+      times.push(((performance.now() - t0) * 1000) / n);
+    }
+    return +times.sort((a, b) => a - b)[1].toFixed(1);
+  };
+  // Native search inputs, as the route builds them.
+  const dimQ = scorer.index.dim;
+  const queries = ids.map((u) => {
+    const q = new Float32Array(dimQ);
+    q.set(served.ann.userVector(u));
+    if (dimQ > factors) q[factors] = 1;
+    return q;
+  });
+  const denies = ids.map((u) => {
+    const r = served.users.index(u);
+    return served.train.indices.slice(Number(served.train.indptr[r]), Number(served.train.indptr[r + 1]));
+  });
+  const exactUs = perCallUs((i) => served.model.recommend(ids[i], { k: 10 }), 100);
+  const rows = [];
+  for (const ef of [16, 32, 64, 128]) {
+    scorer.index.ef = ef;
+    similar.index.ef = ef;
+    let hit = 0;
+    let total = 0;
+    ids.slice(0, 300).forEach((u, i) => {
+      for (const x of annRecommend(served, { user: u }, 10, true).items) if (truthUsers[i].has(x)) hit++;
+      total += truthUsers[i].size;
+    });
+    let simHit = 0;
+    let simTotal = 0;
+    itemIds.forEach((item, i) => {
+      const r = similar.similar(served.items.index(item), 10);
+      for (const x of served.items.idsOf(r.indices)) if (truthItems[i].has(x)) simHit++;
+      simTotal += truthItems[i].size;
+    });
+    const row = {
+      ef,
+      userRecallAt10: +(hit / total).toFixed(3),
+      nativeSearchUs: perCallUs((i) => scorer.index.searchLabels(queries[i], 20, ef, null, denies[i]), ids.length),
+      scoringStepUs: perCallUs((i) => annRecommend(served, { user: ids[i] }, 10, true), ids.length),
+      similarRecallAt10: +(simHit / simTotal).toFixed(3),
+      similarStepUs: perCallUs((i) => similar.similar((i * 40503) % nItems, 10), ids.length),
+    };
+    console.log('in process:', JSON.stringify(row));
+    rows.push(row);
+  }
+  console.log(`in process: exact scoring ${exactUs} us per user`);
+  return { exactScoringUs: exactUs, storage: scorer.index.info().storage, byEf: rows };
+})();
+
 // ---- request streams ----
 /** Every user once before any repeats (35761 is coprime with 50,000: a full cycle). */
 const permutedUser = (n) => `/v1/users/u${(n * 2654435761) % nUsers}/recommendations?k=10`;
@@ -160,14 +227,43 @@ async function stopServer(proc) {
   if (proc.exitCode === null) await new Promise((r) => proc.once('exit', r));
 }
 
+/**
+ * CPU seconds (user + system) used so far by the server: its process and, with
+ * --workers, its worker processes (Linux /proc; null elsewhere). Divided by the
+ * requests of a run it gives the server's CPU cost per request, which the
+ * load generator's share of the cores does not distort.
+ */
+function serverCpuSeconds(pid) {
+  try {
+    const tick = 100; // USER_HZ on Linux
+    const cpu = (p) => {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return { ppid: Number(rest[1]), seconds: (Number(rest[11]) + Number(rest[12])) / tick };
+    };
+    let total = cpu(pid).seconds;
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name) || Number(name) === pid) continue;
+      try {
+        const c = cpu(name);
+        if (c.ppid === pid) total += c.seconds;
+      } catch {}
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 async function cacheCounters(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { hits: get('fastrec_cache_hits'), misses: get('fastrec_cache_misses') };
 }
 
-function run(base, c, title, connections, makePath, opts = {}) {
+function run(base, c, title, connections, makePath, opts = {}, pid = undefined) {
   let n = 0;
+  const cpu0 = pid ? serverCpuSeconds(pid) : null;
   return new Promise((resolve, reject) => {
     autocannon(
       { url: base, connections, duration, requests: [{ ...opts, setupRequest: (req) => ({ ...req, path: makePath(n++) }) }] },
@@ -190,6 +286,8 @@ function run(base, c, title, connections, makePath, opts = {}) {
       non2xx: res.non2xx,
       loadAverage1m: +loadavg()[0].toFixed(2),
     };
+    const cpu1 = pid ? serverCpuSeconds(pid) : null;
+    if (cpu0 !== null && cpu1 !== null && res.requests.total > 0) row.serverCpuUsPerRequest = Math.round((1e6 * (cpu1 - cpu0)) / res.requests.total);
     return row;
   });
 }
@@ -207,7 +305,7 @@ try {
       await new Promise((resolve) => autocannon({ url: `${base}${permutedUser(1)}`, connections: 4, duration: 2 }, resolve));
       for (const conns of connectionsList) {
         const before = c.cache ? await cacheCounters(base) : undefined;
-        const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users);
+        const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users, {}, proc.pid);
         if (before) {
           // Per worker counters: with several workers this reads one of them (a sample of the traffic).
           const after = await cacheCounters(base);
@@ -222,18 +320,18 @@ try {
         results.push(row);
       }
       // The framework's floor on this machine: the cheapest route, same process layout.
-      const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz');
+      const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz', {}, proc.pid);
       console.log(JSON.stringify(floor));
       results.push(floor);
       if (!c.cache) {
-        const sim = await run(base, c, 'GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`);
+        const sim = await run(base, c, 'GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`, {}, proc.pid);
         console.log(JSON.stringify(sim));
         results.push(sim);
         const post = await run(base, c, 'POST /v1/recommendations', 16, () => '/v1/recommendations', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ items: ['i1', 'i20', 'i300', 'i4000'], k: 10 }),
-        });
+        }, proc.pid);
         console.log(JSON.stringify(post));
         results.push(post);
       }
@@ -244,4 +342,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true }); // the models, unless --model named another place
 }
-await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
+await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, inProcess, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });

@@ -443,6 +443,10 @@ export interface ExactIndexOptions {
 
 export interface ExactSearchOptions {
   threads?: number;
+  /** Only these ids may be returned (ids, or an AnnFilter from index.filter(ids)); an allow-list of at most 1/16 of the items scans just those. */
+  allow?: Iterable<Id> | AnnFilter;
+  /** These ids are never returned. */
+  deny?: Iterable<Id> | AnnFilter;
   /** Use the partition's bounds (default {@link ExactIndex.pruning}; false scans every item, e.g. to compare). */
   prune?: boolean;
 }
@@ -595,35 +599,54 @@ export class ExactIndex {
     }
   }
 
-  private searchArgs(options: ExactSearchOptions, defaultThreads: number | undefined): { threads: number; prune: boolean } {
+  /** Resolve ids to labels once, for filters used by many searches. Unknown ids are dropped. */
+  filter(ids: Iterable<Id>): AnnFilter {
+    return new AnnFilter(this.filterLabels('ids', ids) ?? new Int32Array(0));
+  }
+
+  private filterLabels(name: string, ids: Iterable<Id> | AnnFilter | undefined): Int32Array | null {
+    if (ids === undefined) return null;
+    if (ids instanceof AnnFilter) return ids.labels;
+    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids or an AnnFilter', ids);
+    const out: number[] = [];
+    for (const id of ids) {
+      const label = this.idMap.index(id);
+      if (label !== undefined) out.push(label); // unknown ids cannot be returned anyway
+    }
+    return Int32Array.from(out);
+  }
+
+  private searchArgs(options: ExactSearchOptions, defaultThreads: number | undefined) {
     const threads = defaultThreads === undefined ? v.threads(options.threads) : v.integer('options.threads', options.threads ?? defaultThreads, 0, 1024);
     const prune = options.prune ?? this.pruneByDefault;
     if (typeof prune !== 'boolean') throw v.invalid('options.prune', 'a boolean', prune);
-    return { threads, prune: prune && this.prune !== false };
+    const allow = this.filterLabels('options.allow', options.allow);
+    const deny = this.filterLabels('options.deny', options.deny);
+    return { threads, prune: prune && this.prune !== false, allow, deny };
   }
 
   /** The k nearest items of one query (synchronous; threads default 1). */
   search(query: Float32Array, k = 10, options: ExactSearchOptions = {}): ExactNeighbors {
-    v.knownOptions('options', options, ['threads', 'prune']);
+    v.knownOptions('options', options, ['threads', 'prune', 'allow', 'deny']);
     const q = queryArg(query, this.dim);
     k = kArg(k);
-    const { threads, prune } = this.searchArgs(options, 1);
+    const { threads, prune, allow, deny } = this.searchArgs(options, 1);
     this.checkIdle('search');
-    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads, prune));
+    const r = callSync((n) => n.flatSearch(this.handle, q, k, threads, prune, allow, deny));
     return { ids: this.idMap.idsOf(r.labels), labels: r.labels, distances: r.distances, scored: r.scored };
   }
 
   /** Many queries on native threads: row r is labels[r*k .. r*k+k), padded with -1 / +Infinity. */
   async searchMany(queries: Vectors, k = 10, options: ExactSearchOptions & { signal?: AbortSignal } = {}): Promise<ExactBatchNeighbors> {
-    v.knownOptions('options', options, ['threads', 'signal', 'prune']);
+    v.knownOptions('options', options, ['threads', 'signal', 'prune', 'allow', 'deny']);
     const flat = flattenVectors('queries', queries, this.dim);
     k = kArg(k);
-    const { threads, prune } = this.searchArgs(options, undefined);
+    const { threads, prune, allow, deny } = this.searchArgs(options, undefined);
     const signal = v.abortSignal('options.signal', options.signal);
     this.checkIdle('searchMany');
     this.busy++;
     try {
-      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads, prune), signal));
+      const r = await callAsync((n) => withSignal(n.flatSearchMany(this.handle, flat, k, threads, prune, allow, deny), signal));
       return { k, labels: r.labels, distances: r.distances, scored: r.scored };
     } finally {
       this.busy--;
@@ -770,9 +793,17 @@ export class AnnScorer {
     const deny = this.denyList(filters.seen, filters.exclude);
     const allow = filters.include ? this.toLabels(filters.include) : null;
     const fetch = Math.max(k, Math.ceil(k * this.oversample));
-    const r = this.index.searchLabels(q, fetch, this.index.ef, allow, deny);
+    let cand: Int32Array;
+    if (!allow && deny && deny.length <= POST_FILTER_MAX) {
+      // A short deny list (a user's seen items): search unfiltered for fetch + |deny| and drop the
+      // denied afterwards; cheaper than building the native filter bitmap over every item.
+      const r = this.index.searchLabels(q, fetch + deny.length, this.index.ef, null, null);
+      deny.sort();
+      cand = dropDenied(r.labels, deny, fetch);
+    } else {
+      cand = this.index.searchLabels(q, fetch, this.index.ef, allow, deny).labels;
+    }
     // Exact re-score of the candidates (float16 storage and the transform lose a little precision).
-    const cand = r.labels;
     const m = cand.length;
     const scores = new Float32Array(m);
     const d = this.dim;
@@ -833,6 +864,28 @@ export class AnnScorer {
     }
     return buf.subarray(0, n);
   }
+}
+
+/** Deny lists up to this long are applied after an unfiltered search (see AnnScorer.recommend). */
+const POST_FILTER_MAX = 64;
+
+/** The first `keep` labels not in `sortedDeny`, in order (a new array). */
+export function dropDenied(labels: Int32Array, sortedDeny: Int32Array, keep: number): Int32Array {
+  const out = new Int32Array(Math.min(keep, labels.length));
+  let n = 0;
+  for (let c = 0; c < labels.length && n < out.length; c++) {
+    const x = labels[c]!;
+    let lo = 0;
+    let hi = sortedDeny.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedDeny[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < sortedDeny.length && sortedDeny[lo] === x) continue;
+    out[n++] = x;
+  }
+  return out.subarray(0, n);
 }
 
 /**

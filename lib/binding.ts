@@ -194,8 +194,8 @@ export interface NativeBinding {
   flatAdd(index: NativeHandle, vectors: Float32Array): number;
   flatInfo(index: NativeHandle): { size: number; dim: number; metric: string; memoryBytes: number; blocks: number };
   flatPartition(index: NativeHandle, blockSize: number, threads: number, seed: number): CancellablePromise<number>;
-  flatSearch(index: NativeHandle, query: Float32Array, k: number, threads: number, prune: boolean): NativeNeighbors & { scored: number };
-  flatSearchMany(index: NativeHandle, queries: Float32Array, k: number, threads: number, prune: boolean): CancellablePromise<NativeNeighbors & { scored: number }>;
+  flatSearch(index: NativeHandle, query: Float32Array, k: number, threads: number, prune: boolean, allow: Int32Array | null, deny: Int32Array | null): NativeNeighbors & { scored: number };
+  flatSearchMany(index: NativeHandle, queries: Float32Array, k: number, threads: number, prune: boolean, allow: Int32Array | null, deny: Int32Array | null): CancellablePromise<NativeNeighbors & { scored: number }>;
   benchExactKernel(level: string, queries: number, items: number, dim: number, reps: number): Promise<{ scanSeconds: number; gemmSeconds: number; flops: number; peakGflops: number }>;
   benchExactStream(bytes: number, threads: number, reps: number): Promise<number>;
   // ---- end exact ----

@@ -115,6 +115,30 @@ describe('ExactIndex', () => {
     expect(await empty.optimize()).toBe(0);
   });
 
+  it('filters with allow- and deny-lists exactly (selective allow-lists scan only the allowed items)', async () => {
+    const d = 8, k = 5, n = 2000;
+    const data = ints(n, d, 2, 30), queries = ints(20, d, 2, 31);
+    const ids = Array.from({ length: n }, (_, i) => `i${i}`);
+    const index = await ExactIndex.build(data, { dim: d, metric: 'ip', prune: true, blockSize: 64, ids });
+    const narrow = ids.filter((_, i) => i % 40 === 3); // 2.5%: gathered
+    const wide = ids.filter((_, i) => i % 2 === 0);
+    const deny = ids.filter((_, i) => i % 3 === 0);
+    const allowF = index.filter(wide);
+    for (const [allow, denyIds] of [[narrow, undefined], [undefined, deny], [allowF, deny]] as const) {
+      const ok = (i: number) => (!allow || (allow === allowF ? i % 2 === 0 : i % 40 === 3)) && !(denyIds && i % 3 === 0);
+      const batch = await index.searchMany(queries, k, { allow, deny: denyIds });
+      for (let q = 0; q < 20; q++) {
+        const kept = new Float32Array(data.filter((_, j) => ok(Math.floor(j / d))));
+        const keptLabels = Array.from({ length: n }, (_, i) => i).filter(ok);
+        const truth = intOracle(kept, d, row(queries, d, q), k, 'ip');
+        const expect_ = truth.labels.map((t) => keptLabels[t]!);
+        expect(rowOf(batch.labels, k, q)).toEqual(expect_);
+        expect(index.search(row(queries, d, q), k, { allow, deny: denyIds }).ids).toEqual(expect_.map((l) => `i${l}`));
+      }
+    }
+    expect(() => index.search(row(queries, d, 0), k, { allow: 5 as never })).toThrow(/options.allow/);
+  });
+
   it("partitions on build only where it pays with prune 'auto', never with prune false", async () => {
     const d = 4, data = ints(500, d, 3, 7);
     expect((await ExactIndex.build(data, { dim: d })).blocks).toBe(0); // 500 < EXACT_AUTO_PRUNE_MIN

@@ -327,6 +327,16 @@ describe('similar items through the index (--ann) against exact cosine', () => {
   });
 });
 
+describe('post-filtering candidates', () => {
+  it('drops denied labels and keeps the order and the count asked for', async () => {
+    const { dropDenied } = await import('../lib/ann.js');
+    const labels = Int32Array.from([9, 4, 7, 1, 8, 3, 2]);
+    expect(Array.from(dropDenied(labels, Int32Array.from([1, 4, 9]), 3))).toEqual([7, 8, 3]);
+    expect(Array.from(dropDenied(labels, Int32Array.from([]), 10))).toEqual([9, 4, 7, 1, 8, 3, 2]);
+    expect(Array.from(dropDenied(labels, Int32Array.from([1, 2, 3, 4, 7, 8, 9]), 5))).toEqual([]);
+  });
+});
+
 describe('indexes stored in the model file (fastrec train --ann)', () => {
   it('serves from the stored indexes without building them, and rejects damaged or mismatched ones', async () => {
     const { Interactions } = await import('../lib/data/interactions.js');

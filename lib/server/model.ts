@@ -8,7 +8,7 @@ import { IdMap, type Id } from '../data/idmap.js';
 import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
-import { AnnScorer, HnswIndex } from '../ann.js';
+import { AnnScorer, HnswIndex, dropDenied } from '../ann.js';
 import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../errors.js';
 import { normalizeRows } from '../models/factor.js';
 
@@ -64,9 +64,9 @@ export class SimilarIndex {
   similar(item: number, k: number): { indices: Int32Array; scores: Float32Array } {
     const d = this.dim;
     const q = this.unit.subarray(item * d, (item + 1) * d);
+    // The item itself is its own nearest neighbour: fetch one more and drop it (no filter bitmap).
     this.deny[0] = item;
-    const r = this.index.searchLabels(q, k, this.index.ef, null, this.deny);
-    const cand = r.labels;
+    const cand = dropDenied(this.index.searchLabels(q, k + 1, this.index.ef, null, null).labels, this.deny, k);
     const m = cand.length;
     const scores = new Float32Array(m);
     const u = this.unit;

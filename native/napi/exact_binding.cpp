@@ -128,6 +128,17 @@ double stream_gbs(size_t bytes, size_t threads, size_t reps) {
   return double(n) * sizeof(float) / best / 1e9;
 }
 
+// Optional allow / deny label arrays -> a filter (null when neither is given).
+std::shared_ptr<ann::ExactFilter> filter_arg(const FlatIndex& f, const Napi::Value& allow, const Napi::Value& deny) {
+  bool has_allow = !(allow.IsNull() || allow.IsUndefined()), has_deny = !(deny.IsNull() || deny.IsUndefined());
+  if (!has_allow && !has_deny) return nullptr;
+  Array<int32_t> a{}, d{};
+  if (has_allow) a = typed<int32_t>(allow, "allow");
+  if (has_deny) d = typed<int32_t>(deny, "deny");
+  return std::make_shared<ann::ExactFilter>(
+      f.make_filter(has_allow ? a.data : nullptr, has_allow ? a.length : 0, d.data, has_deny ? d.length : 0));
+}
+
 Napi::Object neighbors(Napi::Env env, const std::vector<uint32_t>& labels, const std::vector<float>& distances, size_t n,
                        const ann::ExactStats& stats) {
   auto l = Napi::Int32Array::New(env, n);
@@ -177,7 +188,7 @@ void init_exact(Napi::Env env, Napi::Object exports) {
         info.Env(), {}, [f, block, threads, seed, cancel] { f->partition(block, threads, cancel.get(), seed); },
         [f](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, double(f->blocks())); }, cancel), cancel);
   });
-  // flatSearch(handle, query, k, threads, prune) -> { labels, distances, scored } (sync)
+  // flatSearch(handle, query, k, threads, prune, allow, deny) -> { labels, distances, scored } (sync)
   export_fn(env, exports, "flatSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto f = flat(info[0]);
     auto q = typed<float>(info[1], "query");
@@ -185,13 +196,14 @@ void init_exact(Napi::Env env, Napi::Object exports) {
     size_t k = size_t(integer(info[2], "k"));
     size_t threads = size_t(integer(info[3], "threads"));
     bool prune = boolean(info[4], "prune");
+    auto filter = filter_arg(*f, info[5], info[6]);
     std::vector<uint32_t> labels(k);
     std::vector<float> distances(k);
     ann::ExactStats stats;
-    size_t n = f->search(q.data, k, labels.data(), distances.data(), threads, prune, &stats);
+    size_t n = f->search(q.data, k, labels.data(), distances.data(), threads, prune, &stats, filter.get());
     return neighbors(info.Env(), labels, distances, n, stats);
   });
-  // flatSearchMany(handle, queries, k, threads, prune) -> Promise<{ labels, distances, scored }>
+  // flatSearchMany(handle, queries, k, threads, prune, allow, deny) -> Promise<{ labels, distances, scored }>
   export_fn(env, exports, "flatSearchMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto f = flat(info[0]);
     auto q = typed<float>(info[1], "queries");
@@ -199,6 +211,7 @@ void init_exact(Napi::Env env, Napi::Object exports) {
     size_t k = size_t(integer(info[2], "k"));
     size_t threads = size_t(integer(info[3], "threads"));
     bool prune = boolean(info[4], "prune");
+    auto filter = filter_arg(*f, info[5], info[6]);
     size_t nq = q.length / f->dim();
     auto labels = std::make_shared<std::vector<uint32_t>>(nq * k);
     auto distances = std::make_shared<std::vector<float>>(nq * k);
@@ -206,8 +219,9 @@ void init_exact(Napi::Env env, Napi::Object exports) {
     auto cancel = std::make_shared<CancelToken>();
     return with_cancel(info.Env(), PromiseWorker::start(
         info.Env(), {info[1]},
-        [f, q, nq, k, threads, prune, labels, distances, stats, cancel] {
-          f->search_many(q.data, nq, k, labels->data(), distances->data(), threads, cancel.get(), prune, stats.get());
+        [f, q, nq, k, threads, prune, filter, labels, distances, stats, cancel] {
+          f->search_many(q.data, nq, k, labels->data(), distances->data(), threads, cancel.get(), prune, stats.get(),
+                         filter.get());
         },
         [labels, distances, stats](Napi::Env env) -> Napi::Value {
           std::vector<int32_t> l(labels->size());

@@ -144,6 +144,56 @@ TEST_CASE(ann_flat_matches_oracle_all_metrics) {
   CHECK(empty.search(queries.data(), 5, l.data(), dd.data()) == 0);
 }
 
+TEST_CASE(ann_distance_batches_match_single_calls) {
+  // The graph walk's batched kernels against the one-row kernels, for odd
+  // dimensions (vector tails), odd counts (the unpaired last row), and rows
+  // gathered from a strided block layout like the index's.
+  const auto& dk = distance_kernels();
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (size_t n : {size_t(1), size_t(7), size_t(16), size_t(37), size_t(64), size_t(65)}) {
+    const size_t rows = 9, stride = 4 * n + 12;  // bytes per row, a 12-byte header before each vector
+    std::vector<char> block(rows * stride);
+    std::vector<char> half_block(rows * stride);
+    std::vector<float> q(n);
+    for (float& x : q) x = u(rng);
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t i = 0; i < n; ++i) {
+        float x = u(rng);
+        std::memcpy(block.data() + r * stride + 4 * i, &x, 4);
+        uint16_t h = float_to_half(x);
+        std::memcpy(half_block.data() + r * stride + 2 * i, &h, 2);
+      }
+    const uint32_t ids[] = {8, 0, 3, 3, 5, 1, 7};
+    for (size_t count : {size_t(0), size_t(1), size_t(6), size_t(7)}) {
+      std::vector<float> out(count + 1, -7.0f);
+      for (int kind = 0; kind < 4; ++kind) {
+        auto batch = kind == 0 ? dk.l2_batch : kind == 1 ? dk.ip_batch : kind == 2 ? dk.l2_f16_batch : dk.ip_f16_batch;
+        const char* base = kind < 2 ? block.data() : half_block.data();
+        batch(q.data(), base, stride, ids, count, n, out.data());
+        for (size_t c = 0; c < count; ++c) {
+          const char* row = base + ids[c] * stride;
+          float want = kind == 0   ? dk.l2(q.data(), reinterpret_cast<const float*>(row), n)
+                       : kind == 1 ? dk.ip(q.data(), reinterpret_cast<const float*>(row), n)
+                       : kind == 2 ? dk.l2_f16(q.data(), reinterpret_cast<const uint16_t*>(row), n)
+                                   : dk.ip_f16(q.data(), reinterpret_cast<const uint16_t*>(row), n);
+          CHECK_NEAR(out[c], want, 1e-4 * (1 + std::fabs(want)));
+        }
+        CHECK(out[count] == -7.0f);  // nothing written past count
+      }
+    }
+    // widening a stored half-float row
+    std::vector<float> wide(n + 1, -7.0f);
+    dk.widen_f16(reinterpret_cast<const uint16_t*>(half_block.data() + 2 * stride), wide.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, half_block.data() + 2 * stride + 2 * i, 2);
+      CHECK(wide[i] == half_to_float(h));
+    }
+    CHECK(wide[n] == -7.0f);
+  }
+}
+
 TEST_CASE(ann_hnsw_recall_each_metric) {
   size_t n = 4000, d = 16, k = 10;
   auto data = clustered(n, d, 40, 3);

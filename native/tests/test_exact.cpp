@@ -48,10 +48,11 @@ std::vector<float> mixture(size_t n, size_t d, size_t clusters, uint32_t seed, u
 
 // Integer oracle: exact scores (ip: dot; l2: -|q-x|^2), best k by (score desc, label asc).
 std::vector<std::pair<int64_t, uint32_t>> int_oracle(const std::vector<float>& data, size_t d, const float* q, size_t k,
-                                                     Metric m) {
+                                                     Metric m, const std::function<bool(uint32_t)>& ok = nullptr) {
   size_t n = data.size() / d;
   std::vector<std::pair<int64_t, uint32_t>> all;
   for (size_t i = 0; i < n; ++i) {
+    if (ok && !ok(uint32_t(i))) continue;
     int64_t s = 0;
     for (size_t j = 0; j < d; ++j) {
       int64_t x = int64_t(data[i * d + j]), y = int64_t(q[j]);
@@ -265,4 +266,52 @@ TEST_CASE(exact_k_larger_than_n_and_empty) {
   empty.search_many(data.data(), 1, 3, l.data(), dd.data(), 1);
   CHECK(l[0] == 0xFFFFFFFFu);
   CHECK_THROWS(f.partition(3, 1));
+}
+
+TEST_CASE(exact_filters_match_the_oracle_on_the_allowed_items) {
+  size_t d = 10, k = 7, n = 3200;
+  auto data = ints(n, d, 2, 21), qs = ints(150, d, 2, 22);
+  for (Metric m : {Metric::InnerProduct, Metric::L2}) {
+    FlatIndex f(d, m);
+    f.add(data.data(), n);
+    for (int partitioned = 0; partitioned < 2; ++partitioned) {
+      if (partitioned) f.partition(64, 2);
+      std::vector<int32_t> wide, narrow, deny;  // 50% allowed (filtered scan), 3% allowed (gathered), 1/3 denied
+      for (int32_t l = 0; l < int32_t(n); ++l) {
+        if (l % 2 == 0) wide.push_back(l);
+        if (l % 31 == 5) narrow.push_back(l);
+        if (l % 3 == 1) deny.push_back(l);
+      }
+      struct Case {
+        const std::vector<int32_t>* allow;
+        const std::vector<int32_t>* deny;
+      } cases[] = {{&wide, nullptr}, {&narrow, nullptr}, {nullptr, &deny}, {&wide, &deny}, {&narrow, &deny}};
+      for (const Case& c : cases) {
+        ExactFilter filter = f.make_filter(c.allow ? c.allow->data() : nullptr, c.allow ? c.allow->size() : 0,
+                                           c.deny ? c.deny->data() : nullptr, c.deny ? c.deny->size() : 0);
+        auto ok = [&](uint32_t l) {
+          bool in_allow = !c.allow || std::binary_search(c.allow->begin(), c.allow->end(), int32_t(l));
+          bool in_deny = c.deny && std::binary_search(c.deny->begin(), c.deny->end(), int32_t(l));
+          return in_allow && !in_deny;
+        };
+        std::vector<uint32_t> l(150 * k);
+        std::vector<float> dd(150 * k);
+        f.search_many(qs.data(), 150, k, l.data(), dd.data(), 2, nullptr, true, nullptr, &filter);
+        for (size_t i = 0; i < 150; ++i) {
+          auto truth = int_oracle(data, d, qs.data() + i * d, k, m, ok);
+          std::vector<uint32_t> one(k);
+          std::vector<float> od(k);
+          CHECK(f.search(qs.data() + i * d, k, one.data(), od.data(), 2, true, nullptr, &filter) == truth.size());
+          for (size_t j = 0; j < truth.size(); ++j) {
+            CHECK(one[j] == truth[j].second);
+            CHECK(l[i * k + j] == truth[j].second);
+            CHECK(od[j] == dd[i * k + j]);
+          }
+        }
+      }
+    }
+    std::vector<int32_t> bad = {int32_t(n)};
+    CHECK_THROWS(f.make_filter(bad.data(), 1, nullptr, 0));
+    CHECK_THROWS(f.make_filter(nullptr, 0, bad.data(), 1));
+  }
 }

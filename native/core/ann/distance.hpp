@@ -25,6 +25,9 @@ struct DistanceKernels {
   using Batch = void (*)(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
                          float* out);
   Batch l2_batch, ip_batch, l2_f16_batch, ip_f16_batch;
+  // out[i] = h[i] widened from half floats (F16C where available): building a
+  // float16 index widens every vector whose neighbours are being chosen.
+  void (*widen_f16)(const uint16_t* h, float* out, size_t n);
 };
 
 const DistanceKernels& distance_kernels();

@@ -239,6 +239,14 @@ static void batch_f16(const float* q, const char* base, size_t stride, const uin
 }
 #endif
 
+static void widen_f16(const uint16_t* h, float* out, size_t n) {
+  size_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_half8(h + i));
+#endif
+  for (; i < n; ++i) out[i] = ann::half_to_float(h[i]);
+}
+
 }  // namespace ann_detail
 
 extern const ann::DistanceKernels ann_distance_table;
@@ -250,6 +258,7 @@ const ann::DistanceKernels ann_distance_table = {ann_detail::l2,
                                                   ann_detail::batch_f32<true>,
                                                   ann_detail::batch_f32<false>,
                                                   ann_detail::batch_f16<true>,
-                                                  ann_detail::batch_f16<false>};
+                                                  ann_detail::batch_f16<false>,
+                                                  ann_detail::widen_f16};
 
 }  // namespace fastrec::FASTREC_ISA_NS

@@ -103,6 +103,10 @@ size_t scan(const float* const* queries, size_t nq, const float* thr, const floa
       th[r] = r < mr ? thr[q0 + r] : kInf;  // rows past mr repeat a query and never pass
     }
     for (size_t pn = 0; pn < npanels; ++pn) {
+      if (q0 == 0 && pn + 2 < npanels) {  // first pass over the items comes from memory: fetch ahead
+        const char* ahead = reinterpret_cast<const char*>(panels + (pn + 2) * kPanel * dim);
+        for (size_t line = 0; line < kPanel * dim * sizeof(float); line += 64) __builtin_prefetch(ahead + line);
+      }
       vf acc[MR][V];
       tile(a, panels + pn * kPanel * dim, bias + pn * kPanel, dim, acc);
       vmask m = {};

@@ -22,6 +22,8 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
 constexpr size_t kQueryChunk = 96;            // batch: queries per work item (16 AVX2 register tiles)
 constexpr size_t kBoundsBatch = 4096;         // batch: queries whose block bounds are held at once
+constexpr size_t kSeedBlocks = 8;             // one query: highest-bound blocks scanned before the rest are sorted
+constexpr size_t kBatchSeedBlocks = 3;        // batch: the same per query, before the chunk's shared order
 constexpr size_t kSlotsPerThread = 1 << 14;   // one query: one thread per 16,384 items to scan
 
 // Rounding error of a float dot product of length d (bias included), with or
@@ -95,7 +97,8 @@ FlatIndex::FlatIndex(size_t dim, Metric metric) : dim_(dim), metric_(metric) {
 
 size_t FlatIndex::memory_bytes() const {
   std::shared_lock lock(mutex_);
-  return panels_.capacity() * 4 + bias_.capacity() * 4 + label_.capacity() * 4 + centre_panels_.capacity() * 4 +
+  return panels_.capacity() * 4 + bias_.capacity() * 4 + label_.capacity() * 4 + slot_of_.capacity() * 8 +
+         centre_panels_.capacity() * 4 +
          centre_bias_.capacity() * 4 + blocks_.capacity() * sizeof(Block) + units_.capacity() * sizeof(Unit);
 }
 
@@ -146,6 +149,7 @@ void FlatIndex::add(const float* vectors, size_t n) {
     for (size_t p = 0; p < dim_; ++p) panel[p * kPanel + slot % kPanel] = v[p];
     bias_[slot] = metric_ == Metric::L2 ? float(-0.5 * sum_sq(v.data(), dim_)) : 0.0f;
     label_[slot] = uint32_t(n_ + r);
+    slot_of_.push_back(slot);
   }
   n_ += n;
   rebuild_units();
@@ -251,6 +255,8 @@ void FlatIndex::partition(size_t block_size, size_t threads, const CancelToken* 
   label_ = std::move(label);
   blocks_ = std::move(blocks);
   bounded_ = nb;
+  for (size_t slot = 0; slot < label_.size(); ++slot)
+    if (label_[slot] != kNoLabel) slot_of_[label_[slot]] = slot;
   rebuild_units();
 }
 
@@ -298,10 +304,68 @@ void FlatIndex::block_bounds(const ExactQueries& Q, size_t r0, size_t nq, float*
   }
 }
 
+ExactFilter FlatIndex::make_filter(const int32_t* allow, size_t n_allow, const int32_t* deny, size_t n_deny) const {
+  std::shared_lock lock(mutex_);
+  ExactFilter f;
+  f.has_allow = allow != nullptr;
+  f.bits.assign((n_ + 63) / 64, f.has_allow ? 0 : ~uint64_t(0));
+  auto check = [&](int32_t l, const char* name) {
+    if (l < 0 || size_t(l) >= n_)
+      throw_invalid(std::string(name) + ": expected labels in [0, " + std::to_string(n_) + ") but found " +
+                    std::to_string(l));
+    return uint32_t(l);
+  };
+  for (size_t i = 0; i < n_allow; ++i) {
+    uint32_t l = check(allow[i], "allow");
+    f.bits[l >> 6] |= uint64_t(1) << (l & 63);
+  }
+  for (size_t i = 0; i < n_deny; ++i) {
+    uint32_t l = check(deny[i], "deny");
+    f.bits[l >> 6] &= ~(uint64_t(1) << (l & 63));
+  }
+  if (!f.has_allow && n_ % 64) f.bits.back() &= (uint64_t(1) << (n_ % 64)) - 1;
+  for (uint64_t w : f.bits) f.allowed += size_t(__builtin_popcountll(w));
+  if (f.has_allow)
+    for (size_t l = 0; l < n_; ++l)
+      if (f.pass(uint32_t(l))) f.allowed_list.push_back(uint32_t(l));
+  return f;
+}
+
+void FlatIndex::gather(const std::vector<uint32_t>& labels, FlatIndex& out) const {
+  out.n_ = labels.size();
+  size_t np = (labels.size() + kPanel - 1) / kPanel;
+  out.panels_.resize(np * kPanel * dim_);
+  out.bias_.assign(np * kPanel, kNaN);
+  out.label_.assign(np * kPanel, kNoLabel);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    size_t s = slot_of_[labels[i]];
+    const float* src = panels_.data() + (s / kPanel) * kPanel * dim_ + s % kPanel;
+    float* dst = out.panels_.data() + (i / kPanel) * kPanel * dim_ + i % kPanel;
+    for (size_t p = 0; p < dim_; ++p) dst[p * kPanel] = src[p * kPanel];
+    out.bias_[i] = bias_[s];
+    out.label_[i] = labels[i];
+  }
+  for (size_t p0 = 0; p0 < np; p0 += kUnitPanels) {
+    Block b;
+    b.panel0 = p0;
+    b.npanels = std::min(kUnitPanels, np - p0);
+    b.count = std::min(b.npanels * kPanel, labels.size() - p0 * kPanel);
+    out.blocks_.push_back(b);
+  }
+  out.rebuild_units();
+}
+
 size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* distances, size_t threads,
-                         bool prune, ExactStats* stats) const {
+                         bool prune, ExactStats* stats, const ExactFilter* filter) const {
   std::shared_lock lock(mutex_);
   if (k == 0 || n_ == 0) return 0;
+  if (filter && filter->has_allow && filter->allowed * kSelective <= n_) {
+    // A selective allow-list: score just those items (same floats, same scores).
+    FlatIndex sub(dim_, metric_);
+    gather(filter->allowed_list, sub);
+    lock.unlock();
+    return sub.search(query, k, labels, distances, threads, false, stats);
+  }
   const ExactQueries Q(query, 1, dim_, metric_);
   const ExactKernels& K = exact_kernels();
   const bool use_bounds = prune && bounded_ > 0;
@@ -314,25 +378,36 @@ size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* 
     size_t nh = K.scan_one(Q.row(0), thr, panels_.data() + u.panel0 * kPanel * dim_, bias_.data() + u.panel0 * kPanel,
                            u.npanels, dim_, hits.data());
     const uint32_t* lab = label_.data() + u.panel0 * kPanel;
-    for (size_t h = 0; h < nh; ++h) top.push(hits[h].score, int32_t(lab[hits[h].slot]));
+    for (size_t h = 0; h < nh; ++h)
+      if (!filter || filter->pass(lab[hits[h].slot])) top.push(hits[h].score, int32_t(lab[hits[h].slot]));
   };
   TopK seed(k);
   std::vector<uint32_t> order;  // units to visit
   if (use_bounds) {
     block_bounds(Q, 0, 1, ub.data());
-    // Seed with the block of the highest bound; then only units that can beat
-    // its k-th score are kept, highest bound first (the threshold rises fastest
-    // and later units drop out).
-    uint32_t best = uint32_t(std::max_element(ub.begin(), ub.begin() + bounded_) - ub.begin());
-    for (uint32_t ui = block_units_[best]; ui < block_units_[best + 1]; ++ui) {
-      const Unit& u = units_[ui];
-      scan_unit(u, seed, seed.threshold(), seed_hits);
-      scored += u.npanels * kPanel;
-      ++visited;
+    // Seed with the few blocks of highest bound; then only units that can beat
+    // their k-th score are kept, highest bound first (the threshold rises
+    // fastest and later units drop out). A good seed keeps that list short.
+    std::vector<uint32_t> top_blocks(bounded_);
+    std::iota(top_blocks.begin(), top_blocks.end(), 0u);
+    const size_t nseed = std::min<size_t>(kSeedBlocks, bounded_);
+    auto higher = [&](uint32_t a, uint32_t b) { return ub[a] > ub[b] || (ub[a] == ub[b] && a < b); };
+    std::partial_sort(top_blocks.begin(), top_blocks.begin() + nseed, top_blocks.end(), higher);
+    std::vector<char> seeded(blocks_.size(), 0);
+    for (size_t si = 0; si < nseed; ++si) {
+      uint32_t b = top_blocks[si];
+      if (seed.size() == k && ub[b] < seed.threshold()) break;
+      seeded[b] = 1;
+      for (uint32_t ui = block_units_[b]; ui < block_units_[b + 1]; ++ui) {
+        const Unit& u = units_[ui];
+        scan_unit(u, seed, seed.threshold(), seed_hits);
+        scored += u.npanels * kPanel;
+        ++visited;
+      }
     }
     const float thr0 = seed.threshold();
     for (size_t i = 0; i < units_.size(); ++i)
-      if (units_[i].block != best && ub[units_[i].block] >= thr0) order.push_back(uint32_t(i));
+      if (!seeded[units_[i].block] && ub[units_[i].block] >= thr0) order.push_back(uint32_t(i));
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       float ua = ub[units_[a].block], ubb = ub[units_[b].block];
       return ua > ubb || (ua == ubb && a < b);
@@ -390,13 +465,21 @@ size_t FlatIndex::search(const float* query, size_t k, uint32_t* labels, float* 
 }
 
 void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t* labels, float* distances,
-                            size_t threads, const CancelToken* cancel, bool prune, ExactStats* stats) const {
+                            size_t threads, const CancelToken* cancel, bool prune, ExactStats* stats,
+                            const ExactFilter* filter) const {
   std::shared_lock lock(mutex_);
   for (size_t i = 0; i < nq * k; ++i) {
     labels[i] = kNoLabel;
     distances[i] = kInf;
   }
   if (k == 0 || nq == 0 || n_ == 0) return;
+  if (filter && filter->has_allow && filter->allowed * kSelective <= n_) {
+    FlatIndex sub(dim_, metric_);
+    gather(filter->allowed_list, sub);
+    lock.unlock();
+    sub.search_many(queries, nq, k, labels, distances, threads, cancel, false, stats);
+    return;
+  }
   const ExactQueries Q(queries, nq, dim_, metric_);
   const ExactKernels& K = exact_kernels();
   threads = resolve_threads(threads);
@@ -407,19 +490,19 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
 
   for (size_t s0 = 0; s0 < nq; s0 += batch) {
     const size_t sb = std::min(batch, nq - s0);
-    std::vector<float> U;                  // sb x nb upper bounds
+    std::unique_ptr<float[]> U;            // sb x nb upper bounds (every entry written: no zero fill)
     std::vector<uint32_t> best(sb, ~0u);   // each query's highest-bound block
     std::vector<uint32_t> qorder(sb);
     std::iota(qorder.begin(), qorder.end(), 0u);
     if (use_bounds) {
-      U.resize(sb * nb);
+      U.reset(new float[sb * nb]);
       size_t chunks = (sb + kQueryChunk - 1) / kQueryChunk;
       parallel_for(chunks, 1, threads, [&](size_t c0, size_t c1, size_t) {
         for (size_t c = c0; c < c1; ++c) {
           size_t r0 = c * kQueryChunk, mr = std::min(kQueryChunk, sb - r0);
-          block_bounds(Q, s0 + r0, mr, U.data() + r0 * nb);
+          block_bounds(Q, s0 + r0, mr, U.get() + r0 * nb);
           for (size_t r = r0; r < r0 + mr; ++r) {
-            const float* u = U.data() + r * nb;
+            const float* u = U.get() + r * nb;
             best[r] = uint32_t(std::max_element(u, u + bounded_) - u);
           }
         }
@@ -433,7 +516,8 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
         std::vector<TopK> tops;
         std::vector<ExactHit> hits;
         std::vector<float> thr, bkey, ut;
-        std::vector<uint32_t> active, uorder;
+        std::vector<uint32_t> active, uorder, cand, slot_of, top_blocks;
+        std::vector<std::pair<uint32_t, uint32_t>> seeds;  // (block, chunk position), sorted
         std::vector<const float*> ptr;
       };
       thread_local Scratch s;  // reused across chunks and calls: no per-chunk allocation
@@ -443,18 +527,26 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
       s.bkey.resize(nb);
       s.uorder.reserve(nu);
       s.ptr.resize(kQueryChunk);
-      if (use_bounds) s.ut.resize(nb * kQueryChunk);
+      if (use_bounds) s.slot_of.resize(nb);
       auto& tops = s.tops;
       auto& hits = s.hits;
       auto& thr = s.thr;
       auto& bkey = s.bkey;
       auto& ut = s.ut;
+      auto& cand = s.cand;
+      auto& slot_of = s.slot_of;
+      auto& top_blocks = s.top_blocks;
+      auto& seeds = s.seeds;
       auto& active = s.active;
       auto& uorder = s.uorder;
       auto& ptr = s.ptr;
       uint64_t my_scored = 0, my_units = 0;
 
       size_t r0 = 0;  // the chunk's first position in qorder
+      auto seeded = [&](size_t i, uint32_t b) {  // was block b among query i's seeds
+        auto it = std::lower_bound(seeds.begin(), seeds.end(), std::make_pair(b, uint32_t(i)));
+        return it != seeds.end() && it->first == b && it->second == i;
+      };
       // Score the active queries (chunk positions) against unit u.
       auto run_unit = [&](const Unit& u) {
         size_t na = active.size();
@@ -472,8 +564,10 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
           size_t slot0 = (u.panel0 + p0) * kPanel;
           size_t nh = K.scan(ptr.data(), na, thr.data(), panels_.data() + slot0 * dim_, bias_.data() + slot0, np, dim_,
                              hits.data());
-          for (size_t h = 0; h < nh; ++h)
-            tops[active[hits[h].query]].push(hits[h].score, int32_t(label_[slot0 + hits[h].slot]));
+          for (size_t h = 0; h < nh; ++h) {
+            uint32_t l = label_[slot0 + hits[h].slot];
+            if (!filter || filter->pass(l)) tops[active[hits[h].query]].push(hits[h].score, int32_t(l));
+          }
           my_scored += na * np * kPanel;
           p0 += np;
         }
@@ -487,31 +581,48 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
         for (size_t i = 0; i < mr; ++i) tops[i].reset(k);
         uorder.clear();
         if (use_bounds) {
-          // The chunk's bounds block-major (ut[b * mr + i]), so the per-unit
-          // test below reads one short contiguous row, not mr scattered ones.
+          // Seed: each query's few highest-bound blocks first, queries that share
+          // a block together (one run of the kernel per block).
+          seeds.clear();
           for (size_t i = 0; i < mr; ++i) {
-            const float* u = U.data() + size_t(qorder[r0 + i]) * nb;
-            for (size_t b = 0; b < nb; ++b) ut[b * mr + i] = u[b];
+            const float* u = U.get() + size_t(qorder[r0 + i]) * nb;
+            top_blocks.resize(bounded_);
+            std::iota(top_blocks.begin(), top_blocks.end(), 0u);
+            const size_t ns = std::min(kBatchSeedBlocks, bounded_);
+            std::partial_sort(top_blocks.begin(), top_blocks.begin() + ns, top_blocks.end(),
+                              [&](uint32_t a, uint32_t b) { return u[a] > u[b] || (u[a] == u[b] && a < b); });
+            for (size_t j = 0; j < ns; ++j) seeds.push_back({top_blocks[j], uint32_t(i)});
           }
-          // Seed: each query's best block first (runs of equal best blocks together).
-          for (size_t i = 0; i < mr;) {
+          std::sort(seeds.begin(), seeds.end());
+          for (size_t i = 0; i < seeds.size();) {
             size_t j = i;
-            uint32_t b = best[qorder[r0 + i]];
             active.clear();
-            while (j < mr && best[qorder[r0 + j]] == b) active.push_back(uint32_t(j++));
+            while (j < seeds.size() && seeds[j].first == seeds[i].first) active.push_back(seeds[j++].second);
+            uint32_t b = seeds[i].first;
             for (uint32_t ui = block_units_[b]; ui < block_units_[b + 1]; ++ui) run_unit(units_[ui]);
             i = j;
           }
-          // Then the units some query may still need, by their highest bound over the chunk.
+          // Highest bound over the chunk per block (rows streamed, vectorizable);
+          // only blocks above the lowest threshold can matter to anyone.
           float min_thr = kInf;
           for (size_t i = 0; i < mr; ++i) min_thr = std::min(min_thr, tops[i].threshold());
-          for (size_t b = 0; b < nb; ++b) {
-            const float* u = ut.data() + b * mr;
-            float m = -kInf;
-            for (size_t i = 0; i < mr; ++i) m = std::max(m, u[i]);
-            bkey[b] = m;
-            if (m >= min_thr)
+          std::fill(bkey.begin(), bkey.end(), -kInf);
+          for (size_t i = 0; i < mr; ++i) {
+            const float* u = U.get() + size_t(qorder[r0 + i]) * nb;
+            for (size_t b = 0; b < nb; ++b) bkey[b] = bkey[b] < u[b] ? u[b] : bkey[b];
+          }
+          // Their bounds block-major (ut[pos * mr + i]): the per-unit test reads one short row.
+          cand.clear();
+          for (size_t b = 0; b < nb; ++b)
+            if (bkey[b] >= min_thr) {
+              slot_of[b] = uint32_t(cand.size());
+              cand.push_back(uint32_t(b));
               for (uint32_t ui = block_units_[b]; ui < block_units_[b + 1]; ++ui) uorder.push_back(ui);
+            }
+          if (ut.size() < cand.size() * mr) ut.resize(cand.size() * mr);
+          for (size_t i = 0; i < mr; ++i) {
+            const float* u = U.get() + size_t(qorder[r0 + i]) * nb;
+            for (size_t c = 0; c < cand.size(); ++c) ut[c * mr + i] = u[cand[c]];
           }
           std::sort(uorder.begin(), uorder.end(), [&](uint32_t a, uint32_t b) {
             float ka = bkey[units_[a].block], kb = bkey[units_[b].block];
@@ -532,9 +643,9 @@ void FlatIndex::search_many(const float* queries, size_t nq, size_t k, uint32_t*
           }
           active.clear();
           if (use_bounds) {
-            const float* ub = ut.data() + size_t(u.block) * mr;
+            const float* ub = ut.data() + size_t(slot_of[u.block]) * mr;
             for (size_t i = 0; i < mr; ++i)
-              if (ub[i] >= tops[i].threshold() && u.block != best[qorder[r0 + i]]) active.push_back(uint32_t(i));
+              if (ub[i] >= tops[i].threshold() && !seeded(i, u.block)) active.push_back(uint32_t(i));
           } else {
             for (size_t i = 0; i < mr; ++i) active.push_back(uint32_t(i));
           }

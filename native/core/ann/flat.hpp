@@ -42,6 +42,16 @@ struct ExactStats {
   uint64_t units = 0;
 };
 
+// Labels a search may return: an allow-list (only these) and/or a deny-list
+// (never these). Built once per search (FlatIndex::make_filter).
+struct ExactFilter {
+  std::vector<uint64_t> bits;           // bit per label: may be returned
+  std::vector<uint32_t> allowed_list;   // the allowed labels, ascending, when an allow-list was given
+  bool has_allow = false;
+  size_t allowed = 0;                   // labels that may be returned
+  bool pass(uint32_t label) const { return (bits[label >> 6] >> (label & 63)) & 1; }
+};
+
 // Queries prepared for scoring (normalized for cosine, with their norms); flat.cpp.
 struct ExactQueries;
 
@@ -94,11 +104,17 @@ class FlatIndex {
 
   // k nearest of one query, closest first; returns the count (min(k, size)).
   // Distances as in metric.hpp (l2: squared; ip/cosine: 1 - dot).
+  // With a filter only labels it passes are returned; an allow-list of at most
+  // 1/kSelective of the items is answered by scanning just those items.
   size_t search(const float* query, size_t k, uint32_t* labels, float* distances, size_t threads = 1,
-                bool prune = true, ExactStats* stats = nullptr) const;
+                bool prune = true, ExactStats* stats = nullptr, const ExactFilter* filter = nullptr) const;
   // nq queries; row r writes r*k.. (padded with 0xFFFFFFFF / +inf when size < k).
   void search_many(const float* queries, size_t nq, size_t k, uint32_t* labels, float* distances, size_t threads,
-                   const CancelToken* cancel = nullptr, bool prune = true, ExactStats* stats = nullptr) const;
+                   const CancelToken* cancel = nullptr, bool prune = true, ExactStats* stats = nullptr,
+                   const ExactFilter* filter = nullptr) const;
+  // A filter from label arrays (allow: null for none); throws on labels out of range.
+  ExactFilter make_filter(const int32_t* allow, size_t n_allow, const int32_t* deny, size_t n_deny) const;
+  static constexpr size_t kSelective = 16;
 
  private:
   struct Block {
@@ -112,6 +128,8 @@ class FlatIndex {
     uint32_t block;
   };
   void append_panel();
+  // The allowed items of a selective filter as a small unpartitioned index (same stored floats and labels).
+  void gather(const std::vector<uint32_t>& labels, FlatIndex& out) const;
   void rebuild_units();
   std::vector<float> rows_in_label_order() const;
   // Upper bounds on the scores of each bounded block, for nq prepared queries:
@@ -124,6 +142,7 @@ class FlatIndex {
   AlignedFloats panels_;          // npanels * kPanel * dim
   std::vector<float> bias_;       // per slot: -|x|^2/2 (l2) or 0; NaN in padding
   std::vector<uint32_t> label_;   // per slot; kNoLabel in padding
+  std::vector<size_t> slot_of_;   // per label: its slot
   std::vector<Block> blocks_;
   std::vector<Unit> units_;
   std::vector<uint32_t> block_units_;  // block b's units: units_[block_units_[b], block_units_[b + 1])

@@ -102,6 +102,7 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
   dist_ = l2 ? dk.l2 : dk.ip;
   dist_half_ = l2 ? dk.l2_f16 : dk.ip_f16;
+  widen_f16_ = dk.widen_f16;
   batch_ = half_ ? (l2 ? dk.l2_f16_batch : dk.ip_f16_batch) : (l2 ? dk.l2_batch : dk.ip_batch);
   phi_ = params_.max_norm;
   node_locks_.reset(new std::mutex[kLockStripes]);
@@ -208,8 +209,7 @@ const float* Hnsw::prepare_query(const float* q, float* buf) const {
 
 const float* Hnsw::as_float(uint32_t slot, float* buf) const {
   if (!half_) return reinterpret_cast<const float*>(vec(slot));
-  const uint16_t* h = reinterpret_cast<const uint16_t*>(vec(slot));
-  for (size_t i = 0; i < stored_dim_; ++i) buf[i] = half_to_float(h[i]);
+  widen_f16_(reinterpret_cast<const uint16_t*>(vec(slot)), buf, stored_dim_);
   return buf;
 }
 

@@ -233,6 +233,7 @@ class Hnsw {
   DistanceFn dist_ = nullptr;
   float (*dist_half_)(const float*, const uint16_t*, size_t) = nullptr;
   DistanceKernels::Batch batch_ = nullptr;
+  void (*widen_f16_)(const uint16_t*, float*, size_t) = nullptr;
   bool half_ = false;
   float phi_ = 0;  // transform's max norm (0 until the first add)
 
