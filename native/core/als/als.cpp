@@ -120,14 +120,12 @@ using aligned_vector = std::vector<T, LineAligned<T>>;
 // with 4 KiB pages most of them would also miss the TLB.
 class HugeBuffer {
  public:
-  ~HugeBuffer() { std::free(p_); }
+  ~HugeBuffer() { release(); }
   uint16_t* get(size_t n) {
     if (n <= n_) return p_;
-    std::free(p_);
-    constexpr size_t kHuge = 2u << 20;
+    release();
     const size_t bytes = (n * sizeof(uint16_t) + kHuge - 1) / kHuge * kHuge;
-    p_ = static_cast<uint16_t*>(std::aligned_alloc(kHuge, bytes));
-    if (!p_) throw std::bad_alloc();
+    p_ = static_cast<uint16_t*>(::operator new(bytes, std::align_val_t(kHuge)));  // portable C++17 (MSVC too)
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     madvise(p_, bytes, MADV_HUGEPAGE);  // advice only: errors are harmless
 #endif
@@ -136,6 +134,12 @@ class HugeBuffer {
   }
 
  private:
+  static constexpr size_t kHuge = 2u << 20;
+  void release() {
+    if (p_) ::operator delete(p_, std::align_val_t(kHuge));
+    p_ = nullptr;
+    n_ = 0;
+  }
   uint16_t* p_ = nullptr;
   size_t n_ = 0;
 };
