@@ -29,6 +29,8 @@ constexpr float kCgTolerance = 1e-20f;
 // Rows of the fixed side prefetched ahead of the one being gathered (2 or 4
 // cache lines each at k = 64): enough misses in flight to cover DRAM latency.
 constexpr size_t kGatherAhead = 16;
+// Bytes of the next row's factors prefetched while the current row is solved.
+constexpr size_t kNextRowBytes = 128u << 10;
 
 void check_cancel(const CancelToken* cancel) {
   if (cancel) cancel->throw_if_cancelled();
@@ -216,7 +218,10 @@ class RowSolver {
     s.next_n = 0;
     if (next < 0) return;
     s.next_cols = cols(next);
-    s.next_n = static_cast<size_t>(m_.indptr[next + 1] - m_.indptr[next]);
+    // Only the head of a long row: what fits in L2 beside this row's buffer (the
+    // gather's own prefetching covers the rest; more would evict itself).
+    const size_t row_bytes = k_ * (fixed_.f16 ? 2 : 4);
+    s.next_n = std::min(static_cast<size_t>(m_.indptr[next + 1] - m_.indptr[next]), kNextRowBytes / row_bytes);
   }
 
   void prefetch_next(Scratch& s, size_t count) const {

@@ -60,45 +60,51 @@ static inline float dot_ld(const float* a, const float* b, size_t ld) {
   return hsum(s0 + s1);
 }
 
-// Eight gathered rows at a time: their dot products with p, then one pass
-// that adds sum_i t_i y_i into out while the rows are in L1 (each load of p
-// and of out serves eight rows).
+// Lane i = the sum of the lanes of s[i], for R = W = 8 vectors: three rounds
+// of pairwise shuffles and adds instead of eight separate horizontal sums.
+template <size_t R>
+static inline void sums(const vf* s, float* t) {
+#if FASTREC_ISA_LANES == 8
+  if constexpr (R == 8) {
+    const vi ev = {0, 2, 8, 10, 4, 6, 12, 14}, od = {1, 3, 9, 11, 5, 7, 13, 15};
+    auto pair = [&](vf a, vf b) { return __builtin_shuffle(a, b, ev) + __builtin_shuffle(a, b, od); };
+    const vf q0 = pair(pair(s[0], s[1]), pair(s[2], s[3]));  // per 128-bit half: partial sums of rows 0-3
+    const vf q1 = pair(pair(s[4], s[5]), pair(s[6], s[7]));
+    const vi lo = {0, 1, 2, 3, 8, 9, 10, 11}, hi = {4, 5, 6, 7, 12, 13, 14, 15};
+    store(t, __builtin_shuffle(q0, q1, lo) + __builtin_shuffle(q0, q1, hi));
+    return;
+  }
+#endif
+  for (size_t i = 0; i < R; ++i) t[i] = hsum(s[i]);
+}
+
+// Eight gathered rows at a time: their dot products with p (one FMA chain
+// per row: eight independent chains hide the FMA latency), then one pass that
+// adds sum_i t_i y_i into out while the rows are in L1 (each load of p and of
+// out serves eight rows).
 static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a, float scale,
                             const float* beta, const float* p, float* out) {
-  constexpr size_t R = 4;
+  constexpr size_t R = 8;
   size_t j = 0;
   for (; j + R <= n; j += R) {
     const float* y = Y + j * ld;
-    float t[R] = {};
+    alignas(64) float t[R] = {};
     if (p) {
-      // Two accumulators per row: eight independent FMA chains hide the FMA latency.
-      vf s[R] = {}, s2[R] = {};
-      size_t c = 0;
-      for (; c + 2 * W <= ld; c += 2 * W) {
-        const vf pv = load(p + c), pv2 = load(p + c + W);
-        for (size_t i = 0; i < R; ++i) {
-          s[i] += load(y + i * ld + c) * pv;
-          s2[i] += load(y + i * ld + c + W) * pv2;
-        }
-      }
-      for (; c < ld; c += W) {
+      vf s[R] = {};
+      for (size_t c = 0; c < ld; c += W) {
         const vf pv = load(p + c);
         for (size_t i = 0; i < R; ++i) s[i] += load(y + i * ld + c) * pv;
       }
-      for (size_t i = 0; i < R; ++i) s[i] += s2[i];
-      for (size_t i = 0; i < R; ++i) t[i] = scale * (a ? a[j + i] : 1.0f) * hsum(s[i]);
+      sums<R>(s, t);
+      for (size_t i = 0; i < R; ++i) t[i] *= scale * (a ? a[j + i] : 1.0f);
     }
     if (beta)
       for (size_t i = 0; i < R; ++i) t[i] += beta[j + i];
-    vf tv[R];
-    for (size_t i = 0; i < R; ++i) tv[i] = splat(t[i]);
     for (size_t c = 0; c < ld; c += W) {
-      vf acc0 = tv[0] * load(y + c) + tv[1] * load(y + ld + c);
-      vf acc1 = tv[2] * load(y + 2 * ld + c) + tv[3] * load(y + 3 * ld + c);
-      if constexpr (R == 8) {
-        acc0 += tv[4] * load(y + 4 * ld + c) + tv[5] * load(y + 5 * ld + c);
-        acc1 += tv[6] * load(y + 6 * ld + c) + tv[7] * load(y + 7 * ld + c);
-      }
+      vf acc0 = splat(t[0]) * load(y + c) + splat(t[2]) * load(y + 2 * ld + c);
+      vf acc1 = splat(t[1]) * load(y + ld + c) + splat(t[3]) * load(y + 3 * ld + c);
+      acc0 += splat(t[4]) * load(y + 4 * ld + c) + splat(t[6]) * load(y + 6 * ld + c);
+      acc1 += splat(t[5]) * load(y + 5 * ld + c) + splat(t[7]) * load(y + 7 * ld + c);
       store(out + c, load(out + c) + (acc0 + acc1));
     }
   }
@@ -160,7 +166,7 @@ static inline void prefetch_row(const FixedRows& f, int32_t col) {
 
 static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, bool bias_one, size_t ahead,
                           const float* a, float scale, const float* beta, const float* p, float* out, float* buf) {
-  constexpr size_t B = 16;  // rows per block: a multiple of weighted_matvec's 4 keeps its summation order
+  constexpr size_t B = 16;  // rows per block: a multiple of weighted_matvec's 8 keeps its summation order
   const size_t k = f.k;
   for (size_t j = 0; j < n && j < ahead; ++j) prefetch_row(f, cols[j]);
   for (size_t j0 = 0; j0 < n; j0 += B) {

@@ -1,0 +1,84 @@
+// Per-half timing of ALS (k = 64) through solve_rows on the ML-20M-shaped
+// data of als-driver.cpp: float32 gather, float16 gather, and float16 with
+// the columns folded onto 512 rows (the same arithmetic with a cache-resident
+// fixed side), which splits the misses from the compute. Min of 3 rounds.
+//   g++ -O2 -std=c++17 -Inative/core bench/tools/als-halves.cpp build/libfastrec_core.a -lpthread -o /tmp/als-halves
+//   flock /work/.bench.lock /tmp/als-halves [threads=1]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <vector>
+#include <sys/resource.h>
+#include "als/als.hpp"
+#include "sparse/csr.hpp"
+using namespace fastrec;
+static std::vector<double> cdf_of(size_t n, double shift) {
+  std::vector<double> c(n); double s = 0;
+  for (size_t i = 0; i < n; ++i) c[i] = s += 1.0 / (i + shift);
+  for (auto& v : c) v /= s;
+  return c;
+}
+static double cpu() { rusage ru; getrusage(RUSAGE_SELF, &ru); return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec); }
+int main(int argc, char** argv) {
+  size_t threads = argc > 1 ? atoi(argv[1]) : 1;
+  const size_t users = 138493, items = 26744, draws = 20000000, k = 64;
+  std::mt19937_64 rng(20);
+  std::uniform_real_distribution<double> U(0, 1);
+  auto cu = cdf_of(users, 2000), ci = cdf_of(items, 50);
+  std::vector<int32_t> pu(users), pi(items);
+  std::iota(pu.begin(), pu.end(), 0); std::iota(pi.begin(), pi.end(), 0);
+  std::shuffle(pu.begin(), pu.end(), rng); std::shuffle(pi.begin(), pi.end(), rng);
+  std::vector<int32_t> rows(draws), cols(draws);
+  for (size_t n = 0; n < draws; ++n) {
+    rows[n] = pu[std::lower_bound(cu.begin(), cu.end(), U(rng)) - cu.begin()];
+    cols[n] = pi[std::lower_bound(ci.begin(), ci.end(), U(rng)) - ci.begin()];
+  }
+  CooInput in{rows.data(), cols.data(), nullptr, draws, (int64_t)users, (int64_t)items, Combine::Max, true};
+  CsrMatrix ui = csr_from_coo(in, 2);
+  CsrMatrix iu = csr_transpose(CsrView::of(ui), 2);
+  als::Config cfg; cfg.factors = k;
+  als::Model m = als::init_model(CsrView::of(ui), cfg, 1);
+  // one warm iteration so factors are realistic
+  als::FitOptions opt; opt.iterations = 1; opt.threads = 2; cfg.half_gather = true;
+  als::fit(CsrView::of(ui), CsrView::of(iu), cfg, opt, m);
+  auto order = [](const CsrMatrix& x) {
+    std::vector<int32_t> o(x.rows); std::iota(o.begin(), o.end(), 0);
+    std::stable_sort(o.begin(), o.end(), [&](int32_t a, int32_t b) { return x.indptr[a + 1] - x.indptr[a] > x.indptr[b + 1] - x.indptr[b]; });
+    return o;
+  };
+  auto uo = order(ui), io = order(iu);
+  CsrMatrix ui_small = ui, iu_small = iu;  // columns folded into 512: same work, cache-resident table
+  for (auto& c : ui_small.indices) c %= 512;
+  for (auto& c : iu_small.indices) c %= 512;
+  std::vector<uint16_t> hu(m.user_factors.size()), hi(m.item_factors.size());
+  float su = als::half_copy(m.user_factors.data(), hu.size(), hu.data(), 2);
+  float si = als::half_copy(m.item_factors.data(), hi.size(), hi.data(), 2);
+  auto gi = als::gram(m.item_factors.data(), items, k, 2), gu = als::gram(m.user_factors.data(), users, k, 2);
+  std::vector<float> X = m.user_factors, Yt = m.item_factors;
+  auto time_half = [&](bool item_half, bool small, bool half) {
+    als::Side s;
+    const CsrMatrix& mat = item_half ? (small ? iu_small : iu) : (small ? ui_small : ui);
+    s.fixed = item_half ? m.user_factors.data() : m.item_factors.data();
+    s.n_fixed = item_half ? users : items;
+    s.target = item_half ? Yt.data() : X.data();
+    if (half) { s.fixed_half = item_half ? hu.data() : hi.data(); s.fixed_half_scale = item_half ? su : si; }
+    auto& o = item_half ? io : uo;
+    double c0 = cpu(); auto t0 = std::chrono::steady_clock::now();
+    als::solve_rows(CsrView::of(mat), o.data(), o.size(), s, item_half ? gu.data() : gi.data(), cfg, false, threads, nullptr);
+    return std::make_pair(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), cpu() - c0);
+  };
+  const char* names[] = {"users f32", "users f16", "users f16 tiny-table", "items f32", "items f16", "items f16 tiny-table"};
+  std::vector<double> best(6, 1e9), bestc(6, 1e9);
+  for (int rep = 0; rep < 3; ++rep) {
+    int v = 0;
+    for (bool item_half : {false, true})
+      for (int mode = 0; mode < 3; ++mode, ++v) {
+        auto r = time_half(item_half, mode == 2, mode >= 1);
+        best[v] = std::min(best[v], r.first); bestc[v] = std::min(bestc[v], r.second);
+      }
+  }
+  for (int v = 0; v < 6; ++v) printf("%-22s wall %.3f  cpu %.3f\n", names[v], best[v], bestc[v]);
+}
