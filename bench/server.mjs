@@ -257,7 +257,7 @@ function serverCpuSeconds(pid) {
 
 async function cacheCounters(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const get = (name) => Number(new RegExp(`^${name}(?:_total)? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { hits: get('fastrec_cache_hits'), misses: get('fastrec_cache_misses') };
 }
 

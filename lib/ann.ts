@@ -72,6 +72,38 @@ export class AnnFilter {
   constructor(readonly labels: Int32Array) {}
 }
 
+/** Ids (or an AnnFilter) as index labels; unknown ids are dropped, since they cannot be returned anyway. */
+function resolveFilter(idMap: IdMap, name: string, ids: Iterable<Id> | AnnFilter | undefined): Int32Array | null {
+  if (ids === undefined) return null;
+  if (ids instanceof AnnFilter) return ids.labels;
+  if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids or an AnnFilter', ids);
+  const out: number[] = [];
+  for (const id of ids) {
+    const label = idMap.index(id);
+    if (label !== undefined) out.push(label);
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * Sort a few dozen re-scored candidates in place, best score first, ties by
+ * smaller index (insertion sort: cheaper than a comparator sort at this size).
+ */
+export function sortCandidates(cand: Int32Array, scores: Float32Array): void {
+  for (let a = 1; a < cand.length; a++) {
+    const s = scores[a]!;
+    const i = cand[a]!;
+    let b = a - 1;
+    while (b >= 0 && (scores[b]! < s || (scores[b] === s && cand[b]! > i))) {
+      scores[b + 1] = scores[b]!;
+      cand[b + 1] = cand[b]!;
+      b--;
+    }
+    scores[b + 1] = s;
+    cand[b + 1] = i;
+  }
+}
+
 export interface AnnSearchOptions {
   /** Beam width (default: the index's ef). Raised to k when smaller. */
   ef?: number;
@@ -265,20 +297,9 @@ export class HnswIndex {
 
   /** Resolve ids to labels once, for filters used by many searches. Unknown ids are dropped. */
   filter(ids: Iterable<Id>): AnnFilter {
-    return new AnnFilter(this.filterLabels('ids', ids) ?? new Int32Array(0));
+    return new AnnFilter(resolveFilter(this.idMap, 'ids', ids) ?? new Int32Array(0));
   }
 
-  private filterLabels(name: string, ids: Iterable<Id> | AnnFilter | undefined): Int32Array | null {
-    if (ids === undefined) return null;
-    if (ids instanceof AnnFilter) return ids.labels;
-    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids or an AnnFilter', ids);
-    const out: number[] = [];
-    for (const id of ids) {
-      const label = this.idMap.index(id);
-      if (label !== undefined) out.push(label);  // unknown ids cannot be returned anyway
-    }
-    return Int32Array.from(out);
-  }
 
   private resolveSearch(options: AnnSearchOptions, k: number) {
     const ef = v.integer('options.ef', options.ef ?? this.ef, 1, 1 << 20);
@@ -286,8 +307,8 @@ export class HnswIndex {
     return {
       ef: Math.max(ef, k),
       exact,
-      allow: this.filterLabels('options.allow', options.allow),
-      deny: this.filterLabels('options.deny', options.deny),
+      allow: resolveFilter(this.idMap, 'options.allow', options.allow),
+      deny: resolveFilter(this.idMap, 'options.deny', options.deny),
     };
   }
 
@@ -341,8 +362,8 @@ export class HnswIndex {
     v.knownOptions('options', options, ['allow', 'deny']);
     const q = queryArg(query, this.dim);
     k = kArg(k);
-    const allow = this.filterLabels('options.allow', options.allow);
-    const deny = this.filterLabels('options.deny', options.deny);
+    const allow = resolveFilter(this.idMap, 'options.allow', options.allow);
+    const deny = resolveFilter(this.idMap, 'options.deny', options.deny);
     return this.neighbors(callSync((n) => n.hnswSearchExact(this.handle, q, k, allow, deny)));
   }
 
@@ -601,27 +622,16 @@ export class ExactIndex {
 
   /** Resolve ids to labels once, for filters used by many searches. Unknown ids are dropped. */
   filter(ids: Iterable<Id>): AnnFilter {
-    return new AnnFilter(this.filterLabels('ids', ids) ?? new Int32Array(0));
+    return new AnnFilter(resolveFilter(this.idMap, 'ids', ids) ?? new Int32Array(0));
   }
 
-  private filterLabels(name: string, ids: Iterable<Id> | AnnFilter | undefined): Int32Array | null {
-    if (ids === undefined) return null;
-    if (ids instanceof AnnFilter) return ids.labels;
-    if (ids === null || typeof (ids as Iterable<Id>)[Symbol.iterator] !== 'function') throw v.invalid(name, 'an iterable of ids or an AnnFilter', ids);
-    const out: number[] = [];
-    for (const id of ids) {
-      const label = this.idMap.index(id);
-      if (label !== undefined) out.push(label); // unknown ids cannot be returned anyway
-    }
-    return Int32Array.from(out);
-  }
 
   private searchArgs(options: ExactSearchOptions, defaultThreads: number | undefined) {
     const threads = defaultThreads === undefined ? v.threads(options.threads) : v.integer('options.threads', options.threads ?? defaultThreads, 0, 1024);
     const prune = options.prune ?? this.pruneByDefault;
     if (typeof prune !== 'boolean') throw v.invalid('options.prune', 'a boolean', prune);
-    const allow = this.filterLabels('options.allow', options.allow);
-    const deny = this.filterLabels('options.deny', options.deny);
+    const allow = resolveFilter(this.idMap, 'options.allow', options.allow);
+    const deny = resolveFilter(this.idMap, 'options.deny', options.deny);
     return { threads, prune: prune && this.prune !== false, allow, deny };
   }
 
@@ -816,19 +826,7 @@ export class AnnScorer {
       scores[c] = s;
       cand[c] = i;
     }
-    // Insertion sort of a few dozen candidates: best score first, ties by smaller index.
-    for (let a = 1; a < m; a++) {
-      const s = scores[a]!;
-      const i = cand[a]!;
-      let b = a - 1;
-      while (b >= 0 && (scores[b]! < s || (scores[b] === s && cand[b]! > i))) {
-        scores[b + 1] = scores[b]!;
-        cand[b + 1] = cand[b]!;
-        b--;
-      }
-      scores[b + 1] = s;
-      cand[b + 1] = i;
-    }
+    sortCandidates(cand, scores);
     const n = Math.min(k, m);
     return { indices: cand.subarray(0, n), scores: scores.subarray(0, n) };
   }

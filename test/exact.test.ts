@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ExactIndex, EXACT_AUTO_PRUNE_MIN } from '../lib/ann.js';
 import { AbortError, DimensionMismatchError, InvalidArgumentError } from '../lib/errors.js';
+import { seededRandom as rng } from '../lib/random.js';
 
-// Seeded generator (mulberry32).
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 // Small integers: every float score is exact, and equal scores are common (ties).
 function ints(n: number, d: number, range: number, seed: number): Float32Array {
   const r = rng(seed);

@@ -430,12 +430,12 @@ describe('the per-user result cache (--cache)', () => {
     try {
       const first = itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=5' }));
       expect(first).toEqual(model.recommend('u1', { k: 5 }).items);
-      expect(await metric(server, 'fastrec_cache_misses')).toBe(1);
+      expect(await metric(server, 'fastrec_cache_misses_total')).toBe(1);
       expect(itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=5' }))).toEqual(first);
-      expect(await metric(server, 'fastrec_cache_hits')).toBe(1);
+      expect(await metric(server, 'fastrec_cache_hits_total')).toBe(1);
       // Another variant of the request is its own entry.
       expect(itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=3' }))).toEqual(first.slice(0, 3));
-      expect(await metric(server, 'fastrec_cache_misses')).toBe(2);
+      expect(await metric(server, 'fastrec_cache_misses_total')).toBe(2);
 
       // Events of u1 (and only u1) drop u1's entries: the next answer folds them in.
       await server.inject({ url: '/v1/users/u2/recommendations?k=5' });
@@ -445,9 +445,9 @@ describe('the per-user result cache (--cache)', () => {
       const after = itemsOf(await server.inject({ url: '/v1/users/u1/recommendations?k=5' }));
       expect(after).toEqual(model.recommendForHistory(history, { k: 5 }).items);
       expect(after).not.toEqual(first);
-      const hits = await metric(server, 'fastrec_cache_hits');
+      const hits = await metric(server, 'fastrec_cache_hits_total');
       expect(itemsOf(await server.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(model.recommend('u2', { k: 5 }).items);
-      expect(await metric(server, 'fastrec_cache_hits')).toBe(hits + 1);
+      expect(await metric(server, 'fastrec_cache_hits_total')).toBe(hits + 1);
 
       // A numeric user id posted as a number drops the entry of the URL's string form too.
       expect(itemsOf(await server.inject({ url: '/v1/users/5/recommendations?k=4' }))).toEqual(model.recommend(5, { k: 4 }).items);

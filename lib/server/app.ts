@@ -169,8 +169,8 @@ function registerMetrics(app: FastifyInstance, ctx: Ctx): void {
   if (ctx.cache) {
     const cache = ctx.cache;
     m.gauge('fastrec_cache_users', 'Users with cached recommendations.', () => cache.size);
-    m.gauge('fastrec_cache_hits', 'Recommendation requests answered from the cache since start (counter semantics).', () => cache.hits);
-    m.gauge('fastrec_cache_misses', 'Recommendation requests scored live since start (counter semantics).', () => cache.misses);
+    m.counterFn('fastrec_cache_hits', 'Recommendation requests answered from the result cache.', () => cache.hits);
+    m.counterFn('fastrec_cache_misses', 'Recommendation requests scored because the result cache had no answer.', () => cache.misses);
   }
 }
 

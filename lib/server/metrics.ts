@@ -22,6 +22,7 @@ export class Metrics {
   private readonly routes = new Map<string, RouteSeries>();
   private readonly counters = new Map<string, { help: string; value: number }>();
   private readonly gauges = new Map<string, { help: string; value: () => number; labels?: Record<string, string> }>();
+  private readonly counterFns = new Map<string, { help: string; value: () => number }>();
 
   /** Count one finished request and its duration (on every request: no string building after a route's first). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -50,6 +51,11 @@ export class Metrics {
     return this.counters.get(name)?.value ?? 0;
   }
 
+  /** A counter kept elsewhere (name without the _total suffix), read when /metrics is scraped. */
+  counterFn(name: string, help: string, value: () => number): void {
+    this.counterFns.set(name, { help, value });
+  }
+
   /** A gauge read when /metrics is scraped. */
   gauge(name: string, help: string, value: () => number, labels?: Record<string, string>): void {
     this.gauges.set(name, { help, value, labels });
@@ -74,6 +80,9 @@ export class Metrics {
     }
     for (const [name, c] of this.counters) {
       out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);
+    }
+    for (const [name, c] of this.counterFns) {
+      out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value()}`);
     }
     for (const [name, g] of this.gauges) {
       const labels = g.labels ? `{${Object.entries(g.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';

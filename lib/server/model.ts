@@ -8,7 +8,7 @@ import { IdMap, type Id } from '../data/idmap.js';
 import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
-import { AnnScorer, HnswIndex, dropDenied } from '../ann.js';
+import { AnnScorer, HnswIndex, dropDenied, sortCandidates } from '../ann.js';
 import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../errors.js';
 import { normalizeRows } from '../models/factor.js';
 
@@ -76,18 +76,7 @@ export class SimilarIndex {
       for (let j = 0, o = i * d; j < d; j++) s += q[j]! * u[o + j]!;
       scores[c] = s;
     }
-    for (let a = 1; a < m; a++) {
-      const s = scores[a]!;
-      const i = cand[a]!;
-      let b = a - 1;
-      while (b >= 0 && (scores[b]! < s || (scores[b] === s && cand[b]! > i))) {
-        scores[b + 1] = scores[b]!;
-        cand[b + 1] = cand[b]!;
-        b--;
-      }
-      scores[b + 1] = s;
-      cand[b + 1] = i;
-    }
+    sortCandidates(cand, scores);
     return { indices: cand, scores };
   }
 }

@@ -27,6 +27,7 @@ using ann::kPanel;
 constexpr size_t V = kPanel / W;                              // vectors per panel row
 constexpr size_t MR = W == 1 ? 2 : (W >= 16 ? 12 : 6);        // queries per register tile
 constexpr size_t NP1 = W == 1 ? 1 : 2;                        // panels in flight for one query
+static_assert(NP1 <= 2, "scan_one's tail handles a single leftover panel");
 constexpr float kInf = __builtin_huge_valf();
 
 #if FASTREC_ISA_LANES == 1
