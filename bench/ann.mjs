@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { HnswIndex, ExactIndex, AlsModel, readInteractions, Dataset } from '../dist/index.js';
 import { native } from '../dist/native.js';
 import { loadavg } from 'node:os';
-import { benchDir, writeResult, rng } from './harness.mjs';
+import { benchDir, writeResult, rng, uniformVectors, gaussianMixture } from './harness.mjs';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,42 +47,6 @@ const hnswlib = libs.includes('hnswlib') ? peer('hnswlib-node') : null;
 const usearch = libs.includes('usearch') ? peer('usearch') : null;
 
 // ---- data ---------------------------------------------------------------------
-
-function uniform(n, d, seed) {
-  const r = rng(seed);
-  const out = new Float32Array(n * d);
-  for (let i = 0; i < out.length; i++) out[i] = r();
-  return out;
-}
-
-// Gaussian mixture with power-law cluster sizes: cluster c has weight ∝ 1 / (c + 1)^1.1.
-function mixture(n, d, clusters, seed) {
-  const r = rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  const centres = new Float32Array(clusters * d);
-  for (let i = 0; i < centres.length; i++) centres[i] = gauss();
-  const cdf = new Float64Array(clusters);
-  let total = 0;
-  for (let c = 0; c < clusters; c++) cdf[c] = total += 1 / Math.pow(c + 1, 1.1);
-  const pick = () => {
-    const x = r() * total;
-    let lo = 0, hi = clusters - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  return (count) => {
-    const out = new Float32Array(count * d);
-    for (let i = 0; i < count; i++) {
-      const c = pick();
-      for (let j = 0; j < d; j++) out[i * d + j] = centres[c * d + j] + 0.35 * gauss();
-    }
-    return out;
-  };
-}
 
 async function alsFactors(name) {
   const shared = join(benchDir, '..', '..', 'shared', 'datasets');
@@ -271,11 +235,11 @@ async function runDataset(name) {
   let data, queries, d = 64, metric = 'l2';
   let note = '';
   if (name === 'uniform') {
-    data = uniform(100_000, d, 1);
-    queries = uniform(nQueries, d, 2);
+    data = uniformVectors(100_000, d, 1);
+    queries = uniformVectors(nQueries, d, 2);
     note = '100,000 x 64 uniform [0,1)';
   } else if (name === 'clustered') {
-    const gen = mixture(clusteredN, d, 1000, 3);
+    const gen = gaussianMixture(d, 1000, 3);
     data = gen(clusteredN);
     queries = gen(nQueries);
     note = `${clusteredN.toLocaleString('en')} x 64 Gaussian mixture, 1000 clusters with power-law sizes (weight ∝ 1/rank^1.1), sd 0.35 around N(0,1) centres`;
@@ -404,8 +368,8 @@ function filteredHnswlib(index, queries, d, mine) {
 
 async function exactBench() {
   const d = 64;
-  const data = uniform(exactN, d, 5);
-  const queries = uniform(1000, d, 6);
+  const data = uniformVectors(exactN, d, 5);
+  const queries = uniformVectors(1000, d, 6);
   const exact = new ExactIndex(d, { metric: 'ip' });
   exact.add(Array.from({ length: exactN }, (_, i) => i), data);
   const t0 = performance.now(), c0 = cpuSeconds();

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { ExactIndex, simd } from '../dist/index.js';
 import { native } from '../dist/native.js';
-import { rng, writeResult } from './harness.mjs';
+import { gaussianMixture, uniformVectors, writeResult } from './harness.mjs';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,42 +23,6 @@ const datasets = arg('datasets', 'clustered-ip,clustered-l2,uniform-ip').split('
 const name = arg('name', 'exact-topk');
 const d = 64, k = 10;
 const load = () => os.loadavg().map((x) => +x.toFixed(2));
-
-// ---- data ----------------------------------------------------------------------
-
-function uniform(count, seed) {
-  const r = rng(seed);
-  const out = new Float32Array(count * d);
-  for (let i = 0; i < out.length; i++) out[i] = r();
-  return out;
-}
-
-// Gaussian mixture, 1000 clusters with power-law sizes (weight of cluster c ∝ 1/(c+1)^1.1),
-// N(0,1) centres, sd 0.35 around them (the recipe of bench/ann.mjs). Queries come from
-// the same mixture (same centres, other draws).
-function mixture(clusters, seed) {
-  const r = rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  const centres = new Float32Array(clusters * d);
-  for (let i = 0; i < centres.length; i++) centres[i] = gauss();
-  const cdf = new Float64Array(clusters);
-  let total = 0;
-  for (let c = 0; c < clusters; c++) cdf[c] = total += 1 / Math.pow(c + 1, 1.1);
-  return (count) => {
-    const out = new Float32Array(count * d);
-    for (let i = 0; i < count; i++) {
-      const x = r() * total;
-      let lo = 0, hi = clusters - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (cdf[mid] < x) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let j = 0; j < d; j++) out[i * d + j] = centres[lo * d + j] + 0.35 * gauss();
-    }
-    return out;
-  };
-}
 
 // ---- timing helpers --------------------------------------------------------------
 
@@ -119,13 +83,13 @@ async function runDataset(label, bound) {
   const t0 = performance.now();
   let data, queries, note;
   if (kind === 'clustered') {
-    const gen = mixture(1000, 3);
+    const gen = gaussianMixture(d, 1000, 3);
     data = gen(n);
     queries = gen(nq);
     note = `${n.toLocaleString('en')} x 64 Gaussian mixture (1000 clusters, power-law sizes, sd 0.35); queries from the same mixture`;
   } else {
-    data = uniform(n, 5);
-    queries = uniform(nq, 6);
+    data = uniformVectors(n, d, 5);
+    queries = uniformVectors(nq, d, 6);
     note = `${n.toLocaleString('en')} x 64 uniform [0, 1); uniform queries`;
   }
   console.log(`${label}: data in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -52,7 +52,45 @@ export function peakRssMiB() {
 }
 
 /** A seeded PRNG (mulberry32) returning floats in [0, 1): the library's own (lib/random.ts). */
-export { seededRandom as rng } from '../dist/random.js';
+import { seededRandom as rng } from '../dist/random.js';
+export { rng };
+
+/** count x d floats uniform in [0, 1): the worst case for graph indexes and pruning. */
+export function uniformVectors(count, d, seed) {
+  const r = rng(seed);
+  const out = new Float32Array(count * d);
+  for (let i = 0; i < out.length; i++) out[i] = r();
+  return out;
+}
+
+/**
+ * A Gaussian mixture with power-law cluster sizes (weight of cluster c ∝ 1/(c+1)^1.1), N(0,1)
+ * centres and sd 0.35 around them. Returns a sampler: each call draws `count` more rows from the
+ * same mixture (so data and queries share centres).
+ */
+export function gaussianMixture(d, clusters, seed) {
+  const r = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  const centres = new Float32Array(clusters * d);
+  for (let i = 0; i < centres.length; i++) centres[i] = gauss();
+  const cdf = new Float64Array(clusters);
+  let total = 0;
+  for (let c = 0; c < clusters; c++) cdf[c] = total += 1 / Math.pow(c + 1, 1.1);
+  return (count) => {
+    const out = new Float32Array(count * d);
+    for (let i = 0; i < count; i++) {
+      const x = r() * total;
+      let lo = 0, hi = clusters - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cdf[mid] < x) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let j = 0; j < d; j++) out[i * d + j] = centres[lo * d + j] + 0.35 * gauss();
+    }
+    return out;
+  };
+}
 
 /** Write bench/results/<name>.json with the machine, command, date and results. */
 export async function writeResult(name, results) {

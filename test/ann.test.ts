@@ -5,18 +5,9 @@ import { join } from 'node:path';
 import { HnswIndex, ExactIndex, AnnScorer } from '../lib/ann.js';
 import { AlsModel, PureSvdModel, Dataset, Interactions } from '../lib/index.js';
 import { AbortError, CorruptFileError, DimensionMismatchError, InvalidArgumentError, UnsupportedVersionError } from '../lib/errors.js';
+import { seededRandom as rng } from '../lib/random.js';
 
-// Seeded generator (mulberry32) and a Gaussian mixture: planted clusters.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A Gaussian mixture: planted clusters.
 function clustered(n: number, d: number, clusters: number, seed: number): Float32Array {
   const r = rng(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());

@@ -40,22 +40,6 @@ Array<int32_t> optional_ids(const Napi::Value& v, const char* name) {
   return typed<int32_t>(v, name);
 }
 
-// Results of one query as { labels: Int32Array, distances: Float32Array }.
-// Small results are copied into V8-owned arrays: cheaper than external
-// buffers with finalizers, which a search per millisecond would pile up.
-Napi::Object results(Napi::Env env, std::vector<uint32_t>& labels, std::vector<float>& distances, size_t n) {
-  auto l = Napi::Int32Array::New(env, n);
-  auto d = Napi::Float32Array::New(env, n);
-  if (n) {
-    std::memcpy(l.Data(), labels.data(), n * sizeof(int32_t));
-    std::memcpy(d.Data(), distances.data(), n * sizeof(float));
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("labels", l);
-  o.Set("distances", d);
-  return o;
-}
-
 Napi::Object batch_results(Napi::Env env, std::vector<uint32_t>&& labels, std::vector<float>&& distances) {
   std::vector<int32_t> l(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) l[i] = labels[i] == ann::kNoSlot ? -1 : int32_t(labels[i]);
@@ -192,7 +176,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     std::vector<float> distances(k);
     ann::SearchPath path;
     size_t n = h->search(q.data, k, ef, &filter, labels.data(), distances.data(), exact_fraction, &path);
-    Napi::Object o = results(info.Env(), labels, distances, n);
+    Napi::Object o = neighbors_to_js(info.Env(), labels, distances, n);
     o.Set("path", path == ann::SearchPath::Graph ? "graph" : path == ann::SearchPath::FilteredGraph ? "filtered-graph" : "exact");
     return o;
   });
@@ -250,7 +234,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     std::vector<uint32_t> labels(k);
     std::vector<float> distances(k);
     size_t n = h->search_exact(q.data, k, &filter, labels.data(), distances.data());
-    return results(info.Env(), labels, distances, n);
+    return neighbors_to_js(info.Env(), labels, distances, n);
   });
 
   // hnswSearchMany(handle, queries, k, ef, allow, deny, exactFraction, threads) -> Promise<{ labels, distances }>

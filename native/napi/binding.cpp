@@ -1,5 +1,6 @@
 #include "binding.hpp"
 
+#include <cstring>
 #include <new>
 
 namespace fastrec::napi {
@@ -162,6 +163,20 @@ CsrView csr_arg(const Napi::Value& v, const char* name) {
   m.indices = indices.data;
   m.data = data.data;
   return m;
+}
+
+Napi::Object neighbors_to_js(Napi::Env env, const std::vector<uint32_t>& labels, const std::vector<float>& distances,
+                             size_t n) {
+  auto l = Napi::Int32Array::New(env, n);
+  auto d = Napi::Float32Array::New(env, n);
+  if (n) {
+    std::memcpy(l.Data(), labels.data(), n * sizeof(int32_t));
+    std::memcpy(d.Data(), distances.data(), n * sizeof(float));
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("labels", l);
+  o.Set("distances", d);
+  return o;
 }
 
 Napi::Object csr_to_js(Napi::Env env, CsrMatrix&& m) {

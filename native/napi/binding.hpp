@@ -86,6 +86,12 @@ Napi::TypedArrayOf<T> to_js(Napi::Env env, std::vector<T>&& v) {
 CsrView csr_arg(const Napi::Value& v, const char* name);
 Napi::Object csr_to_js(Napi::Env env, CsrMatrix&& m);
 
+// The first n results of one nearest-neighbour query as { labels: Int32Array, distances: Float32Array }.
+// Copied into V8-owned arrays: cheaper than external buffers with finalizers, which a search per
+// millisecond would pile up.
+Napi::Object neighbors_to_js(Napi::Env env, const std::vector<uint32_t>& labels, const std::vector<float>& distances,
+                             size_t n);
+
 // A cancellation token watching an optional Int32Array(1) flag from JS
 // (lib/native.ts cancelFlag(signal)); null/undefined gives a token that is
 // never cancelled. Keep the flag's value alive in the worker's `keep` list.

@@ -141,15 +141,7 @@ std::shared_ptr<ann::ExactFilter> filter_arg(const FlatIndex& f, const Napi::Val
 
 Napi::Object neighbors(Napi::Env env, const std::vector<uint32_t>& labels, const std::vector<float>& distances, size_t n,
                        const ann::ExactStats& stats) {
-  auto l = Napi::Int32Array::New(env, n);
-  auto d = Napi::Float32Array::New(env, n);
-  if (n) {
-    std::memcpy(l.Data(), labels.data(), n * sizeof(int32_t));
-    std::memcpy(d.Data(), distances.data(), n * sizeof(float));
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("labels", l);
-  o.Set("distances", d);
+  Napi::Object o = neighbors_to_js(env, labels, distances, n);
   o.Set("scored", double(stats.scored));
   return o;
 }
