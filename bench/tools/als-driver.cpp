@@ -6,9 +6,9 @@
 // Each variant is a fit of two iterations; the second is timed.
 //   g++ -O2 -std=c++17 -Inative/core bench/tools/als-driver.cpp build/libfastrec_core.a -lpthread -o /tmp/als-driver
 //   VARIANTS="1:1,1:0" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
-// A variant is half[:stream[:steps]]: Config::half_gather (0 or 1), Config::stream_items
-// (0 or 1; ignored when built with -DALS_OLD against a library that predates it) and
-// Config::cg_steps (3). LOSS=1 also reports the final loss (and times it: use it apart).
+// A variant is half[:stream[:steps[:hot]]]: Config::half_gather (0 or 1), Config::stream_items
+// (0 or 1), Config::cg_steps (3) and Config::stream_max_items (0: automatic); stream and
+// hot are ignored when built with -DALS_OLD against a library that predates them. LOSS=1 also reports the final loss (and times it: use it apart).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -40,7 +40,7 @@ static double cpu_seconds() {
 }
 
 struct Variant {
-  unsigned half = 1, stream = 1, steps = 3;
+  unsigned half = 1, stream = 1, steps = 3, hot = 0;
   als::Config cfg;
   als::Model model;
   std::vector<double> cpu, total;
@@ -76,13 +76,14 @@ int main(int argc, char** argv) {
     size_t comma = spec.find(',', pos);
     if (comma == std::string::npos) comma = spec.size();
     Variant v;
-    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u", &v.half, &v.stream, &v.steps);
+    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u:%u", &v.half, &v.stream, &v.steps, &v.hot);
     pos = comma + 1;
     v.cfg.factors = k;
     v.cfg.half_gather = v.half != 0;
     v.cfg.cg_steps = v.steps;
 #ifndef ALS_OLD  // built against the library before Config::stream_items
     v.cfg.stream_items = v.stream != 0;
+    v.cfg.stream_max_items = v.hot;
 #endif
     v.cfg.solver = solver == "cg" ? als::Solver::CG : als::Solver::Cholesky;
     v.model = als::init_model(CsrView::of(ui), v.cfg, 1);
@@ -117,6 +118,6 @@ int main(int argc, char** argv) {
     snprintf(b, sizeof b, "%.3f/%.3f", x[0], x[x.size() / 2]);
     return std::string(b);
   };
-  printf("half:stream:steps  wall s min/median  CPU s min/median  loss\n");
-  for (auto& v : vs) printf("%u:%u:%u  %s  %s  %.9f\n", v.half, v.stream, v.steps, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
+  printf("half:stream:steps:hot  wall s min/median  CPU s min/median  loss\n");
+  for (auto& v : vs) printf("%u:%u:%u:%u  %s  %s  %.9f\n", v.half, v.stream, v.steps, v.hot, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
 }
