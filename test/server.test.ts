@@ -603,6 +603,15 @@ describe('several workers (serve --workers): events, reloads and metrics are the
     expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:events', events: [{ user: 'u', item: 'i', value: 1 }] });
     expect(got['2']!.filter((m) => m.type === 'fastrec:events')).toEqual([]);
     expect(router.modelPath).toBe('x');
+    // Worker 2 dies between its prepare and its commit: the others drop what they prepared, and a new reload may start.
+    const seen = got['1']!.length;
+    router.remove('2');
+    const afterExit = got['1']!.slice(seen);
+    expect(afterExit).toContainEqual(expect.objectContaining({ type: 'fastrec:query', ask: { op: 'abort', reload: 'r2' } }));
+    // ... and worker 1's commit, still waiting on worker 2, completes naming it.
+    expect(afterExit).toContainEqual({ type: 'fastrec:answers', id: 8, answers: [{ worker: '2', ok: false, error: 'the worker exited before answering' }] });
+    router.receive('1', { type: 'fastrec:ask', id: 9, ask: { op: 'prepare', reload: 'r3', path: 'z' } });
+    expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:answers', id: 9, answers: [] });
   });
 });
 

@@ -432,7 +432,7 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
           // first (prepare), then all swap (commit: one assignment each, nothing left to fail).
           const reload = `${peers.id}.${++reloads}.${Date.now()}`;
           const prep = await peers.ask({ op: 'prepare', reload, path });
-          if (prep.refused) throw new HttpError(409, 'CONFLICT', `${prep.refused}; retry when it finishes`);
+          if (prep.refused) throw new HttpError(409, 'CONFLICT', `reload refused, still serving the previous model: ${prep.refused}; retry later`);
           if (prep.answers.some((a) => !a.ok)) {
             await peers.ask({ op: 'abort', reload });
             throw new HttpError(502, 'RELOAD_FAILED', `reload failed, every worker still serves the previous model: ${describeFailures(prep.answers)}`);

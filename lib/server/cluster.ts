@@ -106,7 +106,12 @@ export class PeerRouter {
   /** A worker exited: it answers nothing more, and what it was running is over. */
   remove(id: string): void {
     this.workers.delete(id);
-    if (this.reload?.worker === id) this.reload = undefined;
+    if (this.reload?.worker === id) {
+      // Its reload will never be committed: the others drop what they prepared (their replies are ignored).
+      const abort: PeerAsk = { op: 'abort', reload: this.reload.id };
+      for (const w of this.workers.values()) w.send({ type: 'fastrec:query', id: this.nextId++, ask: abort });
+      this.reload = undefined;
+    }
     for (const [qid, p] of this.pending) {
       if (p.asker === id) {
         clearTimeout(p.timer);
