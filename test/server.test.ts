@@ -553,8 +553,11 @@ describe('several workers (serve --workers): events, reloads and metrics are the
       expect(itemsOf(await b.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
       expect(itemsOf(await a.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
       expect(series((await b.inject({ url: '/metrics' })).body, 'fastrec_reloads_total')).toBe(1);
-      // A file that the receiving worker cannot load: nothing is asked of the others.
-      expect((await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'corrupt.fastrec') } })).statusCode).toBe(422);
+      // A file that cannot be loaded: 422 (the receiving worker's own error), and every worker keeps its model.
+      const corrupt = await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'corrupt.fastrec') } });
+      expect(corrupt.statusCode).toBe(422);
+      expect(corrupt.json().message).toMatch(/still serving the previous model.*truncated/);
+      for (const w of [a, b]) expect((await w.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'b.fastrec'));
 
       // A worker that does not answer: the reload fails with 502 naming it, and every worker keeps the model it had.
       cl.silent('3');
