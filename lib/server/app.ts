@@ -428,7 +428,8 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
           const [mine, prep] = await Promise.allSettled([loadServedModel(path, ctx.ann), peers.ask({ op: 'prepare', reload, path })]);
           const answers = prep.status === 'fulfilled' ? prep.value : { answers: [], refused: String(prep.reason) };
           if (mine.status === 'rejected' || answers.refused || answers.answers.some((a) => !a.ok)) {
-            if (!answers.refused) await peers.ask({ op: 'abort', reload });
+            // Drop what the others prepared; no need to wait for them (a hung worker would hold the answer).
+            if (!answers.refused) void peers.ask({ op: 'abort', reload });
             if (mine.status === 'rejected') throw loadError(mine.reason);
             if (answers.refused) throw new HttpError(409, 'CONFLICT', `reload refused, still serving the previous model: ${answers.refused}; retry later`);
             throw new HttpError(502, 'RELOAD_FAILED', `reload failed, every worker still serves the previous model: ${describeFailures(answers.answers)}`);
