@@ -581,6 +581,18 @@ describe('several workers (serve --workers): events, reloads and metrics are the
       expect(ok.json()).toMatchObject({ workers: 2 });
       expect((await a.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'a.fastrec'));
       expect(cl.router.modelPath).toBe(join(dir, 'a.fastrec')); // what a replacement worker starts from
+
+      // A worker exits: what it had counted by the last scrape stays in the sums (counters never go down).
+      const route = 'fastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"}';
+      const total = series((await a.inject({ url: '/metrics' })).body, route)!;
+      expect(total).toBe(6 + 2); // u3 on each worker after the first reload
+      cl.router.remove('2');
+      await a.inject({ url: '/v1/users/u4/recommendations?k=5' });
+      const afterExit = (await a.inject({ url: '/metrics' })).body;
+      expect(series(afterExit, route)).toBe(total + 1);
+      expect(series(afterExit, 'fastrec_events_total')).toBe(1);
+      expect(series(afterExit, 'fastrec_workers')).toBe(1);
+      expect(series(afterExit, 'fastrec_model_items{worker="2"}')).toBeUndefined();
     } finally {
       await a.close();
       await b.close();

@@ -353,9 +353,9 @@ function loadError(err: unknown): HttpError {
 /** /metrics for `serve --workers N`: this worker's series and every other worker's, added up. */
 async function serviceMetrics(ctx: Ctx, peers: PeerClient): Promise<string> {
   const own = ctx.metrics.snapshot(peers.id);
-  const { answers } = await peers.ask({ op: 'metrics' });
+  const { answers, retired } = await peers.ask({ op: 'metrics', snapshot: own });
   const others = answers.filter((a) => a.ok).map((a) => a.value as MetricsSnapshot);
-  return renderMetrics([own, ...others], true, answers.length - others.length);
+  return renderMetrics([own, ...others], true, answers.length - others.length, retired);
 }
 
 function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, link: PeerLink | undefined): PeerClient | undefined {
