@@ -15,10 +15,11 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js';
 import type { Id } from '../data/idmap.js';
 import type { Recommendations, RecommendOptions } from '../recommender.js';
-import { Metrics } from './metrics.js';
+import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
 import { JSON_TYPE, LOOKED_UP, serverWithFastPath } from './fastpath.js';
+import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
 
 export interface ServerOptions {
@@ -44,19 +45,15 @@ export interface ServerOptions {
    * A user's entries are dropped when their events arrive; all are dropped on reload.
    */
   cacheUsers?: number;
-  /** The other processes of `serve --workers N`: events and reloads are passed on to them. */
+  /**
+   * This worker's channel to the other processes of `serve --workers N`:
+   * events are passed on to them, a reload answers once every worker swapped
+   * the model in, and /metrics adds up every worker's series.
+   */
   peers?: PeerLink;
 }
 
-/** Messages between the workers of one service (through the cluster primary). */
-export type PeerMessage =
-  | { type: 'fastrec:events'; events: { user: Id; item: Id; value: number }[] }
-  | { type: 'fastrec:reload'; path: string };
-
-export interface PeerLink {
-  send(message: PeerMessage): void;
-  onMessage(handler: (message: PeerMessage) => void): void;
-}
+export type { PeerLink, PeerMessage } from './cluster.js';
 
 /** Tokens shorter than this are refused: they are guessable. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -149,9 +146,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   registerReadRoutes(app, ctx);
   const peers = registerWriteRoutes(app, ctx, requireToken, options.peers);
-  options.peers?.onMessage((m) => peers.receive(m));
   app.get('/healthz', { schema: { response: { 200: S.health } } }, async () => health(ctx));
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(ctx.metrics.render()));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(peers ? await serviceMetrics(ctx, peers) : ctx.metrics.render()));
   return app;
 }
 
@@ -355,14 +351,55 @@ function applyEvents(ctx: Ctx, events: { user: Id; item: Id; value: number }[]):
   }
 }
 
-async function reload(ctx: Ctx, path: string): Promise<void> {
-  const next = await loadServedModel(path, ctx.ann);
-  // Requests keep using the old model until this single assignment.
+/** Swap in a loaded model: requests keep using the old one until this single assignment. */
+function swapIn(ctx: Ctx, next: ServedModel): void {
   ctx.served = next;
   ctx.cache?.clear();
 }
 
-function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, peers: PeerLink | undefined): { receive(m: PeerMessage): void } {
+/** A model that cannot be loaded, as the HTTP error the reload answers with. */
+function loadError(err: unknown): HttpError {
+  const code = (err as { code?: string }).code;
+  return new HttpError(code === 'IO_ERROR' ? 400 : 422, code ?? 'RELOAD_FAILED', `reload failed, still serving the previous model: ${(err as Error).message}`);
+}
+
+/** /metrics for `serve --workers N`: this worker's series and every other worker's, added up. */
+async function serviceMetrics(ctx: Ctx, peers: PeerClient): Promise<string> {
+  const own = ctx.metrics.snapshot(peers.id);
+  const { answers } = await peers.ask({ op: 'metrics' });
+  const others = answers.filter((a) => a.ok).map((a) => a.value as MetricsSnapshot);
+  return renderMetrics([own, ...others], true, answers.length - others.length);
+}
+
+function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, link: PeerLink | undefined): PeerClient | undefined {
+  // Models other workers' reloads loaded here (prepare), waiting for their commit.
+  const prepared = new Map<string, ServedModel>();
+  const peers = link
+    ? new PeerClient(link, {
+        events: (events) => applyEvents(ctx, events),
+        answer: async (ask: PeerAsk) => {
+          switch (ask.op) {
+            case 'metrics':
+              return ctx.metrics.snapshot(link.id);
+            case 'prepare':
+              prepared.set(ask.reload, await loadServedModel(ask.path, ctx.ann));
+              return null;
+            case 'commit': {
+              // A worker started after the prepare has nothing prepared: it loads the file now.
+              const next = prepared.get(ask.reload) ?? (await loadServedModel(ask.path, ctx.ann));
+              prepared.delete(ask.reload);
+              swapIn(ctx, next);
+              app.log.info({ path: ask.path }, 'model reloaded (requested through another worker)');
+              return null;
+            }
+            case 'abort':
+              prepared.delete(ask.reload);
+              return null;
+          }
+        },
+      })
+    : undefined;
+
   app.post<{ Body: { events: { user: Id; item: Id; value?: number; type?: string }[] } }>(
     '/v1/events',
     { onRequest: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
@@ -379,13 +416,14 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
         accepted.push({ user: lookupId(served.users, e.user) ?? e.user, item, value: e.value ?? 1 });
       }
       applyEvents(ctx, accepted);
-      if (accepted.length) peers?.send({ type: 'fastrec:events', events: accepted });
+      if (accepted.length) peers?.broadcast(accepted);
       ctx.metrics.inc('fastrec_events', 'Events accepted by POST /v1/events.', accepted.length);
       return reply.code(202).send({ accepted: accepted.length, ignored: req.body.events.length - accepted.length, unknownItems });
     },
   );
 
-  let reloading: Promise<unknown> | undefined;
+  let reloading = false;
+  let reloads = 0;
   app.post<{ Body: { path?: string } | undefined }>(
     '/v1/admin/reload',
     { onRequest: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
@@ -393,41 +431,45 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
       if (reloading) throw new HttpError(409, 'CONFLICT', 'a reload is already in progress; retry when it finishes');
       const path = req.body?.path ?? ctx.served.path;
       const started = performance.now();
+      reloading = true;
       try {
-        reloading = reload(ctx, path);
-        await reloading;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        throw new HttpError(code === 'IO_ERROR' ? 400 : 422, code ?? 'RELOAD_FAILED', `reload failed, still serving the previous model: ${(err as Error).message}`);
+        let next: ServedModel;
+        try {
+          next = await loadServedModel(path, ctx.ann);
+        } catch (err) {
+          throw loadError(err);
+        }
+        let workers = 1;
+        if (peers) {
+          // Two phases, so that either every worker swaps the model in or none does: all load it
+          // first (prepare), then all swap (commit: one assignment each, nothing left to fail).
+          const reload = `${peers.id}.${++reloads}.${Date.now()}`;
+          const prep = await peers.ask({ op: 'prepare', reload, path });
+          if (prep.refused) throw new HttpError(409, 'CONFLICT', `${prep.refused}; retry when it finishes`);
+          if (prep.answers.some((a) => !a.ok)) {
+            await peers.ask({ op: 'abort', reload });
+            throw new HttpError(502, 'RELOAD_FAILED', `reload failed, every worker still serves the previous model: ${describeFailures(prep.answers)}`);
+          }
+          swapIn(ctx, next);
+          const commit = await peers.ask({ op: 'commit', reload, path });
+          if (commit.answers.some((a) => !a.ok)) {
+            // Only a worker that died or hung gets here; a replacement starts from the new file.
+            throw new HttpError(502, 'RELOAD_INCOMPLETE', `the new model is served by this worker and ${commit.answers.filter((a) => a.ok).length} other(s), but not confirmed by ${describeFailures(commit.answers)}`);
+          }
+          workers += commit.answers.length;
+        } else {
+          swapIn(ctx, next);
+        }
+        // Counted once per reload of the service (by the worker that received it): sums over workers stay right.
+        ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
+        req.log.info({ path, kind: ctx.served.info.kind, workers, ms: Math.round(performance.now() - started) }, 'model reloaded');
+        return { ...health(ctx), workers };
       } finally {
-        reloading = undefined;
+        reloading = false;
       }
-      ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
-      peers?.send({ type: 'fastrec:reload', path });
-      req.log.info({ path, kind: ctx.served.info.kind, ms: Math.round(performance.now() - started) }, 'model reloaded');
-      return health(ctx);
     },
   );
-
-  // What another worker accepted: apply it here too (the file was checked there already).
-  let peerReload: Promise<void> = Promise.resolve();
-  return {
-    receive(m: PeerMessage): void {
-      if (m?.type === 'fastrec:events') {
-        applyEvents(ctx, m.events);
-      } else if (m?.type === 'fastrec:reload') {
-        peerReload = peerReload.then(() =>
-          reload(ctx, m.path).then(
-            () => {
-              ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
-              app.log.info({ path: m.path }, 'model reloaded (requested through another worker)');
-            },
-            (err: unknown) => app.log.error({ err, path: m.path }, 'reload requested through another worker failed; still serving the previous model'),
-          ),
-        );
-      }
-    },
-  };
+  return peers;
 }
 
 /** Start listening and close gracefully on SIGINT/SIGTERM (in-flight requests finish; idle connections close). */
