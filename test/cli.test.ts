@@ -367,6 +367,10 @@ describe('fastrec serve', () => {
     }
     expect(replacement?.path, out).toBe('knn2.fastrec');
     pids.push(replacement!.pid);
+    // The dead worker's counts (as of the last scrape) stay in the service's sums.
+    const m = await request(A, 'GET', '/metrics');
+    expect(m.text).toContain(`\nfastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"} ${recommendations}\n`);
+    expect(m.text).toContain('\nfastrec_reloads_total 1\n');
     A.destroy();
     B.destroy();
     proc.kill('SIGTERM');

@@ -483,7 +483,7 @@ describe('the per-user result cache (--cache)', () => {
  * goes to one PeerRouter (the primary's code), messages are delivered
  * asynchronously and JSON-serialized like Node's IPC.
  */
-function inProcessCluster(limits = { metrics: 300, prepare: 300, commit: 300, abort: 300 }) {
+function inProcessCluster(limits = { metrics: 500, prepare: 1000, commit: 1000, abort: 1000 }) {
   const router = new PeerRouter(limits);
   const handlers = new Map<string, (m: PeerMessage) => void>();
   const wire = (m: PeerMessage): PeerMessage => JSON.parse(JSON.stringify(m));
@@ -553,15 +553,18 @@ describe('several workers (serve --workers): events, reloads and metrics are the
       expect(itemsOf(await b.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
       expect(itemsOf(await a.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
       expect(series((await b.inject({ url: '/metrics' })).body, 'fastrec_reloads_total')).toBe(1);
-      // A file that the receiving worker cannot load: nothing is asked of the others.
-      expect((await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'corrupt.fastrec') } })).statusCode).toBe(422);
+      // A file that cannot be loaded: 422 (the receiving worker's own error), and every worker keeps its model.
+      const corrupt = await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'corrupt.fastrec') } });
+      expect(corrupt.statusCode).toBe(422);
+      expect(corrupt.json().message).toMatch(/still serving the previous model.*truncated/);
+      for (const w of [a, b]) expect((await w.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'b.fastrec'));
 
       // A worker that does not answer: the reload fails with 502 naming it, and every worker keeps the model it had.
       cl.silent('3');
       const hung = await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'a.fastrec') } });
       expect(hung.statusCode).toBe(502);
       expect(hung.json()).toMatchObject({ error: 'RELOAD_FAILED' });
-      expect(hung.json().message).toMatch(/every worker still serves the previous model: worker 3: no answer within 0.3 s/);
+      expect(hung.json().message).toMatch(/every worker still serves the previous model: worker 3: no answer within 1 s/);
       for (const w of [a, b]) expect((await w.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'b.fastrec'));
       // ... and its share is missing from a scrape, which says so.
       const partial = (await a.inject({ url: '/metrics' })).body;
@@ -578,6 +581,18 @@ describe('several workers (serve --workers): events, reloads and metrics are the
       expect(ok.json()).toMatchObject({ workers: 2 });
       expect((await a.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'a.fastrec'));
       expect(cl.router.modelPath).toBe(join(dir, 'a.fastrec')); // what a replacement worker starts from
+
+      // A worker exits: what it had counted by the last scrape stays in the sums (counters never go down).
+      const route = 'fastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"}';
+      const total = series((await a.inject({ url: '/metrics' })).body, route)!;
+      expect(total).toBe(6 + 2); // u3 on each worker after the first reload
+      cl.router.remove('2');
+      await a.inject({ url: '/v1/users/u4/recommendations?k=5' });
+      const afterExit = (await a.inject({ url: '/metrics' })).body;
+      expect(series(afterExit, route)).toBe(total + 1);
+      expect(series(afterExit, 'fastrec_events_total')).toBe(1);
+      expect(series(afterExit, 'fastrec_workers')).toBe(1);
+      expect(series(afterExit, 'fastrec_model_items{worker="2"}')).toBeUndefined();
     } finally {
       await a.close();
       await b.close();
@@ -603,6 +618,15 @@ describe('several workers (serve --workers): events, reloads and metrics are the
     expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:events', events: [{ user: 'u', item: 'i', value: 1 }] });
     expect(got['2']!.filter((m) => m.type === 'fastrec:events')).toEqual([]);
     expect(router.modelPath).toBe('x');
+    // Worker 2 dies between its prepare and its commit: the others drop what they prepared, and a new reload may start.
+    const seen = got['1']!.length;
+    router.remove('2');
+    const afterExit = got['1']!.slice(seen);
+    expect(afterExit).toContainEqual(expect.objectContaining({ type: 'fastrec:query', ask: { op: 'abort', reload: 'r2' } }));
+    // ... and worker 1's commit, still waiting on worker 2, completes naming it.
+    expect(afterExit).toContainEqual({ type: 'fastrec:answers', id: 8, answers: [{ worker: '2', ok: false, error: 'the worker exited before answering' }] });
+    router.receive('1', { type: 'fastrec:ask', id: 9, ask: { op: 'prepare', reload: 'r3', path: 'z' } });
+    expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:answers', id: 9, answers: [] });
   });
 });
 

@@ -366,9 +366,9 @@ function loadError(err: unknown): HttpError {
 /** /metrics for `serve --workers N`: this worker's series and every other worker's, added up. */
 async function serviceMetrics(ctx: Ctx, peers: PeerClient): Promise<string> {
   const own = ctx.metrics.snapshot(peers.id);
-  const { answers } = await peers.ask({ op: 'metrics' });
+  const { answers, retired } = await peers.ask({ op: 'metrics', snapshot: own });
   const others = answers.filter((a) => a.ok).map((a) => a.value as MetricsSnapshot);
-  return renderMetrics([own, ...others], true, answers.length - others.length);
+  return renderMetrics([own, ...others], true, answers.length - others.length, retired);
 }
 
 function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, link: PeerLink | undefined): PeerClient | undefined {
@@ -433,24 +433,21 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
       const started = performance.now();
       reloading = true;
       try {
-        let next: ServedModel;
-        try {
-          next = await loadServedModel(path, ctx.ann);
-        } catch (err) {
-          throw loadError(err);
-        }
         let workers = 1;
         if (peers) {
           // Two phases, so that either every worker swaps the model in or none does: all load it
-          // first (prepare), then all swap (commit: one assignment each, nothing left to fail).
+          // (prepare; the others while this one does), then all swap (commit: one assignment each).
           const reload = `${peers.id}.${++reloads}.${Date.now()}`;
-          const prep = await peers.ask({ op: 'prepare', reload, path });
-          if (prep.refused) throw new HttpError(409, 'CONFLICT', `${prep.refused}; retry when it finishes`);
-          if (prep.answers.some((a) => !a.ok)) {
-            await peers.ask({ op: 'abort', reload });
-            throw new HttpError(502, 'RELOAD_FAILED', `reload failed, every worker still serves the previous model: ${describeFailures(prep.answers)}`);
+          const [mine, prep] = await Promise.allSettled([loadServedModel(path, ctx.ann), peers.ask({ op: 'prepare', reload, path })]);
+          const answers = prep.status === 'fulfilled' ? prep.value : { answers: [], refused: String(prep.reason) };
+          if (mine.status === 'rejected' || answers.refused || answers.answers.some((a) => !a.ok)) {
+            // Drop what the others prepared; no need to wait for them (a hung worker would hold the answer).
+            if (!answers.refused) void peers.ask({ op: 'abort', reload });
+            if (mine.status === 'rejected') throw loadError(mine.reason);
+            if (answers.refused) throw new HttpError(409, 'CONFLICT', `reload refused, still serving the previous model: ${answers.refused}; retry later`);
+            throw new HttpError(502, 'RELOAD_FAILED', `reload failed, every worker still serves the previous model: ${describeFailures(answers.answers)}`);
           }
-          swapIn(ctx, next);
+          swapIn(ctx, mine.value);
           const commit = await peers.ask({ op: 'commit', reload, path });
           if (commit.answers.some((a) => !a.ok)) {
             // Only a worker that died or hung gets here; a replacement starts from the new file.
@@ -458,7 +455,11 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
           }
           workers += commit.answers.length;
         } else {
-          swapIn(ctx, next);
+          try {
+            swapIn(ctx, await loadServedModel(path, ctx.ann));
+          } catch (err) {
+            throw loadError(err);
+          }
         }
         // Counted once per reload of the service (by the worker that received it): sums over workers stay right.
         ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');

@@ -19,10 +19,12 @@
  * reloads sent to two workers cannot leave them serving different files.
  */
 import type { Id } from '../data/idmap.js';
+import { addCounts, type MetricsSnapshot } from './metrics.js';
 
 /** What a worker asks the others for. */
 export type PeerAsk =
-  | { op: 'metrics' }
+  /** snapshot: the asker's own series (the primary keeps each worker's latest, see PeerRouter.retired) */
+  | { op: 'metrics'; snapshot?: MetricsSnapshot }
   | { op: 'prepare'; reload: string; path: string }
   | { op: 'commit'; reload: string; path: string }
   | { op: 'abort'; reload: string };
@@ -51,8 +53,8 @@ export type PeerMessage =
   | { type: 'fastrec:query'; id: number; ask: PeerAsk }
   /** worker -> primary */
   | { type: 'fastrec:reply'; id: number; ok: boolean; value?: unknown; error?: string }
-  /** primary -> asking worker: one answer per other worker, or why the ask was refused */
-  | { type: 'fastrec:answers'; id: number; answers: PeerAnswer[]; refused?: string };
+  /** primary -> asking worker: one answer per other worker, or why the ask was refused; for metrics, the exited workers' counts */
+  | { type: 'fastrec:answers'; id: number; answers: PeerAnswer[]; refused?: string; retired?: MetricsSnapshot };
 
 /** A worker's end of its channel to the primary. */
 export interface PeerLink {
@@ -80,6 +82,7 @@ export interface WorkerPort {
 }
 
 interface PendingAsk {
+  op: PeerAsk['op'];
   asker: string;
   askerId: number;
   waiting: Set<string>;
@@ -96,6 +99,14 @@ export class PeerRouter {
   private reload: { id: string; worker: string } | undefined;
   /** The model file the last committed reload swapped in (a replacement worker starts from it). */
   modelPath: string | undefined;
+  /**
+   * Each live worker's series at the last scrape, and the sum of those of
+   * workers that exited: scrapes add the latter in, so the service's counters
+   * never go down when a worker is replaced (what it counted after the last
+   * scrape before it died is lost).
+   */
+  private readonly lastMetrics = new Map<string, MetricsSnapshot>();
+  private retired: MetricsSnapshot | undefined;
 
   constructor(private readonly limits: AskLimits = DEFAULT_ASK_LIMITS) {}
 
@@ -106,7 +117,15 @@ export class PeerRouter {
   /** A worker exited: it answers nothing more, and what it was running is over. */
   remove(id: string): void {
     this.workers.delete(id);
-    if (this.reload?.worker === id) this.reload = undefined;
+    const last = this.lastMetrics.get(id);
+    if (last) this.retired = addCounts(this.retired, last);
+    this.lastMetrics.delete(id);
+    if (this.reload?.worker === id) {
+      // Its reload will never be committed: the others drop what they prepared (their replies are ignored).
+      const abort: PeerAsk = { op: 'abort', reload: this.reload.id };
+      for (const w of this.workers.values()) w.send({ type: 'fastrec:query', id: this.nextId++, ask: abort });
+      this.reload = undefined;
+    }
     for (const [qid, p] of this.pending) {
       if (p.asker === id) {
         clearTimeout(p.timer);
@@ -136,10 +155,14 @@ export class PeerRouter {
     } else if (ask.op === 'commit' || ask.op === 'abort') {
       if (this.reload?.id === ask.reload) this.reload = undefined;
       if (ask.op === 'commit') this.modelPath = ask.path;
+    } else if (ask.op === 'metrics' && ask.snapshot) {
+      this.lastMetrics.set(from, ask.snapshot);
+      ask = { op: 'metrics' }; // the others need not see it
     }
     const qid = this.nextId++;
     const targets = [...this.workers.keys()].filter((id) => id !== from);
     const p: PendingAsk = {
+      op: ask.op,
       asker: from,
       askerId,
       waiting: new Set(targets),
@@ -157,6 +180,7 @@ export class PeerRouter {
   private answer(qid: number, a: PeerAnswer): void {
     const p = this.pending.get(qid);
     if (!p || !p.waiting.delete(a.worker)) return;
+    if (p.op === 'metrics' && a.ok && a.value) this.lastMetrics.set(a.worker, a.value as MetricsSnapshot);
     p.answers.push(a);
     if (p.waiting.size === 0) this.finish(qid);
   }
@@ -166,14 +190,21 @@ export class PeerRouter {
     clearTimeout(p.timer);
     this.pending.delete(qid);
     p.answers.sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true }));
-    this.workers.get(p.asker)?.send({ type: 'fastrec:answers', id: p.askerId, answers: p.answers });
+    const retired = p.op === 'metrics' && this.retired ? { retired: this.retired } : {};
+    this.workers.get(p.asker)?.send({ type: 'fastrec:answers', id: p.askerId, answers: p.answers, ...retired });
   }
+}
+
+export interface AskResult {
+  answers: PeerAnswer[];
+  refused?: string;
+  retired?: MetricsSnapshot;
 }
 
 /** The worker's side: broadcasts and asks out, answers to the primary's queries back. */
 export class PeerClient {
   private nextId = 1;
-  private readonly waiting = new Map<number, (r: { answers: PeerAnswer[]; refused?: string }) => void>();
+  private readonly waiting = new Map<number, (r: AskResult) => void>();
 
   constructor(
     readonly link: PeerLink,
@@ -185,7 +216,7 @@ export class PeerClient {
       } else if (m?.type === 'fastrec:answers') {
         const resolve = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        resolve?.({ answers: m.answers, ...(m.refused ? { refused: m.refused } : {}) });
+        resolve?.({ answers: m.answers, ...(m.refused ? { refused: m.refused } : {}), ...(m.retired ? { retired: m.retired } : {}) });
       } else if (m?.type === 'fastrec:query') {
         const id = m.id;
         Promise.resolve()
@@ -211,7 +242,7 @@ export class PeerClient {
    * failed (the primary bounds the wait; past that bound plus a margin, the
    * primary itself is taken as gone and the ask is refused).
    */
-  ask(ask: PeerAsk): Promise<{ answers: PeerAnswer[]; refused?: string }> {
+  ask(ask: PeerAsk): Promise<AskResult> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

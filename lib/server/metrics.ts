@@ -108,9 +108,12 @@ const labelText = (labels: Record<string, string>): string => Object.entries(lab
  * model, its cache), so with `perWorker` each gets a worker="<id>" label
  * instead of being summed, plus fastrec_workers (processes in the scrape) and
  * fastrec_workers_missing (processes that did not answer in time: their share
- * is absent from the sums).
+ * is absent from the sums). `retired`: the counts of processes that exited
+ * (added to the sums, so that counters never go down when a worker is replaced).
  */
-export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, missing = 0): string {
+export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, missing = 0, retired?: MetricsSnapshot): string {
+  const live = snapshots;
+  if (retired) snapshots = [...snapshots, { ...retired, gauges: [] }];
   const routes = new Map<string, { labels: string; byStatus: Map<number, number>; buckets: number[]; sum: number; count: number }>();
   const counters = new Map<string, { help: string; value: number }>();
   for (const s of snapshots) {
@@ -151,7 +154,7 @@ export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, 
   for (const [name, c] of counters) out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);
   // Gauges grouped by name (one HELP/TYPE each), one series per process when perWorker.
   const gauges = new Map<string, { help: string; lines: string[] }>();
-  const ordered = perWorker ? [...snapshots].sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true })) : snapshots;
+  const ordered = perWorker ? [...live].sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true })) : live;
   for (const s of ordered) {
     for (const g of s.gauges) {
       let m = gauges.get(g.name);
@@ -161,9 +164,39 @@ export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, 
     }
   }
   if (perWorker) {
-    gauges.set('fastrec_workers', { help: 'Worker processes whose series this scrape adds up.', lines: [`fastrec_workers ${snapshots.length}`] });
+    gauges.set('fastrec_workers', { help: 'Worker processes whose series this scrape adds up.', lines: [`fastrec_workers ${live.length}`] });
     gauges.set('fastrec_workers_missing', { help: 'Worker processes that did not answer this scrape in time (their counts are missing).', lines: [`fastrec_workers_missing ${missing}`] });
   }
   for (const [name, g] of gauges) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, ...g.lines);
   return out.join('\n') + '\n';
+}
+
+/** The counts (requests, histograms, counters; no gauges) of `a` and `b` added up. */
+export function addCounts(a: MetricsSnapshot | undefined, b: MetricsSnapshot): MetricsSnapshot {
+  const routes = new Map<string, RouteSnapshot>();
+  const counters = new Map<string, MetricsSnapshot['counters'][number]>();
+  for (const s of a ? [a, b] : [b]) {
+    for (const r of s.routes) {
+      const key = r.method + ' ' + r.route;
+      const m = routes.get(key);
+      if (!m) {
+        routes.set(key, { ...r, byStatus: r.byStatus.map(([k, v]) => [k, v]), buckets: r.buckets.slice() });
+        continue;
+      }
+      for (const [status, v] of r.byStatus) {
+        const e = m.byStatus.find(([k]) => k === status);
+        if (e) e[1] += v;
+        else m.byStatus.push([status, v]);
+      }
+      r.buckets.forEach((v, i) => (m.buckets[i] = (m.buckets[i] ?? 0) + v));
+      m.sum += r.sum;
+      m.count += r.count;
+    }
+    for (const c of s.counters) {
+      const m = counters.get(c.name);
+      if (m) m.value += c.value;
+      else counters.set(c.name, { ...c });
+    }
+  }
+  return { worker: 'retired', routes: [...routes.values()], counters: [...counters.values()], gauges: [] };
 }
