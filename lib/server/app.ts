@@ -18,6 +18,7 @@ import type { Recommendations, RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
+import { JSON_TYPE, LOOKED_UP, serverWithFastPath } from './fastpath.js';
 import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
 
@@ -57,13 +58,16 @@ export type { PeerLink, PeerMessage } from './cluster.js';
 /** Tokens shorter than this are refused: they are guessable. */
 export const MIN_TOKEN_LENGTH = 16;
 
+const USER_ROUTE = '/v1/users/:id/recommendations';
+
 interface Ctx {
   served: ServedModel;
   ann: AnnServeOptions | false;
   live: LiveHistories;
   metrics: Metrics;
   maxK: number;
-  cache: ResultCache<Record<string, unknown>> | undefined;
+  /** Response bytes by URL (serve --cache). */
+  cache: ResultCache<Buffer> | undefined;
 }
 
 class HttpError extends Error {
@@ -92,6 +96,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     maxK,
     cache: options.cacheUsers ? new ResultCache(options.cacheUsers) : undefined,
   };
+  let closing = false;
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
@@ -101,7 +106,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
+    // Cache hits skip Fastify altogether (fastpath.ts); request logs, when asked for, need Fastify's request.
+    ...(ctx.cache && !options.logRequests
+      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, closing: () => closing }) }
+      : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  });
+  app.addHook('preClose', (done) => {
+    closing = true; // the fast path leaves new requests to Fastify, which answers 503 while closing
+    done();
   });
   registerMetrics(app, ctx);
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
@@ -193,11 +206,6 @@ function options(f: Filters, ctx: Ctx, extraExclude: Id[] = []): RecommendOption
   return { k, filterSeen: f.filterSeen ?? true, ...(all ? { exclude: all } : {}), ...(f.include !== undefined ? { include: idList(f.include) } : {}) };
 }
 
-function queryOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? '' : url.slice(q + 1);
-}
-
 function body(rec: Recommendations, extra: Record<string, unknown>): Record<string, unknown> {
   const items = new Array(rec.items.length);
   for (let r = 0; r < rec.items.length; r++) items[r] = { item: rec.items[r], score: rec.scores[r] };
@@ -206,19 +214,21 @@ function body(rec: Recommendations, extra: Record<string, unknown>): Record<stri
 
 function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get<{ Params: { id: string }; Querystring: Filters }>(
-    '/v1/users/:id/recommendations',
+    USER_ROUTE,
     { schema: { params: S.idParams, querystring: S.recommendQuery(ctx.maxK), response: { 200: S.recommendations } } },
-    async (req) => {
+    async (req, reply) => {
       const served = ctx.served; // one model for the whole request, even if a reload swaps it meanwhile
       const raw = req.params.id;
       const known = lookupId(served.users, raw);
       const cache = ctx.cache;
-      // The raw query string names the variant: the answer depends only on it, the user and the model.
-      const variant = cache ? queryOf(req.url) : '';
-      const ukey = cache ? userKey(known ?? raw) : '';
       if (cache) {
-        const hit = cache.get(ukey, variant);
-        if (hit) return hit;
+        if ((req.raw as unknown as Record<symbol, boolean>)[LOOKED_UP]) {
+          cache.misses++; // the fast path missed; this request is valid and gets scored
+        } else {
+          // Not looked up by the fast path (inject(), or request logging on).
+          const hit = cache.get(req.url);
+          if (hit) return reply.type(JSON_TYPE).send(hit);
+        }
       }
       const live = ctx.live.get(known ?? raw);
       let rec: Recommendations;
@@ -236,9 +246,12 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
         rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
       }
       const out = body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
+      if (!cache) return out;
+      // Cached as the bytes sent: a hit is then written back with no serialization.
+      const bytes = Buffer.from(reply.serialize(out) as string);
       // Scoring is synchronous, so no reload or event came between the lookup and here.
-      if (cache && ctx.served === served) cache.set(ukey, variant, out);
-      return out;
+      if (ctx.served === served) cache.set(userKey(known ?? raw), req.url, bytes);
+      return reply.type(JSON_TYPE).send(bytes);
     },
   );
 
