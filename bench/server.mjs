@@ -4,7 +4,8 @@
 // configurations in ONE run (so they share the machine's state).
 //
 //   node bench/server.mjs [--items 100000] [--users 50000] [--factors 64] [--duration 5]
-//                         [--connections 1,16,64] [--configs "exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000"]
+//                         [--connections 1,16,64] [--configs "exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000;ann:workers=2:cache=10000"]
+//                         [--data taste|random] [--iterations N] [--clusters 200] [--cache-warmup 5]
 //                         [--model PATH] [--out server]
 //
 // A configuration is `exact` or `ann` followed by `:key=value` settings:
@@ -17,13 +18,15 @@
 // Users requested: with the cache off, a permutation of all users (every
 // request is a different user until all were asked: live scoring every time).
 // With the cache on, users are drawn from a Zipf(1) law over the users (a few
-// users come back often, most rarely), and the hit rate measured on the
-// server's /metrics is reported beside every cache-on figure.
+// users come back often, most rarely), the cache is warmed with the same
+// stream first (--cache-warmup seconds), and the hit rate measured on the
+// server's /metrics during each run is reported beside every cache-on figure.
 //
-// The model is ALS trained for 2 iterations on seeded synthetic data with a
-// power-law item popularity (its quality is irrelevant here; its shape is what
-// the service scores against). The server runs in its own process(es)
-// (like production); autocannon runs in this one. All share this machine's cores.
+// The model (--data): `taste` (default), ALS trained to convergence on
+// interactions with planted taste structure (genres, power-law popularity), or
+// `random`, the earlier worst case: 2 ALS iterations on unstructured data. The
+// server runs in its own process(es) (like production); autocannon runs in
+// this one, with every request prebuilt (see run()). All share this machine's cores.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -41,8 +44,10 @@ const nUsers = Number(args.users ?? 50_000);
 const factors = Number(args.factors ?? 64);
 const duration = Number(args.duration ?? 5);
 const connectionsList = String(args.connections ?? '1,16,64').split(',').map(Number);
+const cacheWarmup = Number(args['cache-warmup'] ?? 5);
+const loadAverageAtStart = loadavg().map((x) => +x.toFixed(2));
 // `--ann` alone (the older command line) means the HNSW configuration only.
-const configs = String(args.configs ?? (args.ann === 'true' ? 'ann' : 'exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000'))
+const configs = String(args.configs ?? (args.ann === 'true' ? 'ann' : 'exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000;ann:workers=2:cache=10000'))
   .split(';')
   .filter(Boolean)
   .map(parseConfig);
@@ -63,16 +68,21 @@ function parseConfig(text) {
 }
 
 // ---- the model ----
-const dir = mkdtempSync(join(tmpdir(), 'fastrec-bench-server-'));
-const modelPath = args.model ?? join(dir, 'model.fastrec');
-/** The same model with the serving indexes stored in the file. */
-const indexedPath = modelPath.replace(/\.fastrec$/, '') + '-indexed.fastrec';
-let indexBuildSeconds = null;
-if (!args.model || !existsSync(modelPath) || !existsSync(indexedPath)) {
+// `--data taste` (default): interactions with planted taste structure, as real
+// catalogues have: items belong to one of `clusters` genres, each user likes
+// 1-3 genres (genre popularity itself a power law), 80% of a user's events
+// fall in their genres (item by within-genre popularity: rank = size * r^3), 20%
+// on globally popular items; ALS trained to convergence (15 iterations).
+// `--data random` (the earlier worst case): 20 events per user on power-law
+// popular items with no taste structure, ALS 2 iterations (nearly random
+// factors: HNSW needs a wide beam for modest recall).
+const data = args.data === 'random' ? 'random' : 'taste';
+const alsIterations = Number(args.iterations ?? (data === 'random' ? 2 : 15));
+const clusters = Number(args.clusters ?? 200);
+function randomLog() {
   const rand = rng(7);
   const perUser = 20;
   const log = new fastrec.Interactions();
-  const t0 = performance.now();
   for (let u = 0; u < nUsers; u++) {
     for (let j = 0; j < perUser; j++) {
       // Zipf-like popularity: item = floor(n * r^3) puts most events on few items, yet touches the whole catalog.
@@ -80,11 +90,52 @@ if (!args.model || !existsSync(modelPath) || !existsSync(indexedPath)) {
     }
   }
   for (let i = 0; i < nItems; i++) log.add('u0', `i${i}`); // every item known
+  return log;
+}
+function tasteLog() {
+  const rand = rng(7);
+  const log = new fastrec.Interactions();
+  // Item i is in genre i % clusters; its rank inside the genre is floor(i / clusters) (lower = more popular).
+  const perGenre = Math.ceil(nItems / clusters);
+  const genreItem = (g, rank) => g + clusters * Math.min(rank, Math.floor((nItems - 1 - g) / clusters));
+  const fans = Array.from({ length: clusters }, () => []);
+  for (let u = 0; u < nUsers; u++) {
+    const liked = [];
+    const n = 1 + Math.floor(rand() * 3);
+    for (let j = 0; j < n; j++) liked.push(Math.floor(clusters * rand() ** 2)); // popular genres more often
+    for (const g of liked) fans[g].push(u);
+    const events = 10 + Math.floor(rand() * 21); // 10..30
+    for (let e = 0; e < events; e++) {
+      let item;
+      if (rand() < 0.8) {
+        const g = liked[Math.floor(rand() * liked.length)];
+        item = genreItem(g, Math.floor(perGenre * rand() ** 3));
+      } else {
+        item = Math.floor(nItems * rand() ** 4);
+      }
+      log.add(`u${u}`, `i${item}`, 1);
+    }
+  }
+  // Every item known: one event from a fan of its genre (or any user if the genre has none).
+  for (let i = 0; i < nItems; i++) {
+    const f = fans[i % clusters];
+    log.add(`u${f.length ? f[Math.floor(rand() * f.length)] : Math.floor(rand() * nUsers)}`, `i${i}`, 1);
+  }
+  return log;
+}
+const dir = mkdtempSync(join(tmpdir(), 'fastrec-bench-server-'));
+const modelPath = args.model ?? join(dir, 'model.fastrec');
+/** The same model with the serving indexes stored in the file. */
+const indexedPath = modelPath.replace(/\.fastrec$/, '') + '-indexed.fastrec';
+let indexBuildSeconds = null;
+if (!args.model || !existsSync(modelPath) || !existsSync(indexedPath)) {
+  const log = data === 'random' ? randomLog() : tasteLog();
+  const t0 = performance.now();
   const ds = await fastrec.Dataset.build(log);
-  const model = new fastrec.AlsModel({ factors, iterations: 2 });
+  const model = new fastrec.AlsModel({ factors, iterations: alsIterations });
   await model.fit(ds, { seed: 1 });
   await fastrec.saveModel(model, modelPath);
-  console.log(`model: ${ds.numUsers} users x ${ds.numItems} items, ${factors} factors (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(`model (${data} data): ${ds.numUsers} users x ${ds.numItems} items, ${ds.matrix.nnz ?? ''} events, ${factors} factors, ${alsIterations} ALS iterations (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   const t1 = performance.now();
   const indexes = await fastrec.buildServingIndexes(model);
   indexBuildSeconds = +((performance.now() - t1) / 1000).toFixed(1);
@@ -261,22 +312,65 @@ async function cacheCounters(base) {
   return { hits: get('fastrec_cache_hits'), misses: get('fastrec_cache_misses') };
 }
 
-function run(base, c, title, connections, makePath, opts = {}, pid = undefined) {
-  let n = 0;
+/** An HTTP/1.1 request as autocannon writes it (request line, Host, keep-alive, headers, body). */
+function requestBytes(host, { method = 'GET', path, headers = {}, body }) {
+  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n`;
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  return Buffer.from(head + '\r\n' + (body ?? ''));
+}
+
+/** Where the next run starts in the request streams (each run continues them rather than repeating them). */
+let streamStart = 0;
+
+/**
+ * One load run of autocannon with `connections` connections, each walking its
+ * own stretch of the request stream (makePath(n) for its n's), with every
+ * request built before the run. Why not autocannon's per-request
+ * `setupRequest` hook: it rebuilds the request each time, ~40 µs more CPU per
+ * request in the load generator (84 against 44-46 µs with static requests,
+ * against a bare node:http server that then answered 8,925 against 18,845
+ * req/s), so on two cores the load generator, not the server, was the
+ * bottleneck. Why per-connection lists: autocannon's connections share one
+ * request list and walk it in step (the same user asked 16 times at once:
+ * cache hits). So each connection is handed its own list of prebuilt requests
+ * on its first response (autocannon 8's client.requestIterator; checked).
+ */
+async function run(base, c, title, connections, makePath, opts = {}, pid = undefined, seconds = duration) {
+  // Enough requests that no connection wraps around within the run (at up to 25,000 req/s in all).
+  const perConnection = Math.max(1024, Math.ceil((seconds * 25_000) / connections));
+  const host = new URL(base).host;
+  const lists = Array.from({ length: connections }, (_, conn) =>
+    Array.from({ length: perConnection }, (_, j) => ({ requestBuffer: requestBytes(host, { ...opts, path: makePath(streamStart + conn * perConnection + j) }) })),
+  );
+  streamStart += connections * perConnection;
   const cpu0 = pid ? serverCpuSeconds(pid) : null;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      { url: base, connections, duration, requests: [{ ...opts, setupRequest: (req) => ({ ...req, path: makePath(n++) }) }] },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
-  }).then((res) => {
+  const res = await new Promise((resolve, reject) => {
+    const first = { ...opts, path: makePath(streamStart++) };
+    const instance = autocannon({ url: base, connections, duration: seconds, requests: [first] }, (err, r) => (err ? reject(err) : resolve(r)));
+    const handed = new Set();
+    instance.on('response', (client) => {
+      if (handed.has(client)) return;
+      const it = client.requestIterator;
+      if (!it || !Array.isArray(it.requests) || typeof it.currentRequestIndex !== 'number') {
+        instance.stop();
+        reject(new Error('this autocannon version has no client.requestIterator (bench written for autocannon 8)'));
+        return;
+      }
+      it.requests = lists[handed.size];
+      it.currentRequestIndex = -1; // the client's next request is the list's first
+      handed.add(client);
+    });
+  });
+  const total = res.requests.total;
+  {
     const row = {
       config: c.name,
       endpoint: title,
       connections,
-      seconds: duration,
+      seconds: res.duration,
       requestsPerSecond: Math.round(res.requests.average),
-      totalRequests: res.requests.total,
+      totalRequests: total,
       p50ms: res.latency.p50,
       p90ms: res.latency.p90,
       p99ms: res.latency.p99,
@@ -287,9 +381,9 @@ function run(base, c, title, connections, makePath, opts = {}, pid = undefined) 
       loadAverage1m: +loadavg()[0].toFixed(2),
     };
     const cpu1 = pid ? serverCpuSeconds(pid) : null;
-    if (cpu0 !== null && cpu1 !== null && res.requests.total > 0) row.serverCpuUsPerRequest = Math.round((1e6 * (cpu1 - cpu0)) / res.requests.total);
+    if (cpu0 !== null && cpu1 !== null && total > 0) row.serverCpuUsPerRequest = Math.round((1e6 * (cpu1 - cpu0)) / total);
     return row;
-  });
+  }
 }
 
 const results = [];
@@ -301,8 +395,14 @@ try {
     console.log(`[${c.name}] server ready in ${startSeconds.toFixed(2)} s`);
     try {
       const users = c.cache ? zipfUser : permutedUser;
-      // Warm-up (JIT, page cache), not recorded. With the cache on, it also fills the cache a little.
+      // Warm-up (JIT, page cache), not recorded. With the cache on, the same Zipf stream for
+      // `--cache-warmup` seconds (default 5) first, so that the runs see a cache in its steady
+      // state rather than filling from empty (each run's own hit rate is measured and reported).
       await new Promise((resolve) => autocannon({ url: `${base}${permutedUser(1)}`, connections: 4, duration: 2 }, resolve));
+      if (c.cache && cacheWarmup > 0) {
+        const w = await run(base, c, 'warm-up', 16, users, {}, undefined, cacheWarmup);
+        console.log(`[${c.name}] cache warm-up: ${w.totalRequests} requests in ${w.seconds} s`);
+      }
       for (const conns of connectionsList) {
         const before = c.cache ? await cacheCounters(base) : undefined;
         const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users, {}, proc.pid);
@@ -342,4 +442,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true }); // the models, unless --model named another place
 }
-await writeResult(args.out ?? 'server', { items: nItems, users: nUsers, factors, duration, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, inProcess, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
+await writeResult(args.out ?? 'server', { data, alsIterations, ...(data === 'taste' ? { clusters } : {}), items: nItems, users: nUsers, factors, duration, cacheWarmupSeconds: cacheWarmup, loadAverageAtStart, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, inProcess, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });

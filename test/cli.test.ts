@@ -265,10 +265,13 @@ describe('fastrec serve', () => {
     expect(short.stderr).toMatch(/at least 16 characters/);
   });
 
-  it('runs several workers on one port that share events, and stops them all on SIGTERM', async () => {
+  it('runs several workers on one port as one service (events, reload, /metrics), and stops them all on SIGTERM', async () => {
     const { spawn } = await import('node:child_process');
     const http = await import('node:http');
     const token = 'a-long-enough-token-123';
+    // The model to reload: the same data plus product p30, which only it knows.
+    fs.writeFileSync(join(dir, 'data2.csv'), fs.readFileSync(join(dir, 'data.csv'), 'utf8') + ['h1,p30,2,1600000999', 'h2,p30,1,1600000999', 'h2,p1,1,1600000999'].join('\n') + '\n');
+    expect((await fastrec('train', 'data2.csv', '--model', 'itemknn', '--out', 'knn2.fastrec')).code).toBe(0);
     const proc = spawn(process.execPath, [cli, 'serve', 'knn.fastrec', '--port', '0', '--token', token, '--workers', '2', '--cache', '100'], { cwd: dir });
     let out = '';
     proc.stdout.on('data', (d) => (out += d));
@@ -276,28 +279,100 @@ describe('fastrec serve', () => {
     for (let t = 0; t < 600 && !/all 2 workers listening/.test(out); t++) await new Promise((r) => setTimeout(r, 50));
     const address = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out)?.[1];
     expect(address, out).toBeTruthy();
-    // A new connection per request, so the primary hands them to both workers in turn.
-    const request = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> =>
+    // One kept-alive connection stays with the worker that accepted it: `via` picks the worker.
+    const request = (agent: import('node:http').Agent | false, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> =>
       new Promise((resolve, reject) => {
-        const req = http.request(`${address}${path}`, { method, agent: false, headers: body ? { 'content-type': 'application/json', authorization: `Bearer ${token}` } : {} }, (res) => {
+        const req = http.request(`${address}${path}`, { method, agent, headers: body ? { 'content-type': 'application/json', authorization: `Bearer ${token}` } : {} }, (res) => {
           let text = '';
           res.on('data', (d) => (text += d));
-          res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+          res.on('end', () => resolve({ status: res.statusCode!, text, json: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : undefined }));
         });
         req.on('error', reject);
+        // A connection handed to a worker as it is killed is never answered: give up on it.
+        req.setTimeout(5_000, () => req.destroy(new Error(`${method} ${path}: no answer within 5 s`)));
         req.end(body ? JSON.stringify(body) : undefined);
       });
-    const pids = new Set<number>();
-    for (let i = 0; i < 8; i++) pids.add((await request('GET', '/healthz')).json.pid);
-    expect(pids.size).toBe(2);
-    const before = (await request('GET', '/v1/users/h3/recommendations?k=3')).json.items.map((x: { item: string }) => x.item);
-    // Events for h3 of the other group's products: sent to one worker, they change every worker's answer.
-    const ev = await request('POST', '/v1/events', { events: ['p20', 'p21', 'p22', 'p23'].map((item) => ({ user: 'h3', item, value: 5 })) });
+    const via: import('node:http').Agent[] = [];
+    const pids: number[] = [];
+    for (let t = 0; t < 10 && via.length < 2; t++) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const pid = (await request(agent, 'GET', '/healthz')).json.pid as number;
+      if (pids.includes(pid)) agent.destroy();
+      else via.push(agent), pids.push(pid);
+    }
+    expect(pids).toHaveLength(2);
+    const [A, B] = via as [import('node:http').Agent, import('node:http').Agent];
+    for (const [agent, pid] of [[A, pids[0]], [B, pids[1]]] as const) expect((await request(agent, 'GET', '/healthz')).json.pid).toBe(pid);
+    let recommendations = 0; // requests answered 200 on the route, over both workers
+    const top3 = async (agent: import('node:http').Agent): Promise<string> => {
+      const r = await request(agent, 'GET', '/v1/users/h3/recommendations?k=3');
+      if (r.status === 200) recommendations++;
+      return JSON.stringify(r.json.items.map((x: { item: string }) => x.item));
+    };
+    const before = await top3(B);
+    expect(await top3(A)).toBe(before);
+    // Events for h3 of the other group's products, posted to A: B's answer changes too (and B's cached one is dropped).
+    const ev = await request(A, 'POST', '/v1/events', { events: ['p20', 'p21', 'p22', 'p23'].map((item) => ({ user: 'h3', item, value: 5 })) });
     expect(ev.status).toBe(202);
-    const answers = new Set<string>();
-    for (let i = 0; i < 8; i++) answers.add(JSON.stringify((await request('GET', '/v1/users/h3/recommendations?k=3')).json.items.map((x: { item: string }) => x.item)));
-    expect(answers.size).toBe(1);
-    expect([...answers][0]).not.toBe(JSON.stringify(before));
+    let after = await top3(B);
+    for (let t = 0; t < 50 && after === before; t++) after = (await new Promise((r) => setTimeout(r, 10)), await top3(B)); // the relay is asynchronous
+    expect(after).not.toBe(before);
+    expect(await top3(A)).toBe(after);
+    for (let i = 0; i < 3; i++) await top3(A);
+    // /metrics on either worker counts the requests of both (5 went to A, the rest to B).
+    for (const agent of [A, B]) {
+      const m = await request(agent, 'GET', '/metrics');
+      expect(m.text).toContain(`\nfastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"} ${recommendations}\n`);
+      expect(m.text).toContain('\nfastrec_events_total 4\n');
+      expect(m.text).toContain('\nfastrec_workers 2\n');
+    }
+
+    // Reload under load on both workers: no failed request, and from its answer on, every worker serves the new file.
+    expect((await request(B, 'GET', '/v1/items/p30/similar?k=2')).status).toBe(404);
+    let stop = false;
+    let answeredAt = Infinity;
+    const problems: string[] = [];
+    const client = async (agent: import('node:http').Agent | false): Promise<void> => {
+      while (!stop) {
+        const sent = performance.now();
+        const r = await request(agent, 'GET', '/healthz');
+        if (r.status !== 200) problems.push(`status ${r.status}`);
+        else if (sent > answeredAt && r.json.model.path !== 'knn2.fastrec') problems.push(`pid ${r.json.pid} served ${r.json.model.path} after the reload answered`);
+      }
+    };
+    const clients = [client(A), client(B), client(false), client(false)];
+    await new Promise((r) => setTimeout(r, 50));
+    const reload = await request(false, 'POST', '/v1/admin/reload', { path: 'knn2.fastrec' });
+    answeredAt = performance.now();
+    expect(reload.status, reload.text).toBe(200);
+    expect(reload.json).toMatchObject({ workers: 2, model: { path: 'knn2.fastrec' } });
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(clients);
+    expect(problems).toEqual([]);
+    for (const agent of [A, B]) expect((await request(agent, 'GET', '/v1/items/p30/similar?k=2')).status).toBe(200);
+    expect((await request(A, 'GET', '/metrics')).text).toContain('\nfastrec_reloads_total 1\n');
+
+    // A worker that dies is replaced by one serving the reloaded file, not the one on the command line.
+    process.kill(pids[1]!, 'SIGKILL');
+    let replacement: { pid: number; path: string } | undefined;
+    for (let t = 0; t < 200 && !replacement; t++) {
+      const h = await new Promise<Awaited<ReturnType<typeof request>> | undefined>((resolve) => {
+        const r = request(false, 'GET', '/healthz').catch(() => undefined);
+        setTimeout(() => resolve(undefined), 500).unref();
+        void r.then(resolve);
+      });
+      if (h?.status === 200 && !pids.includes(h.json.pid)) replacement = { pid: h.json.pid, path: h.json.model.path };
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(replacement?.path, out).toBe('knn2.fastrec');
+    pids.push(replacement!.pid);
+    // The dead worker's counts (as of the last scrape) stay in the service's sums.
+    const m = await request(A, 'GET', '/metrics');
+    expect(m.text).toContain(`\nfastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"} ${recommendations}\n`);
+    expect(m.text).toContain('\nfastrec_reloads_total 1\n');
+    A.destroy();
+    B.destroy();
     proc.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
     expect(code).toBe(0);

@@ -54,6 +54,24 @@ describe('CRC-32', () => {
   });
 });
 
+/** A copy of a model file with its section table changed by `edit` (lengths and checksums fixed up). */
+function rewriteTable(file: Uint8Array, edit: (table: any) => void): Uint8Array {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const at = Number(dv.getBigUint64(24, true));
+  const table = JSON.parse(new TextDecoder().decode(file.subarray(at, at + Number(dv.getBigUint64(32, true)))));
+  edit(table);
+  const bytes = new TextEncoder().encode(JSON.stringify(table));
+  const out = new Uint8Array(at + bytes.byteLength);
+  out.set(file.subarray(0, at));
+  out.set(bytes, at);
+  const h = new DataView(out.buffer);
+  h.setBigUint64(16, BigInt(out.byteLength), true);
+  h.setBigUint64(32, BigInt(bytes.byteLength), true);
+  h.setUint32(40, crc32(bytes), true);
+  h.setUint32(44, crc32(out.subarray(0, 44)), true);
+  return out;
+}
+
 describe('model file container', () => {
   it('round-trips every array type and id list exactly', () => {
     const path = join(dir, 'sample.fastrec');
@@ -72,7 +90,7 @@ describe('model file container', () => {
     const dtypes = Object.fromEntries(info.sections.map((x) => [x.name, x.dtype]));
     expect(dtypes).toMatchObject({ 'ids:users': 'ids-lines', 'ids:items': 'ids-f64', 'ids:mixed': 'json', 'ids:lines': 'json' });
     expect(info.metadata).toEqual({ note: 'hello' });
-    expect(info.formatVersion).toBe(FORMAT_VERSION);
+    expect(info.formatVersion).toBe(1);
     expect(info.fileBytes).toBe(fs.statSync(path).size);
     expect(inspectModelFile(path)).toEqual({ ...info, mapped: undefined });
     // Memory-mapped (the default where the addon has mmap) and plain reads agree.
@@ -102,6 +120,54 @@ describe('model file container', () => {
     bytes[at]! ^= 1;
     expect(() => decodeModelFile(bytes, 'flipped')).toThrow(/section index:ann.users fails its checksum/);
     expect(() => writeModelFile(path, sampleState(), {}, { bad: [1, 2] as unknown as Uint8Array })).toThrow(/indexes.bad/);
+  });
+
+  it('stamps the lowest format version that can read the file, and skips optional sections it does not know', () => {
+    const graph = Uint8Array.from({ length: 300 }, (_, i) => (i * 5) & 255);
+    const plainPath = join(dir, 'v1.fastrec');
+    const indexedPath = join(dir, 'v2.fastrec');
+    writeModelFile(plainPath, sampleState());
+    writeModelFile(indexedPath, sampleState(), {}, { 'ann.users': graph });
+    // Without indexes: version 1 (fastrec releases from before index sections read it); with them: 2.
+    const headerVersion = (p: string): number => new DataView(fs.readFileSync(p).buffer).getUint32(8, true);
+    expect(headerVersion(plainPath)).toBe(1);
+    expect(headerVersion(indexedPath)).toBe(2);
+    expect(FORMAT_VERSION).toBe(2);
+    expect(readModelFile(indexedPath).info.formatVersion).toBe(2);
+    expect(inspectModelFile(indexedPath).sections.find((x) => x.name === 'index:ann.users')).toMatchObject({ optional: true });
+    expect(inspectModelFile(plainPath).sections.every((x) => x.optional === undefined)).toBe(true);
+
+    const good = new Uint8Array(fs.readFileSync(indexedPath));
+    // A newer fastrec's optional section (unknown group and dtype): skipped, the model loads.
+    const future = rewriteTable(good, (t) => {
+      const s = t.sections.find((x: { name: string }) => x.name === 'index:ann.users');
+      s.name = 'cache:warm-users';
+      s.dtype = 'zstd';
+    });
+    const loaded = decodeModelFile(future, 'future');
+    expect(loaded.state.ids).toEqual(sampleState().ids);
+    expect(Array.from(loaded.state.arrays.f32!)).toEqual(Array.from(sampleState().arrays.f32!));
+    expect(loaded.indexes).toEqual({});
+    // The same section not marked optional is one this reader needs but cannot decode: damage.
+    const required = rewriteTable(future, (t) => {
+      delete t.sections.find((x: { name: string }) => x.name === 'cache:warm-users').optional;
+    });
+    expect(() => decodeModelFile(required, 'required')).toThrow(CorruptFileError);
+    expect(() => decodeModelFile(required, 'required')).toThrow(/section "cache:warm-users" has an (invalid place or type|unknown kind)/);
+    // An optional section still has its checksum checked and must lie inside the file.
+    const flipped = future.slice();
+    flipped[readModelFile(indexedPath).info.sections.find((x) => x.name === 'index:ann.users')!.offset + 7]! ^= 1;
+    expect(() => decodeModelFile(flipped, 'flipped')).toThrow(/section cache:warm-users fails its checksum/);
+    const outside = rewriteTable(future, (t) => {
+      t.sections.find((x: { name: string }) => x.name === 'cache:warm-users').byteLength = 1e9;
+    });
+    expect(() => decodeModelFile(outside, 'outside')).toThrow(CorruptFileError);
+    // Version-1 files that carry index sections (written before the bump) still load with them.
+    const v1 = good.slice();
+    const dv = new DataView(v1.buffer);
+    dv.setUint32(8, 1, true);
+    dv.setUint32(44, crc32(v1.subarray(0, 44)), true);
+    expect(Array.from(decodeModelFile(v1, 'v1').indexes['ann.users']!)).toEqual(Array.from(graph));
   });
 
   it('loads arrays as aligned zero-copy views of one buffer', () => {
@@ -245,7 +311,12 @@ describe('damaged files', () => {
     dv.setUint32(8, FORMAT_VERSION + 1, true);
     dv.setUint32(44, crc32(bad.subarray(0, 44)), true);
     expect(() => decodeModelFile(bad)).toThrow(UnsupportedVersionError);
-    expect(() => decodeModelFile(bad)).toThrow(/upgrade fastrec/i);
+    expect(() => decodeModelFile(bad)).toThrow(/format version 3; this fastrec reads versions 1 to 2\. Upgrade fastrec/);
+    // `fastrec info` reads only the header and table: the same typed error, not a corrupt-file one.
+    const p = join(dir, 'newer.fastrec');
+    fs.writeFileSync(p, bad);
+    expect(() => inspectModelFile(p)).toThrow(UnsupportedVersionError);
+    expect(() => readModelFile(p)).toThrow(UnsupportedVersionError);
   });
 
   it('refuses an unknown model kind with UnsupportedVersionError', () => {

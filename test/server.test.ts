@@ -4,6 +4,8 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../lib/server/app.js';
+import { PeerRouter, type PeerLink, type PeerMessage } from '../lib/server/cluster.js';
+import { Metrics, renderMetrics } from '../lib/server/metrics.js';
 import { registerModel, saveModel } from '../lib/models/registry.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { TinyModel } from './fixtures/tiny-model.js';
@@ -476,32 +478,195 @@ describe('the per-user result cache (--cache)', () => {
   });
 });
 
-describe('several workers (serve --workers) pass events and reloads to each other', () => {
-  it('applies events and reloads received from a peer', async () => {
-    // Two services joined the way the cluster primary joins workers: each one's messages reach the other.
-    type Msg = Parameters<NonNullable<Parameters<typeof buildServer>[0]['peers']>['send']>[0];
-    const handlers: ((m: Msg) => void)[] = [];
-    const link = (self: number) => ({
-      send: (m: Msg) => handlers[1 - self]?.(structuredClone(m)),
-      onMessage: (h: (m: Msg) => void) => {
-        handlers[self] = h;
-      },
-    });
-    const a = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, cacheUsers: 10, peers: link(0) });
-    const b = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, cacheUsers: 10, peers: link(1) });
+/**
+ * Workers joined the way `serve --workers N` joins them: each one's channel
+ * goes to one PeerRouter (the primary's code), messages are delivered
+ * asynchronously and JSON-serialized like Node's IPC.
+ */
+function inProcessCluster(limits = { metrics: 500, prepare: 1000, commit: 1000, abort: 1000 }) {
+  const router = new PeerRouter(limits);
+  const handlers = new Map<string, (m: PeerMessage) => void>();
+  const wire = (m: PeerMessage): PeerMessage => JSON.parse(JSON.stringify(m));
+  return {
+    router,
+    link(id: string): PeerLink {
+      router.add({ id, send: (m) => setImmediate(() => handlers.get(id)?.(wire(m))) });
+      return { id, send: (m) => setImmediate(() => router.receive(id, wire(m))), onMessage: (h) => void handlers.set(id, h) };
+    },
+    /** A worker that receives queries but never answers (hung), or exits on its first one. */
+    silent(id: string, onQuery: () => void = () => {}): void {
+      router.add({ id, send: (m) => m.type === 'fastrec:query' && setImmediate(onQuery) }, router.modelPath);
+    },
+  };
+}
+
+/** The value of one series in Prometheus text (undefined when absent). */
+function series(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+describe('several workers (serve --workers): events, reloads and metrics are the whole service', () => {
+  it('passes events on, reloads every worker before answering, and adds up every worker on /metrics', async () => {
+    const cl = inProcessCluster();
+    const a = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, cacheUsers: 10, peers: cl.link('1') });
+    const b = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, cacheUsers: 10, peers: cl.link('2') });
     try {
+      // Events posted to a reach b's fold-in state (and b's cached answer for the user is dropped).
       expect(itemsOf(await b.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(model.recommend('u2', { k: 5 }).items);
-      await a.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events: [{ user: 'u2', item: 'i11', value: 4 }] } });
+      const ev = await a.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events: [{ user: 'u2', item: 'i11', value: 4 }] } });
+      expect(ev.statusCode).toBe(202);
+      await new Promise((r) => setImmediate(r)); // the relay is asynchronous, like IPC
+      await new Promise((r) => setImmediate(r));
       const want = model.recommendForHistory([{ item: 'i11', value: 4 }], { k: 5 }).items;
       expect(itemsOf(await b.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(want);
       expect(itemsOf(await a.inject({ url: '/v1/users/u2/recommendations?k=5' }))).toEqual(want);
-      expect((await a.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'b.fastrec') } })).statusCode).toBe(200);
-      for (let t = 0; t < 100 && (await b.inject({ url: '/healthz' })).json().model.path !== join(dir, 'b.fastrec'); t++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 3; i++) await a.inject({ url: '/v1/users/u3/recommendations?k=5' });
+      expect((await b.inject({ url: '/v1/users/nobody/recommendations' })).statusCode).toBe(404);
+
+      // /metrics on either worker: 6 recommendation requests answered 200 (2 on b, 4 on a), one 404 on b.
+      for (const w of [a, b]) {
+        const text = (await w.inject({ url: '/metrics' })).body;
+        const route = 'method="GET",route="/v1/users/:id/recommendations"';
+        expect(series(text, `fastrec_http_requests_total{${route},status="200"}`)).toBe(6);
+        expect(series(text, `fastrec_http_requests_total{${route},status="404"}`)).toBe(1);
+        expect(series(text, `fastrec_http_request_duration_seconds_count{${route}}`)).toBe(7);
+        expect(series(text, `fastrec_http_request_duration_seconds_bucket{${route},le="+Inf"}`)).toBe(7);
+        expect(series(text, 'fastrec_events_total')).toBe(1); // counted where it was posted, not where it was passed on
+        // Cache: b missed u2, u2 after the event (dropped) and nobody; a missed u2 and u3, then hit u3 twice.
+        expect(series(text, 'fastrec_cache_hits_total')).toBe(2);
+        expect(series(text, 'fastrec_cache_misses_total')).toBe(5);
+        expect(series(text, 'fastrec_workers')).toBe(2);
+        expect(series(text, 'fastrec_workers_missing')).toBe(0);
+        // Gauges describe one process each: labelled, not summed.
+        expect(series(text, 'fastrec_model_items{worker="1"}')).toBe(40);
+        expect(series(text, 'fastrec_model_items{worker="2"}')).toBe(40);
+        expect(series(text, 'fastrec_live_users{worker="2"}')).toBe(1);
+        expect(text.match(/^# TYPE fastrec_model_items gauge$/gm)).toHaveLength(1);
+      }
+
+      // A reload sent to a answers once b serves the new model too: no waiting after the answer.
+      const r = await a.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'b.fastrec') } });
+      expect(r.statusCode, r.body).toBe(200);
+      expect(r.json()).toMatchObject({ workers: 2, model: { path: join(dir, 'b.fastrec') } });
+      expect((await b.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'b.fastrec'));
       expect(itemsOf(await b.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
+      expect(itemsOf(await a.inject({ url: '/v1/users/u3/recommendations?k=5' }))).toEqual(other.recommend('u3', { k: 5 }).items);
+      expect(series((await b.inject({ url: '/metrics' })).body, 'fastrec_reloads_total')).toBe(1);
+      // A file that cannot be loaded: 422 (the receiving worker's own error), and every worker keeps its model.
+      const corrupt = await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'corrupt.fastrec') } });
+      expect(corrupt.statusCode).toBe(422);
+      expect(corrupt.json().message).toMatch(/still serving the previous model.*truncated/);
+      for (const w of [a, b]) expect((await w.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'b.fastrec'));
+
+      // A worker that does not answer: the reload fails with 502 naming it, and every worker keeps the model it had.
+      cl.silent('3');
+      const hung = await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'a.fastrec') } });
+      expect(hung.statusCode).toBe(502);
+      expect(hung.json()).toMatchObject({ error: 'RELOAD_FAILED' });
+      expect(hung.json().message).toMatch(/every worker still serves the previous model: worker 3: no answer within 1 s/);
+      for (const w of [a, b]) expect((await w.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'b.fastrec'));
+      // ... and its share is missing from a scrape, which says so.
+      const partial = (await a.inject({ url: '/metrics' })).body;
+      expect(series(partial, 'fastrec_workers')).toBe(2);
+      expect(series(partial, 'fastrec_workers_missing')).toBe(1);
+      cl.router.remove('3');
+      // A worker that exits while the others load the file: named too.
+      cl.silent('4', () => cl.router.remove('4'));
+      const died = await a.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'a.fastrec') } });
+      expect(died.statusCode).toBe(502);
+      expect(died.json().message).toMatch(/worker 4: the worker exited before answering/);
+      // Without it, the reload goes through everywhere.
+      const ok = await b.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth, payload: { path: join(dir, 'a.fastrec') } });
+      expect(ok.json()).toMatchObject({ workers: 2 });
+      expect((await a.inject({ url: '/healthz' })).json().model.path).toBe(join(dir, 'a.fastrec'));
+      expect(cl.router.modelPath).toBe(join(dir, 'a.fastrec')); // what a replacement worker starts from
+
+      // A worker exits: what it had counted by the last scrape stays in the sums (counters never go down).
+      const route = 'fastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"}';
+      const total = series((await a.inject({ url: '/metrics' })).body, route)!;
+      expect(total).toBe(6 + 2); // u3 on each worker after the first reload
+      cl.router.remove('2');
+      await a.inject({ url: '/v1/users/u4/recommendations?k=5' });
+      const afterExit = (await a.inject({ url: '/metrics' })).body;
+      expect(series(afterExit, route)).toBe(total + 1);
+      expect(series(afterExit, 'fastrec_events_total')).toBe(1);
+      expect(series(afterExit, 'fastrec_workers')).toBe(1);
+      expect(series(afterExit, 'fastrec_model_items{worker="2"}')).toBeUndefined();
     } finally {
       await a.close();
       await b.close();
     }
+  });
+
+  it('runs one reload at a time over the whole service', async () => {
+    const router = new PeerRouter();
+    const got: Record<string, PeerMessage[]> = { '1': [], '2': [] };
+    for (const id of ['1', '2']) router.add({ id, send: (m) => void got[id]!.push(m) });
+    router.receive('1', { type: 'fastrec:ask', id: 7, ask: { op: 'prepare', reload: 'r1', path: 'x' } });
+    expect(got['2']).toEqual([{ type: 'fastrec:query', id: 1, ask: { op: 'prepare', reload: 'r1', path: 'x' } }]);
+    // Worker 2 starts its own reload while worker 1's is between prepare and commit: refused at once.
+    router.receive('2', { type: 'fastrec:ask', id: 3, ask: { op: 'prepare', reload: 'r2', path: 'y' } });
+    expect(got['2']![1]).toEqual({ type: 'fastrec:answers', id: 3, answers: [], refused: 'another reload is in progress' });
+    router.receive('2', { type: 'fastrec:reply', id: 1, ok: true, value: null });
+    expect(got['1']).toEqual([{ type: 'fastrec:answers', id: 7, answers: [{ worker: '2', ok: true, value: null }] }]);
+    router.receive('1', { type: 'fastrec:ask', id: 8, ask: { op: 'commit', reload: 'r1', path: 'x' } });
+    // Once committed, the next reload may start; events go to every other worker.
+    router.receive('2', { type: 'fastrec:ask', id: 4, ask: { op: 'prepare', reload: 'r2', path: 'y' } });
+    expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:query', id: 3, ask: { op: 'prepare', reload: 'r2', path: 'y' } });
+    router.receive('2', { type: 'fastrec:events', events: [{ user: 'u', item: 'i', value: 1 }] });
+    expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:events', events: [{ user: 'u', item: 'i', value: 1 }] });
+    expect(got['2']!.filter((m) => m.type === 'fastrec:events')).toEqual([]);
+    expect(router.modelPath).toBe('x');
+    // Worker 2 dies between its prepare and its commit: the others drop what they prepared, and a new reload may start.
+    const seen = got['1']!.length;
+    router.remove('2');
+    const afterExit = got['1']!.slice(seen);
+    expect(afterExit).toContainEqual(expect.objectContaining({ type: 'fastrec:query', ask: { op: 'abort', reload: 'r2' } }));
+    // ... and worker 1's commit, still waiting on worker 2, completes naming it.
+    expect(afterExit).toContainEqual({ type: 'fastrec:answers', id: 8, answers: [{ worker: '2', ok: false, error: 'the worker exited before answering' }] });
+    router.receive('1', { type: 'fastrec:ask', id: 9, ask: { op: 'prepare', reload: 'r3', path: 'z' } });
+    expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:answers', id: 9, answers: [] });
+    // A worker that started from 'x' becomes ready after 'z' was committed: it is told to catch up; one started from 'z' is not.
+    router.receive('1', { type: 'fastrec:ask', id: 10, ask: { op: 'commit', reload: 'r3', path: 'z' } });
+    const late: PeerMessage[] = [];
+    router.add({ id: '5', send: (m) => void late.push(m) }, 'x');
+    expect(late).toEqual([expect.objectContaining({ type: 'fastrec:query', ask: { op: 'commit', reload: 'catch-up', path: 'z' } })]);
+    const current: PeerMessage[] = [];
+    router.add({ id: '6', send: (m) => void current.push(m) }, 'z');
+    expect(current).toEqual([]);
+  });
+});
+
+describe('metrics of several processes', () => {
+  it('adds up counters and histogram buckets and labels gauges by worker', () => {
+    const m1 = new Metrics();
+    const m2 = new Metrics();
+    m1.observeRequest('GET', '/r', 200, 0.0003); // bucket le=0.0005
+    m1.observeRequest('GET', '/r', 500, 0.003); // le=0.005
+    m2.observeRequest('GET', '/r', 200, 0.0004); // le=0.0005
+    m2.observeRequest('GET', '/r', 200, 5); // above every bound
+    m2.observeRequest('POST', '/s', 202, 0.00005); // le=0.0001
+    m1.inc('fastrec_events', 'Events.', 3);
+    m2.inc('fastrec_events', 'Events.', 4);
+    m1.gauge('fastrec_live_users', 'Live users.', () => 7);
+    m2.gauge('fastrec_live_users', 'Live users.', () => NaN);
+    const text = renderMetrics([JSON.parse(JSON.stringify(m2.snapshot('2'))), m1.snapshot('1')], true);
+    const r = 'method="GET",route="/r"';
+    expect(series(text, `fastrec_http_requests_total{${r},status="200"}`)).toBe(2 + 0 + 1);
+    expect(series(text, `fastrec_http_requests_total{${r},status="500"}`)).toBe(1);
+    const buckets = text.split('\n').filter((l) => l.startsWith(`fastrec_http_request_duration_seconds_bucket{${r},`)).map((l) => Number(l.split(' ')[1]));
+    // Cumulative over le = 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, ..., 2.5, +Inf.
+    expect(buckets).toEqual([0, 0, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4]);
+    expect(series(text, `fastrec_http_request_duration_seconds_sum{${r}}`)).toBeCloseTo(0.0003 + 0.003 + 0.0004 + 5, 12);
+    expect(series(text, `fastrec_http_request_duration_seconds_count{method="POST",route="/s"}`)).toBe(1);
+    expect(series(text, 'fastrec_events_total')).toBe(7);
+    // Sorted by worker; a NaN gauge survives the JSON trip as NaN.
+    expect(text).toContain('fastrec_live_users{worker="1"} 7\nfastrec_live_users{worker="2"} NaN\n');
+    expect(series(text, 'fastrec_workers')).toBe(2);
+    // One process alone renders exactly as before: no worker label, no worker count.
+    expect(m1.render()).toContain('\nfastrec_live_users 7\n');
+    expect(m1.render()).not.toContain('fastrec_workers');
   });
 });
 

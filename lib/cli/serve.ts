@@ -3,7 +3,8 @@
  * --workers N, in N processes (node:cluster) sharing one port.
  */
 import cluster from 'node:cluster';
-import { buildServer, serve, MIN_TOKEN_LENGTH, type PeerLink, type PeerMessage } from '../server/app.js';
+import { buildServer, serve, MIN_TOKEN_LENGTH } from '../server/app.js';
+import { PeerRouter, type PeerLink, type PeerMessage } from '../server/cluster.js';
 import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
@@ -19,7 +20,9 @@ model file (fastrec train --ann) are used in place; otherwise they are built at 
 --cache USERS keeps the answers of up to USERS users' recent requests; a user's entries are
 dropped when their events arrive and all are dropped on reload (hits and misses on /metrics).
 --workers N runs N processes on the same port (the model file is memory-mapped: they share its
-pages); events and reloads sent to one worker are passed on to the others. /metrics is per worker.
+pages). Events sent to one worker reach every worker; a reload answers once every worker serves
+the new model (or none does, and the answer names the worker that failed); /metrics adds up the
+counts of every worker (gauges get a worker label).
 Logs are JSON lines (pino): start-up, reloads, errors; --log-requests adds one line per request.
 Stop with Ctrl-C or SIGTERM: in-flight requests finish first.`;
 
@@ -69,7 +72,9 @@ export async function runServe(args: string[]): Promise<number> {
   const peers = cluster.isWorker ? workerLink() : undefined;
   let app;
   try {
-    app = await buildServer({ modelPath: positionals[0]!, token, maxK, bodyLimit, logger: { level }, ann, cacheUsers, logRequests: values['log-requests'] === true, ...(peers ? { peers } : {}) });
+    // A worker started after a reload serves the reloaded file (the primary passes it on).
+    const modelPath = (cluster.isWorker && process.env.FASTREC_WORKER_MODEL) || positionals[0]!;
+    app = await buildServer({ modelPath, token, maxK, bodyLimit, logger: { level }, ann, cacheUsers, logRequests: values['log-requests'] === true, ...(peers ? { peers } : {}) });
   } catch (err) {
     // Let a worker exit with the error's code once it is printed (its IPC channel would keep it alive).
     if (cluster.isWorker) setImmediate(() => process.exit());
@@ -86,9 +91,10 @@ export async function runServe(args: string[]): Promise<number> {
   return 0;
 }
 
-/** A worker talks to its peers through the primary, which passes each message to every other worker. */
+/** A worker talks to its peers through the primary (lib/server/cluster.ts). */
 function workerLink(): PeerLink {
   return {
+    id: String(cluster.worker!.id),
     send: (m) => process.send?.(m),
     onMessage: (handler) => process.on('message', (m: PeerMessage) => handler(m)),
   };
@@ -105,20 +111,22 @@ function log(level: number, msg: string, extra: Record<string, unknown> = {}): v
 
 /**
  * The cluster primary: forks the workers (each re-runs this command and
- * listens on the shared port), relays events and reloads between them,
+ * listens on the shared port), routes events, reloads and metric scrapes
+ * between them (PeerRouter),
  * replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
  */
 async function runPrimary(n: number, level: string): Promise<number> {
   logThreshold = LEVELS[level] ?? 30;
   let stopping = false;
   let started = 0;
+  const router = new PeerRouter();
   const fork = (): void => {
-    const w = cluster.fork();
-    w.on('message', (m: PeerMessage) => {
-      if (m?.type !== 'fastrec:events' && m?.type !== 'fastrec:reload') return;
-      for (const other of Object.values(cluster.workers ?? {})) if (other && other !== w && other.isConnected()) other.send(m);
-    });
+    const startedWith = router.modelPath;
+    const w = cluster.fork(startedWith ? { FASTREC_WORKER_MODEL: startedWith } : {});
+    const id = String(w.id);
+    w.on('message', (m: PeerMessage) => router.receive(id, m));
     w.once('listening', () => {
+      router.add({ id, send: (m: PeerMessage) => void (w.isConnected() && w.send(m)) }, startedWith);
       started++;
       if (started === n) log(30, `all ${n} workers listening`);
     });
@@ -126,6 +134,7 @@ async function runPrimary(n: number, level: string): Promise<number> {
   let failCode: number | undefined;
   return new Promise<number>((resolve) => {
     cluster.on('exit', (w, code, signal) => {
+      router.remove(String(w.id));
       if (stopping) {
         if (Object.keys(cluster.workers ?? {}).length === 0) resolve(failCode ?? 0);
         return;

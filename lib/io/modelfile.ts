@@ -7,8 +7,10 @@
  *   offset  size  field
  *   0       8     magic 0x89 'F' 'R' 'E' 'C' '\r' '\n' 0x1A (PNG-style: catches
  *                 text-mode transfers and truncation to a few bytes)
- *   8       4     format version (FORMAT_VERSION)
- *   12      4     flags (0)
+ *   8       4     format version (see "Versions" below)
+ *   12      4     flags: written 0, ignored by readers (readers before version 2
+ *                 never looked at them, so an incompatible change raises the
+ *                 version instead, which every reader checks)
  *   16      8     total file length in bytes (catches truncation)
  *   24      8     offset of the section table
  *   32      8     byte length of the section table
@@ -29,6 +31,21 @@
  * checks) are opaque byte sections named 'index:<name>' (dtype u8): the service
  * uses them in place from the mapped file instead of rebuilding them.
  *
+ * Versions, and what a reader does with what it does not know:
+ *   1  'array:' and 'ids:' sections.
+ *   2  adds 'index:<name>' sections and the section flag "optional": true.
+ * A reader refuses a file whose version is above the newest it knows with
+ * UnsupportedVersionError ("upgrade fastrec"), never a corrupt-file error. A
+ * writer stamps the LOWEST version whose readers can use the file: a model
+ * saved without indexes is version 1, still readable by fastrec releases that
+ * predate indexes (those raise CorruptFileError on a section they do not know,
+ * hence the bump for files that carry indexes). From version 2 on, a section
+ * marked optional (something a reader can do without: a prebuilt index can be
+ * rebuilt from the factors) whose group or dtype the reader does not know is
+ * skipped, so new kinds of optional sections need no version bump; a section
+ * not marked optional that the reader does not know is damage (CorruptFileError),
+ * because any new required kind of section comes with a new version.
+ *
  * Loading maps the file into memory (native mmap, native/napi/mmap_binding.cpp)
  * or, where that is unavailable, reads it into one buffer, and returns
  * typed-array VIEWS into it: no per-array copy.
@@ -46,8 +63,10 @@ import type { ModelState, StateArray } from '../recommender.js';
 import { crc32 } from './crc32.js';
 
 export const MAGIC = Uint8Array.from([0x89, 0x46, 0x52, 0x45, 0x43, 0x0d, 0x0a, 0x1a]);
-/** The format version this code writes and the newest it reads. */
-export const FORMAT_VERSION = 1;
+/** The newest format version this code reads (and writes, for files that need it: see "Versions"). */
+export const FORMAT_VERSION = 2;
+/** The version of files without index sections (readable by every fastrec). */
+const BASE_VERSION = 1;
 const HEADER_BYTES = 64;
 const ALIGN = 64;
 
@@ -62,6 +81,8 @@ export interface SectionInfo {
   /** Number of elements. */
   length: number;
   crc32: number;
+  /** A reader that does not know this section's group or dtype skips it (version 2 and later). */
+  optional?: boolean;
 }
 
 /** What the section table holds besides the sections. */
@@ -139,8 +160,8 @@ function planSections(state: ModelState, indexes: Record<string, Uint8Array>): {
   const sections: SectionInfo[] = [];
   const payloads: Uint8Array[] = [];
   let offset = HEADER_BYTES;
-  const push = (name: string, dtype: SectionDtype, bytes: Uint8Array, length: number): void => {
-    sections.push({ name, dtype, offset, byteLength: bytes.byteLength, length, crc32: crc32(bytes) });
+  const push = (name: string, dtype: SectionDtype, bytes: Uint8Array, length: number, optional = false): void => {
+    sections.push({ name, dtype, offset, byteLength: bytes.byteLength, length, crc32: crc32(bytes), ...(optional ? { optional } : {}) });
     payloads.push(bytes);
     offset = align(offset + bytes.byteLength);
   };
@@ -154,7 +175,8 @@ function planSections(state: ModelState, indexes: Record<string, Uint8Array>): {
   }
   for (const [name, bytes] of Object.entries(indexes)) {
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`Expected a Uint8Array for indexes.${name} but received ${bytes === null ? 'null' : typeof bytes}`);
-    push(`index:${name}`, 'u8', bytes, bytes.byteLength);
+    // Optional: the model works without it (the service builds the index at start-up instead).
+    push(`index:${name}`, 'u8', bytes, bytes.byteLength, true);
   }
   return { sections, payloads, end: offset };
 }
@@ -185,7 +207,8 @@ export function writeModelFile(path: string, state: ModelState, metadata: Record
   const header = new Uint8Array(HEADER_BYTES);
   const dv = new DataView(header.buffer);
   header.set(MAGIC, 0);
-  dv.setUint32(8, FORMAT_VERSION, true);
+  // Index sections exist from version 2 on; without them the file stays readable by version-1 readers.
+  dv.setUint32(8, Object.keys(indexes).length > 0 ? 2 : BASE_VERSION, true);
   dv.setUint32(12, 0, true);
   dv.setBigUint64(16, BigInt(fileBytes), true);
   dv.setBigUint64(24, BigInt(tableOffset), true);
@@ -266,7 +289,9 @@ function parseTable(path: string, bytes: Uint8Array, crc: number, formatVersion:
       typeof s?.name === 'string' &&
       Number.isSafeInteger(s.offset) && Number.isSafeInteger(s.byteLength) && Number.isSafeInteger(s.length) &&
       s.offset >= HEADER_BYTES && s.offset % ALIGN === 0 && s.byteLength >= 0 && s.offset + s.byteLength <= fileBytes &&
-      (s.dtype in DTYPES ? s.byteLength === s.length * DTYPES[s.dtype as keyof typeof DTYPES].bytes : s.dtype === 'json' || s.dtype === 'ids-lines' || (s.dtype === 'ids-f64' && s.byteLength === s.length * 8));
+      (s.dtype in DTYPES
+        ? s.byteLength === s.length * DTYPES[s.dtype as keyof typeof DTYPES].bytes
+        : s.dtype === 'json' || s.dtype === 'ids-lines' || (s.dtype === 'ids-f64' && s.byteLength === s.length * 8) || (s.optional === true && typeof s.dtype === 'string'));
     if (!ok) throw corrupt(path, `section ${JSON.stringify(s?.name)} has an invalid place or type`);
   }
   return {
@@ -373,6 +398,9 @@ export function decodeModelFile(bytes: Uint8Array, path = '<buffer>', options: R
       state.arrays[name] = new d.ctor(bytes.buffer, bytes.byteOffset + s.offset, s.length);
     } else if (group === 'index' && s.dtype === 'u8') {
       indexes[name] = raw;
+    } else if (s.optional === true) {
+      // A kind of optional section from a newer fastrec: the model loads without it.
+      continue;
     } else if (group === 'ids' && s.dtype === 'ids-f64') {
       state.ids[name] = Array.from(new Float64Array(bytes.buffer, bytes.byteOffset + s.offset, s.length));
     } else if (group === 'ids' && s.dtype === 'ids-lines') {

@@ -15,9 +15,11 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js';
 import type { Id } from '../data/idmap.js';
 import type { Recommendations, RecommendOptions } from '../recommender.js';
-import { Metrics } from './metrics.js';
+import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
+import { JSON_TYPE, LOOKED_UP, serverWithFastPath } from './fastpath.js';
+import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
 
 export interface ServerOptions {
@@ -43,22 +45,20 @@ export interface ServerOptions {
    * A user's entries are dropped when their events arrive; all are dropped on reload.
    */
   cacheUsers?: number;
-  /** The other processes of `serve --workers N`: events and reloads are passed on to them. */
+  /**
+   * This worker's channel to the other processes of `serve --workers N`:
+   * events are passed on to them, a reload answers once every worker swapped
+   * the model in, and /metrics adds up every worker's series.
+   */
   peers?: PeerLink;
 }
 
-/** Messages between the workers of one service (through the cluster primary). */
-export type PeerMessage =
-  | { type: 'fastrec:events'; events: { user: Id; item: Id; value: number }[] }
-  | { type: 'fastrec:reload'; path: string };
-
-export interface PeerLink {
-  send(message: PeerMessage): void;
-  onMessage(handler: (message: PeerMessage) => void): void;
-}
+export type { PeerLink, PeerMessage } from './cluster.js';
 
 /** Tokens shorter than this are refused: they are guessable. */
 export const MIN_TOKEN_LENGTH = 16;
+
+const USER_ROUTE = '/v1/users/:id/recommendations';
 
 interface Ctx {
   served: ServedModel;
@@ -66,7 +66,8 @@ interface Ctx {
   live: LiveHistories;
   metrics: Metrics;
   maxK: number;
-  cache: ResultCache<Record<string, unknown>> | undefined;
+  /** Response bytes by URL (serve --cache). */
+  cache: ResultCache<Buffer> | undefined;
 }
 
 class HttpError extends Error {
@@ -95,6 +96,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     maxK,
     cache: options.cacheUsers ? new ResultCache(options.cacheUsers) : undefined,
   };
+  let closing = false;
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
@@ -104,7 +106,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
+    // Cache hits skip Fastify altogether (fastpath.ts); request logs, when asked for, need Fastify's request.
+    ...(ctx.cache && !options.logRequests
+      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, closing: () => closing }) }
+      : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  });
+  app.addHook('preClose', (done) => {
+    closing = true; // the fast path leaves new requests to Fastify, which answers 503 while closing
+    done();
   });
   registerMetrics(app, ctx);
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
@@ -136,9 +146,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   registerReadRoutes(app, ctx);
   const peers = registerWriteRoutes(app, ctx, requireToken, options.peers);
-  options.peers?.onMessage((m) => peers.receive(m));
   app.get('/healthz', { schema: { response: { 200: S.health } } }, async () => health(ctx));
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(ctx.metrics.render()));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(peers ? await serviceMetrics(ctx, peers) : ctx.metrics.render()));
   return app;
 }
 
@@ -197,11 +206,6 @@ function options(f: Filters, ctx: Ctx, extraExclude: Id[] = []): RecommendOption
   return { k, filterSeen: f.filterSeen ?? true, ...(all ? { exclude: all } : {}), ...(f.include !== undefined ? { include: idList(f.include) } : {}) };
 }
 
-function queryOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? '' : url.slice(q + 1);
-}
-
 function body(rec: Recommendations, extra: Record<string, unknown>): Record<string, unknown> {
   const items = new Array(rec.items.length);
   for (let r = 0; r < rec.items.length; r++) items[r] = { item: rec.items[r], score: rec.scores[r] };
@@ -210,19 +214,21 @@ function body(rec: Recommendations, extra: Record<string, unknown>): Record<stri
 
 function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get<{ Params: { id: string }; Querystring: Filters }>(
-    '/v1/users/:id/recommendations',
+    USER_ROUTE,
     { schema: { params: S.idParams, querystring: S.recommendQuery(ctx.maxK), response: { 200: S.recommendations } } },
-    async (req) => {
+    async (req, reply) => {
       const served = ctx.served; // one model for the whole request, even if a reload swaps it meanwhile
       const raw = req.params.id;
       const known = lookupId(served.users, raw);
       const cache = ctx.cache;
-      // The raw query string names the variant: the answer depends only on it, the user and the model.
-      const variant = cache ? queryOf(req.url) : '';
-      const ukey = cache ? userKey(known ?? raw) : '';
       if (cache) {
-        const hit = cache.get(ukey, variant);
-        if (hit) return hit;
+        if ((req.raw as unknown as Record<symbol, boolean>)[LOOKED_UP]) {
+          cache.misses++; // the fast path missed; this request is valid and gets scored
+        } else {
+          // Not looked up by the fast path (inject(), or request logging on).
+          const hit = cache.get(req.url);
+          if (hit) return reply.type(JSON_TYPE).send(hit);
+        }
       }
       const live = ctx.live.get(known ?? raw);
       let rec: Recommendations;
@@ -240,9 +246,12 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
         rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
       }
       const out = body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
+      if (!cache) return out;
+      // Cached as the bytes sent: a hit is then written back with no serialization.
+      const bytes = Buffer.from(reply.serialize(out) as string);
       // Scoring is synchronous, so no reload or event came between the lookup and here.
-      if (cache && ctx.served === served) cache.set(ukey, variant, out);
-      return out;
+      if (ctx.served === served) cache.set(userKey(known ?? raw), req.url, bytes);
+      return reply.type(JSON_TYPE).send(bytes);
     },
   );
 
@@ -342,14 +351,55 @@ function applyEvents(ctx: Ctx, events: { user: Id; item: Id; value: number }[]):
   }
 }
 
-async function reload(ctx: Ctx, path: string): Promise<void> {
-  const next = await loadServedModel(path, ctx.ann);
-  // Requests keep using the old model until this single assignment.
+/** Swap in a loaded model: requests keep using the old one until this single assignment. */
+function swapIn(ctx: Ctx, next: ServedModel): void {
   ctx.served = next;
   ctx.cache?.clear();
 }
 
-function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, peers: PeerLink | undefined): { receive(m: PeerMessage): void } {
+/** A model that cannot be loaded, as the HTTP error the reload answers with. */
+function loadError(err: unknown): HttpError {
+  const code = (err as { code?: string }).code;
+  return new HttpError(code === 'IO_ERROR' ? 400 : 422, code ?? 'RELOAD_FAILED', `reload failed, still serving the previous model: ${(err as Error).message}`);
+}
+
+/** /metrics for `serve --workers N`: this worker's series and every other worker's, added up. */
+async function serviceMetrics(ctx: Ctx, peers: PeerClient): Promise<string> {
+  const own = ctx.metrics.snapshot(peers.id);
+  const { answers, retired } = await peers.ask({ op: 'metrics', snapshot: own });
+  const others = answers.filter((a) => a.ok).map((a) => a.value as MetricsSnapshot);
+  return renderMetrics([own, ...others], true, answers.length - others.length, retired);
+}
+
+function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req: FastifyRequest) => Promise<void>, link: PeerLink | undefined): PeerClient | undefined {
+  // Models other workers' reloads loaded here (prepare), waiting for their commit.
+  const prepared = new Map<string, ServedModel>();
+  const peers = link
+    ? new PeerClient(link, {
+        events: (events) => applyEvents(ctx, events),
+        answer: async (ask: PeerAsk) => {
+          switch (ask.op) {
+            case 'metrics':
+              return ctx.metrics.snapshot(link.id);
+            case 'prepare':
+              prepared.set(ask.reload, await loadServedModel(ask.path, ctx.ann));
+              return null;
+            case 'commit': {
+              // A worker started after the prepare has nothing prepared: it loads the file now.
+              const next = prepared.get(ask.reload) ?? (await loadServedModel(ask.path, ctx.ann));
+              prepared.delete(ask.reload);
+              swapIn(ctx, next);
+              app.log.info({ path: ask.path }, 'model reloaded (requested through another worker)');
+              return null;
+            }
+            case 'abort':
+              prepared.delete(ask.reload);
+              return null;
+          }
+        },
+      })
+    : undefined;
+
   app.post<{ Body: { events: { user: Id; item: Id; value?: number; type?: string }[] } }>(
     '/v1/events',
     { onRequest: requireToken, schema: { body: S.eventsBody, response: { 202: S.eventsResult } } },
@@ -366,13 +416,14 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
         accepted.push({ user: lookupId(served.users, e.user) ?? e.user, item, value: e.value ?? 1 });
       }
       applyEvents(ctx, accepted);
-      if (accepted.length) peers?.send({ type: 'fastrec:events', events: accepted });
+      if (accepted.length) peers?.broadcast(accepted);
       ctx.metrics.inc('fastrec_events', 'Events accepted by POST /v1/events.', accepted.length);
       return reply.code(202).send({ accepted: accepted.length, ignored: req.body.events.length - accepted.length, unknownItems });
     },
   );
 
-  let reloading: Promise<unknown> | undefined;
+  let reloading = false;
+  let reloads = 0;
   app.post<{ Body: { path?: string } | undefined }>(
     '/v1/admin/reload',
     { onRequest: requireToken, schema: { body: S.reloadBody, response: { 200: S.health } } },
@@ -380,41 +431,46 @@ function registerWriteRoutes(app: FastifyInstance, ctx: Ctx, requireToken: (req:
       if (reloading) throw new HttpError(409, 'CONFLICT', 'a reload is already in progress; retry when it finishes');
       const path = req.body?.path ?? ctx.served.path;
       const started = performance.now();
+      reloading = true;
       try {
-        reloading = reload(ctx, path);
-        await reloading;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        throw new HttpError(code === 'IO_ERROR' ? 400 : 422, code ?? 'RELOAD_FAILED', `reload failed, still serving the previous model: ${(err as Error).message}`);
+        let workers = 1;
+        if (peers) {
+          // Two phases, so that either every worker swaps the model in or none does: all load it
+          // (prepare; the others while this one does), then all swap (commit: one assignment each).
+          const reload = `${peers.id}.${++reloads}.${Date.now()}`;
+          const [mine, prep] = await Promise.allSettled([loadServedModel(path, ctx.ann), peers.ask({ op: 'prepare', reload, path })]);
+          const answers = prep.status === 'fulfilled' ? prep.value : { answers: [], refused: String(prep.reason) };
+          if (mine.status === 'rejected' || answers.refused || answers.answers.some((a) => !a.ok)) {
+            // Drop what the others prepared; no need to wait for them (a hung worker would hold the answer).
+            if (!answers.refused) void peers.ask({ op: 'abort', reload });
+            if (mine.status === 'rejected') throw loadError(mine.reason);
+            if (answers.refused) throw new HttpError(409, 'CONFLICT', `reload refused, still serving the previous model: ${answers.refused}; retry later`);
+            throw new HttpError(502, 'RELOAD_FAILED', `reload failed, every worker still serves the previous model: ${describeFailures(answers.answers)}`);
+          }
+          swapIn(ctx, mine.value);
+          const commit = await peers.ask({ op: 'commit', reload, path });
+          if (commit.answers.some((a) => !a.ok)) {
+            // Only a worker that died or hung gets here; a replacement starts from the new file.
+            throw new HttpError(502, 'RELOAD_INCOMPLETE', `the new model is served by this worker and ${commit.answers.filter((a) => a.ok).length} other(s), but not confirmed by ${describeFailures(commit.answers)}`);
+          }
+          workers += commit.answers.length;
+        } else {
+          try {
+            swapIn(ctx, await loadServedModel(path, ctx.ann));
+          } catch (err) {
+            throw loadError(err);
+          }
+        }
+        // Counted once per reload of the service (by the worker that received it): sums over workers stay right.
+        ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
+        req.log.info({ path, kind: ctx.served.info.kind, workers, ms: Math.round(performance.now() - started) }, 'model reloaded');
+        return { ...health(ctx), workers };
       } finally {
-        reloading = undefined;
+        reloading = false;
       }
-      ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
-      peers?.send({ type: 'fastrec:reload', path });
-      req.log.info({ path, kind: ctx.served.info.kind, ms: Math.round(performance.now() - started) }, 'model reloaded');
-      return health(ctx);
     },
   );
-
-  // What another worker accepted: apply it here too (the file was checked there already).
-  let peerReload: Promise<void> = Promise.resolve();
-  return {
-    receive(m: PeerMessage): void {
-      if (m?.type === 'fastrec:events') {
-        applyEvents(ctx, m.events);
-      } else if (m?.type === 'fastrec:reload') {
-        peerReload = peerReload.then(() =>
-          reload(ctx, m.path).then(
-            () => {
-              ctx.metrics.inc('fastrec_reloads', 'Successful model reloads.');
-              app.log.info({ path: m.path }, 'model reloaded (requested through another worker)');
-            },
-            (err: unknown) => app.log.error({ err, path: m.path }, 'reload requested through another worker failed; still serving the previous model'),
-          ),
-        );
-      }
-    },
-  };
+  return peers;
 }
 
 /** Start listening and close gracefully on SIGINT/SIGTERM (in-flight requests finish; idle connections close). */

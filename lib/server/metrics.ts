@@ -61,33 +61,142 @@ export class Metrics {
     this.gauges.set(name, { help, value, labels });
   }
 
-  render(): string {
-    const out: string[] = [];
-    out.push('# HELP fastrec_http_requests_total HTTP requests by method, route and status code.');
-    out.push('# TYPE fastrec_http_requests_total counter');
-    for (const r of this.routes.values()) for (const [status, v] of r.byStatus) out.push(`fastrec_http_requests_total{${r.labels},status="${status}"} ${v}`);
-    out.push('# HELP fastrec_http_request_duration_seconds HTTP request latency.');
-    out.push('# TYPE fastrec_http_request_duration_seconds histogram');
-    for (const r of this.routes.values()) {
-      let cumulative = 0;
-      BUCKETS.forEach((b, i) => {
-        cumulative += r.buckets[i]!;
-        out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="${b}"} ${cumulative}`);
-      });
-      out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="+Inf"} ${r.count}`);
-      out.push(`fastrec_http_request_duration_seconds_sum{${r.labels}} ${r.sum}`);
-      out.push(`fastrec_http_request_duration_seconds_count{${r.labels}} ${r.count}`);
+  /** This process's series as plain data (for `serve --workers N`: merged over workers on a scrape). */
+  snapshot(worker: string): MetricsSnapshot {
+    const routes: RouteSnapshot[] = [];
+    for (const [key, r] of this.routes) {
+      const sp = key.indexOf(' ');
+      routes.push({ method: key.slice(0, sp), route: key.slice(sp + 1), byStatus: [...r.byStatus], buckets: r.buckets.slice(), sum: r.sum, count: r.count });
     }
-    for (const [name, c] of this.counters) {
-      out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);
-    }
-    for (const [name, c] of this.counterFns) {
-      out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value()}`);
-    }
-    for (const [name, g] of this.gauges) {
-      const labels = g.labels ? `{${Object.entries(g.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
-      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name}${labels} ${g.value()}`);
-    }
-    return out.join('\n') + '\n';
+    const counters: MetricsSnapshot['counters'] = [];
+    for (const [name, c] of this.counters) counters.push({ name, help: c.help, value: c.value });
+    for (const [name, c] of this.counterFns) counters.push({ name, help: c.help, value: c.value() });
+    const gauges: MetricsSnapshot['gauges'] = [];
+    for (const [name, g] of this.gauges) gauges.push({ name, help: g.help, value: g.value(), ...(g.labels ? { labels: g.labels } : {}) });
+    return { worker, routes, counters, gauges };
   }
+
+  render(): string {
+    return renderMetrics([this.snapshot('')], false);
+  }
+}
+
+export interface RouteSnapshot {
+  method: string;
+  route: string;
+  byStatus: [status: number, count: number][];
+  /** Requests per latency bucket (not cumulative), BUCKETS.length + 1 entries (the last: above every bound). */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** One process's metrics as structured-clone/JSON-safe data (a NaN gauge crosses JSON as null). */
+export interface MetricsSnapshot {
+  worker: string;
+  routes: RouteSnapshot[];
+  counters: { name: string; help: string; value: number }[];
+  gauges: { name: string; help: string; value: number | null; labels?: Record<string, string> }[];
+}
+
+const labelText = (labels: Record<string, string>): string => Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+
+/**
+ * The Prometheus text for one or several processes' snapshots: request counts,
+ * histogram buckets, sums and counters are added up over the processes (each
+ * saw its own share of the requests); gauges describe one process each (its
+ * model, its cache), so with `perWorker` each gets a worker="<id>" label
+ * instead of being summed, plus fastrec_workers (processes in the scrape) and
+ * fastrec_workers_missing (processes that did not answer in time: their share
+ * is absent from the sums). `retired`: the counts of processes that exited
+ * (added to the sums, so that counters never go down when a worker is replaced).
+ */
+export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, missing = 0, retired?: MetricsSnapshot): string {
+  const live = snapshots;
+  if (retired) snapshots = [...snapshots, { ...retired, gauges: [] }];
+  const routes = new Map<string, { labels: string; byStatus: Map<number, number>; buckets: number[]; sum: number; count: number }>();
+  const counters = new Map<string, { help: string; value: number }>();
+  for (const s of snapshots) {
+    for (const r of s.routes) {
+      const key = r.method + ' ' + r.route;
+      let m = routes.get(key);
+      if (!m) {
+        m = { labels: `method="${escapeLabel(r.method)}",route="${escapeLabel(r.route)}"`, byStatus: new Map(), buckets: new Array<number>(BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+        routes.set(key, m);
+      }
+      for (const [status, v] of r.byStatus) m.byStatus.set(status, (m.byStatus.get(status) ?? 0) + v);
+      for (let b = 0; b <= BUCKETS.length; b++) m.buckets[b]! += r.buckets[b] ?? 0;
+      m.sum += r.sum;
+      m.count += r.count;
+    }
+    for (const c of s.counters) {
+      const m = counters.get(c.name);
+      if (m) m.value += c.value;
+      else counters.set(c.name, { help: c.help, value: c.value });
+    }
+  }
+  const out: string[] = [];
+  out.push('# HELP fastrec_http_requests_total HTTP requests by method, route and status code.');
+  out.push('# TYPE fastrec_http_requests_total counter');
+  for (const r of routes.values()) for (const [status, v] of r.byStatus) out.push(`fastrec_http_requests_total{${r.labels},status="${status}"} ${v}`);
+  out.push('# HELP fastrec_http_request_duration_seconds HTTP request latency.');
+  out.push('# TYPE fastrec_http_request_duration_seconds histogram');
+  for (const r of routes.values()) {
+    let cumulative = 0;
+    BUCKETS.forEach((b, i) => {
+      cumulative += r.buckets[i]!;
+      out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="${b}"} ${cumulative}`);
+    });
+    out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="+Inf"} ${r.count}`);
+    out.push(`fastrec_http_request_duration_seconds_sum{${r.labels}} ${r.sum}`);
+    out.push(`fastrec_http_request_duration_seconds_count{${r.labels}} ${r.count}`);
+  }
+  for (const [name, c] of counters) out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);
+  // Gauges grouped by name (one HELP/TYPE each), one series per process when perWorker.
+  const gauges = new Map<string, { help: string; lines: string[] }>();
+  const ordered = perWorker ? [...live].sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true })) : live;
+  for (const s of ordered) {
+    for (const g of s.gauges) {
+      let m = gauges.get(g.name);
+      if (!m) gauges.set(g.name, (m = { help: g.help, lines: [] }));
+      const labels = labelText({ ...(perWorker ? { worker: s.worker } : {}), ...(g.labels ?? {}) });
+      m.lines.push(`${g.name}${labels ? `{${labels}}` : ''} ${g.value ?? NaN}`);
+    }
+  }
+  if (perWorker) {
+    gauges.set('fastrec_workers', { help: 'Worker processes whose series this scrape adds up.', lines: [`fastrec_workers ${live.length}`] });
+    gauges.set('fastrec_workers_missing', { help: 'Worker processes that did not answer this scrape in time (their counts are missing).', lines: [`fastrec_workers_missing ${missing}`] });
+  }
+  for (const [name, g] of gauges) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, ...g.lines);
+  return out.join('\n') + '\n';
+}
+
+/** The counts (requests, histograms, counters; no gauges) of `a` and `b` added up. */
+export function addCounts(a: MetricsSnapshot | undefined, b: MetricsSnapshot): MetricsSnapshot {
+  const routes = new Map<string, RouteSnapshot>();
+  const counters = new Map<string, MetricsSnapshot['counters'][number]>();
+  for (const s of a ? [a, b] : [b]) {
+    for (const r of s.routes) {
+      const key = r.method + ' ' + r.route;
+      const m = routes.get(key);
+      if (!m) {
+        routes.set(key, { ...r, byStatus: r.byStatus.map(([k, v]) => [k, v]), buckets: r.buckets.slice() });
+        continue;
+      }
+      for (const [status, v] of r.byStatus) {
+        const e = m.byStatus.find(([k]) => k === status);
+        if (e) e[1] += v;
+        else m.byStatus.push([status, v]);
+      }
+      r.buckets.forEach((v, i) => (m.buckets[i] = (m.buckets[i] ?? 0) + v));
+      m.sum += r.sum;
+      m.count += r.count;
+    }
+    for (const c of s.counters) {
+      const m = counters.get(c.name);
+      if (m) m.value += c.value;
+      else counters.set(c.name, { ...c });
+    }
+  }
+  return { worker: 'retired', routes: [...routes.values()], counters: [...counters.values()], gauges: [] };
 }

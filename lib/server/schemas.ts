@@ -136,5 +136,7 @@ export const health = {
     },
     liveUsers: { type: 'integer' },
     pid: { type: 'integer' },
+    /** In a reload's answer: the processes now serving the new model (serve --workers N). */
+    workers: { type: 'integer' },
   },
 } as const;

@@ -119,9 +119,26 @@ Hnsw::~Hnsw() {
   }
 }
 
+// Every search reads level-0 blocks at random, one or two 4 KiB pages per visited node: on
+// 100,000 x 64 float16 items (26 MB) that is thousands of pages, more than the TLB holds, and
+// under load (a server between searches) their page-table entries leave the caches too. With
+// transparent huge pages in 'madvise' mode the blocks can sit on 2 MiB pages instead (13 TLB
+// entries): ask for them on large allocations, aligned so that whole huge pages fit.
+char* Hnsw::alloc_blocks(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  if (bytes >= kHuge) {
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    if (void* p = std::aligned_alloc(kHuge, rounded)) {
+      madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KiB
+      return static_cast<char*>(p);
+    }
+  }
+  return static_cast<char*>(std::malloc(std::max<size_t>(bytes, 1)));
+}
+
 void Hnsw::own_level0() {
   if (!level0_borrowed_.load()) return;
-  char* owned = static_cast<char*>(std::malloc(std::max<size_t>(capacity_ * block_bytes_, 1)));
+  char* owned = alloc_blocks(capacity_ * block_bytes_);
   if (!owned) throw std::bad_alloc();
   std::memcpy(owned, level0_, n_slots_.load() * block_bytes_);
   level0_ = owned;
@@ -157,7 +174,7 @@ void Hnsw::ensure_capacity(size_t needed) {
   if (needed <= capacity_) return;
   size_t cap = std::max(needed, capacity_ + capacity_ / 2);
   if (cap > size_t(kNoSlot) - 1) throw_invalid("the index cannot hold more than 2^32 - 2 items");
-  char* grown = static_cast<char*>(std::malloc(cap * block_bytes_));
+  char* grown = alloc_blocks(cap * block_bytes_);
   if (!grown) throw std::bad_alloc();
   size_t used = n_slots_.load();
   if (used) std::memcpy(grown, level0_, used * block_bytes_);

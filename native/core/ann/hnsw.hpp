@@ -201,6 +201,8 @@ class Hnsw {
   void prepare_vector(const float* v, float* out) const;
 
   void ensure_capacity(size_t needed);  // exclusive lock held
+  // Memory for level-0 blocks (freed with std::free): 2 MiB pages where the kernel allows.
+  static char* alloc_blocks(size_t bytes);
   void own_level0();                     // exclusive lock held: copy borrowed blocks before writing
   uint32_t label_of(uint32_t slot) const { return identity_ ? slot : labels_[slot]; }
   uint32_t slot_of(uint32_t label) const;  // label lock held: kNoSlot when absent or deleted

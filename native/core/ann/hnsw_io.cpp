@@ -412,7 +412,7 @@ std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, co
   const bool in_place = slots >= 16 && reinterpret_cast<uintptr_t>(level0) % 4 == 0 && origin != Origin::Copy;
   char* blocks = const_cast<char*>(level0);
   if (!in_place) {
-    blocks = static_cast<char*>(std::malloc(cap * fh.block_bytes));
+    blocks = Hnsw::alloc_blocks(cap * fh.block_bytes);
     if (!blocks) throw std::bad_alloc();
     std::memcpy(blocks, level0, sec[0].bytes);
   }
