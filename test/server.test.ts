@@ -495,7 +495,7 @@ function inProcessCluster(limits = { metrics: 500, prepare: 1000, commit: 1000, 
     },
     /** A worker that receives queries but never answers (hung), or exits on its first one. */
     silent(id: string, onQuery: () => void = () => {}): void {
-      router.add({ id, send: (m) => m.type === 'fastrec:query' && setImmediate(onQuery) });
+      router.add({ id, send: (m) => m.type === 'fastrec:query' && setImmediate(onQuery) }, router.modelPath);
     },
   };
 }
@@ -627,6 +627,14 @@ describe('several workers (serve --workers): events, reloads and metrics are the
     expect(afterExit).toContainEqual({ type: 'fastrec:answers', id: 8, answers: [{ worker: '2', ok: false, error: 'the worker exited before answering' }] });
     router.receive('1', { type: 'fastrec:ask', id: 9, ask: { op: 'prepare', reload: 'r3', path: 'z' } });
     expect(got['1']!.at(-1)).toEqual({ type: 'fastrec:answers', id: 9, answers: [] });
+    // A worker that started from 'x' becomes ready after 'z' was committed: it is told to catch up; one started from 'z' is not.
+    router.receive('1', { type: 'fastrec:ask', id: 10, ask: { op: 'commit', reload: 'r3', path: 'z' } });
+    const late: PeerMessage[] = [];
+    router.add({ id: '5', send: (m) => void late.push(m) }, 'x');
+    expect(late).toEqual([expect.objectContaining({ type: 'fastrec:query', ask: { op: 'commit', reload: 'catch-up', path: 'z' } })]);
+    const current: PeerMessage[] = [];
+    router.add({ id: '6', send: (m) => void current.push(m) }, 'z');
+    expect(current).toEqual([]);
   });
 });
 

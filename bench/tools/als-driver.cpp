@@ -5,8 +5,10 @@
 // CPU) of an iteration, so that variants are compared under the same load.
 // Each variant is a fit of two iterations; the second is timed.
 //   g++ -O2 -std=c++17 -Inative/core bench/tools/als-driver.cpp build/libfastrec_core.a -lpthread -o /tmp/als-driver
-//   VARIANTS="0,1" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
-// A variant is Config::half_gather (0 or 1); LOSS=1 also reports the final loss.
+//   VARIANTS="1:1,1:0" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
+// A variant is half[:stream[:steps[:hot]]]: Config::half_gather (0 or 1), Config::stream_items
+// (0 or 1), Config::cg_steps (3) and Config::stream_max_items (0: automatic); stream and
+// hot are ignored when built with -DALS_OLD against a library that predates them. LOSS=1 also reports the final loss (and times it: use it apart).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,7 +40,7 @@ static double cpu_seconds() {
 }
 
 struct Variant {
-  unsigned half = 1;
+  unsigned half = 1, stream = 1, steps = 3, hot = 0;
   als::Config cfg;
   als::Model model;
   std::vector<double> cpu, total;
@@ -69,15 +71,20 @@ int main(int argc, char** argv) {
   printf("users %zu items %zu nnz %lld\n", users, items, (long long)ui.nnz());
 
   std::vector<Variant> vs;
-  std::string spec = getenv("VARIANTS") ? getenv("VARIANTS") : "0,1";
+  std::string spec = getenv("VARIANTS") ? getenv("VARIANTS") : "1:1";
   for (size_t pos = 0; pos <= spec.size();) {
     size_t comma = spec.find(',', pos);
     if (comma == std::string::npos) comma = spec.size();
     Variant v;
-    sscanf(spec.substr(pos, comma - pos).c_str(), "%u", &v.half);
+    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u:%u", &v.half, &v.stream, &v.steps, &v.hot);
     pos = comma + 1;
     v.cfg.factors = k;
     v.cfg.half_gather = v.half != 0;
+    v.cfg.cg_steps = v.steps;
+#ifndef ALS_OLD  // built against the library before Config::stream_items
+    v.cfg.stream_items = v.stream != 0;
+    v.cfg.stream_max_items = v.hot;
+#endif
     v.cfg.solver = solver == "cg" ? als::Solver::CG : als::Solver::Cholesky;
     v.model = als::init_model(CsrView::of(ui), v.cfg, 1);
     vs.push_back(std::move(v));
@@ -111,6 +118,6 @@ int main(int argc, char** argv) {
     snprintf(b, sizeof b, "%.3f/%.3f", x[0], x[x.size() / 2]);
     return std::string(b);
   };
-  printf("half_gather  wall s min/median  CPU s min/median  loss\n");
-  for (auto& v : vs) printf("%u  %s  %s  %.9f\n", v.half, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
+  printf("half:stream:steps:hot  wall s min/median  CPU s min/median  loss\n");
+  for (auto& v : vs) printf("%u:%u:%u:%u  %s  %s  %.9f\n", v.half, v.stream, v.steps, v.hot, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
 }

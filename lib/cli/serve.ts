@@ -122,11 +122,12 @@ async function runPrimary(n: number, level: string): Promise<number> {
   let started = 0;
   const router = new PeerRouter();
   const fork = (): void => {
-    const w = cluster.fork(router.modelPath ? { FASTREC_WORKER_MODEL: router.modelPath } : {});
+    const startedWith = router.modelPath;
+    const w = cluster.fork(startedWith ? { FASTREC_WORKER_MODEL: startedWith } : {});
     const id = String(w.id);
-    router.add({ id, send: (m: PeerMessage) => void (w.isConnected() && w.send(m)) });
     w.on('message', (m: PeerMessage) => router.receive(id, m));
     w.once('listening', () => {
+      router.add({ id, send: (m: PeerMessage) => void (w.isConnected() && w.send(m)) }, startedWith);
       started++;
       if (started === n) log(30, `all ${n} workers listening`);
     });

@@ -110,8 +110,16 @@ export class PeerRouter {
 
   constructor(private readonly limits: AskLimits = DEFAULT_ASK_LIMITS) {}
 
-  add(port: WorkerPort): void {
+  /**
+   * A worker ready to answer (listening: it has loaded `startedWith`). Asks
+   * go only to ready workers, so a worker still loading cannot stall them. If
+   * a reload was committed while it started, it is told to catch up.
+   */
+  add(port: WorkerPort, startedWith?: string): void {
     this.workers.set(port.id, port);
+    if (this.modelPath !== undefined && startedWith !== this.modelPath) {
+      port.send({ type: 'fastrec:query', id: this.nextId++, ask: { op: 'commit', reload: 'catch-up', path: this.modelPath } });
+    }
   }
 
   /** A worker exited: it answers nothing more, and what it was running is over. */

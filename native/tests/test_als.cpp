@@ -7,6 +7,7 @@
 
 #include "als/als.hpp"
 #include "als/kernels.hpp"
+#include "als/stream.hpp"
 #include "ann/distance.hpp"
 #include "common/simd.hpp"
 #include "sparse/csr.hpp"
@@ -733,4 +734,158 @@ TEST_CASE(half_gather_fit_tracks_float_fit) {
     den += std::pow(f.user_factors[i], 2);
   }
   CHECK(std::sqrt(num / den) < 1e-2);
+}
+
+TEST_CASE(curvature_and_stream_kernels_agree_with_scalar) {
+  const Kernels& K = kernels();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (size_t d : {13, 32, 64, 70}) {  // 70: ld 80 takes the kernel's generic loop
+    const size_t ld = padded(d), n = 29, rows = 11;
+    std::vector<float> Y(n * ld, 0.0f), a(n), beta(n), x(ld, 0.0f), P(rows * ld, 0.0f), out(rows * ld, 0.0f);
+    std::vector<int32_t> items(n);
+    for (size_t j = 0; j < n; ++j) {
+      a[j] = u(rng);
+      beta[j] = u(rng);
+      items[j] = static_cast<int32_t>(j * rows / n);  // increasing, with repeats
+      for (size_t c = 0; c < d; ++c) Y[j * ld + c] = u(rng);
+    }
+    for (size_t c = 0; c < d; ++c) x[c] = u(rng);
+    for (size_t i = 0; i < rows; ++i)
+      for (size_t c = 0; c < d; ++c) P[i * ld + c] = u(rng);
+    // weighted_sq: sum_j a_j <Y_j, p>^2, with p = x.
+    double want = 0;
+    for (size_t j = 0; j < n; ++j) {
+      double dp = 0;
+      for (size_t c = 0; c < d; ++c) dp += static_cast<double>(Y[j * ld + c]) * x[c];
+      want += a[j] * dp * dp;
+    }
+    CHECK_NEAR(K.weighted_sq(Y.data(), n, ld, a.data(), x.data()), want, 1e-4 * (1 + std::fabs(want)));
+    // stream_update, both forms.
+    std::vector<double> ref_out(rows * ld, 0.0), ref_curv(rows, 0.0);
+    for (size_t j = 0; j < n; ++j) {
+      const size_t i = static_cast<size_t>(items[j]);
+      double dp = 0;
+      for (size_t c = 0; c < d; ++c) dp += static_cast<double>(x[c]) * P[i * ld + c];
+      const double t = beta[j] - 0.5 * a[j] * dp;
+      for (size_t c = 0; c < ld; ++c) ref_out[i * ld + c] += t * x[c];
+      ref_curv[i] += a[j] * dp * dp;
+    }
+    std::vector<double> curv(rows, 0.0);
+    K.stream_update(x.data(), ld, items.data(), n, a.data(), -0.5f, beta.data(), P.data(), out.data(), nullptr);
+    K.stream_update(x.data(), ld, items.data(), n, a.data(), 1.0f, nullptr, P.data(), nullptr, curv.data());
+    for (size_t i = 0; i < rows; ++i) {
+      CHECK_NEAR(curv[i], ref_curv[i], 1e-4 * (1 + std::fabs(ref_curv[i])));
+      for (size_t c = 0; c < ld; ++c) CHECK_NEAR(out[i * ld + c], ref_out[i * ld + c], 1e-4);
+    }
+  }
+}
+
+TEST_CASE(hot_items_are_the_most_frequent_above_the_threshold) {
+  Data data = make_data(200, 40, 0.3, 17);
+  Config cfg;
+  cfg.factors = 8;
+  std::vector<int64_t> count(data.items);
+  for (int64_t i = 0; i < data.items; ++i) count[i] = data.iu.indptr[i + 1] - data.iu.indptr[i];
+  cfg.stream_min_count = 60;
+  cfg.stream_max_items = 5;
+  std::vector<int32_t> hot = hot_items(CsrView::of(data.iu), cfg);
+  CHECK(hot.size() == 5);
+  std::vector<int64_t> sorted = count;
+  std::sort(sorted.rbegin(), sorted.rend());
+  for (size_t j = 0; j < hot.size(); ++j) {
+    CHECK(count[hot[j]] == sorted[j]);  // most frequent first
+    CHECK(count[hot[j]] >= 60);
+  }
+  cfg.stream_max_items = 1000;
+  hot = hot_items(CsrView::of(data.iu), cfg);
+  size_t above = 0;
+  for (int64_t c : count) above += c >= 60;
+  CHECK(hot.size() == above);
+  CHECK(above > 0 && above < static_cast<size_t>(data.items));
+  // Automatic: at 64 factors only rows of >= 1,024 users qualify (none here).
+  Config autocfg;
+  autocfg.factors = 64;
+  CHECK(hot_items(CsrView::of(data.iu), autocfg).empty());
+}
+
+TEST_CASE(streamed_items_against_dense_reference) {
+  // The items half solved by streaming the user rows, against the oracle on
+  // the transposed problem (items as rows, the user factors fixed).
+  for (bool frequency : {false, true}) {
+    Data data = make_data(30, 12, 0.4, 23);
+    Config cfg;
+    cfg.factors = 9;
+    cfg.alpha = 2.0f;
+    cfg.unobserved_weight = 0.7f;
+    cfg.regularization = 0.03f;
+    if (frequency) {
+      cfg.reg_scaling = RegScaling::Frequency;
+      cfg.nu = 0.5f;
+    }
+    cfg.cg_steps = 40;
+    const size_t k = cfg.factors, ld = padded(k);
+    std::vector<float> X = random_factors(data.users, k, 3), Y = random_factors(data.items, k, 4);
+    std::vector<float> g = gram(X.data(), data.users, k, 1), base(ld * ld, 0.0f);
+    for (size_t r = 0; r < k; ++r)
+      for (size_t c = 0; c < k; ++c) base[r * ld + c] = cfg.unobserved_weight * g[r * k + c];
+    std::vector<float> dense_t(data.items * data.users), lambda(data.items);
+    std::vector<int32_t> all;
+    for (int64_t i = 0; i < data.items; ++i) {
+      const int64_t n = data.iu.indptr[i + 1] - data.iu.indptr[i];
+      lambda[i] = frequency ? cfg.regularization * std::pow(n + cfg.unobserved_weight * data.users, cfg.nu)
+                            : cfg.regularization;
+      if (n > 0) all.push_back(static_cast<int32_t>(i));
+      for (int64_t u = 0; u < data.users; ++u) dense_t[i * data.users + u] = data.dense[u * data.items + i];
+    }
+    for (size_t threads : {1, 2, 3}) {
+      std::vector<float> Ys = Y;
+      StreamedItems streamed(CsrView::of(data.ui), all, k, threads);
+      CHECK(streamed.size() == all.size());
+      streamed.solve(X.data(), Ys.data(), base.data(), lambda.data(), cfg, nullptr);
+      for (int32_t i : all) {
+        std::vector<double> ref = dense_reference(dense_t, data.users, i, X.data(), nullptr, 0.0f, cfg);
+        double scale = 1.0;
+        for (double v : ref) scale = std::max(scale, std::fabs(v));
+        CHECK_NEAR(max_abs_diff(Ys.data() + i * k, ref.data(), k) / scale, 0.0, 2e-4);
+      }
+    }
+  }
+}
+
+TEST_CASE(streamed_fit_tracks_per_row_fit) {
+  Data data = make_data(300, 200, 0.08, 37);
+  Config cfg;
+  cfg.factors = 16;
+  cfg.alpha = 4.0f;
+  cfg.regularization = 0.05f;
+  cfg.half_gather = true;
+  cfg.stream_min_count = 25;  // about a third of the items (of ~24 users on average)
+  cfg.stream_max_items = 60;
+  CHECK(!hot_items(CsrView::of(data.iu), cfg).empty());
+  auto run = [&](bool stream, size_t threads, std::vector<double>& losses) {
+    Config c = cfg;
+    c.stream_items = stream;
+    Model m = init_model(CsrView::of(data.ui), c, 9);
+    FitOptions opt;
+    opt.iterations = 8;
+    opt.threads = threads;
+    opt.compute_loss = true;
+    opt.progress = [&](size_t, double, double loss) { losses.push_back(loss); };
+    fit(CsrView::of(data.ui), CsrView::of(data.iu), c, opt, m);
+    return m;
+  };
+  std::vector<double> lr, ls, ls1, ls3;
+  Model r = run(false, 2, lr), s = run(true, 2, ls), s1 = run(true, 1, ls1), s3 = run(true, 3, ls3);
+  CHECK(s.item_factors == s1.item_factors);  // deterministic for any thread count
+  CHECK(s.item_factors == s3.item_factors);
+  CHECK(s.user_factors == s1.user_factors);
+  CHECK(s.item_factors != r.item_factors);  // the streamed path was taken
+  for (size_t i = 0; i < lr.size(); ++i) CHECK_NEAR(ls[i], lr[i], 1e-5 * lr[i]);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < r.item_factors.size(); ++i) {
+    num += std::pow(s.item_factors[i] - r.item_factors[i], 2);
+    den += std::pow(r.item_factors[i], 2);
+  }
+  CHECK(std::sqrt(num / den) < 1e-3);
 }

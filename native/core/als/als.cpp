@@ -6,11 +6,13 @@
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <numeric>
 #include <string>
 
 #include "als/kernels.hpp"
+#include "als/stream.hpp"
 #include "common/error.hpp"
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -25,7 +27,6 @@ namespace {
 // that are gathered again on every pass (only very popular items get there).
 constexpr size_t kGatherBytes = 64u << 20;
 constexpr size_t kGramChunk = 4096;  // rows per partial Gram (fixed: results do not depend on threads)
-constexpr float kCgTolerance = 1e-20f;
 // Rows of the fixed side prefetched ahead of the one being gathered (2 or 4
 // cache lines each at k = 64): enough misses in flight to cover DRAM latency.
 constexpr size_t kGatherAhead = 16;
@@ -190,16 +191,23 @@ class RowSolver {
     const size_t n = static_cast<size_t>(hi - lo);
     grow(s.a, n);
     grow(s.b, n);
-    for (size_t j = 0; j < n; ++j) {
-      const float w = m_.data[lo + j];
-      if (cfg_.implicit) {
-        const float c = confidence(cfg_, w);
-        s.a[j] = c - cfg_.unobserved_weight;
-        s.b[j] = c;
-      } else {
-        const int32_t col = m_.indices[lo + j];
-        s.a[j] = 1.0f;
-        s.b[j] = w - side_.global_mean - side_.fixed_bias[col];
+    const float* w = m_.data + lo;
+    float* a = s.a.data();
+    float* b = s.b.data();
+    if (cfg_.implicit) {
+      // c = c0 + alpha w: the same value as confidence(), in a loop the compiler vectorizes.
+      const float c0 = cfg_.confidence == Confidence::Linear ? 1.0f : 0.0f, alpha = cfg_.alpha;
+      const float w0 = cfg_.unobserved_weight;
+      for (size_t j = 0; j < n; ++j) {
+        const float c = c0 + alpha * w[j];
+        a[j] = c - w0;
+        b[j] = c;
+      }
+    } else {
+      const int32_t* col = m_.indices + lo;
+      for (size_t j = 0; j < n; ++j) {
+        a[j] = 1.0f;
+        b[j] = w[j] - side_.global_mean - side_.fixed_bias[col[j]];
       }
     }
     return n;
@@ -267,6 +275,23 @@ class RowSolver {
       K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, !cfg_.implicit, ahead_, a ? a + j0 : nullptr, scale,
                        beta ? beta + j0 : nullptr, p, out, s.Y.data());
     }
+  }
+
+  // pᵀ Yᵀ diag(a) Y p over the gathered row, with the next row's prefetches
+  // spread over it as in matvec (this is the last pass of the row).
+  double curvature(size_t n, Scratch& s, const float* p) const {
+    const float* a = cfg_.implicit ? s.a.data() : nullptr;
+    if (s.next_done >= s.next_n) return K_.weighted_sq(s.Y.data(), n, ld_, a, p);
+    constexpr size_t kSeg = 16;
+    const size_t segs = (n + kSeg - 1) / kSeg;
+    const size_t per = (s.next_n - s.next_done + segs - 1) / segs;
+    double total = 0.0;
+    for (size_t j0 = 0; j0 < n; j0 += kSeg) {
+      const size_t nb = std::min(kSeg, n - j0);
+      total += K_.weighted_sq(s.Y.data() + j0 * ld_, nb, ld_, a ? a + j0 : nullptr, p);
+      prefetch_next(s, per);
+    }
+    return total;
   }
 
   // The full normal matrix of (1) in double (d x d) and the right-hand side Yᵀ b.
@@ -387,6 +412,20 @@ class RowSolver {
     float rs = S_.dot(r, r, ld_);
     for (size_t step = 0; step < cfg_.cg_steps; ++step) {
       if (!(rs > kCgTolerance)) break;
+      if (gathered && step + 1 == cfg_.cg_steps) {
+        // Last step: x += alpha p needs only pᵀ A p, not A p (the residual is
+        // not used again), so the pass over the row computes dots only.
+        double pap = curvature(n, s, p);
+        if (base_) {
+          std::fill(tmp, tmp + ld_, 0.0f);
+          K_.symv(base_, d_, ld_, p, tmp);
+          pap += static_cast<double>(S_.dot(p, tmp, ld_));
+        }
+        pap += static_cast<double>(lam) * static_cast<double>(S_.dot(p, p, d_));
+        if (!(pap > 0.0)) break;
+        S_.axpy(static_cast<float>(static_cast<double>(rs) / pap), p, x, ld_);
+        break;
+      }
       std::fill(ap, ap + ld_, 0.0f);
       matvec(row, n, s, gathered, 1.0f, nullptr, p, ap, cfg_.cg_steps - step);
       if (base_) K_.symv(base_, d_, ld_, p, ap);
@@ -691,6 +730,25 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   FitResult result;
   std::vector<Scratch> scratch;  // per-thread buffers, kept for the whole fit
   HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
+  // Implicit CG solves the items half by streaming the user rows (stream.hpp).
+  std::unique_ptr<StreamedItems> streamed;
+  std::vector<float> item_lambda;
+  std::vector<int32_t> gathered_items = item_order;  // the items the per-row solver handles
+  if (cfg.implicit && cfg.solver == Solver::CG && cfg.stream_items) {
+    std::vector<int32_t> hot = hot_items(iu, cfg);
+    if (!hot.empty()) {
+      streamed = std::make_unique<StreamedItems>(ui, hot, k, opt.threads);
+      item_lambda.resize(model.items);
+      for (size_t i = 0; i < model.items; ++i)
+        item_lambda[i] =
+            static_cast<float>(row_lambda(cfg, static_cast<size_t>(iu.indptr[i + 1] - iu.indptr[i]), model.users));
+      std::vector<uint8_t> is_hot(model.items, 0);
+      for (int32_t i : hot) is_hot[static_cast<size_t>(i)] = 1;
+      gathered_items.clear();
+      for (int32_t i : item_order)
+        if (!is_hot[static_cast<size_t>(i)]) gathered_items.push_back(i);
+    }
+  }
   std::vector<float> item_gram;
   if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
   for (size_t it = 1; it <= opt.iterations; ++it) {
@@ -705,12 +763,15 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
+    if (streamed)
+      streamed->solve(model.user_factors.data(), model.item_factors.data(), base.data(), item_lambda.data(), cfg,
+                      opt.cancel);
     if (half_gather) {
       uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
       items.fixed_half_scale = half_copy(model.user_factors.data(), model.user_factors.size(), h, opt.threads);
       items.fixed_half = items.fixed_half_scale > 0.0f ? h : nullptr;
     }
-    run_rows(iu, item_order.data(), item_order.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
+    run_rows(iu, gathered_items.data(), gathered_items.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
     double loss = 0.0 / 0.0;

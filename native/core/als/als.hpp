@@ -63,6 +63,13 @@ struct Config {
   // half copy made once per half-iteration (half the bytes of the random
   // reads; the solve itself stays float32, against the float32 Gram matrix).
   bool half_gather = false;
+  // fit() with implicit CG: solve the most frequent items by streaming the
+  // user rows instead of gathering each item's users (als/stream.hpp); the
+  // same equations, summed in another order. The two limits pick which items
+  // (0: automatic: rows too long for L2, as many as keep their CG vectors in L2).
+  bool stream_items = true;
+  size_t stream_min_count = 0;
+  size_t stream_max_items = 0;
 };
 
 // Throws InvalidArgument for values that make no sense (0 factors, negative

@@ -32,6 +32,17 @@ struct Kernels {
   // with beta = null, scale = 1 it is the CG matvec Yᵀ(a∘(Y p)).
   void (*weighted_matvec)(const float* Y, size_t n, size_t ld, const float* a, float scale,
                           const float* beta, const float* p, float* out);
+  // sum_j (a ? a[j] : 1) * <Y_j, p>^2 over n gathered rows, i.e. pᵀ Yᵀ diag(a) Y p: the
+  // curvature along p that CG's last step needs (that step never uses A p itself).
+  double (*weighted_sq)(const float* Y, size_t n, size_t ld, const float* a, const float* p);
+  // One user row's share of a pass of the streamed items half (stream.cpp):
+  // for each j < n with i = items[j] and d = <x, P[i * ld..]>:
+  //   curv == null: OUT[i * ld..] += (beta_j + scale * a_j * d) * x   (beta null: 0)
+  //   curv != null: curv[i] += a_j * d^2
+  // x is the user's factor row padded to ld; rows of items come in
+  // increasing order, so each item's sums run in user order.
+  void (*stream_update)(const float* x, size_t ld, const int32_t* items, size_t n, const float* a, float scale,
+                        const float* beta, const float* P, float* OUT, double* curv);
   // out[0..ld) += G p for a symmetric d x d matrix G in rows of ld floats (zero padded).
   void (*symv)(const float* G, size_t d, size_t ld, const float* p, float* out);
   // Gather rows cols[0..n) of `fixed` into buf (n rows of ld floats, zero

@@ -117,6 +117,95 @@ static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a,
   }
 }
 
+// The dot products of weighted_matvec without its second half: eight rows'
+// dots at a time, squared and weighted, summed in double in row order.
+static double weighted_sq(const float* Y, size_t n, size_t ld, const float* a, const float* p) {
+  constexpr size_t R = 8;
+  double total = 0.0;
+  size_t j = 0;
+  for (; j + R <= n; j += R) {
+    const float* y = Y + j * ld;
+    alignas(64) float t[R];
+    vf s[R] = {};
+    for (size_t c = 0; c < ld; c += W) {
+      const vf pv = load(p + c);
+      for (size_t i = 0; i < R; ++i) s[i] += load(y + i * ld + c) * pv;
+    }
+    sums<R>(s, t);
+    for (size_t i = 0; i < R; ++i) total += static_cast<double>(a ? a[j + i] : 1.0f) * (static_cast<double>(t[i]) * t[i]);
+  }
+  for (; j < n; ++j) {
+    const double t = dot_ld(Y + j * ld, p, ld);
+    total += static_cast<double>(a ? a[j] : 1.0f) * (t * t);
+  }
+  return total;
+}
+
+// stream_update with the user's row held in NV registers (NV = ld / W fixed
+// at compile time); P and OUT rows of the items a few entries ahead are
+// prefetched, since the items of a row are scattered over the item side.
+template <size_t NV>
+static void stream_update_fixed(const float* x, const int32_t* items, size_t n, const float* a, float scale,
+                                const float* beta, const float* P, float* OUT, double* curv) {
+  constexpr size_t ld = NV * W;
+  constexpr size_t kAhead = 4;
+  vf xv[NV];
+  for (size_t v = 0; v < NV; ++v) xv[v] = load(x + v * W);
+  for (size_t j = 0; j < n && j < kAhead; ++j) {
+    const float* pp = P + static_cast<size_t>(items[j]) * ld;
+    for (size_t o = 0; o < ld; o += 16) __builtin_prefetch(pp + o);
+  }
+  for (size_t j = 0; j < n; ++j) {
+    if (j + kAhead < n) {
+      const size_t ia = static_cast<size_t>(items[j + kAhead]);
+      for (size_t o = 0; o < ld; o += 16) __builtin_prefetch(P + ia * ld + o);
+      if (!curv)
+        for (size_t o = 0; o < ld; o += 16) __builtin_prefetch(OUT + ia * ld + o, 1);
+    }
+    const size_t i = static_cast<size_t>(items[j]);
+    const float* pi = P + i * ld;
+    vf s0 = {}, s1 = {};
+    size_t v = 0;
+    for (; v + 2 <= NV; v += 2) {
+      s0 += xv[v] * load(pi + v * W);
+      s1 += xv[v + 1] * load(pi + (v + 1) * W);
+    }
+    if (v < NV) s0 += xv[v] * load(pi + v * W);
+    const float d = hsum(s0 + s1);
+    const float aj = a ? a[j] : 1.0f;
+    if (curv) {
+      curv[i] += static_cast<double>(aj) * (static_cast<double>(d) * d);
+      continue;
+    }
+    const vf t = splat((beta ? beta[j] : 0.0f) + scale * aj * d);
+    float* oi = OUT + i * ld;
+    for (size_t u = 0; u < NV; ++u) store(oi + u * W, load(oi + u * W) + t * xv[u]);
+  }
+}
+
+static void stream_update(const float* x, size_t ld, const int32_t* items, size_t n, const float* a, float scale,
+                          const float* beta, const float* P, float* OUT, double* curv) {
+  switch (ld / W) {
+    case 16 / W: return stream_update_fixed<16 / W>(x, items, n, a, scale, beta, P, OUT, curv);
+    case 32 / W: return stream_update_fixed<32 / W>(x, items, n, a, scale, beta, P, OUT, curv);
+    case 48 / W: return stream_update_fixed<48 / W>(x, items, n, a, scale, beta, P, OUT, curv);
+    case 64 / W: return stream_update_fixed<64 / W>(x, items, n, a, scale, beta, P, OUT, curv);
+    default: break;
+  }
+  for (size_t j = 0; j < n; ++j) {  // larger rows: the same sums, x read from memory
+    const size_t i = static_cast<size_t>(items[j]);
+    const float d = dot_ld(x, P + i * ld, ld);
+    const float aj = a ? a[j] : 1.0f;
+    if (curv) {
+      curv[i] += static_cast<double>(aj) * (static_cast<double>(d) * d);
+      continue;
+    }
+    const vf t = splat((beta ? beta[j] : 0.0f) + scale * aj * d);
+    float* oi = OUT + i * ld;
+    for (size_t c = 0; c < ld; c += W) store(oi + c, load(oi + c) + t * load(x + c));
+  }
+}
+
 // out[0..ld) += G p for a symmetric d x d matrix G stored in rows of ld
 // floats (zero padded): written as sum_c p[c] * G[c, :] (row c = column c), so
 // each output vector is its own accumulator and no horizontal sums are needed.
@@ -215,6 +304,8 @@ const als::Kernels als_kernels_table = {
     FASTREC_ALS_STR(FASTREC_ISA_NS) + 4,
     als_impl::gram_upper,
     als_impl::weighted_matvec,
+    als_impl::weighted_sq,
+    als_impl::stream_update,
     als_impl::symv,
     als_impl::gather_matvec,
     als_impl::to_half,
