@@ -17,8 +17,9 @@ FASTREC_TOKEN environment variable; without one they answer 403.
 --ann answers known users' top-k and similar items through HNSW indexes over the item factors
 (factor models such as als; approximate; --ef trades recall for speed). The indexes stored in the
 model file (fastrec train --ann) are used in place; otherwise they are built at start-up and on reload.
---cache USERS keeps the answers of up to USERS users' recent requests; a user's entries are
-dropped when their events arrive and all are dropped on reload (hits and misses on /metrics).
+--cache USERS keeps the answers (the bytes sent) of up to USERS users' recent requests, by exact
+URL; a repeated URL is answered before any routing. A user's entries are dropped when their events
+arrive and all are dropped on reload (hits and misses on /metrics).
 --workers N runs N processes on the same port (the model file is memory-mapped: they share its
 pages). Events sent to one worker reach every worker; a reload answers once every worker serves
 the new model (or none does, and the answer names the worker that failed); /metrics adds up the
