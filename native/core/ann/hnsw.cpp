@@ -129,7 +129,9 @@ char* Hnsw::alloc_blocks(size_t bytes) {
   if (bytes >= kHuge) {
     const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
     if (void* p = std::aligned_alloc(kHuge, rounded)) {
+#ifdef MADV_HUGEPAGE  // Linux only
       madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KiB
+#endif
       return static_cast<char*>(p);
     }
   }
