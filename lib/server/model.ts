@@ -9,7 +9,7 @@ import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
 import { AnnScorer, HnswIndex, dropDenied, sortCandidates } from '../ann.js';
-import { CorruptFileError, DimensionMismatchError, InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, DimensionMismatchError, InvalidArgumentError, UnsupportedVersionError } from '../errors.js';
 import { normalizeRows } from '../models/factor.js';
 
 export interface ServedModel {
@@ -22,7 +22,7 @@ export interface ServedModel {
   items: IdMap | undefined;
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
   /** An HNSW index over the item factors (serve --ann), for factor models that expose userVector and itemFactors. */
-  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex; source: 'stored' | 'built' } | undefined;
+  ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex; source: 'stored' | 'built' | 'rebuilt' } | undefined;
 }
 
 /** Names of the index sections `fastrec train --ann` stores in a model file. */
@@ -136,8 +136,11 @@ export async function buildServingIndexes(model: PersistableRecommender, options
   return { [USER_INDEX]: await scorer.index.toBytes(), [SIMILAR_INDEX]: await similar.index.toBytes() };
 }
 
-/** The stored indexes, checked against the model; a damaged or mismatched one is a CorruptFileError naming the section. */
-async function storedIndexes(path: string, sections: Record<string, Uint8Array>, model: FactorModel, dim: number): Promise<{ scorer: AnnScorer; similar: SimilarIndex } | undefined> {
+/**
+ * The stored indexes, checked against the model; a damaged or mismatched one is a CorruptFileError naming the section.
+ * 'newer': an index written in a graph format newer than this build reads (the model itself is fine: build the indexes).
+ */
+async function storedIndexes(path: string, sections: Record<string, Uint8Array>, model: FactorModel, dim: number): Promise<{ scorer: AnnScorer; similar: SimilarIndex } | 'newer' | undefined> {
   const users = sections[USER_INDEX];
   const sim = sections[SIMILAR_INDEX];
   if (!users || !sim) return undefined;
@@ -145,13 +148,19 @@ async function storedIndexes(path: string, sections: Record<string, Uint8Array>,
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof UnsupportedVersionError) throw err;
       throw new CorruptFileError(`${path}: the stored index '${name}' cannot be used (${(err as Error).message}). Re-create the file with \`fastrec train ... --ann\`, or serve it from a copy saved without indexes.`);
     }
   };
   // In place: the graphs are read from the mapped file's pages (shared by every worker), not copied.
-  const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
-  const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim), model.itemFactors, dim));
-  return { scorer, similar };
+  try {
+    const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
+    const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim), model.itemFactors, dim));
+    return { scorer, similar };
+  } catch (err) {
+    if (err instanceof UnsupportedVersionError) return 'newer';
+    throw err;
+  }
 }
 
 /** Load a model file (memory-mapped where possible: the arrays are views of the page cache). */
@@ -167,13 +176,13 @@ export async function loadServedModel(path: string, ann?: AnnServeOptions | fals
     }
     const dim = model.itemFactors.length / training.items.size;
     const stored = await storedIndexes(path, indexes, model, dim);
-    const { scorer, similar } = stored ?? (await buildIndexes(model, dim, ann));
+    const { scorer, similar } = stored !== undefined && stored !== 'newer' ? stored : await buildIndexes(model, dim, ann);
     if (ann.ef !== undefined) {
       scorer.index.ef = ann.ef;
       similar.index.ef = ann.ef;
     }
     const fold = model.foldIn?.bind(model);
-    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar, source: stored ? 'stored' : 'built' };
+    index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar, source: stored === undefined ? 'built' : stored === 'newer' ? 'rebuilt' : 'stored' };
   }
   return { model, info, path, loadedAt: new Date(), ...training, ann: index };
 }
