@@ -371,6 +371,7 @@ describe('fastrec serve', () => {
     const m = await request(A, 'GET', '/metrics');
     expect(m.text).toContain(`\nfastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"} ${recommendations}\n`);
     expect(m.text).toContain('\nfastrec_reloads_total 1\n');
+    expect(m.text).toContain('\nfastrec_worker_restarts_total 1\n');
     A.destroy();
     B.destroy();
     proc.kill('SIGTERM');

@@ -601,12 +601,14 @@ describe('several workers (serve --workers): events, reloads and metrics are the
       const route = 'fastrec_http_requests_total{method="GET",route="/v1/users/:id/recommendations",status="200"}';
       const total = series((await a.inject({ url: '/metrics' })).body, route)!;
       expect(total).toBe(6 + 2); // u3 on each worker after the first reload
-      cl.router.remove('2');
+      expect(series((await a.inject({ url: '/metrics' })).body, 'fastrec_worker_restarts_total')).toBe(0);
+      cl.router.remove('2', true);
       await a.inject({ url: '/v1/users/u4/recommendations?k=5' });
       const afterExit = (await a.inject({ url: '/metrics' })).body;
       expect(series(afterExit, route)).toBe(total + 1);
       expect(series(afterExit, 'fastrec_events_total')).toBe(1);
       expect(series(afterExit, 'fastrec_workers')).toBe(1);
+      expect(series(afterExit, 'fastrec_worker_restarts_total')).toBe(1);
       expect(series(afterExit, 'fastrec_model_items{worker="2"}')).toBeUndefined();
     } finally {
       await a.close();

@@ -135,7 +135,7 @@ async function runPrimary(n: number, level: string): Promise<number> {
   let failCode: number | undefined;
   return new Promise<number>((resolve) => {
     cluster.on('exit', (w, code, signal) => {
-      router.remove(String(w.id));
+      router.remove(String(w.id), !stopping && started >= n);
       if (stopping) {
         if (Object.keys(cluster.workers ?? {}).length === 0) resolve(failCode ?? 0);
         return;

@@ -106,7 +106,8 @@ export class PeerRouter {
    * scrape before it died is lost).
    */
   private readonly lastMetrics = new Map<string, MetricsSnapshot>();
-  private retired: MetricsSnapshot | undefined;
+  /** Starts with the restart counter at 0, so that series exists from the first scrape. */
+  private retired: MetricsSnapshot = restarts(0);
 
   constructor(private readonly limits: AskLimits = DEFAULT_ASK_LIMITS) {}
 
@@ -122,11 +123,12 @@ export class PeerRouter {
     }
   }
 
-  /** A worker exited: it answers nothing more, and what it was running is over. */
-  remove(id: string): void {
+  /** A worker exited: it answers nothing more, and what it was running is over. `replaced`: it died unasked and a new one starts. */
+  remove(id: string, replaced = false): void {
     this.workers.delete(id);
     const last = this.lastMetrics.get(id);
     if (last) this.retired = addCounts(this.retired, last);
+    if (replaced) this.retired = addCounts(this.retired, restarts(1));
     this.lastMetrics.delete(id);
     if (this.reload?.worker === id) {
       // Its reload will never be committed: the others drop what they prepared (their replies are ignored).
@@ -198,9 +200,14 @@ export class PeerRouter {
     clearTimeout(p.timer);
     this.pending.delete(qid);
     p.answers.sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true }));
-    const retired = p.op === 'metrics' && this.retired ? { retired: this.retired } : {};
+    const retired = p.op === 'metrics' ? { retired: this.retired } : {};
     this.workers.get(p.asker)?.send({ type: 'fastrec:answers', id: p.askerId, answers: p.answers, ...retired });
   }
+}
+
+/** A snapshot holding only the count of workers replaced after dying (summed into every scrape like a retired worker's counts). */
+function restarts(value: number): MetricsSnapshot {
+  return { worker: '', routes: [], counters: [{ name: 'fastrec_worker_restarts', help: 'Workers that exited unasked and were replaced.', value }], gauges: [] };
 }
 
 export interface AskResult {
