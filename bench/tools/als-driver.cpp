@@ -14,30 +14,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <numeric>
-#include <random>
 #include <string>
 #include <vector>
-#include <sys/resource.h>
 
 #include "als/als.hpp"
 #include "sparse/csr.hpp"
+#include "ml20m_shape.hpp"
 
 using namespace fastrec;
-
-static std::vector<double> cdf_of(size_t n, double shift) {
-  std::vector<double> c(n);
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) c[i] = s += 1.0 / (i + shift);
-  for (auto& v : c) v /= s;
-  return c;
-}
-
-static double cpu_seconds() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 struct Variant {
   unsigned half = 1, stream = 1, steps = 3, hot = 0;
@@ -51,24 +35,9 @@ int main(int argc, char** argv) {
   size_t k = argc > 1 ? atoi(argv[1]) : 64, threads = argc > 2 ? atoi(argv[2]) : 2, reps = argc > 3 ? atoi(argv[3]) : 3;
   std::string solver = argc > 4 ? argv[4] : "cg";
   double scale = argc > 5 ? atof(argv[5]) : 1.0;
-  const size_t users = size_t(138493 * scale), items = size_t(26744 * scale), draws = size_t(20000000 * scale);
-  std::mt19937_64 rng(20);
-  std::uniform_real_distribution<double> U(0, 1);
-  auto cu = cdf_of(users, 2000), ci = cdf_of(items, 50);
-  std::vector<int32_t> pu(users), pi(items);
-  std::iota(pu.begin(), pu.end(), 0);
-  std::iota(pi.begin(), pi.end(), 0);
-  std::shuffle(pu.begin(), pu.end(), rng);
-  std::shuffle(pi.begin(), pi.end(), rng);
-  std::vector<int32_t> rows(draws), cols(draws);
-  for (size_t n = 0; n < draws; ++n) {
-    rows[n] = pu[std::lower_bound(cu.begin(), cu.end(), U(rng)) - cu.begin()];
-    cols[n] = pi[std::lower_bound(ci.begin(), ci.end(), U(rng)) - ci.begin()];
-  }
-  CooInput in{rows.data(), cols.data(), nullptr, draws, (int64_t)users, (int64_t)items, Combine::Max, true};
-  CsrMatrix ui = csr_from_coo(in, 2);
-  CsrMatrix iu = csr_transpose(CsrView::of(ui), 2);
-  printf("users %zu items %zu nnz %lld\n", users, items, (long long)ui.nnz());
+  auto shaped = bench::ml20m_shaped(scale);
+  CsrMatrix &ui = shaped.first, &iu = shaped.second;
+  printf("users %lld items %lld nnz %lld\n", (long long)ui.rows, (long long)iu.rows, (long long)ui.nnz());
 
   std::vector<Variant> vs;
   std::string spec = getenv("VARIANTS") ? getenv("VARIANTS") : "1:1";
@@ -101,12 +70,12 @@ int main(int argc, char** argv) {
       auto t0 = std::chrono::steady_clock::now();
       opt.progress = [&](size_t it, double seconds, double l) {
         if (it == 1) {
-          c0 = cpu_seconds();
+          c0 = bench::cpu_seconds();
           t0 = std::chrono::steady_clock::now();
           return;
         }
         v.total.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        v.cpu.push_back(cpu_seconds() - c0);
+        v.cpu.push_back(bench::cpu_seconds() - c0);
       };
       auto r = als::fit(CsrView::of(ui), CsrView::of(iu), v.cfg, opt, v.model);
       v.loss = r.loss;

@@ -9,36 +9,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
-#include <random>
 #include <vector>
-#include <sys/resource.h>
 #include "als/als.hpp"
 #include "sparse/csr.hpp"
+#include "ml20m_shape.hpp"
 using namespace fastrec;
-static std::vector<double> cdf_of(size_t n, double shift) {
-  std::vector<double> c(n); double s = 0;
-  for (size_t i = 0; i < n; ++i) c[i] = s += 1.0 / (i + shift);
-  for (auto& v : c) v /= s;
-  return c;
-}
-static double cpu() { rusage ru; getrusage(RUSAGE_SELF, &ru); return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec); }
 int main(int argc, char** argv) {
   size_t threads = argc > 1 ? atoi(argv[1]) : 1;
-  const size_t users = 138493, items = 26744, draws = 20000000, k = 64;
-  std::mt19937_64 rng(20);
-  std::uniform_real_distribution<double> U(0, 1);
-  auto cu = cdf_of(users, 2000), ci = cdf_of(items, 50);
-  std::vector<int32_t> pu(users), pi(items);
-  std::iota(pu.begin(), pu.end(), 0); std::iota(pi.begin(), pi.end(), 0);
-  std::shuffle(pu.begin(), pu.end(), rng); std::shuffle(pi.begin(), pi.end(), rng);
-  std::vector<int32_t> rows(draws), cols(draws);
-  for (size_t n = 0; n < draws; ++n) {
-    rows[n] = pu[std::lower_bound(cu.begin(), cu.end(), U(rng)) - cu.begin()];
-    cols[n] = pi[std::lower_bound(ci.begin(), ci.end(), U(rng)) - ci.begin()];
-  }
-  CooInput in{rows.data(), cols.data(), nullptr, draws, (int64_t)users, (int64_t)items, Combine::Max, true};
-  CsrMatrix ui = csr_from_coo(in, 2);
-  CsrMatrix iu = csr_transpose(CsrView::of(ui), 2);
+  const size_t k = 64;
+  auto shaped = bench::ml20m_shaped();
+  CsrMatrix &ui = shaped.first, &iu = shaped.second;
+  const size_t users = size_t(ui.rows), items = size_t(iu.rows);
   als::Config cfg; cfg.factors = k;
   als::Model m = als::init_model(CsrView::of(ui), cfg, 1);
   // one warm iteration so factors are realistic
@@ -66,9 +47,9 @@ int main(int argc, char** argv) {
     s.target = item_half ? Yt.data() : X.data();
     if (half) { s.fixed_half = item_half ? hu.data() : hi.data(); s.fixed_half_scale = item_half ? su : si; }
     auto& o = item_half ? io : uo;
-    double c0 = cpu(); auto t0 = std::chrono::steady_clock::now();
+    double c0 = bench::cpu_seconds(); auto t0 = std::chrono::steady_clock::now();
     als::solve_rows(CsrView::of(mat), o.data(), o.size(), s, item_half ? gu.data() : gi.data(), cfg, false, threads, nullptr);
-    return std::make_pair(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), cpu() - c0);
+    return std::make_pair(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bench::cpu_seconds() - c0);
   };
   const char* names[] = {"users f32", "users f16", "users f16 tiny-table", "items f32", "items f16", "items f16 tiny-table"};
   std::vector<double> best(6, 1e9), bestc(6, 1e9);
