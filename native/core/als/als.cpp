@@ -730,6 +730,12 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   FitResult result;
   std::vector<Scratch> scratch;  // per-thread buffers, kept for the whole fit
   HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
+  // One buffer serves both halves (sized for the larger side); a zero scale (non-finite factors) means gather float32.
+  auto use_half_copy = [&](const std::vector<float>& fixed, Side& side) {
+    uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
+    side.fixed_half_scale = half_copy(fixed.data(), fixed.size(), h, opt.threads);
+    side.fixed_half = side.fixed_half_scale > 0.0f ? h : nullptr;
+  };
   // Implicit CG solves the items half by streaming the user rows (stream.hpp).
   std::unique_ptr<StreamedItems> streamed;
   std::vector<float> item_lambda;
@@ -755,22 +761,14 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     check_cancel(opt.cancel);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<float> base = padded_base(item_gram, cfg);
-    if (half_gather) {
-      uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
-      users.fixed_half_scale = half_copy(model.item_factors.data(), model.item_factors.size(), h, opt.threads);
-      users.fixed_half = users.fixed_half_scale > 0.0f ? h : nullptr;
-    }
+    if (half_gather) use_half_copy(model.item_factors, users);
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
     if (streamed)
       streamed->solve(model.user_factors.data(), model.item_factors.data(), base.data(), item_lambda.data(), cfg,
                       opt.cancel);
-    if (half_gather) {
-      uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
-      items.fixed_half_scale = half_copy(model.user_factors.data(), model.user_factors.size(), h, opt.threads);
-      items.fixed_half = items.fixed_half_scale > 0.0f ? h : nullptr;
-    }
+    if (half_gather) use_half_copy(model.user_factors, items);
     run_rows(iu, gathered_items.data(), gathered_items.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
