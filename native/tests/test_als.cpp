@@ -705,6 +705,18 @@ TEST_CASE(half_gather_against_dense_reference) {
   check_half_gather(ex, true);
 }
 
+// 8 iterations from seed 9, the loss after each appended to `losses` (for comparing two fits' paths).
+static Model fit_8_with_losses(const Data& data, const Config& cfg, size_t threads, std::vector<double>& losses) {
+  Model m = init_model(CsrView::of(data.ui), cfg, 9);
+  FitOptions opt;
+  opt.iterations = 8;
+  opt.threads = threads;
+  opt.compute_loss = true;
+  opt.progress = [&](size_t, double, double loss) { losses.push_back(loss); };
+  fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, m);
+  return m;
+}
+
 TEST_CASE(half_gather_fit_tracks_float_fit) {
   Data data = make_data(300, 200, 0.08, 31);
   Config cfg;
@@ -714,14 +726,7 @@ TEST_CASE(half_gather_fit_tracks_float_fit) {
   auto run = [&](bool half, size_t threads, std::vector<double>& losses) {
     Config c = cfg;
     c.half_gather = half;
-    Model m = init_model(CsrView::of(data.ui), c, 9);
-    FitOptions opt;
-    opt.iterations = 8;
-    opt.threads = threads;
-    opt.compute_loss = true;
-    opt.progress = [&](size_t, double, double loss) { losses.push_back(loss); };
-    fit(CsrView::of(data.ui), CsrView::of(data.iu), c, opt, m);
-    return m;
+    return fit_8_with_losses(data, c, threads, losses);
   };
   std::vector<double> lf, lh, lh1;
   Model f = run(false, 2, lf), h = run(true, 2, lh), h1 = run(true, 1, lh1);
@@ -866,14 +871,7 @@ TEST_CASE(streamed_fit_tracks_per_row_fit) {
   auto run = [&](bool stream, size_t threads, std::vector<double>& losses) {
     Config c = cfg;
     c.stream_items = stream;
-    Model m = init_model(CsrView::of(data.ui), c, 9);
-    FitOptions opt;
-    opt.iterations = 8;
-    opt.threads = threads;
-    opt.compute_loss = true;
-    opt.progress = [&](size_t, double, double loss) { losses.push_back(loss); };
-    fit(CsrView::of(data.ui), CsrView::of(data.iu), c, opt, m);
-    return m;
+    return fit_8_with_losses(data, c, threads, losses);
   };
   std::vector<double> lr, ls, ls1, ls3;
   Model r = run(false, 2, lr), s = run(true, 2, ls), s1 = run(true, 1, ls1), s3 = run(true, 3, ls3);
