@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../lib/server/app.js';
 import { ResultCache } from '../lib/server/cache.js';
-import { registerModel, saveModel } from '../lib/models/registry.js';
-import { TinyModel } from './fixtures/tiny-model.js';
+import { TinyModel, saveServedTinyModels } from './fixtures/tiny-model.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -20,14 +19,8 @@ let model: TinyModel;
 let other: TinyModel;
 
 beforeAll(async () => {
-  registerModel('tiny', TinyModel.fromState);
   dir = fs.mkdtempSync(join(os.tmpdir(), 'fastrec-server-cache-'));
-  model = TinyModel.make(6, 40, 4, (k, n) => (k === 'u' && n === 5 ? 5 : `${k}${n}`));
-  model.seen.set(1, new Set([0, 1, 2, 3, 4]));
-  await saveModel(model, join(dir, 'a.fastrec'));
-  other = TinyModel.make(6, 40, 4);
-  other.itemFactors.reverse();
-  await saveModel(other, join(dir, 'b.fastrec'));
+  ({ model, other } = await saveServedTinyModels(dir));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

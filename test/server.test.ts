@@ -6,9 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../lib/server/app.js';
 import { PeerRouter, type PeerLink, type PeerMessage } from '../lib/server/cluster.js';
 import { Metrics, renderMetrics } from '../lib/server/metrics.js';
-import { registerModel, saveModel } from '../lib/models/registry.js';
+import { saveModel } from '../lib/models/registry.js';
 import { InvalidArgumentError } from '../lib/errors.js';
-import { TinyModel } from './fixtures/tiny-model.js';
+import { TinyModel, saveServedTinyModels } from './fixtures/tiny-model.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 let dir: string;
@@ -19,15 +19,8 @@ let open: FastifyInstance; // without a token
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 beforeAll(async () => {
-  registerModel('tiny', TinyModel.fromState);
   dir = fs.mkdtempSync(join(os.tmpdir(), 'fastrec-server-'));
-  // 6 users, 40 items; user u1 has seen i0..i4. Numeric user ids exercise id typing.
-  model = TinyModel.make(6, 40, 4, (k, n) => (k === 'u' && n === 5 ? 5 : `${k}${n}`));
-  model.seen.set(1, new Set([0, 1, 2, 3, 4]));
-  await saveModel(model, join(dir, 'a.fastrec'));
-  other = TinyModel.make(6, 40, 4);
-  other.itemFactors.reverse(); // a different model: different answers
-  await saveModel(other, join(dir, 'b.fastrec'));
+  ({ model, other } = await saveServedTinyModels(dir));
   fs.writeFileSync(join(dir, 'corrupt.fastrec'), fs.readFileSync(join(dir, 'a.fastrec')).subarray(0, 100));
   app = await buildServer({ modelPath: join(dir, 'a.fastrec'), token: TOKEN, logger: false, maxK: 50, bodyLimit: 4096 });
   open = await buildServer({ modelPath: join(dir, 'a.fastrec'), logger: false });
