@@ -144,23 +144,18 @@ async function storedIndexes(path: string, sections: Record<string, Uint8Array>,
   const users = sections[USER_INDEX];
   const sim = sections[SIMILAR_INDEX];
   if (!users || !sim) return undefined;
-  const use = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const use = async <T>(name: string, fn: () => Promise<T>): Promise<T | 'newer'> => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof UnsupportedVersionError) throw err;
+      if (err instanceof UnsupportedVersionError) return 'newer';
       throw new CorruptFileError(`${path}: the stored index '${name}' cannot be used (${(err as Error).message}). Re-create the file with \`fastrec train ... --ann\`, or serve it from a copy saved without indexes.`);
     }
   };
   // In place: the graphs are read from the mapped file's pages (shared by every worker), not copied.
-  try {
-    const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
-    const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim), model.itemFactors, dim));
-    return { scorer, similar };
-  } catch (err) {
-    if (err instanceof UnsupportedVersionError) return 'newer';
-    throw err;
-  }
+  const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
+  const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim), model.itemFactors, dim));
+  return scorer === 'newer' || similar === 'newer' ? 'newer' : { scorer, similar };
 }
 
 /** Load a model file (memory-mapped where possible: the arrays are views of the page cache). */
