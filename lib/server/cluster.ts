@@ -19,7 +19,7 @@
  * reloads sent to two workers cannot leave them serving different files.
  */
 import type { Id } from '../data/idmap.js';
-import { addCounts, type MetricsSnapshot } from './metrics.js';
+import { sumCounts, type MetricsSnapshot } from './metrics.js';
 
 /** What a worker asks the others for. */
 export type PeerAsk =
@@ -127,8 +127,8 @@ export class PeerRouter {
   remove(id: string, replaced = false): void {
     this.workers.delete(id);
     const last = this.lastMetrics.get(id);
-    if (last) this.retired = addCounts(this.retired, last);
-    if (replaced) this.retired = addCounts(this.retired, restarts(1));
+    if (last) this.retired = sumCounts([this.retired, last]);
+    if (replaced) this.retired = sumCounts([this.retired, restarts(1)]);
     this.lastMetrics.delete(id);
     if (this.reload?.worker === id) {
       // Its reload will never be committed: the others drop what they prepared (their replies are ignored).

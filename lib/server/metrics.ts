@@ -112,49 +112,31 @@ const labelText = (labels: Record<string, string>): string => Object.entries(lab
  * (added to the sums, so that counters never go down when a worker is replaced).
  */
 export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, missing = 0, retired?: MetricsSnapshot): string {
-  const live = snapshots;
-  if (retired) snapshots = [...snapshots, { ...retired, gauges: [] }];
-  const routes = new Map<string, { labels: string; byStatus: Map<number, number>; buckets: number[]; sum: number; count: number }>();
-  const counters = new Map<string, { help: string; value: number }>();
-  for (const s of snapshots) {
-    for (const r of s.routes) {
-      const key = r.method + ' ' + r.route;
-      let m = routes.get(key);
-      if (!m) {
-        m = { labels: `method="${escapeLabel(r.method)}",route="${escapeLabel(r.route)}"`, byStatus: new Map(), buckets: new Array<number>(BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
-        routes.set(key, m);
-      }
-      for (const [status, v] of r.byStatus) m.byStatus.set(status, (m.byStatus.get(status) ?? 0) + v);
-      for (let b = 0; b <= BUCKETS.length; b++) m.buckets[b]! += r.buckets[b] ?? 0;
-      m.sum += r.sum;
-      m.count += r.count;
-    }
-    for (const c of s.counters) {
-      const m = counters.get(c.name);
-      if (m) m.value += c.value;
-      else counters.set(c.name, { help: c.help, value: c.value });
-    }
-  }
+  const total = sumCounts(retired ? [...snapshots, retired] : snapshots);
   const out: string[] = [];
   out.push('# HELP fastrec_http_requests_total HTTP requests by method, route and status code.');
   out.push('# TYPE fastrec_http_requests_total counter');
-  for (const r of routes.values()) for (const [status, v] of r.byStatus) out.push(`fastrec_http_requests_total{${r.labels},status="${status}"} ${v}`);
+  const routeLabels = total.routes.map((r) => `method="${escapeLabel(r.method)}",route="${escapeLabel(r.route)}"`);
+  total.routes.forEach((r, n) => {
+    for (const [status, v] of r.byStatus) out.push(`fastrec_http_requests_total{${routeLabels[n]},status="${status}"} ${v}`);
+  });
   out.push('# HELP fastrec_http_request_duration_seconds HTTP request latency.');
   out.push('# TYPE fastrec_http_request_duration_seconds histogram');
-  for (const r of routes.values()) {
+  total.routes.forEach((r, n) => {
+    const labels = routeLabels[n];
     let cumulative = 0;
     BUCKETS.forEach((b, i) => {
-      cumulative += r.buckets[i]!;
-      out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="${b}"} ${cumulative}`);
+      cumulative += r.buckets[i] ?? 0;
+      out.push(`fastrec_http_request_duration_seconds_bucket{${labels},le="${b}"} ${cumulative}`);
     });
-    out.push(`fastrec_http_request_duration_seconds_bucket{${r.labels},le="+Inf"} ${r.count}`);
-    out.push(`fastrec_http_request_duration_seconds_sum{${r.labels}} ${r.sum}`);
-    out.push(`fastrec_http_request_duration_seconds_count{${r.labels}} ${r.count}`);
-  }
-  for (const [name, c] of counters) out.push(`# HELP ${name}_total ${c.help}`, `# TYPE ${name}_total counter`, `${name}_total ${c.value}`);
+    out.push(`fastrec_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${r.count}`);
+    out.push(`fastrec_http_request_duration_seconds_sum{${labels}} ${r.sum}`);
+    out.push(`fastrec_http_request_duration_seconds_count{${labels}} ${r.count}`);
+  });
+  for (const c of total.counters) out.push(`# HELP ${c.name}_total ${c.help}`, `# TYPE ${c.name}_total counter`, `${c.name}_total ${c.value}`);
   // Gauges grouped by name (one HELP/TYPE each), one series per process when perWorker.
   const gauges = new Map<string, { help: string; lines: string[] }>();
-  const ordered = perWorker ? [...live].sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true })) : live;
+  const ordered = perWorker ? [...snapshots].sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true })) : snapshots;
   for (const s of ordered) {
     for (const g of s.gauges) {
       let m = gauges.get(g.name);
@@ -164,18 +146,18 @@ export function renderMetrics(snapshots: MetricsSnapshot[], perWorker: boolean, 
     }
   }
   if (perWorker) {
-    gauges.set('fastrec_workers', { help: 'Worker processes whose series this scrape adds up.', lines: [`fastrec_workers ${live.length}`] });
+    gauges.set('fastrec_workers', { help: 'Worker processes whose series this scrape adds up.', lines: [`fastrec_workers ${snapshots.length}`] });
     gauges.set('fastrec_workers_missing', { help: 'Worker processes that did not answer this scrape in time (their counts are missing).', lines: [`fastrec_workers_missing ${missing}`] });
   }
   for (const [name, g] of gauges) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, ...g.lines);
   return out.join('\n') + '\n';
 }
 
-/** The counts (requests, histograms, counters; no gauges) of `a` and `b` added up. */
-export function addCounts(a: MetricsSnapshot | undefined, b: MetricsSnapshot): MetricsSnapshot {
+/** The counts (requests, histograms, counters; no gauges) of several snapshots added up, in first-seen order. */
+export function sumCounts(snapshots: MetricsSnapshot[]): MetricsSnapshot {
   const routes = new Map<string, RouteSnapshot>();
   const counters = new Map<string, MetricsSnapshot['counters'][number]>();
-  for (const s of a ? [a, b] : [b]) {
+  for (const s of snapshots) {
     for (const r of s.routes) {
       const key = r.method + ' ' + r.route;
       const m = routes.get(key);
@@ -198,5 +180,5 @@ export function addCounts(a: MetricsSnapshot | undefined, b: MetricsSnapshot): M
       else counters.set(c.name, { ...c });
     }
   }
-  return { worker: 'retired', routes: [...routes.values()], counters: [...counters.values()], gauges: [] };
+  return { worker: 'sum', routes: [...routes.values()], counters: [...counters.values()], gauges: [] };
 }
