@@ -321,6 +321,12 @@ describe('AlsModel (implicit)', () => {
     expect(rec.items.every((id) => String(id).startsWith('p'))).toBe(true);
     const many = await model.recommendMany(['u7'], { k: 5, filterSeen: false });
     expect(Array.from(many.scores)).toEqual(Array.from(rec.scores));
+    // The HNSW route scores with the bias too (it indexes [y_i, b_i]); on 48 items it finds the exact top 5.
+    await model.useAnnIndex();
+    const viaAnn = model.recommend('u7', { k: 5, filterSeen: false });
+    expect(Array.from(viaAnn.indices)).toEqual(Array.from(rec.indices));
+    for (let j = 0; j < 5; j++) expect(viaAnn.scores[j]!).toBeCloseTo(rec.scores[j]!, 4);
+    await model.useAnnIndex(false);
     expect(Math.hypot(...model.userVector('u7'))).toBeGreaterThan(0.1); // the factors take part too
     // Fold-in of a training user reproduces the trained factors (both solve (3) against the same items).
     const row = ds.userRow(u);
