@@ -162,7 +162,8 @@ export interface NativeBinding {
   ): Promise<{ factors: Float32Array; bias: Float32Array | null }>;
   alsFoldIn(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig): { factors: Float32Array; bias: number };
   alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
-  alsGram(factors: Float32Array, dim: number, threads: number): Float32Array;
+  /** With `column`: the Gram matrix of [factors, column] ((dim + 1) squared; itemBias models). */
+  alsGram(factors: Float32Array, dim: number, threads: number, column?: Float32Array): Float32Array;
   // ---- end als ----
 
   // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
@@ -218,6 +219,9 @@ export interface AlsNativeConfig {
   cgSteps: number;
   /** fit() only; absent = 'float32'. */
   gatherPrecision?: 'float32' | 'float16';
+  /** Implicit only: learn an item bias (absent = false), regularized by itemBiasRegularization (absent = 0.1). */
+  itemBias?: boolean;
+  itemBiasRegularization?: number;
 }
 export interface AlsNativeFactors {
   userFactors: Float32Array;
