@@ -207,6 +207,48 @@ describe('the fast path of GET /v1/users/:id/recommendations (serve --ann)', () 
   });
 });
 
+describe('stored indexes copied onto huge pages (default) or searched in place (--ann-in-place)', () => {
+  it('answers the same either way', async () => {
+    const { loadModel } = await import('../lib/models/registry.js');
+    const { buildServingIndexes } = await import('../lib/server/model.js');
+    const model = await loadModel(path);
+    const stored = join(dir, 'stored.fastrec');
+    await saveModel(model, stored, { indexes: await buildServingIndexes(model, { ef: 100 }) });
+    const copied = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100 } });
+    const inPlace = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100, inPlace: true } });
+    try {
+      expect((await copied.inject({ url: '/healthz' })).json().model.index).toBe('stored');
+      for (const u of users.slice(0, 20)) {
+        for (const url of [`/v1/users/${u}/recommendations?k=8`, `/v1/items/i${u.length * 7}/similar?k=5`]) {
+          const a = await copied.inject({ url });
+          expect(a.statusCode).toBe(200);
+          expect(a.body, url).toBe((await inPlace.inject({ url })).body);
+        }
+      }
+    } finally {
+      await copied.close();
+      await inPlace.close();
+    }
+  });
+});
+
+describe("users' factor rows read by index (one id lookup per request)", () => {
+  it('are the vectors the model gives by id, and score the same', async () => {
+    const { loadServedModel, annTopK } = await import('../lib/server/model.js');
+    const served = await loadServedModel(path, { ef: 100 });
+    expect(served.ann!.userRows).toBeDefined();
+    const byId = { ...served, ann: { ...served.ann!, userRows: undefined } };
+    for (const u of users) {
+      const id = u === '7' ? 7 : u;
+      const row = served.users!.index(id)!;
+      expect(Array.from(served.ann!.userRows!.rows.subarray(row * 8, row * 8 + 8))).toEqual(Array.from(served.ann!.userVector(id)));
+      const a = annTopK(served, { user: id, row }, 10, true, undefined, undefined);
+      const b = annTopK(byId, { user: id }, 10, true, undefined, undefined);
+      expect([Array.from(a.indices), Array.from(a.scores)]).toEqual([Array.from(b.indices), Array.from(b.scores)]);
+    }
+  });
+});
+
 describe('plain URLs (parsePlainUrl)', () => {
   const P = '/v1/users/';
   it('accepts an id of letters, digits, _ - . and at most ?k=<1..maxK>', () => {
