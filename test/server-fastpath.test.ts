@@ -207,15 +207,15 @@ describe('the fast path of GET /v1/users/:id/recommendations (serve --ann)', () 
   });
 });
 
-describe('stored indexes copied onto huge pages (default) or searched in place (--ann-in-place)', () => {
+describe('stored indexes searched in place (default) or copied onto huge pages (--ann-copy)', () => {
   it('answers the same either way', async () => {
     const { loadModel } = await import('../lib/models/registry.js');
     const { buildServingIndexes } = await import('../lib/server/model.js');
     const model = await loadModel(path);
     const stored = join(dir, 'stored.fastrec');
     await saveModel(model, stored, { indexes: await buildServingIndexes(model, { ef: 100 }) });
-    const copied = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100 } });
-    const inPlace = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100, inPlace: true } });
+    const copied = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100, copy: true } });
+    const inPlace = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100 } });
     try {
       expect((await copied.inject({ url: '/healthz' })).json().model.index).toBe('stored');
       for (const u of users.slice(0, 20)) {

@@ -102,12 +102,15 @@ export interface AnnServeOptions {
   /** Vector storage of indexes built at start-up (default 'float16'). */
   storage?: 'float32' | 'float16';
   /**
-   * Search the indexes stored in the model file where they are mapped (pages
-   * shared by every worker, no copy) instead of copying them into this
-   * process's memory on huge pages (default false: the copy, ~26 MB per
-   * 100,000-item index; the scored request cost ~8-10% less CPU, bench/README.md).
+   * Copy the indexes stored in the model file into this process's memory, on
+   * huge pages, instead of searching them where the file is mapped (default
+   * false: in place, pages shared by every worker, no copy at start-up). The
+   * copy costs ~26 MB per 100,000-item index and process; measured in
+   * bench/README.md: ~10% less CPU per scored request in one process, no
+   * difference beyond the noise with two workers (two copies compete for
+   * the shared cache that one mapped copy fills).
    */
-  inPlace?: boolean;
+  copy?: boolean;
 }
 
 interface FactorModel {
@@ -161,7 +164,7 @@ export async function buildServingIndexes(model: PersistableRecommender, options
  * The stored indexes, checked against the model; a damaged or mismatched one is a CorruptFileError naming the section.
  * 'newer': an index written in a graph format newer than this build reads (the model itself is fine: build the indexes).
  */
-async function storedIndexes(path: string, sections: Record<string, Uint8Array>, model: FactorModel, dim: number, inPlace: boolean): Promise<{ scorer: AnnScorer; similar: SimilarIndex } | 'newer' | undefined> {
+async function storedIndexes(path: string, sections: Record<string, Uint8Array>, model: FactorModel, dim: number, copy: boolean): Promise<{ scorer: AnnScorer; similar: SimilarIndex } | 'newer' | undefined> {
   const users = sections[USER_INDEX];
   const sim = sections[SIMILAR_INDEX];
   if (!users || !sim) return undefined;
@@ -173,9 +176,8 @@ async function storedIndexes(path: string, sections: Record<string, Uint8Array>,
       throw new CorruptFileError(`${path}: the stored index '${name}' cannot be used (${(err as Error).message}). Re-create the file with \`fastrec train ... --ann\`, or serve it from a copy saved without indexes.`);
     }
   };
-  // Copied, the graphs sit on 2 MiB pages (few TLB misses in a search that reads ~0.5 MB at random);
-  // in place, they are read from the mapped file's pages (shared by every worker).
-  const copy = !inPlace;
+  // In place, the graphs are read from the mapped file's pages (shared by every worker); copied,
+  // they sit on 2 MiB pages (few TLB misses in a search that reads ~0.5 MB at random).
   const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users, { copy }), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
   const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim, { copy }), model.itemFactors, dim));
   return scorer === 'newer' || similar === 'newer' ? 'newer' : { scorer, similar };
@@ -193,7 +195,7 @@ export async function loadServedModel(path: string, ann?: AnnServeOptions | fals
       throw new InvalidArgumentError(`--ann needs a factor model with its training data (e.g. als); ${path} holds a '${info.kind}' model`);
     }
     const dim = model.itemFactors.length / training.items.size;
-    const stored = await storedIndexes(path, indexes, model, dim, ann.inPlace ?? false);
+    const stored = await storedIndexes(path, indexes, model, dim, ann.copy ?? false);
     const { scorer, similar } = stored !== undefined && stored !== 'newer' ? stored : await buildIndexes(model, dim, ann);
     if (ann.ef !== undefined) {
       scorer.index.ef = ann.ef;
