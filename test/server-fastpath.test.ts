@@ -152,6 +152,32 @@ describe('the fast path of GET /v1/users/:id/recommendations (serve --ann)', () 
     expect([h.status, h.bytes.length, fastifySaw - before]).toEqual([200, 0, 1]);
   });
 
+  it('answers many requests in flight at once (scored together, one event-loop turn at a time) with the same bytes', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const getWith = (base: string, url: string): Promise<string> => {
+      const { hostname, port } = new URL(base);
+      return new Promise((resolve, reject) => {
+        http
+          .get({ host: hostname, port, path: url, agent }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve(`${res.statusCode} ${text}`));
+          })
+          .on('error', reject);
+      });
+    };
+    const urls = Array.from({ length: 120 }, (_, i) => (i % 10 === 9 ? `/v1/users/nobody${i}/recommendations` : `/v1/users/${users[(i * 7) % users.length]}/recommendations?k=${1 + (i % 12)}`));
+    const before = await metric(fastBase, `fastrec_http_requests_total{${ROUTE},status="200"}`);
+    const got = await Promise.all(urls.map((u) => getWith(fastBase, u)));
+    agent.destroy();
+    for (let i = 0; i < urls.length; i++) {
+      const want = await get(refBase, urls[i]!);
+      expect(got[i], urls[i]).toBe(`${want.status} ${want.bytes.toString()}`);
+    }
+    expect(await metric(fastBase, `fastrec_http_requests_total{${ROUTE},status="200"}`)).toBe(before + 108);
+  });
+
   it("sends users with live events to the route (fold-in), and serves a reloaded model at once", async () => {
     const app = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 } });
     const refApp = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 }, logRequests: true });
