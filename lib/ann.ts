@@ -357,6 +357,15 @@ export class HnswIndex {
     return callSync((n) => n.hnswSearch(this.handle, query, k, Math.max(ef, k), allow, deny, this.exactThreshold));
   }
 
+  /**
+   * AnnScorer's request step (native/core/ann/rescored_topk.hpp): search, deny-list, exact
+   * re-scoring from `itemFactors`, best first into `outItems`/`outScores`; returns the count.
+   * The caller (AnnScorer) has validated everything.
+   */
+  rescoredTopKInto(user: Float32Array, k: number, fetch: number, allow: Int32Array | null, deny: Int32Array | null, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array): number {
+    return callSync((n) => n.hnswRescoredTopK(this.handle, user, k, fetch, this.ef, allow, deny, this.exactThreshold, itemFactors, itemBias, labelItem, outItems, outScores));
+  }
+
   /** Exact k nearest among the live (and allowed) items: the ground truth. */
   searchExact(query: Float32Array, k = 10, options: Pick<AnnSearchOptions, 'allow' | 'deny'> = {}): Neighbors {
     v.knownOptions('options', options, ['allow', 'deny']);
@@ -707,11 +716,13 @@ export class AnnScorer {
   private readonly dim: number;
   private readonly bias: Float32Array | undefined;
   private readonly oversample: number;
-  private readonly query: Float32Array;
 
   /** Item index of each label, or null when labels are the item indices (an index built by {@link build}). */
   private readonly labelItem: Int32Array | null;
   private denyBuf = new Int32Array(64);
+  /** recommendInto's results (the first `count` entries of its last call). */
+  outItems = new Int32Array(16);
+  outScores = new Float32Array(16);
 
   private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number) {
     this.index = index;
@@ -719,7 +730,6 @@ export class AnnScorer {
     this.dim = dim;
     this.bias = bias;
     this.oversample = oversample;
-    this.query = new Float32Array(index.dim);
     const ids = index.idMap.ids();
     let identity = true;
     for (let i = 0; i < ids.length && identity; i++) identity = ids[i] === i;
@@ -795,40 +805,32 @@ export class AnnScorer {
    * never returned; `include` (if given) the only ones allowed.
    */
   recommend(user: Float32Array, k: number, filters: { seen?: ArrayLike<number> | null; exclude?: ArrayLike<number> | null; include?: ArrayLike<number> | null } = {}): ScoredItems {
+    const n = this.recommendInto(user, k, filters);
+    return { indices: this.outItems.slice(0, n), scores: this.outScores.slice(0, n) };
+  }
+
+  /**
+   * {@link recommend} into this scorer's own output arrays, `outItems` and
+   * `outScores` (valid until its next call; the first `count` entries):
+   * a request path that formats the answer right away allocates nothing.
+   * Short deny lists (a user's seen items) are dropped after an unfiltered
+   * search for fetch + |deny| candidates, cheaper than a filter bitmap over
+   * every item; candidates are re-scored exactly (float16 storage and the
+   * transform lose a little precision). One native call: rescored_topk.hpp.
+   */
+  recommendInto(user: Float32Array, k: number, filters: { seen?: ArrayLike<number> | null; exclude?: ArrayLike<number> | null; include?: ArrayLike<number> | null } = {}): number {
     if (!(user instanceof Float32Array) || user.length !== this.dim) throw v.invalid('user', `a Float32Array of length ${this.dim}`, user);
     k = kArg(k);
-    const q = this.query;
-    q.set(user);
-    if (this.bias) q[this.dim] = 1;
-    const deny = this.denyList(filters.seen, filters.exclude);
+    const seen = filters.seen;
+    // Labels are the item indices (an index built by build()): a typed seen list is already the deny list.
+    const deny = this.labelItem === null && seen instanceof Int32Array && !filters.exclude?.length ? seen : this.denyList(seen, filters.exclude);
     const allow = filters.include ? this.toLabels(filters.include) : null;
     const fetch = Math.max(k, Math.ceil(k * this.oversample));
-    let cand: Int32Array;
-    if (!allow && deny && deny.length <= POST_FILTER_MAX) {
-      // A short deny list (a user's seen items): search unfiltered for fetch + |deny| and drop the
-      // denied afterwards; cheaper than building the native filter bitmap over every item.
-      const r = this.index.searchLabels(q, fetch + deny.length, this.index.ef, null, null);
-      deny.sort();
-      cand = dropDenied(r.labels, deny, fetch);
-    } else {
-      cand = this.index.searchLabels(q, fetch, this.index.ef, allow, deny).labels;
+    if (this.outItems.length < k) {
+      this.outItems = new Int32Array(k);
+      this.outScores = new Float32Array(k);
     }
-    // Exact re-score of the candidates (float16 storage and the transform lose a little precision).
-    const m = cand.length;
-    const scores = new Float32Array(m);
-    const d = this.dim;
-    const f = this.itemFactors;
-    const map = this.labelItem;
-    for (let c = 0; c < m; c++) {
-      const i = map ? map[cand[c]!]! : cand[c]!;
-      let s = this.bias ? this.bias[i]! : 0;
-      for (let j = 0, o = i * d; j < d; j++) s += user[j]! * f[o + j]!;
-      scores[c] = s;
-      cand[c] = i;
-    }
-    sortCandidates(cand, scores);
-    const n = Math.min(k, m);
-    return { indices: cand.subarray(0, n), scores: scores.subarray(0, n) };
+    return this.index.rescoredTopKInto(user, k, fetch, allow, deny, this.itemFactors, this.bias ?? null, this.labelItem, this.outItems, this.outScores);
   }
 
   /** Item indices as index labels (unknown ones dropped). */
@@ -863,9 +865,6 @@ export class AnnScorer {
     return buf.subarray(0, n);
   }
 }
-
-/** Deny lists up to this long are applied after an unfiltered search (see AnnScorer.recommend). */
-const POST_FILTER_MAX = 64;
 
 /** The first `keep` labels not in `sortedDeny`, in order (a new array). */
 export function dropDenied(labels: Int32Array, sortedDeny: Int32Array, keep: number): Int32Array {

@@ -162,7 +162,8 @@ export interface NativeBinding {
   ): Promise<{ factors: Float32Array; bias: Float32Array | null }>;
   alsFoldIn(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig): { factors: Float32Array; bias: number };
   alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
-  alsGram(factors: Float32Array, dim: number, threads: number): Float32Array;
+  /** With `column`: the Gram matrix of [factors, column] ((dim + 1) squared; itemBias models). */
+  alsGram(factors: Float32Array, dim: number, threads: number, column?: Float32Array): Float32Array;
   // ---- end als ----
 
   // ---- cli: memory-mapped model files (native/napi/mmap_binding.cpp) ----
@@ -185,6 +186,8 @@ export interface NativeBinding {
   hnswToBytes(index: NativeHandle, meta: Uint8Array): Promise<Uint8Array>;
   /** The unfiltered single query into caller-owned arrays (length >= k); returns the count found. */
   hnswSearchInto(index: NativeHandle, query: Float32Array, k: number, ef: number, outLabels: Int32Array, outDistances: Float32Array): number;
+  /** AnnScorer.recommend in one call (search, deny-list, exact re-scoring, best first) into caller-owned arrays (length >= k); returns the count. */
+  hnswRescoredTopK(index: NativeHandle, user: Float32Array, k: number, fetch: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array): number;
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
@@ -216,6 +219,9 @@ export interface AlsNativeConfig {
   cgSteps: number;
   /** fit() only; absent = 'float32'. */
   gatherPrecision?: 'float32' | 'float16';
+  /** Implicit only: learn an item bias (absent = false), regularized by itemBiasRegularization (absent = 0.1). */
+  itemBias?: boolean;
+  itemBiasRegularization?: number;
 }
 export interface AlsNativeFactors {
   userFactors: Float32Array;

@@ -83,3 +83,4 @@ export { seededRandom } from './random.js';
 export { EXACT_AUTO_PRUNE_MIN, type ExactIndexOptions, type ExactSearchOptions, type ExactNeighbors, type ExactBatchNeighbors } from './ann.js';
 // ---- cli: the serving indexes stored in model files (fastrec train --ann) ----
 export { buildServingIndexes } from './server/model.js';
+export type { AlsExplanation } from './models/als.js';

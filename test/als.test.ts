@@ -287,6 +287,112 @@ describe('AlsModel (implicit)', () => {
     expect(() => (model.userFactors = new Float32Array(ds.numUsers * 4).fill(NaN))).toThrow(InvalidArgumentError);
   });
 
+  it('itemBias: a planted popularity offset goes to b_i; scoring, fold-in, explain and save / load include it', async () => {
+    // Independent coins, no low-rank structure: items p0..p7 bought by 50% of users, q0..q39 by 5%.
+    const r = rng(21);
+    const log = new Interactions();
+    for (let u = 0; u < 150; u++) {
+      for (let i = 0; i < 8; i++) if (r() < 0.5) log.add(`u${u}`, `p${i}`);
+      for (let i = 0; i < 40; i++) if (r() < 0.05) log.add(`u${u}`, `q${i}`);
+    }
+    const ds = await Dataset.build(log);
+    const opts = { factors: 4, alpha: 2, regularization: 1, iterations: 40, itemBias: true, solver: 'cholesky' as const };
+    const model = await new AlsModel(opts).fit(ds, { seed: 1 });
+    const b = model.itemBias!;
+    expect(b).toBeInstanceOf(Float32Array);
+    expect(b.length).toBe(ds.numItems);
+    expect(model.userBias).toBeNull();
+    const bias = (id: string) => b[ds.items.index(id)!]!;
+    const popular = Array.from({ length: 8 }, (_, i) => bias(`p${i}`));
+    const rare = Array.from({ length: 40 }, (_, i) => bias(`q${i}`));
+    expect(Math.min(...popular)).toBeGreaterThan(Math.max(...rare) + 0.1);
+    const plain = await new AlsModel({ ...opts, itemBias: false }).fit(ds, { seed: 1 });
+    expect(plain.itemBias).toBeNull();
+    // Scores are x_u.y_i + b_i everywhere: recommend, recommendMany, predict.
+    const k = 4;
+    const u = ds.users.index('u7')!;
+    const rec = model.recommend('u7', { k: 5, filterSeen: false });
+    for (let j = 0; j < 5; j++) {
+      const i = ds.items.index(rec.items[j]!)!;
+      const expected = dot(model.userFactors, u * k, model.itemFactors, i * k, k) + b[i]!;
+      expect(rec.scores[j]!).toBeCloseTo(expected, 4);
+      expect(model.predict('u7', rec.items[j]!)).toBeCloseTo(expected, 4);
+    }
+    expect(rec.items.every((id) => String(id).startsWith('p'))).toBe(true);
+    const many = await model.recommendMany(['u7'], { k: 5, filterSeen: false });
+    expect(Array.from(many.scores)).toEqual(Array.from(rec.scores));
+    // The HNSW route scores with the bias too (it indexes [y_i, b_i]); on 48 items it finds the exact top 5.
+    await model.useAnnIndex();
+    const viaAnn = model.recommend('u7', { k: 5, filterSeen: false });
+    expect(Array.from(viaAnn.indices)).toEqual(Array.from(rec.indices));
+    for (let j = 0; j < 5; j++) expect(viaAnn.scores[j]!).toBeCloseTo(rec.scores[j]!, 4);
+    await model.useAnnIndex(false);
+    expect(Math.hypot(...model.userVector('u7'))).toBeGreaterThan(0.1); // the factors take part too
+    // Fold-in of a training user reproduces the trained factors (both solve (3) against the same items).
+    const row = ds.userRow(u);
+    const history = Array.from(row.items, (i, j) => ({ item: ds.items.id(i), value: row.values[j]! }));
+    const f = model.foldIn(history);
+    const trained = model.userVector('u7');
+    let diff = 0;
+    let norm = 0;
+    for (let c = 0; c < k; c++) {
+      diff += (f.factors[c]! - trained[c]!) ** 2;
+      norm += trained[c]! ** 2;
+    }
+    expect(Math.sqrt(diff / norm)).toBeLessThan(0.02);
+    // explain: contributions + rest = score, and rest = b_item + the shared term (+ the fold-in gap, ~0).
+    const target = rec.items[0]!;
+    const ex = model.explain('u7', target);
+    expect(ex.score).toBeCloseTo(rec.scores[0]!, 4);
+    const sum = ex.contributions.reduce((s, c) => s + c.weight, 0);
+    expect(sum + ex.rest!).toBeCloseTo(ex.score, 5);
+    expect(ex.itemBias).toBeCloseTo(bias(String(target)), 6);
+    expect(ex.sharedTerm).toBeLessThan(0); // -w0 <z, Yᵀb>: the unobserved cells pull x.y towards -b
+    expect(ex.rest! - ex.itemBias! - ex.sharedTerm!).toBeCloseTo(0, 2);
+    expect(ex.contributions.length).toBe(row.items.length);
+    // Save / load keeps the biases and the scores.
+    const dir = mkdtempSync(join(tmpdir(), 'fastrec-als-bias-'));
+    try {
+      await saveModel(model, join(dir, 'm.frec'));
+      const loaded = (await loadModel(join(dir, 'm.frec'))) as AlsModel;
+      expect(loaded.options.itemBias).toBe(true);
+      expect(Array.from(loaded.itemBias!)).toEqual(Array.from(b));
+      const again = loaded.recommend('u7', { k: 5, filterSeen: false });
+      expect(Array.from(again.indices)).toEqual(Array.from(rec.indices));
+      expect(Array.from(again.scores)).toEqual(Array.from(rec.scores));
+      // A model file saved without the option (older files) still loads, without biases.
+      await saveModel(plain, join(dir, 'plain.frec'));
+      const old = (await loadModel(join(dir, 'plain.frec'))) as AlsModel;
+      expect(old.options.itemBias).toBe(false);
+      expect(old.itemBias).toBeNull();
+      // A state that claims itemBias but lacks the array is refused.
+      const state = model.toState();
+      delete state.arrays.itemBias;
+      expect(() => AlsModel.fromState(state)).toThrow(/itemBias/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // partialFit: a new user gets the fold-in answer; refreshing an item moves its bias too.
+    const users = ds.users.clone();
+    users.add('newbie');
+    const next = await Dataset.fromLog(
+      {
+        users: Int32Array.from([...ds.log.users, ds.numUsers, ds.numUsers]),
+        items: Int32Array.from([...ds.log.items, ds.items.index('p0')!, ds.items.index('q3')!]),
+        weights: Float32Array.from([...ds.log.weights, 1, 1]),
+        timestamps: Float64Array.from([...ds.log.timestamps, NaN, NaN]),
+      },
+      users,
+      ds.items,
+    );
+    const expected = model.foldIn(['p0', 'q3']).factors;
+    await model.partialFit(next, { users: ['newbie'], items: ['q3'] });
+    const got = model.userVector('newbie');
+    for (let c = 0; c < k; c++) expect(got[c]!).toBeCloseTo(expected[c]!, 4);
+    expect(model.itemBias![ds.items.index('q3')!]).not.toBe(b[ds.items.index('q3')!]);
+    expect(model.itemBias![ds.items.index('q4')!]).toBe(b[ds.items.index('q4')!]);
+  });
+
   it('abort: rejects with AbortError and leaves the model as it was', async () => {
     const { ds } = await planted();
     const model = await new AlsModel({ factors: 8, iterations: 2 }).fit(ds, { seed: 1 });
@@ -328,19 +434,21 @@ describe('AlsModel (implicit)', () => {
     expect(a).toBeGreaterThan(1.5 * p);
   });
 
-  it('on Complete Journey (temporal split) matches most-popular on new items and edges it on next purchases: no wide margin', async () => {
+  it('on Complete Journey (temporal split): with an item bias, x1.17 most-popular on next purchases; no margin on new items', async () => {
     // Protocol (bench/als-cj.mjs, bench/README.md "ALS on Complete Journey"): timeSplit fraction 0.2 (the
     // last 20% of the year's events are test), every test household with training history scored through
     // lib/evaluate (cold items not relevant), the same protocol for ALS and most-popular. Two tasks:
     // 'new' (filterSeen true) and 'next purchases' (filterSeen false: repeats count, and both models may
-    // recommend them). The ALS settings are the ones a 120-setting search chose on a validation cut of the
-    // training period (its last 20%), not on test. Measured on test:
-    //   new:  ALS 0.0454 vs most-popular 0.0441 (x1.03); the best of all 120 settings on test is x1.03
-    //   next: ALS 0.0591 vs most-popular 0.0557 (x1.06); own-items-then-popular 0.0634 (x1.14)
-    // The issue's "wide margin" is NOT met on this data: the CC0 sample is 5% of the receipt lines (31
-    // lines per household for the year, 3.3 buyers per product, half of the products bought once), and no
-    // collaborative model tried (ALS, item-kNN, user-kNN, a separate numpy ALS) beats popularity on new
-    // items; on next purchases the gain comes from repeats, which own-items-then-popular gets too.
+    // recommend them). The ALS settings are the ones searches chose on a validation cut of the training
+    // period (its last 20%), not on test (`node bench/als-cj.mjs` for plain ALS, 120 settings;
+    // `node bench/als-cj.mjs --item-bias` for ALS with a learned item bias, 40 settings). Measured on test:
+    //   new:  ALS 0.0454 vs most-popular 0.0441 (x1.03); with item bias 0.0450 (x1.02): no margin
+    //   next: ALS 0.0585-0.0591 vs most-popular 0.0557 (x1.05-1.06, bootstrap CI of the difference
+    //         [-0.0024, +0.0082]); with item bias 0.0652 (x1.17, CI [+0.0057, +0.0137], seeds 2 and 3:
+    //         0.0657, 0.0660); own-items-then-popular 0.0634 (x1.14).
+    // On new items no collaborative model tried (ALS with or without bias, item-kNN, user-kNN, a separate
+    // numpy ALS) beats popularity: the CC0 sample is 5% of the receipt lines (31 lines per household for
+    // the year, 3.3 buyers per product, half of the products bought once).
     const raw = await completeJourneyDataset();
     const counts = await timeSplit(await Dataset.fromLog(raw.log, raw.users, raw.items), { fraction: 0.2 });
     const log1p = await timeSplit(await Dataset.fromLog(raw.log, raw.users, raw.items, { weighting: 'log1p' }), { fraction: 0.2 });
@@ -351,9 +459,11 @@ describe('AlsModel (implicit)', () => {
     const popNext = await ndcg(pop, counts, false);
     const forNew = await new AlsModel({ factors: 128, alpha: 30, regularization: 0.1, unobservedWeight: 0.3, regularizationScaling: 'frequency', iterations: 10 }).fit(counts.train, { seed: 1 });
     const forNext = await new AlsModel({ factors: 64, alpha: 10, regularization: 50, iterations: 15 }).fit(log1p.train, { seed: 1 });
+    const biasedNext = await new AlsModel({ factors: 128, alpha: 10, regularization: 50, itemBias: true, itemBiasRegularization: 0.1, iterations: 10 }).fit(log1p.train, { seed: 1 });
     const alsNew = await ndcg(forNew, counts, true);
     const alsNext = await ndcg(forNext, log1p, false);
-    console.log(`Complete Journey NDCG@10 (${counts.users.length} users): new items ALS ${alsNew.toFixed(4)} vs most-popular ${popNew.toFixed(4)}; next purchases ALS ${alsNext.toFixed(4)} vs most-popular ${popNext.toFixed(4)}`);
+    const alsBiasedNext = await ndcg(biasedNext, log1p, false);
+    console.log(`Complete Journey NDCG@10 (${counts.users.length} users): new items ALS ${alsNew.toFixed(4)} vs most-popular ${popNew.toFixed(4)}; next purchases ALS ${alsNext.toFixed(4)}, with item bias ${alsBiasedNext.toFixed(4)}, vs most-popular ${popNext.toFixed(4)}`);
     expect(counts.users.length).toBe(1921);
     // Popularity is deterministic: the exact figures.
     expect(popNew).toBeCloseTo(0.0441, 4);
@@ -363,6 +473,9 @@ describe('AlsModel (implicit)', () => {
     expect(alsNew).toBeGreaterThan(0.97 * popNew);
     expect(alsNext).toBeGreaterThan(0.057);
     expect(alsNext).toBeGreaterThan(1.02 * popNext);
+    // Item bias on next purchases: measured 0.0652 (x1.17); the margin covers thread counts, CG rounding and seeds.
+    expect(alsBiasedNext).toBeGreaterThan(0.062);
+    expect(alsBiasedNext).toBeGreaterThan(1.11 * popNext);
   });
 });
 
@@ -449,6 +562,14 @@ describe('AlsModel: invalid input', () => {
     expect(() => new AlsModel({ solver: 'lu' as never })).toThrow(/'cg', 'cholesky'/);
     expect(() => new AlsModel({ cgSteps: 0 })).toThrow(/cgSteps/);
     expect(() => new AlsModel({ gatherPrecision: 'bfloat16' as never })).toThrow(/'float32', 'float16' for options.gatherPrecision/);
+    // itemBias: implicit only (explicit models have their own user and item biases), a boolean; lambda_b >= 0.
+    expect(() => new AlsModel({ feedback: 'explicit', itemBias: true })).toThrow(InvalidArgumentError);
+    expect(() => new AlsModel({ feedback: 'explicit', itemBias: true })).toThrow(/options.itemBias false .* with feedback 'explicit'.* received true/);
+    expect(new AlsModel({ feedback: 'explicit', itemBias: false }).options.itemBias).toBe(false);
+    expect(() => new AlsModel({ itemBias: 1 as never })).toThrow(/options.itemBias/);
+    expect(() => new AlsModel({ itemBias: true, itemBiasRegularization: -1 })).toThrow(/options.itemBiasRegularization/);
+    expect(() => new AlsModel({ itemBias: true, itemBiasRegularization: Infinity })).toThrow(/options.itemBiasRegularization/);
+    expect(() => new AlsModel({ itembias: true } as never)).toThrow(/did you mean 'itemBias'/);
     const model = new AlsModel({ factors: 4, iterations: 2 });
     expect(() => model.recommend('u1')).toThrow(NotFittedError);
     expect(() => model.userFactors).toThrow(NotFittedError);

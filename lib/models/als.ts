@@ -7,6 +7,10 @@
  * Implicit objective (w = the dataset's weight of a cell, w0 = unobservedWeight):
  *   sum_observed c_ui (1 - x_u.y_i)^2 + w0 sum_unobserved (x_u.y_i)^2 + sum_u l_u |x_u|^2 + sum_i l_i |y_i|^2
  *   c_ui = 1 + alpha w  (confidence 'linear', HKV)  or  alpha w  ('proportional', the `implicit` library)
+ * With itemBias (implicit only) the score is x_u.y_i + b_i: the same objective with x_u.y_i replaced by
+ * x_u.y_i + b_i in every cell, plus itemBiasRegularization * sum_i b_i^2 (a constant lambda_b, not scaled
+ * per row). The bias lets heavy regularization of the factors keep the items' popularity in b_i.
+ * Normal equations: native/core/als/als.hpp, (2) and (3).
  * Explicit objective:
  *   sum_observed (r_ui - mu - b_u - b_i - x_u.y_i)^2 + sum_u l_u (|x_u|^2 + b_u^2) + sum_i l_i (|y_i|^2 + b_i^2)
  * Regularization l_u = regularization * s(n_u): 1 ('none'), n_u ('count', ALS-WR)
@@ -82,6 +86,13 @@ export interface AlsOptions {
   gatherPrecision?: 'float32' | 'float16';
   /** Compute the loss after each iteration for onProgress (costs about one CG step). Default false. */
   computeLoss?: boolean;
+  /**
+   * Implicit only: learn an item bias b_i, scoring x_u.y_i + b_i (default false). Explicit models always
+   * learn user and item biases, so `itemBias: true` with feedback 'explicit' is an error.
+   */
+  itemBias?: boolean;
+  /** Regularization lambda_b of the item biases (default 0.1; constant, not scaled by regularizationScaling). */
+  itemBiasRegularization?: number;
 }
 
 const OPTION_KEYS = [
@@ -98,6 +109,8 @@ const OPTION_KEYS = [
   'cgSteps',
   'gatherPrecision',
   'computeLoss',
+  'itemBias',
+  'itemBiasRegularization',
 ] as const;
 const FIT_KEYS = ['threads', 'seed', 'signal', 'onProgress'] as const;
 const PARTIAL_FIT_KEYS = ['users', 'items', 'threads', 'signal'] as const;
@@ -109,6 +122,10 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
   knownOptions('options', options, OPTION_KEYS);
   const o = options ?? {};
   const feedback = oneOf('options.feedback', o.feedback ?? 'implicit', ['implicit', 'explicit'] as const);
+  const itemBias = boolean('options.itemBias', o.itemBias ?? false);
+  if (itemBias && feedback === 'explicit') {
+    throw new InvalidArgumentError("Expected options.itemBias false (or absent) with feedback 'explicit' (explicit ALS always learns user and item biases) but received true");
+  }
   return {
     factors: integer('options.factors', o.factors ?? 64, 1, 4096),
     iterations: integer('options.iterations', o.iterations ?? 15, 1, 100_000),
@@ -123,6 +140,8 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     cgSteps: integer('options.cgSteps', o.cgSteps ?? 3, 1, 1000),
     gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['float32', 'float16'] as const),
     computeLoss: boolean('options.computeLoss', o.computeLoss ?? false),
+    itemBias,
+    itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0),
   };
 }
 
@@ -139,6 +158,8 @@ function nativeConfig(o: ResolvedAlsOptions): AlsNativeConfig {
     solver: o.solver,
     cgSteps: o.cgSteps,
     gatherPrecision: o.gatherPrecision,
+    itemBias: o.itemBias,
+    itemBiasRegularization: o.itemBiasRegularization,
   };
 }
 
@@ -149,10 +170,11 @@ interface Trained {
   itemFactors: Float32Array;
   /** Explicit only. */
   userBias: Float32Array | null;
+  /** Explicit models and implicit ones with itemBias. */
   itemBias: Float32Array | null;
   globalMean: number;
   scorer: FactorScorer;
-  /** YᵀY of the item factors (implicit fold-in), computed on demand. */
+  /** YᵀY of the item factors (implicit fold-in; with itemBias the Gram of [Y, b]), computed on demand. */
   itemGram?: Float32Array;
   unitUsers?: Float32Array;
 }
@@ -162,6 +184,14 @@ export interface FoldInResult {
   factors: Float32Array;
   /** The user's bias (explicit models; 0 for implicit ones). */
   bias: number;
+}
+
+/** explain()'s answer; the two extra fields are set for models fitted with itemBias. */
+export interface AlsExplanation extends Explanation {
+  /** b_item, part of `rest`. */
+  itemBias?: number;
+  /** -w0 <z, Yᵀb>: the folded-in score's term that no past item carries, part of `rest`. */
+  sharedTerm?: number;
 }
 
 export interface PartialFitOptions {
@@ -239,7 +269,7 @@ export class AlsModel implements Recommender, Persistable {
     return this.t.userBias;
   }
 
-  /** Per-item biases (explicit models), else null. */
+  /** Per-item biases (explicit models and implicit ones fitted with itemBias), else null. */
   get itemBias(): Float32Array | null {
     return this.t.itemBias;
   }
@@ -305,7 +335,7 @@ export class AlsModel implements Recommender, Persistable {
     return t.itemFactors.subarray(i * this.options.factors, (i + 1) * this.options.factors);
   }
 
-  /** Top-k items for a known user: exact fused scoring (x_u.y_i, plus mu + b_u + b_i for explicit models). */
+  /** Top-k items for a known user: exact fused scoring (x_u.y_i, plus b_i with itemBias, plus mu + b_u + b_i for explicit models). */
   recommend(user: Id, options?: RecommendOptions): Recommendations {
     const t = this.t;
     const o = resolveRecommendOptions(options, t.data.items);
@@ -350,7 +380,7 @@ export class AlsModel implements Recommender, Persistable {
     return out;
   }
 
-  /** Items with the most similar factor vectors (cosine), excluding the item itself. */
+  /** Items with the most similar factor vectors (cosine of y_i; item biases play no part), excluding the item itself. */
   similarItems(item: Id, k = 10): Recommendations {
     const t = this.t;
     integer('k', k, 1, MAX_K);
@@ -403,9 +433,11 @@ export class AlsModel implements Recommender, Persistable {
    * sum_j b_j <z, y_j>: each past item j contributes b_j <z, y_j>. This is
    * exact for the user's folded-in factors; `rest` holds mu + b_item (explicit)
    * plus the difference between the trained and the folded-in score (zero at
-   * convergence).
+   * convergence). With itemBias, b_j = c_uj - (c_uj - w0) b_j (als.hpp (3)) and
+   * `rest` holds b_item plus the term every user shares, -w0 <z, Yᵀb> (the
+   * unobserved cells' pull towards -b), reported alone as `sharedTerm`.
    */
-  explain(user: Id, item: Id): Explanation {
+  explain(user: Id, item: Id): AlsExplanation {
     const t = this.t;
     const u = userIndexOf(user, t.data.users);
     const i = itemIndexOf(item, t.data.items);
@@ -413,11 +445,12 @@ export class AlsModel implements Recommender, Persistable {
     const parts = callSync((n) => n.alsExplain(row.indices, row.values, this.itemSide(), this.itemGram(), nativeConfig(this.options), i));
     const score = this.scoreOf(u, i);
     let sum = 0;
-    const contributions = Array.from(parts, (w, j) => {
+    const contributions = Array.from(parts.subarray(0, row.indices.length), (w, j) => {
       sum += w;
       return { item: t.data.items.id(row.indices[j]!), weight: w };
     }).sort((a, b) => b.weight - a.weight);
-    return { item, score, contributions, rest: score - sum };
+    if (!this.options.itemBias) return { item, score, contributions, rest: score - sum };
+    return { item, score, contributions, rest: score - sum, itemBias: t.itemBias![i]!, sharedTerm: parts[row.indices.length]! };
   }
 
   /** The model's score (predicted rating for explicit models) for a known user and item. */
@@ -492,7 +525,7 @@ export class AlsModel implements Recommender, Persistable {
     const { flag, release } = cancelFlag(signal);
     try {
       if (userRows.length > 0) {
-        const gram = this.implicit ? (itemFactors === t.itemFactors ? this.itemGram() : callSync((n) => n.alsGram(itemFactors, k, threads))) : null;
+        const gram = this.implicit ? (itemFactors === t.itemFactors ? this.itemGram() : gramOf(itemFactors, k, itemBias, threads)) : null;
         const r = await callAsync((n) =>
           n.alsSolveRows(
             dataset.matrix,
@@ -550,10 +583,8 @@ export class AlsModel implements Recommender, Persistable {
       arrays: { userFactors: t.userFactors, itemFactors: t.itemFactors },
       ids: {},
     };
-    if (t.userBias && t.itemBias) {
-      state.arrays.userBias = t.userBias;
-      state.arrays.itemBias = t.itemBias;
-    }
+    if (t.userBias) state.arrays.userBias = t.userBias;
+    if (t.itemBias) state.arrays.itemBias = t.itemBias;
     saveTrainingData(t.data, state);
     return state;
   }
@@ -574,6 +605,13 @@ export class AlsModel implements Recommender, Persistable {
     checkFactors('itemFactors', itemFactors, data.items.size, k);
     let userBias: Float32Array | null = null;
     let itemBias: Float32Array | null = null;
+    if (model.options.itemBias) {
+      const ib = state.arrays.itemBias;
+      if (!(ib instanceof Float32Array) || ib.length !== data.items.size) {
+        throw new InvalidArgumentError("model state of kind 'als' (implicit with itemBias) lacks a valid itemBias array (one float per item)");
+      }
+      itemBias = ib;
+    }
     if (model.options.feedback === 'explicit') {
       const ub = state.arrays.userBias;
       const ib = state.arrays.itemBias;
@@ -603,6 +641,7 @@ export class AlsModel implements Recommender, Persistable {
     let s = 0;
     for (let c = 0; c < k; c++) s += t.userFactors[u * k + c]! * t.itemFactors[i * k + c]!;
     if (!this.implicit) s += t.globalMean + t.userBias![u]! + t.itemBias![i]!;
+    else if (t.itemBias) s += t.itemBias[i]!;
     return s;
   }
 
@@ -614,7 +653,7 @@ export class AlsModel implements Recommender, Persistable {
   private itemGram(): Float32Array | null {
     const t = this.t;
     if (!this.implicit) return null;
-    t.itemGram ??= callSync((n) => n.alsGram(t.itemFactors, this.options.factors, 0));
+    t.itemGram ??= gramOf(t.itemFactors, this.options.factors, t.itemBias, 0);
     return t.itemGram;
   }
 }
@@ -625,6 +664,11 @@ function checkFactors(name: string, value: unknown, rows: number, k: number): vo
   for (let j = 0; j < value.length; j++) {
     if (!Number.isFinite(value[j]!)) throw new InvalidArgumentError(`Expected finite values in ${name} but received ${value[j]} at index ${j}`);
   }
+}
+
+/** The Gram matrix fold-in needs: YᵀY, or with item biases the Gram of [Y, b] (als.hpp (3)). */
+function gramOf(itemFactors: Float32Array, k: number, itemBias: Float32Array | null, threads: number): Float32Array {
+  return callSync((n) => (itemBias ? n.alsGram(itemFactors, k, threads, itemBias) : n.alsGram(itemFactors, k, threads)));
 }
 
 function addConstant(scores: Float32Array, c: number): void {

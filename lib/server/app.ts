@@ -16,9 +16,10 @@ import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js
 import type { Id } from '../data/idmap.js';
 import type { Recommendations, RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
-import { annRecommend, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
+import { annRecommend, annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
 import { JSON_TYPE, LOOKED_UP, serverWithFastPath } from './fastpath.js';
+import { answerById, answerByIndex, head } from './json.js';
 import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
 
@@ -106,9 +107,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
-    // Cache hits skip Fastify altogether (fastpath.ts); request logs, when asked for, need Fastify's request.
-    ...(ctx.cache && !options.logRequests
-      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, closing: () => closing }) }
+    // Cache hits and plain requests of a known user skip Fastify altogether (fastpath.ts);
+    // request logs, when asked for, need Fastify's request.
+    ...((ctx.cache || ctx.ann) && !options.logRequests
+      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, maxK, closing: () => closing, plain: (raw, k, url) => plainUserAnswer(ctx, raw, k, url) }) }
       : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
@@ -231,27 +233,27 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
         }
       }
       const live = ctx.live.get(known ?? raw);
-      let rec: Recommendations;
+      const context = req.query.context;
+      let json: string;
       if (live) {
         const history = historyWithEvents(served, known, live);
         const opts = options(req.query, ctx, req.query.filterSeen === false ? [] : history.map((h) => h.item));
-        rec = served.ann?.foldIn
+        const rec = served.ann?.foldIn
           ? annRecommend(served, { history }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined)
           : served.model.recommendForHistory(history, opts);
+        json = answerById(head({ user: raw, model: served.info.kind, context }), rec.items, rec.scores);
       } else if (served.ann && known !== undefined) {
         const opts = options(req.query, ctx);
-        rec = annRecommend(served, { user: known }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined);
+        json = indexedUserAnswer(served, raw, known, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined, context);
       } else {
-        const opts = { ...options(req.query, ctx), ...hybridOptions(served, req.query.context, undefined) };
-        rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
+        const opts = { ...options(req.query, ctx), ...hybridOptions(served, context, undefined) };
+        const rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
+        json = answerById(head({ user: raw, model: served.info.kind, context }), rec.items, rec.scores);
       }
-      const out = body(rec, { user: raw, model: served.info.kind, ...(req.query.context ? { context: req.query.context } : {}) });
-      if (!cache) return out;
-      // Cached as the bytes sent: a hit is then written back with no serialization.
-      const bytes = Buffer.from(reply.serialize(out) as string);
+      // Cached as the bytes sent: a hit is then written back as they are.
       // Scoring is synchronous, so no reload or event came between the lookup and here.
-      if (ctx.served === served) cache.set(userKey(known ?? raw), req.url, bytes);
-      return reply.type(JSON_TYPE).send(bytes);
+      if (cache && ctx.served === served) cache.set(userKey(known ?? raw), req.url, Buffer.from(json));
+      return reply.type(JSON_TYPE).send(json);
     },
   );
 
@@ -289,6 +291,37 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       return body(rec, { item: req.params.id, model: served.info.kind });
     },
   );
+}
+
+/**
+ * GET /v1/users/:id/recommendations for a known user without live events,
+ * scored through the HNSW index: the route answers with this, and so does its
+ * fast path for plain requests (plainUserAnswer), so both send the same bytes.
+ */
+function indexedUserAnswer(served: ServedModel, raw: string, known: Id, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined, context: string | undefined): string {
+  const r = annTopK(served, { user: known }, k, filterSeen, exclude, include);
+  return answerByIndex(head({ user: raw, model: served.info.kind, context }), served.itemJson!, r.indices, r.scores);
+}
+
+/**
+ * The fast path's answer to a plain request (`/v1/users/<raw>/recommendations`,
+ * no query or only `?k=`, already checked by fastpath.ts): what the route
+ * answers with those defaults (k 10, seen items filtered), counted as a cache
+ * miss and stored like the route does. Undefined where the route has more to
+ * decide (a model served without the index, an unknown user: 404 or the
+ * model's own id fallback, a user with live events).
+ */
+function plainUserAnswer(ctx: Ctx, raw: string, k: number | undefined, url: string): string | undefined {
+  const served = ctx.served;
+  if (!served.ann) return undefined;
+  const known = lookupId(served.users, raw);
+  if (known === undefined || ctx.live.get(known)) return undefined;
+  const json = indexedUserAnswer(served, raw, known, k ?? 10, true, undefined, undefined, undefined);
+  if (ctx.cache) {
+    ctx.cache.misses++;
+    ctx.cache.set(userKey(known), url, Buffer.from(json));
+  }
+  return json;
 }
 
 /**

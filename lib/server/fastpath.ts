@@ -1,20 +1,27 @@
 /**
- * Cache hits answered from Node's request event, ahead of Fastify (serve --cache N).
+ * GET /v1/users/:id/recommendations answered from Node's request event, ahead
+ * of Fastify, in two cases:
+ *
+ * - a cache hit (serve --cache N): the cache is keyed by the exact URL, and an
+ *   entry exists only because that same URL was routed, validated and answered
+ *   200 with these bytes (the answer is a function of the URL and the model;
+ *   events and reloads drop entries synchronously);
+ * - a plain request, `/v1/users/<id>/recommendations` with no query or only
+ *   `?k=<integer>`, the id made of letters, digits, `_`, `-` and `.` only: such
+ *   a URL needs no decoding and passes the route's schema exactly when k is in
+ *   range, so the route's own answering function (app.ts plainUserAnswer,
+ *   which scores as the route does) can be called directly.
  *
  * Measured on this machine (bench/README.md, HTTP service section): Fastify's
- * routing, request object, hooks and reply cost ~20 µs of CPU per request on
- * top of Node's own HTTP handling (~55 µs), about as much as a small HNSW
- * search. A cache hit needs none of it: the cache is keyed by the exact URL,
- * and an entry exists only because Fastify routed and validated that same URL
- * and the route answered 200 with these bytes (the answer is a function of the
- * URL and the model; events and reloads drop entries synchronously). So a hit
- * is written straight back, like a response cache in front of the framework;
- * anything else (a miss, another method, another route, a closing server)
- * goes to Fastify unchanged, which validates it as always.
+ * routing, validation, request object, hooks and reply cost ~40 µs of CPU per
+ * scored request on top of Node's own HTTP handling, more than the HNSW search
+ * itself. Anything else (a miss that is not plain, another method, another
+ * route, any other query parameter or character, an unknown user, a closing
+ * server) goes to Fastify unchanged, which validates and answers it as always.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ResultCache } from './cache.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics, RouteSeries } from './metrics.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -22,42 +29,90 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 export const LOOKED_UP = Symbol('fastrec.cacheLookedUp');
 
 export interface FastPath {
-  cache: ResultCache<Buffer>;
+  cache: ResultCache<Buffer> | undefined;
   metrics: Metrics;
-  /** The URL prefix of the cached route ('/v1/users/'). */
+  /** The URL prefix of the route ('/v1/users/'). */
   prefix: string;
   /** The route's name in metrics ('/v1/users/:id/recommendations'). */
   route: string;
+  /** The route's largest k (larger ones are the route's 400). */
+  maxK: number;
   closing: () => boolean;
+  /**
+   * The route's answer to a plain request for user `raw` (k undefined: none
+   * given), or undefined to leave the request to the route. It counts the
+   * cache miss and stores the answer itself, as the route does.
+   */
+  plain?: (raw: string, k: number | undefined, url: string) => string | undefined;
+  /** The route's metrics series (kept after the first answer). */
+  series?: RouteSeries;
 }
 
-/** Answer `req` from the cache if it is a hit; false: let Fastify handle it. */
-export function answerFromCache(fp: FastPath, req: IncomingMessage, res: ServerResponse): boolean {
+/** Longest id answered here (Fastify's own limit on a path parameter is 100 characters). */
+const MAX_PLAIN_ID = 64;
+const RECOMMENDATIONS = '/recommendations';
+
+/** `<prefix><id>/recommendations[?k=<k>]` as { id, k }, or undefined for any other URL (left to Fastify). */
+export function parsePlainUrl(url: string, prefix: string, maxK: number): { id: string; k: number | undefined } | undefined {
+  const start = prefix.length;
+  const slash = url.indexOf('/', start);
+  if (slash <= start || slash - start > MAX_PLAIN_ID || !url.startsWith(prefix)) return undefined;
+  for (let i = start; i < slash; i++) {
+    const c = url.charCodeAt(i);
+    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46; // a-z A-Z 0-9 _ - .
+    if (!ok) return undefined;
+  }
+  if (!url.startsWith(RECOMMENDATIONS, slash)) return undefined;
+  const end = slash + RECOMMENDATIONS.length;
+  if (end === url.length) return { id: url.slice(start, slash), k: undefined };
+  // Only `?k=` and 1-6 digits without a leading zero; anything else is the schema's to judge.
+  if (!url.startsWith('?k=', end)) return undefined;
+  const digits = url.length - (end + 3);
+  if (digits < 1 || digits > 6 || url.charCodeAt(end + 3) === 48) return undefined;
+  let k = 0;
+  for (let i = end + 3; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+    k = k * 10 + (c - 48);
+  }
+  return k <= maxK ? { id: url.slice(start, slash), k } : undefined;
+}
+
+/** Answer `req` here if it is a cache hit or a plain request the route can answer; false: let Fastify handle it. */
+export function answerFast(fp: FastPath, req: IncomingMessage, res: ServerResponse): boolean {
   const url = req.url;
   if (req.method !== 'GET' || url === undefined || !url.startsWith(fp.prefix) || fp.closing()) return false;
   const t0 = performance.now();
-  const bytes = fp.cache.lookup(url);
-  if (bytes === undefined) {
-    (req as unknown as Record<symbol, boolean>)[LOOKED_UP] = true;
+  let body: Buffer | string | undefined;
+  if (fp.cache) {
+    body = fp.cache.lookup(url);
+    if (body !== undefined) fp.cache.hits++;
+  }
+  if (body === undefined && fp.plain) {
+    const p = parsePlainUrl(url, fp.prefix, fp.maxK);
+    if (p) body = fp.plain(p.id, p.k, url);
+  }
+  if (body === undefined) {
+    if (fp.cache) (req as unknown as Record<symbol, boolean>)[LOOKED_UP] = true;
     return false;
   }
-  fp.cache.hits++;
-  res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': bytes.length });
-  res.end(bytes);
-  fp.metrics.observeRequest('GET', fp.route, 200, (performance.now() - t0) / 1000);
+  // Headers as a flat list: Node copies them without walking an object.
+  res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)]);
+  res.end(body);
+  fp.metrics.observe((fp.series ??= fp.metrics.series('GET', fp.route)), 200, (performance.now() - t0) / 1000);
   return true;
 }
 
 /**
  * A Fastify `serverFactory`: the HTTP server Fastify would create (same
- * timeouts), with cache hits answered before Fastify's handler.
+ * timeouts), with cache hits and plain requests answered before Fastify's handler.
  */
 export function serverWithFastPath(fp: FastPath) {
   return (handler: http.RequestListener, opts: { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number }): http.Server => {
     const server = http.createServer((req, res) => {
       let done = false;
       try {
-        done = answerFromCache(fp, req, res);
+        done = answerFast(fp, req, res);
       } catch {
         done = res.headersSent; // never throw out of the request event; Fastify answers instead
       }

@@ -8,7 +8,7 @@
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** One route's series; label text built once, counts kept per bucket (made cumulative when rendered). */
-interface RouteSeries {
+export interface RouteSeries {
   labels: string;
   byStatus: Map<number, number>;
   buckets: number[];
@@ -26,12 +26,22 @@ export class Metrics {
 
   /** Count one finished request and its duration (on every request: no string building after a route's first). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.observe(this.series(method, route), status, seconds);
+  }
+
+  /** One route's series, made on first use: a caller that always counts the same route keeps it. */
+  series(method: string, route: string): RouteSeries {
     const key = method + ' ' + route;
     let r = this.routes.get(key);
     if (!r) {
       r = { labels: `method="${escapeLabel(method)}",route="${escapeLabel(route)}"`, byStatus: new Map(), buckets: new Array<number>(BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
       this.routes.set(key, r);
     }
+    return r;
+  }
+
+  /** Count one finished request of a route's series (from {@link series}). */
+  observe(r: RouteSeries, status: number, seconds: number): void {
     r.byStatus.set(status, (r.byStatus.get(status) ?? 0) + 1);
     let b = 0;
     while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;

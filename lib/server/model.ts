@@ -11,6 +11,7 @@ import type { History, ModelState, Recommendations } from '../recommender.js';
 import { AnnScorer, HnswIndex, dropDenied, sortCandidates } from '../ann.js';
 import { CorruptFileError, DimensionMismatchError, InvalidArgumentError, UnsupportedVersionError } from '../errors.js';
 import { normalizeRows } from '../models/factor.js';
+import { ItemJson } from './json.js';
 
 export interface ServedModel {
   model: PersistableRecommender;
@@ -21,6 +22,8 @@ export interface ServedModel {
   users: IdMap | undefined;
   items: IdMap | undefined;
   train: { indptr: BigInt64Array; indices: Int32Array; data: Float32Array } | undefined;
+  /** JSON prefixes of the training items, by index (json.ts): answers are written from item indices. */
+  itemJson: ItemJson | undefined;
   /** An HNSW index over the item factors (serve --ann), for factor models that expose userVector and itemFactors. */
   ann: { scorer: AnnScorer; userVector: (user: Id) => Float32Array; foldIn: ((history: History) => Float32Array) | undefined; similar: SimilarIndex; source: 'stored' | 'built' | 'rebuilt' } | undefined;
 }
@@ -179,15 +182,16 @@ export async function loadServedModel(path: string, ann?: AnnServeOptions | fals
     const fold = model.foldIn?.bind(model);
     index = { scorer, userVector: (u) => model.userVector(u), foldIn: fold ? (h) => fold(h).factors : undefined, similar, source: stored === undefined ? 'built' : stored === 'newer' ? 'rebuilt' : 'stored' };
   }
-  return { model, info, path, loadedAt: new Date(), ...training, ann: index };
+  return { model, info, path, loadedAt: new Date(), ...training, itemJson: training.items ? new ItemJson(training.items) : undefined, ann: index };
 }
 
 /**
  * Top-k through the HNSW index, for a known user (`user`) or a history folded
  * in (`history`): seen and excluded items go to the index's deny-list, then
- * the candidates are re-scored exactly.
+ * the candidates are re-scored exactly. Item indices and scores, best first
+ * (the one scoring step of every route that scores through the index).
  */
-export function annRecommend(served: ServedModel, who: { user: Id } | { history: { item: Id; value: number }[] }, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined): Recommendations {
+export function annTopK(served: ServedModel, who: { user: Id } | { history: { item: Id; value: number }[] }, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined): { indices: Int32Array; scores: Float32Array } {
   const { scorer, userVector, foldIn } = served.ann!;
   const items = served.items!;
   let seen: ArrayLike<number> | null = null;
@@ -212,9 +216,14 @@ export function annRecommend(served: ServedModel, who: { user: Id } | { history:
     return out;
   };
   const inc = toIdx(include);
-  if (inc && inc.length === 0) return { items: [], indices: new Int32Array(0), scores: new Float32Array(0) };
-  const r = scorer.recommend(vector, k, { seen, exclude: toIdx(exclude), include: inc });
-  return { items: items.idsOf(r.indices), indices: r.indices, scores: r.scores };
+  if (inc && inc.length === 0) return { indices: new Int32Array(0), scores: new Float32Array(0) };
+  return scorer.recommend(vector, k, { seen, exclude: toIdx(exclude), include: inc });
+}
+
+/** {@link annTopK} with the items' ids. */
+export function annRecommend(served: ServedModel, who: { user: Id } | { history: { item: Id; value: number }[] }, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined): Recommendations {
+  const r = annTopK(served, who, k, filterSeen, exclude, include);
+  return { items: served.items!.idsOf(r.indices), indices: r.indices, scores: r.scores };
 }
 
 function trainingOf(state: ModelState): Pick<ServedModel, 'users' | 'items' | 'train'> {
@@ -275,7 +284,8 @@ export class LiveHistories {
   }
 
   get(user: Id): Map<Id, number> | undefined {
-    return this.byUser.get(this.key(user));
+    // Asked on every request: with no live events yet, skip building the key.
+    return this.byUser.size === 0 ? undefined : this.byUser.get(this.key(user));
   }
 
   get users(): number {

@@ -4,9 +4,12 @@
 //   alsSolveRows(matrix, rows, side, gram|null, config, exact, threads, cancelFlag|null) -> Promise<{ factors, bias }>
 //   alsFoldIn(indices, values, side, gram|null, config) -> { factors, bias }
 //   alsExplain(indices, values, side, gram|null, config, item) -> Float32Array
-//   alsGram(factors, dim, threads) -> Float32Array
+//   alsGram(factors, dim, threads, column|undefined) -> Float32Array (column: the Gram of [factors, column], dim + 1 wide)
 // `side` is { fixed: Float32Array, fixedBias: Float32Array|null, globalMean } plus,
 // for alsSolveRows, { target: Float32Array, targetBias: Float32Array|null }.
+// Implicit models with itemBias: the users half passes fixedBias = the item
+// biases, the items half fixedBias null and targetBias = the item biases;
+// `gram` is then the Gram matrix of [Y, b] ((factors + 1) squared).
 // Training works on copies: the caller's arrays are never modified, so an
 // aborted or failed call leaves the model as it was.
 #include <algorithm>
@@ -50,6 +53,10 @@ als::Config config_arg(const Napi::Value& v) {
     else if (precision != "float32")
       throw Error(ErrorCode::InvalidArgument, "gatherPrecision: expected 'float32' or 'float16' but received '" + precision + "'");
   }
+  Napi::Value ib = o.Get("itemBias");
+  if (!ib.IsUndefined() && !ib.IsNull()) c.item_bias = boolean(ib, "itemBias");
+  Napi::Value ibr = o.Get("itemBiasRegularization");
+  if (!ibr.IsUndefined() && !ibr.IsNull()) c.item_bias_regularization = static_cast<float>(number(ibr, "itemBiasRegularization"));
   als::validate(c);
   return c;
 }
@@ -81,11 +88,11 @@ SideArgs side_arg(const Napi::Value& v, const als::Config& c) {
   s.n_fixed = fixed.length / c.factors;
   s.side.fixed = fixed.data;
   s.side.n_fixed = s.n_fixed;
-  if (!c.implicit) {
+  if (!c.implicit || (c.item_bias && present(o.Get("fixedBias")))) {
     auto bias = typed<float>(o.Get("fixedBias"), "fixedBias");
     if (bias.length != s.n_fixed) throw Error(ErrorCode::DimensionMismatch, "fixedBias: expected one value per fixed row");
     s.side.fixed_bias = bias.data;
-    s.side.global_mean = static_cast<float>(number(o.Get("globalMean"), "globalMean"));
+    if (!c.implicit) s.side.global_mean = static_cast<float>(number(o.Get("globalMean"), "globalMean"));
   }
   return s;
 }
@@ -93,7 +100,10 @@ SideArgs side_arg(const Napi::Value& v, const als::Config& c) {
 const float* gram_arg(const Napi::Value& v, const als::Config& c) {
   if (!present(v) || !c.implicit) return nullptr;
   auto g = typed<float>(v, "gram");
-  if (g.length != c.factors * c.factors) throw Error(ErrorCode::DimensionMismatch, "gram: expected factors x factors values");
+  const size_t gd = c.factors + (c.item_bias ? 1 : 0);
+  if (g.length != gd * gd)
+    throw Error(ErrorCode::DimensionMismatch, c.item_bias ? "gram: expected (factors + 1) x (factors + 1) values (the Gram of [Y, b])"
+                                                          : "gram: expected factors x factors values");
   return g.data;
 }
 
@@ -152,6 +162,8 @@ void init_als(Napi::Env env, Napi::Object exports) {
         model->user_bias = copy_of(o.Get("userBias"), "userBias", model->users);
         model->item_bias = copy_of(o.Get("itemBias"), "itemBias", model->items);
         model->global_mean = static_cast<float>(number(o.Get("globalMean"), "globalMean"));
+      } else if (cfg.item_bias) {
+        model->item_bias = copy_of(o.Get("itemBias"), "itemBias", model->items);
       }
     }
     bool fresh = !present(init);
@@ -191,7 +203,9 @@ void init_als(Napi::Env env, Napi::Object exports) {
     Napi::Object so = info[2].As<Napi::Object>();
     auto target = std::make_shared<std::vector<float>>(copy_of(so.Get("target"), "target", static_cast<size_t>(m.rows) * cfg.factors));
     auto target_bias = std::make_shared<std::vector<float>>();
-    if (!cfg.implicit) *target_bias = copy_of(so.Get("targetBias"), "targetBias", static_cast<size_t>(m.rows));
+    // Rows that learn a bias: explicit models, and the items half of itemBias models (no fixedBias).
+    if (!cfg.implicit || (cfg.item_bias && !s.side.fixed_bias))
+      *target_bias = copy_of(so.Get("targetBias"), "targetBias", static_cast<size_t>(m.rows));
     const float* gram = gram_arg(info[3], cfg);
     bool exact = boolean(info[5], "exact");
     size_t threads = static_cast<size_t>(integer(info[6], "threads"));
@@ -248,6 +262,14 @@ void init_als(Napi::Env env, Napi::Object exports) {
     size_t dim = static_cast<size_t>(integer(info[1], "dim"));
     size_t threads = static_cast<size_t>(integer(info[2], "threads"));
     if (dim == 0 || f.length % dim != 0) throw Error(ErrorCode::DimensionMismatch, "factors: length is not a multiple of dim");
+    if (present(info[3])) {
+      auto column = typed<float>(info[3], "column");
+      if (column.length != f.length / dim) throw Error(ErrorCode::DimensionMismatch, "column: expected one value per factor row");
+      als::Config c;
+      c.factors = dim;
+      c.item_bias = true;
+      return to_js(info.Env(), als::gram_of_fixed(f.data, column.data, f.length / dim, c, threads));
+    }
     return to_js(info.Env(), als::gram(f.data, f.length / dim, dim, threads));
   });
 }

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "ann/hnsw.hpp"
+#include "ann/rescored_topk.hpp"
 #include "binding.hpp"
 
 namespace fastrec::napi {
@@ -198,6 +199,52 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     if (labels.length < k || distances.length < k) throw Error(ErrorCode::InvalidArgument, "outLabels/outDistances: shorter than k");
     size_t n = h->search(q.data, k, ef, nullptr, reinterpret_cast<uint32_t*>(labels.data), distances.data);
     return Napi::Number::New(info.Env(), double(n));
+  });
+
+  // hnswRescoredTopK(handle, user, k, fetch, ef, allow|null, deny|null, exactFraction, itemFactors, itemBias|null,
+  //                  labelItem|null, outItems: Int32Array, outScores: Float32Array) -> count.
+  // AnnScorer.recommend's whole step in one call (ann/rescored_topk.hpp): search, seen/excluded items
+  // dropped, exact re-scoring, best first into the caller's arrays (no result object made here).
+  export_fn(env, exports, "hnswRescoredTopK", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const auto& h = *static_cast<std::shared_ptr<Hnsw>*>(external_data(info[0]));
+    auto user = typed<float>(info[1], "user");
+    ann::RescoreQuery q;
+    q.user = user.data;
+    q.dim = user.length;
+    q.k = size_t(integer(info[2], "k"));
+    q.fetch = size_t(integer(info[3], "fetch"));
+    q.ef = size_t(integer(info[4], "ef"));
+    Array<int32_t> allow;
+    if (!info[5].IsNull() && !info[5].IsUndefined()) {
+      allow = typed<int32_t>(info[5], "allow");
+      q.has_allow = true;
+    }
+    q.allow = allow.data;
+    q.n_allow = allow.length;
+    auto deny = optional_ids(info[6], "deny");
+    q.deny = deny.data;
+    q.n_deny = deny.length;
+    q.exact_fraction = number(info[7], "exactFraction");
+    auto factors = typed<float>(info[8], "itemFactors");
+    if (q.dim == 0 || factors.length % q.dim != 0)
+      throw Error(ErrorCode::DimensionMismatch, "itemFactors: length " + std::to_string(factors.length) +
+                                                    " is not a multiple of the user vector's " + std::to_string(q.dim));
+    q.item_factors = factors.data;
+    q.n_items = factors.length / q.dim;
+    Array<float> bias;
+    if (!info[9].IsNull() && !info[9].IsUndefined()) {
+      bias = typed<float>(info[9], "itemBias");
+      if (bias.length != q.n_items) throw Error(ErrorCode::DimensionMismatch, "itemBias: expected one value per item");
+      q.item_bias = bias.data;
+    }
+    auto label_item = optional_ids(info[10], "labelItem");
+    q.label_item = label_item.length ? label_item.data : nullptr;
+    q.n_labels = label_item.length;
+    auto out_items = typed<int32_t>(info[11], "outItems");
+    auto out_scores = typed<float>(info[12], "outScores");
+    if (out_items.length < q.k || out_scores.length < q.k)
+      throw Error(ErrorCode::InvalidArgument, "outItems/outScores: shorter than k");
+    return Napi::Number::New(info.Env(), double(ann::rescored_topk(*h, q, out_items.data, out_scores.data)));
   });
 
   // hnswTimeSearch(handle, queries, k, ef) -> CPU seconds for all the queries one by one, timed in C++

@@ -161,16 +161,26 @@ void grow(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// Solves rows of one side. d = factors (+1 for the bias of explicit models),
-// ld = padded(d). base (ld x ld, padded with zeros) is w0 YᵀY for implicit
-// models and null for explicit ones.
+// Whether the rows of this side solve augmented vectors [x, bias] against
+// fixed rows [y, 1]: both halves of explicit models, the items half of
+// implicit ones with item_bias (whose users half has fixed_bias instead).
+bool augmented(const Config& cfg, const Side& side) {
+  return !cfg.implicit || (cfg.item_bias && side.fixed_bias == nullptr);
+}
+
+// Solves rows of one side. d = factors (+1 for the bias of augmented rows),
+// ld = padded(d). base (ld x ld, padded with zeros) is w0 G for implicit
+// models and null for explicit ones; base_rhs (ld, or null) is the term
+// -w0 Yᵀb every row's right-hand side shares (users half with item_bias, (3)).
 class RowSolver {
  public:
-  RowSolver(const CsrView& m, const Side& side, const Config& cfg, const float* base, bool exact)
-      : m_(m), side_(side), cfg_(cfg), base_(base), exact_(exact || cfg.solver == Solver::Cholesky),
+  RowSolver(const CsrView& m, const Side& side, const Config& cfg, const float* base, bool exact,
+            const float* base_rhs = nullptr)
+      : m_(m), side_(side), cfg_(cfg), base_(base), base_rhs_(base_rhs), exact_(exact || cfg.solver == Solver::Cholesky),
         K_(kernels()), S_(simd::kernels()) {
     k_ = cfg.factors;
-    d_ = cfg.implicit ? k_ : k_ + 1;
+    aug_ = augmented(cfg, side);
+    d_ = aug_ ? k_ + 1 : k_;
     ld_ = padded(d_);
     cap_ = std::max<size_t>(256, kGatherBytes / (ld_ * sizeof(float)));
     fixed_.f32 = side.fixed;
@@ -203,6 +213,10 @@ class RowSolver {
         a[j] = c - w0;
         b[j] = c;
       }
+      if (cfg_.item_bias && side_.fixed_bias) {  // users half with item_bias: weights c - (c - w0) b_j of (3)
+        const int32_t* col = m_.indices + lo;
+        for (size_t j = 0; j < n; ++j) b[j] -= a[j] * side_.fixed_bias[col[j]];
+      }
     } else {
       const int32_t* col = m_.indices + lo;
       for (size_t j = 0; j < n; ++j) {
@@ -218,11 +232,18 @@ class RowSolver {
   // Copy the factor vectors of entries [j0, j0 + nb) of the row into buf
   // (prefetching ahead: the rows are scattered over the fixed side).
   void gather(int64_t row, size_t j0, size_t nb, float* buf) const {
-    K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, !cfg_.implicit, ahead_, nullptr, 0.0f, nullptr, nullptr,
+    K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, aug_, ahead_, nullptr, 0.0f, nullptr, nullptr,
                      nullptr, buf);
   }
 
   double lambda(size_t n) const { return row_lambda(cfg_, n, side_.n_fixed); }
+  // Regularization of the bias coordinate of augmented rows: the row's own
+  // lambda (explicit) or the constant lambda_b (implicit item bias).
+  double bias_lambda(size_t n) const { return cfg_.implicit ? cfg_.item_bias_regularization : lambda(n); }
+  // out[k] += scale (lambda_b - lambda) v[k]: turns lambda I into diag(lambda,..., lambda_b).
+  void bias_reg_correction(size_t n, float scale, const float* v, float* out) const {
+    if (aug_ && cfg_.implicit) out[k_] += scale * static_cast<float>(bias_lambda(n) - lambda(n)) * v[k_];
+  }
 
   // Queue `next` (or nothing when < 0) for prefetching during this row's passes.
   void plan_prefetch(int64_t next, Scratch& s) const {
@@ -272,7 +293,7 @@ class RowSolver {
     }
     for (size_t j0 = 0; j0 < n; j0 += cap_) {
       size_t nb = std::min(cap_, n - j0);
-      K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, !cfg_.implicit, ahead_, a ? a + j0 : nullptr, scale,
+      K_.gather_matvec(fixed_, cols(row) + j0, nb, ld_, aug_, ahead_, a ? a + j0 : nullptr, scale,
                        beta ? beta + j0 : nullptr, p, out, s.Y.data());
     }
   }
@@ -331,9 +352,11 @@ class RowSolver {
       }
       s.A[r * d_ + r] += lam;
     }
+    if (aug_) s.A[k_ * d_ + k_] += bias_lambda(n) - lam;
     grow(s.r, ld_);
     std::fill(s.r.begin(), s.r.begin() + ld_, 0.0f);
     matvec(row, n, s, gathered, 0.0f, s.b.data(), nullptr, s.r.data());
+    if (base_rhs_) S_.axpy(1.0f, base_rhs_, s.r.data(), ld_);
   }
 
   // Whether the row fits the gather buffer (then it is gathered once).
@@ -353,7 +376,7 @@ class RowSolver {
   // this thread solves next (or -1), prefetched meanwhile.
   void solve(int64_t row, int64_t next, Scratch& s) const {
     float* xt = side_.target + static_cast<size_t>(row) * k_;
-    float* bt = cfg_.implicit ? nullptr : side_.target_bias + row;
+    float* bt = aug_ ? side_.target_bias + row : nullptr;
     const size_t n = coefficients(row, s);
     plan_prefetch(-1, s);
     if (n == 0) {  // no observations: the minimizer of the regularized objective is 0
@@ -396,7 +419,7 @@ class RowSolver {
     // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x; the gather computes the first term on the way.
     const bool gathered = fits(n, s);
     if (gathered) {
-      K_.gather_matvec(fixed_, cols(row), n, ld_, !cfg_.implicit, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f,
+      K_.gather_matvec(fixed_, cols(row), n, ld_, aug_, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f,
                        s.b.data(), x, r, s.Y.data());
     } else {
       matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
@@ -408,6 +431,8 @@ class RowSolver {
       S_.axpy(-1.0f, tmp, r, ld_);
     }
     S_.axpy(-lam, x, r, d_);
+    bias_reg_correction(n, -1.0f, x, r);
+    if (base_rhs_) S_.axpy(1.0f, base_rhs_, r, ld_);
     std::memcpy(p, r, ld_ * sizeof(float));
     float rs = S_.dot(r, r, ld_);
     for (size_t step = 0; step < cfg_.cg_steps; ++step) {
@@ -422,6 +447,7 @@ class RowSolver {
           pap += static_cast<double>(S_.dot(p, tmp, ld_));
         }
         pap += static_cast<double>(lam) * static_cast<double>(S_.dot(p, p, d_));
+        if (aug_ && cfg_.implicit) pap += (bias_lambda(n) - lam) * static_cast<double>(p[k_]) * p[k_];
         if (!(pap > 0.0)) break;
         S_.axpy(static_cast<float>(static_cast<double>(rs) / pap), p, x, ld_);
         break;
@@ -430,6 +456,7 @@ class RowSolver {
       matvec(row, n, s, gathered, 1.0f, nullptr, p, ap, cfg_.cg_steps - step);
       if (base_) K_.symv(base_, d_, ld_, p, ap);
       S_.axpy(lam, p, ap, d_);
+      bias_reg_correction(n, 1.0f, p, ap);
       const float pap = S_.dot(p, ap, ld_);
       if (!(pap > 0.0f)) break;  // not positive definite along p: stop where we are
       const float alpha = rs / pap;
@@ -449,21 +476,51 @@ class RowSolver {
   const Side& side_;
   const Config& cfg_;
   const float* base_;
-  bool exact_;
+  const float* base_rhs_;
+  bool exact_, aug_ = false;
   const Kernels& K_;
   const simd::Kernels& S_;
   size_t k_, d_, ld_, cap_;
   FixedRows fixed_;
   static constexpr size_t ahead_ = kGatherAhead;
 };
+// Side of gram_of_fixed()'s matrix: k, or k + 1 with item_bias.
+size_t gram_dim(const Config& cfg) { return cfg.factors + (cfg.item_bias ? 1 : 0); }
+
 // w0 * G padded to ld x ld (implicit), or empty (explicit: no shared term).
-std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg) {
+// g is gram_of_fixed(); augmented rows (items half with item_bias) use all of
+// it, the others its leading k x k block (YᵀY).
+std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg, bool aug = false) {
   if (!cfg.implicit) return {};
-  const size_t d = cfg.factors, ld = padded(d);
+  const size_t gd = gram_dim(cfg), d = aug ? cfg.factors + 1 : cfg.factors, ld = padded(d);
   std::vector<float> base(ld * ld, 0.0f);
   for (size_t r = 0; r < d; ++r)
-    for (size_t c = 0; c < d; ++c) base[r * ld + c] = cfg.unobserved_weight * g[r * d + c];
+    for (size_t c = 0; c < d; ++c) base[r * ld + c] = cfg.unobserved_weight * g[r * gd + c];
   return base;
+}
+
+// The right-hand side term -w0 Yᵀb of (3) (users half with item_bias), padded
+// to ld; empty otherwise. g is the Gram matrix of [Y, b]: Yᵀb is its last column.
+std::vector<float> padded_base_rhs(const std::vector<float>& g, const Config& cfg, bool aug) {
+  if (!cfg.implicit || !cfg.item_bias || aug) return {};
+  const size_t k = cfg.factors, gd = k + 1;
+  std::vector<float> rhs(padded(k), 0.0f);
+  for (size_t c = 0; c < k; ++c) rhs[c] = -cfg.unobserved_weight * g[c * gd + k];
+  return rhs;
+}
+
+const float* data_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+// base and base_rhs of one half (implicit; left empty for explicit models)
+// from the caller's gram_of_fixed() of the fixed side, or computed here.
+void shared_terms(const Side& side, const float* fixed_gram, const Config& cfg, bool aug, size_t threads,
+                  std::vector<float>& base, std::vector<float>& base_rhs) {
+  if (!cfg.implicit) return;
+  const size_t gd = gram_dim(cfg);
+  std::vector<float> g = fixed_gram ? std::vector<float>(fixed_gram, fixed_gram + gd * gd)
+                                    : gram_of_fixed(side.fixed, side.fixed_bias, side.n_fixed, cfg, threads);
+  base = padded_base(g, cfg, aug);
+  base_rhs = padded_base_rhs(g, cfg, aug);
 }
 
 // Rows by decreasing length, so the longest start first and dynamic
@@ -481,8 +538,8 @@ std::vector<int32_t> longest_first(const CsrView& m) {
 // large gather buffers are allocated and faulted in once, not per half-iteration.
 void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* base,
               const Config& cfg, bool exact, size_t threads, const CancelToken* cancel,
-              std::vector<Scratch>* kept = nullptr) {
-  RowSolver solver(m, side, cfg, base, exact);
+              std::vector<Scratch>* kept = nullptr, const float* base_rhs = nullptr) {
+  RowSolver solver(m, side, cfg, base, exact, base_rhs);
   const size_t slots = resolve_threads(threads);
   std::vector<Scratch> local;
   std::vector<Scratch>& scratch = kept ? *kept : local;
@@ -509,18 +566,21 @@ double side_loss(const CsrView& m, const Side& side, const std::vector<float>& f
       for (size_t c = 0; c < k; ++c) norm += static_cast<double>(x[c]) * x[c];
       if (cfg.implicit) {
         // w0 * xᵀ G x covers every cell as if unobserved; observed cells are corrected below.
+        // With item_bias, x' = [x, 1] against G = the Gram of [Y, b] gives sum_i (x.y_i + b_i)^2.
+        const size_t gd = gram_dim(cfg);
+        auto xc = [&](size_t c) { return c < k ? static_cast<double>(x[c]) : 1.0; };
         double xgx = 0.0;
-        for (size_t r = 0; r < k; ++r) {
+        for (size_t r = 0; r < gd; ++r) {
           double s = 0.0;
-          for (size_t c = 0; c < k; ++c) s += static_cast<double>(fixed_gram[r * k + c]) * x[c];
-          xgx += s * x[r];
+          for (size_t c = 0; c < gd; ++c) s += static_cast<double>(fixed_gram[r * gd + c]) * xc(c);
+          xgx += s * xc(r);
         }
         sum += cfg.unobserved_weight * xgx;
       }
       for (int64_t e = lo; e < hi; ++e) {
         const int32_t i = m.indices[e];
         const float* y = side.fixed + static_cast<size_t>(i) * k;
-        double s = 0.0;
+        double s = cfg.item_bias ? side.fixed_bias[i] : 0.0;  // b_i (item_bias)
         for (size_t c = 0; c < k; ++c) s += static_cast<double>(x[c]) * y[c];
         if (cfg.implicit) {
           const double conf = confidence(cfg, m.data[e]);
@@ -540,13 +600,16 @@ double side_loss(const CsrView& m, const Side& side, const std::vector<float>& f
 }
 
 // Regularization of the rows of `m` alone (the fixed side's share of the objective).
+// Biases share the row's lambda (explicit) or have the constant lambda_b (implicit item_bias).
 double reg_loss(const CsrView& m, const float* f, const float* bias, size_t n_other, const Config& cfg) {
   const size_t k = cfg.factors;
   double total = 0.0;
   for (int64_t r = 0; r < m.rows; ++r) {
-    double norm = bias ? static_cast<double>(bias[r]) * bias[r] : 0.0;
+    const double b2 = bias ? static_cast<double>(bias[r]) * bias[r] : 0.0;
+    double norm = cfg.implicit ? 0.0 : b2;
     for (size_t c = 0; c < k; ++c) norm += static_cast<double>(f[r * k + c]) * f[r * k + c];
     total += row_lambda(cfg, static_cast<size_t>(m.indptr[r + 1] - m.indptr[r]), n_other) * norm;
+    if (cfg.implicit) total += cfg.item_bias_regularization * b2;
   }
   return total;
 }
@@ -555,13 +618,13 @@ double loss_with_gram(const CsrView& ui, const CsrView& iu, const Config& cfg, c
                       const std::vector<float>& item_gram, size_t threads) {
   Side users;
   users.fixed = model.item_factors.data();
-  users.fixed_bias = cfg.implicit ? nullptr : model.item_bias.data();
+  users.fixed_bias = data_or_null(model.item_bias);
   users.n_fixed = model.items;
   users.target = const_cast<float*>(model.user_factors.data());
   users.target_bias = cfg.implicit ? nullptr : const_cast<float*>(model.user_bias.data());
   users.global_mean = model.global_mean;
   double total = side_loss(ui, users, item_gram, cfg, threads);
-  total += reg_loss(iu, model.item_factors.data(), cfg.implicit ? nullptr : model.item_bias.data(), model.users, cfg);
+  total += reg_loss(iu, model.item_factors.data(), data_or_null(model.item_bias), model.users, cfg);
   const double nnz = static_cast<double>(std::max<int64_t>(1, ui.nnz()));
   return total / nnz;
 }
@@ -588,6 +651,9 @@ void check_model(const CsrView& ui, const CsrView& iu, const Config& cfg, const 
     throw Error(ErrorCode::DimensionMismatch, "model: factor arrays have the wrong length");
   if (!cfg.implicit && (model.user_bias.size() != model.users || model.item_bias.size() != model.items))
     throw Error(ErrorCode::DimensionMismatch, "model: bias arrays have the wrong length");
+  if (cfg.implicit && (model.item_bias.size() != (cfg.item_bias ? model.items : 0) || !model.user_bias.empty()))
+    throw Error(ErrorCode::DimensionMismatch, cfg.item_bias ? "model: item_bias needs one item bias per item and no user biases"
+                                                            : "model: implicit models without item_bias have no bias arrays");
 }
 
 }  // namespace
@@ -616,6 +682,10 @@ void validate(const Config& c) {
   if (!std::isfinite(c.regularization) || c.regularization < 0) throw_invalid("regularization: expected a finite number >= 0");
   if (!std::isfinite(c.nu)) throw_invalid("nu: expected a finite number");
   if (c.cg_steps < 1 || c.cg_steps > 1000) throw_invalid("cgSteps: expected an integer in [1, 1000]");
+  if (c.item_bias && !c.implicit)
+    throw_invalid("itemBias: only for implicit feedback (explicit models always learn user and item biases)");
+  if (!std::isfinite(c.item_bias_regularization) || c.item_bias_regularization < 0)
+    throw_invalid("itemBiasRegularization: expected a finite number >= 0");
 }
 
 Model init_model(const CsrView& ui, const Config& cfg, uint64_t seed) {
@@ -640,6 +710,7 @@ Model init_model(const CsrView& ui, const Config& cfg, uint64_t seed) {
   };
   fill(m.user_factors);
   fill(m.item_factors);
+  if (cfg.item_bias) m.item_bias.assign(m.items, 0.0f);
   if (!cfg.implicit) {
     m.user_bias.assign(m.users, 0.0f);
     m.item_bias.assign(m.items, 0.0f);
@@ -680,7 +751,11 @@ float half_copy(const float* f, size_t n, uint16_t* out, size_t threads) {
   return scale;
 }
 
-std::vector<float> gram(const float* f, size_t rows, size_t d, size_t threads) {
+namespace {
+// FᵀF of rows of d floats, or with extra = true of rows [f_r, column[r]]
+// (column null: 1), d + 1 wide; summed in a fixed order.
+std::vector<float> gram_rows(const float* f, size_t rows, size_t k, bool extra, const float* column, size_t threads) {
+  const size_t d = k + (extra ? 1 : 0);
   const size_t ld = padded(d);
   const size_t chunks = (rows + kGramChunk - 1) / kGramChunk;
   std::vector<float> partial(chunks * ld * ld, 0.0f);
@@ -692,7 +767,10 @@ std::vector<float> gram(const float* f, size_t rows, size_t d, size_t threads) {
     buf.assign(kGramChunk * ld, 0.0f);
     for (size_t c = begin; c < end; ++c) {
       const size_t r0 = c * kGramChunk, nb = std::min(kGramChunk, rows - r0);
-      for (size_t j = 0; j < nb; ++j) std::memcpy(buf.data() + j * ld, f + (r0 + j) * d, d * sizeof(float));
+      for (size_t j = 0; j < nb; ++j) {
+        std::memcpy(buf.data() + j * ld, f + (r0 + j) * k, k * sizeof(float));
+        if (extra) buf[j * ld + k] = column ? column[r0 + j] : 1.0f;
+      }
       K.gram_upper(buf.data(), buf.data(), nb, ld, d, partial.data() + c * ld * ld);
     }
   });
@@ -704,6 +782,15 @@ std::vector<float> gram(const float* f, size_t rows, size_t d, size_t threads) {
   for (size_t r = 0; r < d; ++r)
     for (size_t col = r; col < d; ++col) g[r * d + col] = g[col * d + r] = static_cast<float>(sum[r * d + col]);
   return g;
+}
+}  // namespace
+
+std::vector<float> gram(const float* f, size_t rows, size_t d, size_t threads) {
+  return gram_rows(f, rows, d, false, nullptr, threads);
+}
+
+std::vector<float> gram_of_fixed(const float* f, const float* column, size_t rows, const Config& cfg, size_t threads) {
+  return gram_rows(f, rows, cfg.factors, cfg.item_bias, column, threads);
 }
 
 FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const FitOptions& opt, Model& model) {
@@ -724,6 +811,9 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     items.fixed_bias = model.user_bias.data();
     items.target_bias = model.item_bias.data();
     users.global_mean = items.global_mean = model.global_mean;
+  } else if (cfg.item_bias) {  // (2) and (3): users see b as fixed_bias, items solve [y, b]
+    users.fixed_bias = model.item_bias.data();
+    items.target_bias = model.item_bias.data();
   }
   const size_t k = cfg.factors;
   const bool half_gather = cfg.half_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
@@ -740,7 +830,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   std::unique_ptr<StreamedItems> streamed;
   std::vector<float> item_lambda;
   std::vector<int32_t> gathered_items = item_order;  // the items the per-row solver handles
-  if (cfg.implicit && cfg.solver == Solver::CG && cfg.stream_items) {
+  if (cfg.implicit && !cfg.item_bias && cfg.solver == Solver::CG && cfg.stream_items) {
     std::vector<int32_t> hot = hot_items(iu, cfg);
     if (!hot.empty()) {
       streamed = std::make_unique<StreamedItems>(ui, hot, k, opt.threads);
@@ -755,23 +845,28 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
         if (!is_hot[static_cast<size_t>(i)]) gathered_items.push_back(i);
     }
   }
+  // gram_of_fixed: YᵀY, or with item_bias the Gram of [Y, b] (users half) and of [X, 1] (items half).
+  const float* item_bias = data_or_null(model.item_bias);
   std::vector<float> item_gram;
-  if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
+  if (cfg.implicit) item_gram = gram_of_fixed(model.item_factors.data(), item_bias, model.items, cfg, opt.threads);
   for (size_t it = 1; it <= opt.iterations; ++it) {
     check_cancel(opt.cancel);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<float> base = padded_base(item_gram, cfg);
+    const std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
     if (half_gather) use_half_copy(model.item_factors, users);
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
-             opt.threads, opt.cancel, &scratch);
-    if (cfg.implicit) base = padded_base(gram(model.user_factors.data(), model.users, k, opt.threads), cfg);
+             opt.threads, opt.cancel, &scratch, data_or_null(base_rhs));
+    if (cfg.implicit)
+      base = padded_base(gram_of_fixed(model.user_factors.data(), nullptr, model.users, cfg, opt.threads), cfg,
+                         augmented(cfg, items));
     if (streamed)
       streamed->solve(model.user_factors.data(), model.item_factors.data(), base.data(), item_lambda.data(), cfg,
                       opt.cancel);
     if (half_gather) use_half_copy(model.user_factors, items);
     run_rows(iu, gathered_items.data(), gathered_items.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch);
-    if (cfg.implicit) item_gram = gram(model.item_factors.data(), model.items, k, opt.threads);
+    if (cfg.implicit) item_gram = gram_of_fixed(model.item_factors.data(), item_bias, model.items, cfg, opt.threads);
     double loss = 0.0 / 0.0;
     if (opt.compute_loss) loss = loss_with_gram(ui, iu, cfg, model, item_gram, opt.threads);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -786,7 +881,7 @@ double loss(const CsrView& ui, const CsrView& iu, const Config& cfg, const Model
   validate(cfg);
   check_model(ui, iu, cfg, model);
   std::vector<float> g;
-  if (cfg.implicit) g = gram(model.item_factors.data(), model.items, cfg.factors, threads);
+  if (cfg.implicit) g = gram_of_fixed(model.item_factors.data(), data_or_null(model.item_bias), model.items, cfg, threads);
   return loss_with_gram(ui, iu, cfg, model, g, threads);
 }
 
@@ -798,13 +893,12 @@ void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side
     throw Error(ErrorCode::DimensionMismatch, "matrix: columns must match the rows of the fixed factors");
   for (size_t i = 0; i < n_rows; ++i)
     if (rows[i] < 0 || rows[i] >= m.rows) throw_invalid("rows: index " + std::to_string(rows[i]) + " out of range");
-  std::vector<float> base;
-  if (cfg.implicit) {
-    std::vector<float> g = fixed_gram ? std::vector<float>(fixed_gram, fixed_gram + cfg.factors * cfg.factors)
-                                      : gram(side.fixed, side.n_fixed, cfg.factors, threads);
-    base = padded_base(g, cfg);
-  }
-  run_rows(m, rows, n_rows, side, base.empty() ? nullptr : base.data(), cfg, exact, threads, cancel);
+  const bool aug = augmented(cfg, side);
+  if (aug && !side.target_bias)
+    throw_invalid("side: the rows solved here learn a bias (explicit, or the items of an itemBias model): target_bias is required");
+  std::vector<float> base, base_rhs;
+  shared_terms(side, fixed_gram, cfg, aug, threads, base, base_rhs);
+  run_rows(m, rows, n_rows, side, data_or_null(base), cfg, exact, threads, cancel, nullptr, data_or_null(base_rhs));
 }
 
 std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& cfg,
@@ -814,16 +908,13 @@ std::vector<float> explain(const CsrView& history, const Side& side, const float
   if (history.rows != 1 || history.cols != static_cast<int64_t>(side.n_fixed))
     throw Error(ErrorCode::DimensionMismatch, "history: expected one row over the fixed side's columns");
   if (item < 0 || static_cast<size_t>(item) >= side.n_fixed) throw_invalid("item: index out of range");
-  std::vector<float> base;
-  if (cfg.implicit) {
-    std::vector<float> g = fixed_gram ? std::vector<float>(fixed_gram, fixed_gram + cfg.factors * cfg.factors)
-                                      : gram(side.fixed, side.n_fixed, cfg.factors, 1);
-    base = padded_base(g, cfg);
-  }
-  RowSolver solver(history, side, cfg, base.empty() ? nullptr : base.data(), true);
+  if (cfg.item_bias && !side.fixed_bias) throw_invalid("side: explaining an itemBias model needs the item biases (fixed_bias)");
+  std::vector<float> base, base_rhs;
+  shared_terms(side, fixed_gram, cfg, false, 1, base, base_rhs);
+  RowSolver solver(history, side, cfg, data_or_null(base), true, data_or_null(base_rhs));
   Scratch s;
   const size_t n = solver.coefficients(0, s);
-  std::vector<float> out(n, 0.0f);
+  std::vector<float> out(n + (cfg.item_bias ? 1 : 0), 0.0f);  // item_bias: the shared term -w0 <z, Yᵀb> last
   if (n == 0) return out;
   const bool gathered = solver.prepare(0, n, s);
   solver.normal_equations(0, n, s, gathered);
@@ -832,7 +923,7 @@ std::vector<float> explain(const CsrView& history, const Side& side, const float
   // z = W⁻¹ y'_item
   std::vector<double> z(d);
   for (size_t c = 0; c < k; ++c) z[c] = side.fixed[static_cast<size_t>(item) * k + c];
-  if (!cfg.implicit) z[k] = 1.0;
+  if (d > k) z[k] = 1.0;
   cholesky_solve(s.A.data(), d, z.data(), kernels());
   std::vector<float> row(ld);
   for (size_t j = 0; j < n; ++j) {
@@ -840,6 +931,11 @@ std::vector<float> explain(const CsrView& history, const Side& side, const float
     double dot = 0.0;
     for (size_t c = 0; c < d; ++c) dot += z[c] * row[c];
     out[j] = static_cast<float>(s.b[j] * dot);
+  }
+  if (cfg.item_bias) {
+    double dot = 0.0;
+    for (size_t c = 0; c < k; ++c) dot += z[c] * base_rhs[c];
+    out[n] = static_cast<float>(dot);
   }
   return out;
 }

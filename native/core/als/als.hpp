@@ -16,6 +16,27 @@
 // where Y_u holds the factors of u's observed items: YᵀY is shared by all
 // rows, the correction touches only the observed ones.
 //
+// Implicit with a learned item bias (Config::item_bias): the score is
+// s_ui = x_u.y_i + b_i and the objective
+//
+//   L = sum_{observed} c_ui (1 - s_ui)^2 + w0 * sum_{unobserved} s_ui^2
+//     + sum_u lambda_u |x_u|^2 + sum_i (lambda_i |y_i|^2 + lambda_b b_i^2)
+//
+// with lambda_b = Config::item_bias_regularization, a constant (not scaled by
+// the row's count). It is ALS on augmented vectors x'_u = [x_u, 1] (the 1 is
+// fixed) and y'_i = [y_i, b_i]:
+// * items half (X fixed): the implicit equations (1) for y'_i against the
+//   fixed rows x'_u, with G' = X'ᵀX' = [[XᵀX, Xᵀ1], [1ᵀX, n_users]] in place of
+//   YᵀY and diag(lambda_i,..., lambda_i, lambda_b) as the regularization:
+//     (w0 G' + X'_iᵀ (C_i - w0) X'_i + Lambda_i) y'_i = X'_iᵀ c_i          (2)
+// * users half (Y, b fixed): setting the gradient in x_u to zero, with every
+//   cell's residual p_ui - b_i - x_u.y_i (p = 1 observed, 0 unobserved),
+//     (w0 YᵀY + Y_uᵀ (C_u - w0) Y_u + lambda_u I) x_u
+//        = Y_uᵀ (c_u - (c_u - w0) ∘ b_{I_u}) - w0 Yᵀb                     (3)
+//   i.e. (1) with right-hand weights c_uj - (c_uj - w0) b_j on the observed
+//   items and one vector -w0 Yᵀb shared by every user. YᵀY and Yᵀb both come
+//   from the Gram matrix of [Y, b] ((k+1) x (k+1)), computed once per half.
+//
 // Explicit (biased matrix factorization for ratings r_ui):
 //
 //   L = sum_{observed} (r_ui - mu - b_u - b_i - x_u.y_i)^2
@@ -68,6 +89,11 @@ struct Config {
   // same equations, summed in another order. The two limits pick which items
   // (0: automatic: rows too long for L2, as many as keep their CG vectors in L2).
   bool stream_items = true;
+  // Implicit only: learn an item bias b_i (score x_u.y_i + b_i; see (2), (3)),
+  // regularized by item_bias_regularization (lambda_b). The streamed items
+  // half does not handle it: such fits gather every item's users.
+  bool item_bias = false;
+  float item_bias_regularization = 0.1f;
   size_t stream_min_count = 0;
   size_t stream_max_items = 0;
 };
@@ -80,7 +106,7 @@ void validate(const Config& config);
 struct Model {
   size_t users = 0, items = 0, factors = 0;
   std::vector<float> user_factors, item_factors;
-  std::vector<float> user_bias, item_bias;  // explicit only (else empty)
+  std::vector<float> user_bias, item_bias;  // explicit: both; implicit with item_bias: item_bias only (else empty)
   float global_mean = 0.0f;                  // explicit only
 };
 
@@ -103,7 +129,9 @@ struct FitOptions {
 
 struct FitResult {
   double loss = 0.0 / 0.0;   // last loss (NaN unless computed)
-  std::vector<float> item_gram;  // YᵀY of the final item factors (factors x factors), for fold-in
+  // YᵀY of the final item factors (factors x factors), for fold-in; with
+  // item_bias the Gram matrix of [Y, b] ((factors + 1) squared, see gram_of_fixed).
+  std::vector<float> item_gram;
 };
 
 // Train `model` in place: `user_items` is users x items, `item_users` its
@@ -119,6 +147,12 @@ double loss(const CsrView& user_items, const CsrView& item_users, const Config& 
 // fixed order (same result for any thread count).
 std::vector<float> gram(const float* factors, size_t rows, size_t d, size_t threads);
 
+// The Gram matrix the implicit solves need of a fixed side with k = config.factors:
+// FᵀF (k x k) without item_bias; with it, the Gram of [F, column] ((k+1) x (k+1)),
+// `column` being the item biases (users half) or, when null, all ones (items half).
+std::vector<float> gram_of_fixed(const float* f, const float* column, size_t rows, const Config& config,
+                                 size_t threads);
+
 // IEEE half copy of f[0..n) into out, times the returned scale: a power of
 // two that puts the largest magnitude in [2^14, 2^15), so nothing overflows
 // and only values 2^-28 below the largest become subnormal. Returns 0 (out
@@ -128,14 +162,17 @@ float half_copy(const float* f, size_t n, uint16_t* out, size_t threads);
 // Re-solve selected rows of one side against the fixed other side.
 // `m` is target x fixed (rows of the matrix are the target rows); `rows` lists
 // the rows to solve; results go to target[r * factors..] (and target_bias[r]).
-// `fixed_gram` is the YᵀY of `fixed` (computed when null). exact = true uses
-// Cholesky whatever config.solver says.
+// `fixed_gram` is gram_of_fixed() of the fixed side (computed when null).
+// exact = true uses Cholesky whatever config.solver says.
+// With item_bias, the users half passes fixed_bias = the item biases (and no
+// target_bias); the items half passes no fixed_bias (the users' constant 1)
+// and target_bias = the item biases.
 struct Side {
   const float* fixed = nullptr;       // n_fixed x factors
-  const float* fixed_bias = nullptr;  // explicit
+  const float* fixed_bias = nullptr;  // explicit; implicit with item_bias: the users half's item biases
   size_t n_fixed = 0;
   float* target = nullptr;            // m.rows x factors (in/out: CG warm start)
-  float* target_bias = nullptr;       // explicit
+  float* target_bias = nullptr;       // explicit; implicit with item_bias: the items half's item biases
   float global_mean = 0.0f;
   // Optional half copy of `fixed` times fixed_half_scale (a power of two):
   // when set, rows are gathered from it instead (see Config::half_gather).
@@ -150,7 +187,10 @@ void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side
 // with W the left-hand matrix of (1) and W z = y'_item, the score is
 //   sum_j b_j * <z, y'_j>  (+ mu + b_item for explicit models)
 // where b_j = c_uj (implicit) or r_uj - mu - b_j (explicit). Returns the
-// per-history-item terms b_j * <z, y'_j>.
+// per-history-item terms b_j * <z, y'_j>. With item_bias, (3) gives
+//   x_u.y_item = sum_j (c_uj - (c_uj - w0) b_j) <z, y_j> - w0 <z, Yᵀb>
+// and the returned vector has one more value at the end: the shared term
+// -w0 <z, Yᵀb> (the score adds b_item to both).
 std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& config,
                            int32_t item);
 

@@ -1,0 +1,115 @@
+#include "ann/rescored_topk.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace fastrec::ann {
+namespace {
+
+// Per-thread scratch reused across calls: the request path allocates nothing
+// once the first requests have sized it.
+struct Scratch {
+  std::vector<float> query;
+  std::vector<uint32_t> labels;
+  std::vector<float> distances;
+  std::vector<int32_t> deny;
+  std::vector<int32_t> items;
+  std::vector<float> scores;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+void grow(std::vector<uint32_t>& l, std::vector<float>& d, size_t n) {
+  if (l.size() < n) l.resize(n);
+  if (d.size() < n) d.resize(n);
+}
+
+}  // namespace
+
+size_t rescored_topk(const Hnsw& h, const RescoreQuery& q, int32_t* out_items, float* out_scores) {
+  const size_t want_dim = q.dim + (q.item_bias ? 1 : 0);
+  if (q.dim == 0 || h.dim() != want_dim)
+    throw_invalid("index: expected vectors of " + std::to_string(want_dim) + " numbers but the index holds " +
+                  std::to_string(h.dim()));
+  if (q.k == 0 || q.fetch < q.k) throw_invalid("fetch: expected at least k candidates");
+  Scratch& s = scratch();
+
+  // The query: the user's factors, and a 1 against the items' bias coordinate.
+  s.query.assign(q.user, q.user + q.dim);
+  if (q.item_bias) s.query.push_back(1.0f);
+
+  size_t m = 0;  // candidates kept, in s.labels
+  if (!q.has_allow && q.n_deny <= kPostFilterMax) {
+    // Unfiltered search for fetch + |deny|, then drop the denied (sorted copy, binary search).
+    const size_t searched = q.fetch + q.n_deny;
+    grow(s.labels, s.distances, searched);
+    const size_t n = h.search(s.query.data(), searched, std::max(q.ef, searched), nullptr, s.labels.data(), s.distances.data());
+    s.deny.assign(q.deny, q.deny + q.n_deny);
+    std::sort(s.deny.begin(), s.deny.end());
+    for (size_t c = 0; c < n && m < q.fetch; ++c) {
+      const int32_t x = int32_t(s.labels[c]);
+      if (std::binary_search(s.deny.begin(), s.deny.end(), x)) continue;
+      s.labels[m++] = uint32_t(x);
+    }
+  } else {
+    SlotFilter filter = h.make_filter(q.has_allow ? q.allow : nullptr, q.n_allow, q.deny, q.n_deny);
+    if (q.has_allow && q.n_allow == 0) return 0;  // nothing may be returned
+    grow(s.labels, s.distances, q.fetch);
+    m = h.search(s.query.data(), q.fetch, std::max(q.ef, q.fetch), &filter, s.labels.data(), s.distances.data(),
+                 q.exact_fraction);
+  }
+
+  // Candidates as item indices; their factor rows are fetched from memory at
+  // random, so ask for all of them before reading any (the misses overlap).
+  s.items.resize(m);
+  for (size_t c = 0; c < m; ++c) {
+    const uint32_t label = s.labels[c];
+    int32_t item = int32_t(label);
+    if (q.label_item) {
+      if (label >= q.n_labels) throw_invalid("index: label " + std::to_string(label) + " has no item");
+      item = q.label_item[label];
+    }
+    if (item < 0 || size_t(item) >= q.n_items)
+      throw_invalid("index: item " + std::to_string(item) + " is outside the " + std::to_string(q.n_items) + " factor rows");
+    s.items[c] = item;
+    const char* row = reinterpret_cast<const char*>(q.item_factors + size_t(item) * q.dim);
+    for (size_t b = 0; b < q.dim * sizeof(float); b += 64) __builtin_prefetch(row + b);
+  }
+
+  // Exact scores: bias + sum_j user_j * factor_j, summed in double in coordinate order
+  // (the float16 index storage and the transform lose a little precision).
+  s.scores.resize(m);
+  for (size_t c = 0; c < m; ++c) {
+    const size_t i = size_t(s.items[c]);
+    const float* f = q.item_factors + i * q.dim;
+    double sum = q.item_bias ? double(q.item_bias[i]) : 0.0;
+    for (size_t j = 0; j < q.dim; ++j) sum += double(q.user[j]) * double(f[j]);
+    s.scores[c] = float(sum);
+  }
+
+  // Best first, ties by the smaller item (insertion sort: a few dozen candidates).
+  for (size_t a = 1; a < m; ++a) {
+    const float sc = s.scores[a];
+    const int32_t it = s.items[a];
+    size_t b = a;
+    while (b > 0 && (s.scores[b - 1] < sc || (s.scores[b - 1] == sc && s.items[b - 1] > it))) {
+      s.scores[b] = s.scores[b - 1];
+      s.items[b] = s.items[b - 1];
+      --b;
+    }
+    s.scores[b] = sc;
+    s.items[b] = it;
+  }
+  const size_t n = std::min(q.k, m);
+  std::copy(s.items.begin(), s.items.begin() + ptrdiff_t(n), out_items);
+  std::copy(s.scores.begin(), s.scores.begin() + ptrdiff_t(n), out_scores);
+  return n;
+}
+
+}  // namespace fastrec::ann
