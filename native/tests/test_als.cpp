@@ -741,6 +741,63 @@ TEST_CASE(half_gather_fit_tracks_float_fit) {
   CHECK(std::sqrt(num / den) < 1e-2);
 }
 
+// weighted_matvec for every row length it special-cases (ld 16..64: out kept
+// in registers, 32-row blocks) and the general loop (ld 80), with and without
+// weights, beta and p, against double sums; rows split into consecutive calls
+// of 16 (as gather_matvec and the segmented CG passes do) give the same bits
+// as one call; weighted_sq over several blocks against double sums.
+TEST_CASE(weighted_matvec_and_sq_agree_with_scalar_for_every_row_length) {
+  const Kernels& K = kernels();
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (size_t d : {16, 29, 48, 64, 70})
+    for (size_t n : {0, 5, 8, 37, 70}) {
+      const size_t ld = padded(d);
+      std::vector<float> Y(n * ld, 0.0f), a(n), beta(n), p(ld, 0.0f), base(ld);
+      for (size_t j = 0; j < n; ++j) {
+        a[j] = u(rng);
+        beta[j] = u(rng);
+        for (size_t c = 0; c < d; ++c) Y[j * ld + c] = u(rng);
+      }
+      for (size_t c = 0; c < d; ++c) p[c] = u(rng);
+      for (size_t c = 0; c < ld; ++c) base[c] = c < d ? u(rng) : 0.0f;  // out is added to, not overwritten
+      for (int form = 0; form < 4; ++form) {
+        const float* aw = form == 1 ? nullptr : a.data();
+        const float* bw = form == 0 || form == 3 ? beta.data() : nullptr;
+        const float* pw = form == 3 ? nullptr : p.data();
+        const float scale = form == 0 ? -0.5f : 1.0f;
+        std::vector<float> out(base), chunked(base);
+        K.weighted_matvec(Y.data(), n, ld, aw, scale, bw, pw, out.data());
+        for (size_t j0 = 0; j0 < n; j0 += 16) {
+          const size_t nb = std::min<size_t>(16, n - j0);
+          K.weighted_matvec(Y.data() + j0 * ld, nb, ld, aw ? aw + j0 : nullptr, scale, bw ? bw + j0 : nullptr, pw,
+                            chunked.data());
+        }
+        for (size_t c = 0; c < ld; ++c) {
+          double want = base[c];
+          for (size_t j = 0; j < n; ++j) {
+            double t = bw ? bw[j] : 0.0;
+            if (pw) {
+              double dp = 0;
+              for (size_t q = 0; q < d; ++q) dp += static_cast<double>(Y[j * ld + q]) * p[q];
+              t += scale * (aw ? aw[j] : 1.0) * dp;
+            }
+            want += t * Y[j * ld + c];
+          }
+          CHECK_NEAR(out[c], want, 1e-4 * (1 + std::fabs(want)));
+          CHECK(chunked[c] == out[c]);
+        }
+      }
+      double want = 0;
+      for (size_t j = 0; j < n; ++j) {
+        double dp = 0;
+        for (size_t c = 0; c < d; ++c) dp += static_cast<double>(Y[j * ld + c]) * p[c];
+        want += a[j] * dp * dp;
+      }
+      CHECK_NEAR(K.weighted_sq(Y.data(), n, ld, a.data(), p.data()), want, 1e-4 * (1 + std::fabs(want)));
+    }
+}
+
 TEST_CASE(curvature_and_stream_kernels_agree_with_scalar) {
   const Kernels& K = kernels();
   std::mt19937 rng(5);
