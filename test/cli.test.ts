@@ -263,6 +263,9 @@ describe('fastrec serve', () => {
     const short = await fastrec('serve', 'knn.fastrec', '--token', 'short');
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 16 characters/);
+    const copyAlone = await fastrec('serve', 'knn.fastrec', '--ann-copy');
+    expect(copyAlone.code).toBe(2);
+    expect(copyAlone.stderr).toMatch(/--ann-copy apply only with --ann/);
   });
 
   it('runs several workers on one port as one service (events, reload, /metrics), and stops them all on SIGTERM', async () => {

@@ -152,6 +152,32 @@ describe('the fast path of GET /v1/users/:id/recommendations (serve --ann)', () 
     expect([h.status, h.bytes.length, fastifySaw - before]).toEqual([200, 0, 1]);
   });
 
+  it('answers many requests in flight at once (scored together, one event-loop turn at a time) with the same bytes', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const getWith = (base: string, url: string): Promise<string> => {
+      const { hostname, port } = new URL(base);
+      return new Promise((resolve, reject) => {
+        http
+          .get({ host: hostname, port, path: url, agent }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve(`${res.statusCode} ${text}`));
+          })
+          .on('error', reject);
+      });
+    };
+    const urls = Array.from({ length: 120 }, (_, i) => (i % 10 === 9 ? `/v1/users/nobody${i}/recommendations` : `/v1/users/${users[(i * 7) % users.length]}/recommendations?k=${1 + (i % 12)}`));
+    const before = await metric(fastBase, `fastrec_http_requests_total{${ROUTE},status="200"}`);
+    const got = await Promise.all(urls.map((u) => getWith(fastBase, u)));
+    agent.destroy();
+    for (let i = 0; i < urls.length; i++) {
+      const want = await get(refBase, urls[i]!);
+      expect(got[i], urls[i]).toBe(`${want.status} ${want.bytes.toString()}`);
+    }
+    expect(await metric(fastBase, `fastrec_http_requests_total{${ROUTE},status="200"}`)).toBe(before + 108);
+  });
+
   it("sends users with live events to the route (fold-in), and serves a reloaded model at once", async () => {
     const app = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 } });
     const refApp = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 100 }, logRequests: true });
@@ -203,6 +229,48 @@ describe('the fast path of GET /v1/users/:id/recommendations (serve --ann)', () 
       expect(await metric(base, `fastrec_http_requests_total{${ROUTE},status="200"}`)).toBe(2);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('stored indexes searched in place (default) or copied onto huge pages (--ann-copy)', () => {
+  it('answers the same either way', async () => {
+    const { loadModel } = await import('../lib/models/registry.js');
+    const { buildServingIndexes } = await import('../lib/server/model.js');
+    const model = await loadModel(path);
+    const stored = join(dir, 'stored.fastrec');
+    await saveModel(model, stored, { indexes: await buildServingIndexes(model, { ef: 100 }) });
+    const copied = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100, copy: true } });
+    const inPlace = await buildServer({ modelPath: stored, logger: false, ann: { ef: 100 } });
+    try {
+      expect((await copied.inject({ url: '/healthz' })).json().model.index).toBe('stored');
+      for (const u of users.slice(0, 20)) {
+        for (const url of [`/v1/users/${u}/recommendations?k=8`, `/v1/items/i${u.length * 7}/similar?k=5`]) {
+          const a = await copied.inject({ url });
+          expect(a.statusCode).toBe(200);
+          expect(a.body, url).toBe((await inPlace.inject({ url })).body);
+        }
+      }
+    } finally {
+      await copied.close();
+      await inPlace.close();
+    }
+  });
+});
+
+describe("users' factor rows read by index (one id lookup per request)", () => {
+  it('are the vectors the model gives by id, and score the same', async () => {
+    const { loadServedModel, annTopK } = await import('../lib/server/model.js');
+    const served = await loadServedModel(path, { ef: 100 });
+    expect(served.ann!.userRows).toBeDefined();
+    const byId = { ...served, ann: { ...served.ann!, userRows: undefined } };
+    for (const u of users) {
+      const id = u === '7' ? 7 : u;
+      const row = served.users!.index(id)!;
+      expect(Array.from(served.ann!.userRows!.rows.subarray(row * 8, row * 8 + 8))).toEqual(Array.from(served.ann!.userVector(id)));
+      const a = annTopK(served, { user: id, row }, 10, true, undefined, undefined);
+      const b = annTopK(byId, { user: id }, 10, true, undefined, undefined);
+      expect([Array.from(a.indices), Array.from(a.scores)]).toEqual([Array.from(b.indices), Array.from(b.scores)]);
     }
   });
 });

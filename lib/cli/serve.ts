@@ -9,14 +9,16 @@ import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
                      [--max-k 1000] [--body-limit BYTES] [--log-level info] [--log-requests]
-                     [--ann [--ef 64] [--ann-storage float16|float32]] [--cache USERS] [--workers N]
+                     [--ann [--ef 64] [--ann-storage float16|float32] [--ann-copy]] [--cache USERS] [--workers N]
 
 Serves recommendations over HTTP (JSON). Write and admin endpoints (POST /v1/events,
 POST /v1/admin/reload) need a bearer token of at least ${MIN_TOKEN_LENGTH} characters, from --token or the
 FASTREC_TOKEN environment variable; without one they answer 403.
 --ann answers known users' top-k and similar items through HNSW indexes over the item factors
 (factor models such as als; approximate; --ef trades recall for speed). The indexes stored in the
-model file (fastrec train --ann) are used in place; otherwise they are built at start-up and on reload.
+model file (fastrec train --ann) are searched where the file is mapped (shared by every worker),
+or with --ann-copy copied into each process's memory on huge pages (faster searches in one
+process); without stored indexes they are built at start-up and on reload.
 --cache USERS keeps the answers (the bytes sent) of up to USERS users' recent requests, by exact
 URL; a repeated URL is answered before any routing. A user's entries are dropped when their events
 arrive and all are dropped on reload (hits and misses on /metrics).
@@ -41,6 +43,7 @@ export async function runServe(args: string[]): Promise<number> {
       'log-requests': { type: 'boolean', default: false },
       ef: { type: 'string' },
       'ann-storage': { type: 'string' },
+      'ann-copy': { type: 'boolean', default: false },
       cache: { type: 'string' },
       workers: { type: 'string' },
     },
@@ -64,8 +67,8 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const storage = String(values['ann-storage'] ?? 'float16');
   if (storage !== 'float16' && storage !== 'float32') throw new UsageError(`--ann-storage must be float16 or float32, got ${JSON.stringify(storage)}`, SERVE_USAGE);
-  if (!values.ann && (values.ef !== undefined || values['ann-storage'] !== undefined)) throw new UsageError('--ef and --ann-storage apply only with --ann', SERVE_USAGE);
-  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE), storage: storage as 'float16' | 'float32' } : false;
+  if (!values.ann && (values.ef !== undefined || values['ann-storage'] !== undefined || values['ann-copy'])) throw new UsageError('--ef, --ann-storage and --ann-copy apply only with --ann', SERVE_USAGE);
+  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE), storage: storage as 'float16' | 'float32', copy: values['ann-copy'] === true } : false;
   const host = String(values.host ?? '127.0.0.1');
 
   if (workers > 1 && cluster.isPrimary) return runPrimary(workers, level);

@@ -244,7 +244,7 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
         json = answerById(head({ user: raw, model: served.info.kind, context }), rec.items, rec.scores);
       } else if (served.ann && known !== undefined) {
         const opts = options(req.query, ctx);
-        json = indexedUserAnswer(served, raw, known, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined, context);
+        json = indexedUserAnswer(served, raw, known, undefined, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined, context);
       } else {
         const opts = { ...options(req.query, ctx), ...hybridOptions(served, context, undefined) };
         const rec = withIdFallback(raw, known, (id) => served.model.recommend(id, opts), 'user');
@@ -298,8 +298,8 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
  * scored through the HNSW index: the route answers with this, and so does its
  * fast path for plain requests (plainUserAnswer), so both send the same bytes.
  */
-function indexedUserAnswer(served: ServedModel, raw: string, known: Id, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined, context: string | undefined): string {
-  const r = annTopK(served, { user: known }, k, filterSeen, exclude, include);
+function indexedUserAnswer(served: ServedModel, raw: string, known: Id, row: number | undefined, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined, context: string | undefined): string {
+  const r = annTopK(served, { user: known, ...(row !== undefined ? { row } : {}) }, k, filterSeen, exclude, include);
   return answerByIndex(head({ user: raw, model: served.info.kind, context }), served.itemJson!, r.indices, r.scores);
 }
 
@@ -314,9 +314,12 @@ function indexedUserAnswer(served: ServedModel, raw: string, known: Id, k: numbe
 function plainUserAnswer(ctx: Ctx, raw: string, k: number | undefined, url: string): string | undefined {
   const served = ctx.served;
   if (!served.ann) return undefined;
-  const known = lookupId(served.users, raw);
+  // The id as written is the common case: one lookup gives the user's row too.
+  let row = served.users?.index(raw);
+  const known = row !== undefined ? raw : lookupId(served.users, raw);
   if (known === undefined || ctx.live.get(known)) return undefined;
-  const json = indexedUserAnswer(served, raw, known, k ?? 10, true, undefined, undefined, undefined);
+  row ??= served.users!.index(known);
+  const json = indexedUserAnswer(served, raw, known, row, k ?? 10, true, undefined, undefined, undefined);
   if (ctx.cache) {
     ctx.cache.misses++;
     ctx.cache.set(userKey(known), url, Buffer.from(json));
