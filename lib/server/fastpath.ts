@@ -171,7 +171,12 @@ export class FastPathServer {
         if (p.res.headersSent) continue;
       }
       if (fp.cache) (p.req as unknown as Record<symbol, boolean>)[LOOKED_UP] = true;
-      this.fastify(p.req, p.res);
+      try {
+        this.fastify(p.req, p.res);
+      } catch {
+        // Never leave the rest of the batch unanswered.
+        if (!p.res.headersSent) p.res.writeHead(500).end();
+      }
     }
   };
 
