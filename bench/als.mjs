@@ -6,8 +6,11 @@
 //   node bench/als.mjs --shape=ml20m --factors=64 --threads=2 --solver=cg --iterations=3
 //   node bench/als.mjs --quick              # a 10x smaller ML-20M shape, for a smoke test
 //   ... --gather=float32                    # gather from the float32 factors (default: the float16 copy)
-//   ... --loss-check                        # also the loss after 4 iterations: CG (both gathers) vs Cholesky
+//   ... --gather=int8                       # gather from the 8-bit copy (int8 values, one float scale per row)
+//   ... --loss-check                        # also the loss after 4 iterations: CG (both gathers; with --gather=int8
+//                                           # also the int8 one) vs Cholesky
 //   ... --compare                           # float32 and float16 gathers alternately, one iteration each, --reps=N times
+//   ... --compare --variants=float16,int8   # the same with other gathers
 //
 // FLOPs (ANCHORS.md): CG does (cgSteps + 1) * (4 k nnz + 2 k^2 rows) per
 // half-iteration (one residual plus cgSteps matvecs; each matvec is 2 k nnz
@@ -176,8 +179,7 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
 }
 
 /** Variants interleaved (A B A B ...), one iteration each, so that they see the same machine load. */
-async function compare(data, p, reps) {
-  const variants = ['float32', 'float16'];
+async function compare(data, p, reps, variants = ['float32', 'float16']) {
   const byVariant = Object.fromEntries(variants.map((g) => [g, { wall: [], cpu: [] }]));
   for (let i = 0; i < reps; i++) {
     for (const g of variants) {
@@ -192,7 +194,8 @@ async function compare(data, p, reps) {
     const v = byVariant[g];
     out.variants[g] = { medianSeconds: med(v.wall), minSeconds: Math.min(...v.wall), medianCpuSeconds: med(v.cpu), seconds: v.wall, cpuSeconds: v.cpu };
   }
-  out.float16OverFloat32 = +(out.variants.float16.medianSeconds / out.variants.float32.medianSeconds).toFixed(3);
+  const [first, ...rest] = variants;
+  for (const g of rest) out[`${g}Over${first}`] = +(out.variants[g].medianSeconds / out.variants[first].medianSeconds).toFixed(3);
   console.log('compare', JSON.stringify(out));
   return out;
 }
@@ -227,7 +230,8 @@ const plan = args.shape
   ? [{ shape: args.shape, factors: +(args.factors ?? 64), threads: +(args.threads ?? 2), solver: args.solver ?? 'cg', iterations: +(args.iterations ?? 3), cgSteps: +(args.cgSteps ?? 3), gather: args.gather ?? 'float16' }]
   : PLAN;
 if (args.compare) {
-  results.compare = await compare(await dataFor(plan[0].shape), plan[0], +(args.reps ?? 3));
+  const variants = args.variants ? String(args.variants).split(',') : undefined;
+  results.compare = await compare(await dataFor(plan[0].shape), plan[0], +(args.reps ?? 3), variants);
 } else {
   for (const p of plan) results.runs.push(await run(await dataFor(p.shape), p));
 }
@@ -238,6 +242,7 @@ if (!args.shape || args['loss-check']) {
   const data = await dataFor('ml20m');
   const cg = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float16' });
   const cg32 = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float32' });
+  const cg8 = args.gather === 'int8' ? await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'int8' }) : undefined;
   const exact = await run(data, { factors: 64, threads: 2, solver: 'cholesky', iterations: n, computeLoss: true, gather: 'float32' });
   const rel = (a, b) => +((a - b) / b).toExponential(2);
   results.lossCheck = {
@@ -248,6 +253,7 @@ if (!args.shape || args['loss-check']) {
     relativeDifference: rel(cg.finalLoss, exact.finalLoss),
     relativeDifferenceFloat32Gather: rel(cg32.finalLoss, exact.finalLoss),
     float16VsFloat32Gather: rel(cg.finalLoss, cg32.finalLoss),
+    ...(cg8 && { cgInt8GatherLosses: cg8.losses, relativeDifferenceInt8Gather: rel(cg8.finalLoss, exact.finalLoss), int8VsFloat32Gather: rel(cg8.finalLoss, cg32.finalLoss) }),
   };
   console.log('loss check', JSON.stringify(results.lossCheck));
 }
@@ -256,6 +262,6 @@ void fastrec;
 const name = args.quick
   ? 'als-quick'
   : args.shape
-    ? `als-${args.shape}-${args.factors ?? 64}-${args.solver ?? 'cg'}-${args.threads ?? 2}t${args.compare ? '-compare' : args.gather === 'float32' ? '-f32' : ''}`
+    ? `als-${args.shape}-${args.factors ?? 64}-${args.solver ?? 'cg'}-${args.threads ?? 2}t${args.compare ? '-compare' : args.gather === 'float32' ? '-f32' : args.gather === 'int8' ? '-i8' : ''}`
     : 'als';
 if (!args['no-write']) await writeResult(name, results);

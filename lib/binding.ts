@@ -218,7 +218,7 @@ export interface AlsNativeConfig {
   solver: 'cg' | 'cholesky';
   cgSteps: number;
   /** fit() only; absent = 'float32'. */
-  gatherPrecision?: 'float32' | 'float16';
+  gatherPrecision?: 'float32' | 'float16' | 'int8';
   /** Implicit only: learn an item bias (absent = false), regularized by itemBiasRegularization (absent = 0.1). */
   itemBias?: boolean;
   itemBiasRegularization?: number;

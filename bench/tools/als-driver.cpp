@@ -6,7 +6,7 @@
 // Each variant is a fit of two iterations; the second is timed.
 //   g++ -O2 -std=c++17 -Inative/core bench/tools/als-driver.cpp build/libfastrec_core.a -lpthread -o /tmp/als-driver
 //   VARIANTS="1:1,1:0" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
-// A variant is half[:stream[:steps[:hot]]]: Config::half_gather (0 or 1), Config::stream_items
+// A variant is half[:stream[:steps[:hot]]]: Config::half_gather (0 or 1; 2 = Config::int8_gather, built with -DALS_INT8), Config::stream_items
 // (0 or 1), Config::cg_steps (3) and Config::stream_max_items (0: automatic); stream and
 // hot are ignored when built with -DALS_OLD against a library that predates them. LOSS=1 also reports the final loss (and times it: use it apart).
 #include <algorithm>
@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
     pos = comma + 1;
     v.cfg.factors = k;
     v.cfg.half_gather = v.half != 0;
+#ifdef ALS_INT8
+    v.cfg.int8_gather = v.half == 2;  // half = 2: the int8 copy
+#endif
     v.cfg.cg_steps = v.steps;
 #ifndef ALS_OLD  // built against the library before Config::stream_items
     v.cfg.stream_items = v.stream != 0;
@@ -63,13 +66,14 @@ int main(int argc, char** argv) {
     for (auto& v : vs) {
       // Two iterations per fit; the second is timed (buffers kept within a fit are warm by then).
       als::FitOptions opt;
-      opt.iterations = 2;
+      opt.iterations = getenv("ITERS") ? atoi(getenv("ITERS")) : 2;  // ITERS (with LOSS): loss after that many
       opt.threads = threads;
       opt.compute_loss = loss;
       double c0 = 0;
       auto t0 = std::chrono::steady_clock::now();
       opt.progress = [&](size_t it, double seconds, double l) {
-        if (it == 1) {
+        if (it + 1 < opt.iterations) return;
+        if (it + 1 == opt.iterations) {
           c0 = bench::cpu_seconds();
           t0 = std::chrono::steady_clock::now();
           return;
@@ -89,4 +93,10 @@ int main(int argc, char** argv) {
   };
   printf("half:stream:steps:hot  wall s min/median  CPU s min/median  loss\n");
   for (auto& v : vs) printf("%u:%u:%u:%u  %s  %s  %.9f\n", v.half, v.stream, v.steps, v.hot, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
+  if (getenv("SAMPLES"))  // every timed iteration, wall / CPU, for pooling variants listed more than once
+    for (auto& v : vs) {
+      printf("samples %u", v.half);
+      for (size_t i = 0; i < v.total.size(); ++i) printf(" %.3f/%.3f", v.total[i], v.cpu[i]);
+      printf("\n");
+    }
 }

@@ -81,9 +81,11 @@ export interface AlsOptions {
   /**
    * Precision of the copy of the fixed side's factors that each row gathers from during fit():
    * 'float16' (default) halves the bytes of these random reads (the dominant cost on large data);
-   * the solve itself stays float32. 'float32' gathers the factors themselves.
+   * the solve itself stays float32. 'float32' gathers the factors themselves. 'int8' (opt-in)
+   * gathers from 8-bit rows with one float scale per row (a quarter of the bytes; see bench/README.md
+   * for its measured gain and loss). The CG solver only: Cholesky always gathers float32.
    */
-  gatherPrecision?: 'float32' | 'float16';
+  gatherPrecision?: 'float32' | 'float16' | 'int8';
   /** Compute the loss after each iteration for onProgress (costs about one CG step). Default false. */
   computeLoss?: boolean;
   /**
@@ -138,7 +140,7 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     nu: number('options.nu', o.nu ?? 1, -10, 10),
     solver: oneOf('options.solver', o.solver ?? 'cg', ['cg', 'cholesky'] as const),
     cgSteps: integer('options.cgSteps', o.cgSteps ?? 3, 1, 1000),
-    gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['float32', 'float16'] as const),
+    gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['int8', 'float32', 'float16'] as const),
     computeLoss: boolean('options.computeLoss', o.computeLoss ?? false),
     itemBias,
     itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0),

@@ -50,8 +50,10 @@ als::Config config_arg(const Napi::Value& v) {
   if (!gp.IsUndefined() && !gp.IsNull()) {
     std::string precision = string(gp, "gatherPrecision");
     if (precision == "float16") c.half_gather = true;
+    else if (precision == "int8") c.int8_gather = true;
     else if (precision != "float32")
-      throw Error(ErrorCode::InvalidArgument, "gatherPrecision: expected 'float32' or 'float16' but received '" + precision + "'");
+      throw Error(ErrorCode::InvalidArgument,
+                  "gatherPrecision: expected 'float32', 'float16' or 'int8' but received '" + precision + "'");
   }
   Napi::Value ib = o.Get("itemBias");
   if (!ib.IsUndefined() && !ib.IsNull()) c.item_bias = boolean(ib, "itemBias");

@@ -28,7 +28,8 @@ namespace {
 constexpr size_t kGatherBytes = 64u << 20;
 constexpr size_t kGramChunk = 4096;  // rows per partial Gram (fixed: results do not depend on threads)
 // Rows of the fixed side prefetched ahead of the one being gathered (2 or 4
-// cache lines each at k = 64): enough misses in flight to cover DRAM latency.
+// cache lines each at k = 64; twice as many rows of the 1-line int8 copy):
+// enough misses in flight to cover DRAM latency.
 constexpr size_t kGatherAhead = 16;
 // Bytes of the next row's factors prefetched while the current row is solved.
 constexpr size_t kNextRowBytes = 128u << 10;
@@ -185,7 +186,11 @@ class RowSolver {
     cap_ = std::max<size_t>(256, kGatherBytes / (ld_ * sizeof(float)));
     fixed_.f32 = side.fixed;
     fixed_.k = k_;
-    if (side.fixed_half) {
+    if (side.fixed_i8) {
+      fixed_.i8 = side.fixed_i8;
+      fixed_.row_scale = side.fixed_row_scale;
+      ahead_ = 2 * kGatherAhead;  // one-line rows: twice the rows for the same lines in flight (measured: 32 > 16)
+    } else if (side.fixed_half) {
       fixed_.f16 = side.fixed_half;
       fixed_.inv_scale = 1.0f / side.fixed_half_scale;
     }
@@ -253,17 +258,19 @@ class RowSolver {
     s.next_cols = cols(next);
     // Only the head of a long row: what fits in L2 beside this row's buffer (the
     // gather's own prefetching covers the rest; more would evict itself).
-    const size_t row_bytes = k_ * (fixed_.f16 ? 2 : 4);
+    const size_t row_bytes = k_ * (fixed_.i8 ? 1 : fixed_.f16 ? 2 : 4);
     s.next_n = std::min(static_cast<size_t>(m_.indptr[next + 1] - m_.indptr[next]), kNextRowBytes / row_bytes);
   }
 
   void prefetch_next(Scratch& s, size_t count) const {
     const size_t end = std::min(s.next_n, s.next_done + count);
-    const size_t bytes = k_ * (fixed_.f16 ? 2 : 4);
+    const size_t bytes = k_ * (fixed_.i8 ? 1 : fixed_.f16 ? 2 : 4);
     for (size_t j = s.next_done; j < end; ++j) {
       const size_t col = static_cast<size_t>(s.next_cols[j]);
-      const char* p = fixed_.f16 ? reinterpret_cast<const char*>(fixed_.f16 + col * k_)
-                                 : reinterpret_cast<const char*>(fixed_.f32 + col * k_);
+      const char* p = fixed_.i8    ? reinterpret_cast<const char*>(fixed_.i8 + col * k_)
+                      : fixed_.f16 ? reinterpret_cast<const char*>(fixed_.f16 + col * k_)
+                                   : reinterpret_cast<const char*>(fixed_.f32 + col * k_);
+      if (fixed_.i8) __builtin_prefetch(fixed_.row_scale + col, 0, 2);
       for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
       __builtin_prefetch(p + bytes - 1, 0, 2);
     }
@@ -482,7 +489,7 @@ class RowSolver {
   const simd::Kernels& S_;
   size_t k_, d_, ld_, cap_;
   FixedRows fixed_;
-  static constexpr size_t ahead_ = kGatherAhead;
+  size_t ahead_ = kGatherAhead;
 };
 // Side of gram_of_fixed()'s matrix: k, or k + 1 with item_bias.
 size_t gram_dim(const Config& cfg) { return cfg.factors + (cfg.item_bias ? 1 : 0); }
@@ -751,6 +758,25 @@ float half_copy(const float* f, size_t n, uint16_t* out, size_t threads) {
   return scale;
 }
 
+bool int8_copy(const float* f, size_t rows, size_t k, int8_t* out, float* scale, size_t threads) {
+  constexpr size_t kChunk = 1 << 12;  // rows
+  const size_t chunks = (rows + kChunk - 1) / kChunk;
+  std::vector<uint8_t> finite(chunks, 1);
+  const Kernels& K = kernels();
+  parallel_for(chunks, 1, threads, [&](size_t begin, size_t end, size_t) {
+    for (size_t c = begin; c < end; ++c) {
+      const size_t r0 = c * kChunk, nr = std::min(kChunk, rows - r0);
+      for (size_t i = r0 * k, e = (r0 + nr) * k; i < e; ++i)
+        if (!std::isfinite(f[i])) {
+          finite[c] = 0;
+          break;
+        }
+      K.to_int8_rows(f + r0 * k, nr, k, out + r0 * k, scale + r0);
+    }
+  });
+  return std::all_of(finite.begin(), finite.end(), [](uint8_t x) { return x != 0; });
+}
+
 namespace {
 // FᵀF of rows of d floats, or with extra = true of rows [f_r, column[r]]
 // (column null: 1), d + 1 wide; summed in a fixed order.
@@ -816,7 +842,8 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     items.target_bias = model.item_bias.data();
   }
   const size_t k = cfg.factors;
-  const bool half_gather = cfg.half_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
+  const bool int8_gather = cfg.int8_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
+  const bool half_gather = !int8_gather && cfg.half_gather && cfg.solver == Solver::CG;
   FitResult result;
   std::vector<Scratch> scratch;  // per-thread buffers, kept for the whole fit
   HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
@@ -825,6 +852,14 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
     side.fixed_half_scale = half_copy(fixed.data(), fixed.size(), h, opt.threads);
     side.fixed_half = side.fixed_half_scale > 0.0f ? h : nullptr;
+  };
+  std::vector<float> row_scale;  // the int8 copy's per-row scales (Config::int8_gather)
+  auto use_int8_copy = [&](const std::vector<float>& fixed, size_t rows, Side& side) {
+    int8_t* q = reinterpret_cast<int8_t*>(half.get((std::max(model.item_factors.size(), model.user_factors.size()) + 1) / 2));
+    row_scale.resize(std::max(model.items, model.users));
+    const bool ok = int8_copy(fixed.data(), rows, k, q, row_scale.data(), opt.threads);
+    side.fixed_i8 = ok ? q : nullptr;
+    side.fixed_row_scale = ok ? row_scale.data() : nullptr;
   };
   // Implicit CG solves the items half by streaming the user rows (stream.hpp).
   std::unique_ptr<StreamedItems> streamed;
@@ -855,6 +890,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     std::vector<float> base = padded_base(item_gram, cfg);
     const std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
     if (half_gather) use_half_copy(model.item_factors, users);
+    if (int8_gather) use_int8_copy(model.item_factors, model.items, users);
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch, data_or_null(base_rhs));
     if (cfg.implicit)
@@ -864,6 +900,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
       streamed->solve(model.user_factors.data(), model.item_factors.data(), base.data(), item_lambda.data(), cfg,
                       opt.cancel);
     if (half_gather) use_half_copy(model.user_factors, items);
+    if (int8_gather) use_int8_copy(model.user_factors, model.users, items);
     run_rows(iu, gathered_items.data(), gathered_items.size(), items, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch);
     if (cfg.implicit) item_gram = gram_of_fixed(model.item_factors.data(), item_bias, model.items, cfg, opt.threads);

@@ -84,6 +84,9 @@ struct Config {
   // half copy made once per half-iteration (half the bytes of the random
   // reads; the solve itself stays float32, against the float32 Gram matrix).
   bool half_gather = false;
+  // Like half_gather (and taking precedence), with an 8-bit copy: int8 values
+  // and one float scale per row (a quarter of the bytes of float32).
+  bool int8_gather = false;
   // fit() with implicit CG: solve the most frequent items by streaming the
   // user rows instead of gathering each item's users (als/stream.hpp); the
   // same equations, summed in another order. The two limits pick which items
@@ -158,6 +161,10 @@ std::vector<float> gram_of_fixed(const float* f, const float* column, size_t row
 // and only values 2^-28 below the largest become subnormal. Returns 0 (out
 // unspecified) when f holds a non-finite value.
 float half_copy(const float* f, size_t n, uint16_t* out, size_t threads);
+// 8-bit copy of rows x k floats: out[r k + c] * scale[r] ~ f[r k + c], with
+// scale[r] = max_c |f[r k + c]| / 127 (symmetric, error <= scale[r] / 2).
+// Returns false (out unusable) when some value is not finite.
+bool int8_copy(const float* f, size_t rows, size_t k, int8_t* out, float* scale, size_t threads);
 
 // Re-solve selected rows of one side against the fixed other side.
 // `m` is target x fixed (rows of the matrix are the target rows); `rows` lists
@@ -178,6 +185,9 @@ struct Side {
   // when set, rows are gathered from it instead (see Config::half_gather).
   const uint16_t* fixed_half = nullptr;
   float fixed_half_scale = 1.0f;
+  // Optional 8-bit copy (Config::int8_gather): row r = fixed_i8[r k..] * fixed_row_scale[r].
+  const int8_t* fixed_i8 = nullptr;
+  const float* fixed_row_scale = nullptr;
 };
 void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* fixed_gram,
                 const Config& config, bool exact, size_t threads, const CancelToken* cancel);

@@ -17,6 +17,9 @@ struct FixedRows {
   const float* f32 = nullptr;
   const uint16_t* f16 = nullptr;  // used when not null
   float inv_scale = 1.0f;
+  // Or (used when not null) an 8-bit copy: row r is i8[r * k..] * row_scale[r].
+  const int8_t* i8 = nullptr;
+  const float* row_scale = nullptr;
   size_t k = 0;
 };
 
@@ -54,6 +57,9 @@ struct Kernels {
                         const float* a, float scale, const float* beta, const float* p, float* out, float* buf);
   // dst[i] = half(scale * src[i]), rounded to nearest even.
   void (*to_half)(const float* src, size_t n, float scale, uint16_t* dst);
+  // Rows of k floats to int8: scale[r] = max_c |src[r * k + c]| / 127 (0 for a
+  // zero row), dst[r * k + c] = round_to_nearest_even(src / scale[r]).
+  void (*to_int8_rows)(const float* src, size_t rows, size_t k, int8_t* dst, float* scale);
   // sum_i a[i] * b[i] in double (Cholesky factorization).
   double (*ddot)(const double* a, const double* b, size_t n);
 };

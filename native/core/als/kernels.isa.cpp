@@ -2,8 +2,9 @@
 // over GCC vector types of FASTREC_ISA_LANES floats; CMake compiles this file
 // per instruction set.
 #include <cstdint>
+#include <cmath>
 #include <cstring>
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -293,6 +294,19 @@ static void symv(const float* G, size_t d, size_t ld, const float* p, float* out
 // One fixed row into dst (k floats, widened from halves when f16 is set).
 static inline void copy_row(const FixedRows& f, int32_t col, float* dst) {
   const size_t k = f.k;
+  if (f.i8) {
+    const int8_t* src = f.i8 + static_cast<size_t>(col) * k;
+    const float s = f.row_scale[col];
+    size_t c = 0;
+#if defined(__AVX2__)
+    const __m256 sv = _mm256_set1_ps(s);
+    for (; c + 8 <= k; c += 8)
+      _mm256_storeu_ps(dst + c, _mm256_mul_ps(sv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + c))))));
+#endif
+    for (; c < k; ++c) dst[c] = s * static_cast<float>(src[c]);
+    return;
+  }
   if (!f.f16) {
     std::memcpy(dst, f.f32 + static_cast<size_t>(col) * k, k * sizeof(float));
     return;
@@ -308,6 +322,13 @@ static inline void copy_row(const FixedRows& f, int32_t col, float* dst) {
 }
 
 static inline void prefetch_row(const FixedRows& f, int32_t col) {
+  if (f.i8) {
+    const char* p = reinterpret_cast<const char*>(f.i8 + static_cast<size_t>(col) * f.k);
+    for (size_t off = 0; off < f.k; off += 64) __builtin_prefetch(p + off);
+    __builtin_prefetch(p + f.k - 1);
+    __builtin_prefetch(f.row_scale + col);
+    return;
+  }
   const size_t bytes = f.k * (f.f16 ? 2 : 4);
   const char* p = f.f16 ? reinterpret_cast<const char*>(f.f16 + static_cast<size_t>(col) * f.k)
                         : reinterpret_cast<const char*>(f.f32 + static_cast<size_t>(col) * f.k);
@@ -345,6 +366,17 @@ static void to_half(const float* src, size_t n, float scale, uint16_t* dst) {
   for (; i < n; ++i) dst[i] = ann::float_to_half(scale * src[i]);
 }
 
+static void to_int8_rows(const float* src, size_t rows, size_t k, int8_t* dst, float* scale) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* x = src + r * k;
+    float m = 0.0f;
+    for (size_t c = 0; c < k; ++c) m = std::fabs(x[c]) > m ? std::fabs(x[c]) : m;
+    const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f;
+    scale[r] = s;
+    for (size_t c = 0; c < k; ++c) dst[r * k + c] = static_cast<int8_t>(std::nearbyint(x[c] * inv));
+  }
+}
+
 static double ddot(const double* a, const double* b, size_t n) {
   vd s0 = {}, s1 = {};
   size_t i = 0;
@@ -371,6 +403,7 @@ const als::Kernels als_kernels_table = {
     als_impl::symv,
     als_impl::gather_matvec,
     als_impl::to_half,
+    als_impl::to_int8_rows,
     als_impl::ddot,
 };
 
