@@ -6,7 +6,7 @@
 // Each variant is a fit of two iterations; the second is timed.
 //   g++ -O2 -std=c++17 -Inative/core bench/tools/als-driver.cpp build/libfastrec_core.a -lpthread -o /tmp/als-driver
 //   VARIANTS="1:1,1:0" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
-// A variant is half[:stream[:steps[:hot]]]: Config::half_gather (0 or 1; 2 = Config::int8_gather, built with -DALS_INT8), Config::stream_items
+// A variant is half[:stream[:steps[:hot]]]: Config::gather (0 float32, 1 float16, 2 int8; build with -DALS_BOOL_GATHER against libraries before it: 0 or 1), Config::stream_items
 // (0 or 1), Config::cg_steps (3) and Config::stream_max_items (0: automatic); stream and
 // hot are ignored when built with -DALS_OLD against a library that predates them. LOSS=1 also reports the final loss (and times it: use it apart).
 #include <algorithm>
@@ -48,9 +48,10 @@ int main(int argc, char** argv) {
     sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u:%u", &v.half, &v.stream, &v.steps, &v.hot);
     pos = comma + 1;
     v.cfg.factors = k;
+#ifdef ALS_BOOL_GATHER  // built against a library before Config::gather (commit 01d6831 or older)
     v.cfg.half_gather = v.half != 0;
-#ifdef ALS_INT8
-    v.cfg.int8_gather = v.half == 2;  // half = 2: the int8 copy
+#else
+    v.cfg.gather = v.half == 2 ? als::Gather::Int8 : v.half ? als::Gather::Float16 : als::Gather::Float32;
 #endif
     v.cfg.cg_steps = v.steps;
 #ifndef ALS_OLD  // built against the library before Config::stream_items

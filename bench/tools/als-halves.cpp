@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   als::Config cfg; cfg.factors = k;
   als::Model m = als::init_model(CsrView::of(ui), cfg, 1);
   // one warm iteration so factors are realistic
-  als::FitOptions opt; opt.iterations = 1; opt.threads = 2; cfg.half_gather = true;
+  als::FitOptions opt; opt.iterations = 1; opt.threads = 2; cfg.gather = als::Gather::Float16;
   als::fit(CsrView::of(ui), CsrView::of(iu), cfg, opt, m);
   auto order = [](const CsrMatrix& x) {
     std::vector<int32_t> o(x.rows); std::iota(o.begin(), o.end(), 0);

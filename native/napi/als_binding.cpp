@@ -49,8 +49,8 @@ als::Config config_arg(const Napi::Value& v) {
   Napi::Value gp = o.Get("gatherPrecision");
   if (!gp.IsUndefined() && !gp.IsNull()) {
     std::string precision = string(gp, "gatherPrecision");
-    if (precision == "float16") c.half_gather = true;
-    else if (precision == "int8") c.int8_gather = true;
+    if (precision == "float16") c.gather = als::Gather::Float16;
+    else if (precision == "int8") c.gather = als::Gather::Int8;
     else if (precision != "float32")
       throw Error(ErrorCode::InvalidArgument,
                   "gatherPrecision: expected 'float32', 'float16' or 'int8' but received '" + precision + "'");

@@ -725,7 +725,7 @@ TEST_CASE(half_gather_fit_tracks_float_fit) {
   cfg.regularization = 0.05f;
   auto run = [&](bool half, size_t threads, std::vector<double>& losses) {
     Config c = cfg;
-    c.half_gather = half;
+    c.gather = half ? Gather::Float16 : Gather::Float32;
     return fit_8_with_losses(data, c, threads, losses);
   };
   std::vector<double> lf, lh, lh1;
@@ -921,7 +921,7 @@ TEST_CASE(streamed_fit_tracks_per_row_fit) {
   cfg.factors = 16;
   cfg.alpha = 4.0f;
   cfg.regularization = 0.05f;
-  cfg.half_gather = true;
+  cfg.gather = Gather::Float16;
   cfg.stream_min_count = 25;  // about a third of the items (of ~24 users on average)
   cfg.stream_max_items = 60;
   CHECK(!hot_items(CsrView::of(data.iu), cfg).empty());
@@ -1003,25 +1003,23 @@ TEST_CASE(int8_copy_and_gather_agree_with_scalar) {
 // A fit gathering from the int8 copy follows the float32-gather fit: loss
 // within 2e-4 relative after every iteration (the float16 copy's test uses 1e-4),
 // factors within 2% (relative Frobenius), the same bits for 1 and 2 threads;
-// int8_gather takes precedence over half_gather; Cholesky ignores it (exact).
+// Cholesky ignores it (exact).
 TEST_CASE(int8_gather_fit_tracks_float_fit) {
   Data data = make_data(300, 200, 0.08, 31);
   Config cfg;
   cfg.factors = 16;
   cfg.alpha = 4.0f;
   cfg.regularization = 0.05f;
-  auto run = [&](bool i8, bool half, size_t threads, std::vector<double>& losses, Solver solver = Solver::CG) {
+  auto run = [&](Gather gather, size_t threads, std::vector<double>& losses, Solver solver = Solver::CG) {
     Config c = cfg;
-    c.int8_gather = i8;
-    c.half_gather = half;
+    c.gather = gather;
     c.solver = solver;
     return fit_8_with_losses(data, c, threads, losses);
   };
-  std::vector<double> lf, lq, lq1, lqh, lh, lc, lc8;
-  Model f = run(false, false, 2, lf), q = run(true, false, 2, lq), q1 = run(true, false, 1, lq1),
-        qh = run(true, true, 2, lqh), h = run(false, true, 2, lh);
+  std::vector<double> lf, lq, lq1, lh, lc, lc8;
+  Model f = run(Gather::Float32, 2, lf), q = run(Gather::Int8, 2, lq), q1 = run(Gather::Int8, 1, lq1),
+        h = run(Gather::Float16, 2, lh);
   CHECK(q.user_factors == q1.user_factors);
-  CHECK(q.user_factors == qh.user_factors);
   CHECK(q.item_factors != f.item_factors);
   CHECK(q.item_factors != h.item_factors);
   for (size_t i = 0; i < lf.size(); ++i) CHECK_NEAR(lq[i], lf[i], 2e-4 * lf[i]);
@@ -1031,6 +1029,6 @@ TEST_CASE(int8_gather_fit_tracks_float_fit) {
     den += std::pow(f.user_factors[i], 2);
   }
   CHECK(std::sqrt(num / den) < 2e-2);
-  Model c = run(false, false, 2, lc, Solver::Cholesky), c8 = run(true, false, 2, lc8, Solver::Cholesky);
+  Model c = run(Gather::Float32, 2, lc, Solver::Cholesky), c8 = run(Gather::Int8, 2, lc8, Solver::Cholesky);
   CHECK(c.user_factors == c8.user_factors);
 }

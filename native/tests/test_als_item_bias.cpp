@@ -299,7 +299,7 @@ TEST_CASE(item_bias_cg_and_half_gather_track_cholesky) {
     Config cfg = biased_config(8);
     cfg.solver = solver;
     cfg.cg_steps = 3;
-    cfg.half_gather = half;
+    cfg.gather = half ? Gather::Float16 : Gather::Float32;
     Model m = init_model(CsrView::of(d.ui), cfg, 5);
     FitOptions opt;
     opt.iterations = 15;

@@ -842,18 +842,18 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     items.target_bias = model.item_bias.data();
   }
   const size_t k = cfg.factors;
-  const bool int8_gather = cfg.int8_gather && cfg.solver == Solver::CG;  // Cholesky stays exact
-  const bool half_gather = !int8_gather && cfg.half_gather && cfg.solver == Solver::CG;
+  const bool int8_gather = cfg.gather == Gather::Int8 && cfg.solver == Solver::CG;  // Cholesky stays exact
+  const bool half_gather = cfg.gather == Gather::Float16 && cfg.solver == Solver::CG;
   FitResult result;
   std::vector<Scratch> scratch;  // per-thread buffers, kept for the whole fit
-  HugeBuffer half;  // the half copy of the current fixed side (Config::half_gather)
+  HugeBuffer half;  // the half copy of the current fixed side (Config::gather)
   // One buffer serves both halves (sized for the larger side); a zero scale (non-finite factors) means gather float32.
   auto use_half_copy = [&](const std::vector<float>& fixed, Side& side) {
     uint16_t* h = half.get(std::max(model.item_factors.size(), model.user_factors.size()));
     side.fixed_half_scale = half_copy(fixed.data(), fixed.size(), h, opt.threads);
     side.fixed_half = side.fixed_half_scale > 0.0f ? h : nullptr;
   };
-  std::vector<float> row_scale;  // the int8 copy's per-row scales (Config::int8_gather)
+  std::vector<float> row_scale;  // the int8 copy's per-row scales (Config::gather)
   auto use_int8_copy = [&](const std::vector<float>& fixed, size_t rows, Side& side) {
     int8_t* q = reinterpret_cast<int8_t*>(half.get((std::max(model.item_factors.size(), model.user_factors.size()) + 1) / 2));
     row_scale.resize(std::max(model.items, model.users));

@@ -68,6 +68,11 @@ namespace fastrec::als {
 enum class Confidence { Linear, Proportional };
 enum class Solver { CG, Cholesky };
 enum class RegScaling { None, Count, Frequency };
+// Which copy of the fixed side fit() with CG gathers rows from (Cholesky always
+// reads float32): the factors themselves, an IEEE half copy, or int8 rows with
+// one float scale each, made once per half-iteration. Fewer bytes per random
+// read; the solve itself stays float32, against the float32 Gram matrix.
+enum class Gather { Float32, Float16, Int8 };
 
 struct Config {
   size_t factors = 64;
@@ -80,13 +85,7 @@ struct Config {
   float nu = 1.0f;
   Solver solver = Solver::CG;
   size_t cg_steps = 3;
-  // fit() with the CG solver: gather the fixed side's factors from an IEEE
-  // half copy made once per half-iteration (half the bytes of the random
-  // reads; the solve itself stays float32, against the float32 Gram matrix).
-  bool half_gather = false;
-  // Like half_gather (and taking precedence), with an 8-bit copy: int8 values
-  // and one float scale per row (a quarter of the bytes of float32).
-  bool int8_gather = false;
+  Gather gather = Gather::Float32;
   // fit() with implicit CG: solve the most frequent items by streaming the
   // user rows instead of gathering each item's users (als/stream.hpp); the
   // same equations, summed in another order. The two limits pick which items
@@ -182,10 +181,10 @@ struct Side {
   float* target_bias = nullptr;       // explicit; implicit with item_bias: the items half's item biases
   float global_mean = 0.0f;
   // Optional half copy of `fixed` times fixed_half_scale (a power of two):
-  // when set, rows are gathered from it instead (see Config::half_gather).
+  // when set, rows are gathered from it instead (see Config::gather).
   const uint16_t* fixed_half = nullptr;
   float fixed_half_scale = 1.0f;
-  // Optional 8-bit copy (Config::int8_gather): row r = fixed_i8[r k..] * fixed_row_scale[r].
+  // Optional 8-bit copy (Config::gather): row r = fixed_i8[r k..] * fixed_row_scale[r].
   const int8_t* fixed_i8 = nullptr;
   const float* fixed_row_scale = nullptr;
 };
