@@ -11,81 +11,17 @@
 #include "ann/distance.hpp"
 #include "common/simd.hpp"
 #include "sparse/csr.hpp"
+#include "als_test_data.hpp"
 #include "test.hpp"
 
 using namespace fastrec;
 using namespace fastrec::als;
+using namespace fastrec::als_test;
 
 namespace {
 
-struct Data {
-  int64_t users, items;
-  std::vector<float> dense;  // users x items, 0 = unobserved
-  CsrMatrix ui, iu;
-};
-
 Data make_data(int64_t users, int64_t items, double density, uint32_t seed, bool ratings = false) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  Data d{users, items, std::vector<float>(users * items, 0.0f), {}, {}};
-  std::vector<int32_t> r, c;
-  std::vector<float> v;
-  for (int64_t a = 0; a < users; ++a)
-    for (int64_t b = 0; b < items; ++b)
-      if (u(rng) < density) {
-        float w = ratings ? static_cast<float>(1 + std::floor(u(rng) * 5)) : static_cast<float>(1 + std::floor(u(rng) * 4));
-        d.dense[a * items + b] = w;
-        r.push_back(static_cast<int32_t>(a));
-        c.push_back(static_cast<int32_t>(b));
-        v.push_back(w);
-      }
-  d.ui = csr_from_coo({r.data(), c.data(), v.data(), r.size(), users, items}, 1);
-  d.iu = csr_transpose(CsrView::of(d.ui), 1);
-  return d;
-}
-
-CsrMatrix from_dense(const std::vector<float>& dense, int64_t rows, int64_t cols) {
-  std::vector<int32_t> r, c;
-  std::vector<float> v;
-  for (int64_t a = 0; a < rows; ++a)
-    for (int64_t b = 0; b < cols; ++b)
-      if (dense[a * cols + b] != 0.0f) {
-        r.push_back(static_cast<int32_t>(a));
-        c.push_back(static_cast<int32_t>(b));
-        v.push_back(dense[a * cols + b]);
-      }
-  return csr_from_coo({r.data(), c.data(), v.data(), r.size(), rows, cols}, 1);
-}
-
-std::vector<float> random_factors(size_t n, size_t k, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 0.5f);
-  std::vector<float> f(n * k);
-  for (auto& x : f) x = g(rng);
-  return f;
-}
-
-// Gaussian elimination with partial pivoting (the oracle needs no cleverness).
-std::vector<double> gauss(std::vector<double> A, std::vector<double> b, size_t n) {
-  for (size_t c = 0; c < n; ++c) {
-    size_t piv = c;
-    for (size_t r = c + 1; r < n; ++r)
-      if (std::fabs(A[r * n + c]) > std::fabs(A[piv * n + c])) piv = r;
-    for (size_t j = 0; j < n; ++j) std::swap(A[c * n + j], A[piv * n + j]);
-    std::swap(b[c], b[piv]);
-    for (size_t r = c + 1; r < n; ++r) {
-      double f = A[r * n + c] / A[c * n + c];
-      for (size_t j = c; j < n; ++j) A[r * n + j] -= f * A[c * n + j];
-      b[r] -= f * b[c];
-    }
-  }
-  std::vector<double> x(n);
-  for (size_t i = n; i-- > 0;) {
-    double s = b[i];
-    for (size_t j = i + 1; j < n; ++j) s -= A[i * n + j] * x[j];
-    x[i] = s / A[i * n + i];
-  }
-  return x;
+  return random_cells(users, items, density, seed, ratings ? 5 : 4);
 }
 
 // The user's solution written straight from the objective: every cell of the
@@ -103,13 +39,8 @@ std::vector<double> dense_reference(const std::vector<float>& dense, int64_t ite
     if (!cfg.implicit) y[k] = 1.0;
     double weight, target;
     if (cfg.implicit) {
-      if (w != 0.0f) {
-        weight = cfg.confidence == Confidence::Linear ? 1.0 + cfg.alpha * w : cfg.alpha * w;
-        target = 1.0;
-      } else {
-        weight = cfg.unobserved_weight;
-        target = 0.0;
-      }
+      weight = cell_weight(cfg, w);
+      target = w != 0.0f ? 1.0 : 0.0;
     } else {
       if (w == 0.0f) continue;
       weight = 1.0;
@@ -120,10 +51,7 @@ std::vector<double> dense_reference(const std::vector<float>& dense, int64_t ite
       for (size_t c = 0; c < d; ++c) A[r * d + c] += weight * y[r] * y[c];
     }
   }
-  double lam = cfg.regularization;
-  if (cfg.reg_scaling == RegScaling::Count) lam *= static_cast<double>(count);
-  if (cfg.reg_scaling == RegScaling::Frequency)
-    lam *= std::pow(count + (cfg.implicit ? cfg.unobserved_weight * items : 0.0), cfg.nu);
+  const double lam = row_lambda_ref(cfg, count, cfg.implicit ? items : 0);
   for (size_t r = 0; r < d; ++r) A[r * d + r] += lam;
   return gauss(A, b, d);
 }
@@ -220,7 +148,7 @@ TEST_CASE(long_row_processed_in_blocks) {
   const int64_t items = 40000;
   std::vector<float> dense(items);
   for (int64_t i = 0; i < items; ++i) dense[i] = (i % 3 == 0) ? 0.0f : static_cast<float>(1 + i % 5);
-  CsrMatrix m = from_dense(dense, 1, items);
+  CsrMatrix m = csr_of_dense(dense, 1, items);
   Config cfg;
   cfg.factors = 4;
   cfg.alpha = 0.5f;
@@ -392,7 +320,7 @@ TEST_CASE(checkerboard_recommends_withheld_diagonal) {
   for (int64_t u = 0; u < n; ++u)
     for (int64_t i = 0; i < n; ++i)
       if ((u + i) % 2 == 0 && u != i) dense[u * n + i] = 1.0f;
-  CsrMatrix ui = from_dense(dense, n, n), iu = csr_transpose(CsrView::of(ui), 1);
+  CsrMatrix ui = csr_of_dense(dense, n, n), iu = csr_transpose(CsrView::of(ui), 1);
   for (size_t factors : {2, 8})
   for (Solver solver : {Solver::CG, Solver::Cholesky}) {
     Config cfg;
@@ -418,7 +346,7 @@ TEST_CASE(planted_low_rank_structure_recovered) {
   for (int64_t u = 0; u < users; ++u)
     for (int64_t i = 0; i < items; ++i)
       if (u % groups == i % groups && u01(rng) < 0.6) dense[u * items + i] = 1.0f;
-  CsrMatrix ui = from_dense(dense, users, items), iu = csr_transpose(CsrView::of(ui), 1);
+  CsrMatrix ui = csr_of_dense(dense, users, items), iu = csr_transpose(CsrView::of(ui), 1);
   Config cfg;
   cfg.factors = 8;
   cfg.alpha = 5.0f;
@@ -733,12 +661,7 @@ TEST_CASE(half_gather_fit_tracks_float_fit) {
   CHECK(h.user_factors == h1.user_factors);  // deterministic for any thread count
   CHECK(h.item_factors != f.item_factors);
   for (size_t i = 0; i < lf.size(); ++i) CHECK_NEAR(lh[i], lf[i], 1e-4 * lf[i]);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < f.user_factors.size(); ++i) {
-    num += std::pow(h.user_factors[i] - f.user_factors[i], 2);
-    den += std::pow(f.user_factors[i], 2);
-  }
-  CHECK(std::sqrt(num / den) < 1e-2);
+  CHECK(relative_error(h.user_factors, f.user_factors) < 1e-2);
 }
 
 // weighted_matvec for every row length it special-cases (ld 16..64: out kept
@@ -937,12 +860,7 @@ TEST_CASE(streamed_fit_tracks_per_row_fit) {
   CHECK(s.user_factors == s1.user_factors);
   CHECK(s.item_factors != r.item_factors);  // the streamed path was taken
   for (size_t i = 0; i < lr.size(); ++i) CHECK_NEAR(ls[i], lr[i], 1e-5 * lr[i]);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < r.item_factors.size(); ++i) {
-    num += std::pow(s.item_factors[i] - r.item_factors[i], 2);
-    den += std::pow(r.item_factors[i], 2);
-  }
-  CHECK(std::sqrt(num / den) < 1e-3);
+  CHECK(relative_error(s.item_factors, r.item_factors) < 1e-3);
 }
 
 // int8_copy against a scalar reference: scale = max |row| / 127, values rounded
@@ -1023,12 +941,7 @@ TEST_CASE(int8_gather_fit_tracks_float_fit) {
   CHECK(q.item_factors != f.item_factors);
   CHECK(q.item_factors != h.item_factors);
   for (size_t i = 0; i < lf.size(); ++i) CHECK_NEAR(lq[i], lf[i], 2e-4 * lf[i]);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < f.user_factors.size(); ++i) {
-    num += std::pow(q.user_factors[i] - f.user_factors[i], 2);
-    den += std::pow(f.user_factors[i], 2);
-  }
-  CHECK(std::sqrt(num / den) < 2e-2);
+  CHECK(relative_error(q.user_factors, f.user_factors) < 2e-2);
   Model c = run(Gather::Float32, 2, lc, Solver::Cholesky), c8 = run(Gather::Int8, 2, lc8, Solver::Cholesky);
   CHECK(c.user_factors == c8.user_factors);
 }

@@ -9,87 +9,14 @@
 
 #include "als/als.hpp"
 #include "sparse/csr.hpp"
+#include "als_test_data.hpp"
 #include "test.hpp"
 
 using namespace fastrec;
 using namespace fastrec::als;
+using namespace fastrec::als_test;
 
 namespace {
-
-struct Data {
-  int64_t users, items;
-  std::vector<float> dense;  // users x items, 0 = unobserved
-  CsrMatrix ui, iu;
-};
-
-Data from_dense(std::vector<float> dense, int64_t users, int64_t items) {
-  std::vector<int32_t> r, c;
-  std::vector<float> v;
-  for (int64_t a = 0; a < users; ++a)
-    for (int64_t b = 0; b < items; ++b)
-      if (dense[a * items + b] != 0.0f) {
-        r.push_back(static_cast<int32_t>(a));
-        c.push_back(static_cast<int32_t>(b));
-        v.push_back(dense[a * items + b]);
-      }
-  Data d{users, items, std::move(dense), {}, {}};
-  d.ui = csr_from_coo({r.data(), c.data(), v.data(), r.size(), users, items}, 1);
-  d.iu = csr_transpose(CsrView::of(d.ui), 1);
-  return d;
-}
-
-Data biased_test_data(int64_t users, int64_t items, double density, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<float> dense(users * items, 0.0f);
-  for (auto& w : dense)
-    if (u(rng) < density) w = static_cast<float>(1 + std::floor(u(rng) * 4));
-  return from_dense(std::move(dense), users, items);
-}
-
-std::vector<float> random_values(size_t n, uint32_t seed, float sd) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, sd);
-  std::vector<float> f(n);
-  for (auto& x : f) x = g(rng);
-  return f;
-}
-
-std::vector<double> gauss(std::vector<double> A, std::vector<double> b, size_t n) {
-  for (size_t c = 0; c < n; ++c) {
-    size_t piv = c;
-    for (size_t r = c + 1; r < n; ++r)
-      if (std::fabs(A[r * n + c]) > std::fabs(A[piv * n + c])) piv = r;
-    for (size_t j = 0; j < n; ++j) std::swap(A[c * n + j], A[piv * n + j]);
-    std::swap(b[c], b[piv]);
-    for (size_t r = c + 1; r < n; ++r) {
-      double f = A[r * n + c] / A[c * n + c];
-      for (size_t j = c; j < n; ++j) A[r * n + j] -= f * A[c * n + j];
-      b[r] -= f * b[c];
-    }
-  }
-  std::vector<double> x(n);
-  for (size_t i = n; i-- > 0;) {
-    double s = b[i];
-    for (size_t j = i + 1; j < n; ++j) s -= A[i * n + j] * x[j];
-    x[i] = s / A[i * n + i];
-  }
-  return x;
-}
-
-double cell_weight(const Config& cfg, float w) {
-  if (w == 0.0f) return cfg.unobserved_weight;
-  return cfg.confidence == Confidence::Linear ? 1.0 + cfg.alpha * w : cfg.alpha * w;
-}
-
-double row_lambda_ref(const Config& cfg, size_t count, size_t others) {
-  switch (cfg.reg_scaling) {
-    case RegScaling::None: return cfg.regularization;
-    case RegScaling::Count: return cfg.regularization * static_cast<double>(count);
-    case RegScaling::Frequency: return cfg.regularization * std::pow(count + cfg.unobserved_weight * others, cfg.nu);
-  }
-  return cfg.regularization;
-}
 
 // min over x of sum_i w_ui (p_ui - b_i - x.y_i)^2 + lambda_u |x|^2, every cell written out.
 std::vector<double> user_reference(const Data& d, int64_t u, const float* Y, const float* b, const Config& cfg) {
@@ -198,7 +125,7 @@ double rel_diff(const float* a, const double* b, size_t n) {
 // Both halves of one configuration, both solvers, against the oracles.
 void check_halves(Config cfg) {
   const size_t k = cfg.factors;
-  Data d = biased_test_data(23, 19, 0.3, 5);
+  Data d = random_cells(23, 19, 0.3, 5);
   const std::vector<float> Y = random_values(d.items * k, 7, 0.5f), b = random_values(d.items, 8, 0.4f);
   const std::vector<float> X0 = random_values(d.users * k, 9, 0.5f);
   for (Solver solver : {Solver::Cholesky, Solver::CG}) {
@@ -261,7 +188,7 @@ TEST_CASE(item_bias_dense_reference_frequency_scaled_proportional) {
 }
 
 TEST_CASE(item_bias_loss_matches_brute_force_and_decreases) {
-  Data d = biased_test_data(50, 35, 0.2, 31);
+  Data d = random_cells(50, 35, 0.2, 31);
   for (Solver solver : {Solver::Cholesky, Solver::CG}) {
     Config cfg = biased_config(6);
     cfg.solver = solver;
@@ -294,7 +221,7 @@ TEST_CASE(item_bias_loss_matches_brute_force_and_decreases) {
 }
 
 TEST_CASE(item_bias_cg_and_half_gather_track_cholesky) {
-  Data d = biased_test_data(80, 50, 0.15, 41);
+  Data d = random_cells(80, 50, 0.15, 41);
   auto fitted_loss = [&](Solver solver, bool half) {
     Config cfg = biased_config(8);
     cfg.solver = solver;
@@ -321,7 +248,7 @@ TEST_CASE(item_bias_recovers_planted_popularity) {
   for (int64_t u = 0; u < users; ++u)
     for (int64_t i = 0; i < items; ++i)
       if (u01(rng) < (i < 10 ? 0.5 : 0.05)) dense[u * items + i] = 1.0f;
-  Data d = from_dense(std::move(dense), users, items);
+  Data d = data_of_dense(std::move(dense), users, items);
   Config cfg = biased_config(4);
   cfg.solver = Solver::Cholesky;
   cfg.regularization = 20.0f;  // factors held small: popularity must go to b
@@ -343,7 +270,7 @@ TEST_CASE(item_bias_recovers_planted_popularity) {
 }
 
 TEST_CASE(item_bias_fold_in_and_explain) {
-  Data d = biased_test_data(70, 45, 0.2, 51);
+  Data d = random_cells(70, 45, 0.2, 51);
   Config cfg = biased_config(6);
   cfg.solver = Solver::Cholesky;
   cfg.unobserved_weight = 0.4f;
@@ -387,7 +314,7 @@ TEST_CASE(item_bias_fold_in_and_explain) {
 }
 
 TEST_CASE(item_bias_invalid_input) {
-  Data d = biased_test_data(10, 8, 0.5, 1);
+  Data d = random_cells(10, 8, 0.5, 1);
   Config cfg = biased_config(4);
   cfg.implicit = false;  // explicit models have their own biases
   CHECK_THROWS(init_model(CsrView::of(d.ui), cfg, 1));
