@@ -140,7 +140,7 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     nu: number('options.nu', o.nu ?? 1, -10, 10),
     solver: oneOf('options.solver', o.solver ?? 'cg', ['cg', 'cholesky'] as const),
     cgSteps: integer('options.cgSteps', o.cgSteps ?? 3, 1, 1000),
-    gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['int8', 'float32', 'float16'] as const),
+    gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['float32', 'float16', 'int8'] as const),
     computeLoss: boolean('options.computeLoss', o.computeLoss ?? false),
     itemBias,
     itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0),
