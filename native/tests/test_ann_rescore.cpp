@@ -80,6 +80,16 @@ void check_equal(const std::vector<std::pair<float, int32_t>>& want, const int32
   }
 }
 
+// The catalog's user against all its items (no bias, identity labels: tests set those).
+RescoreQuery query_for(const Catalog& c) {
+  RescoreQuery q;
+  q.user = c.user.data();
+  q.dim = c.dim;
+  q.item_factors = c.factors.data();
+  q.n_items = c.n;
+  return q;
+}
+
 }  // namespace
 
 TEST_CASE(ann_rescored_topk_matches_exact_oracle_when_every_item_is_a_candidate) {
@@ -88,11 +98,7 @@ TEST_CASE(ann_rescored_topk_matches_exact_oracle_when_every_item_is_a_candidate)
       Catalog c = catalog(300, 8, shuffled, 5);
       auto hp = index_of(c, with_bias);
       const Hnsw& h = *hp;
-      RescoreQuery q;
-      q.user = c.user.data();
-      q.dim = c.dim;
-      q.item_factors = c.factors.data();
-      q.n_items = c.n;
+      RescoreQuery q = query_for(c);
       q.item_bias = with_bias ? c.bias.data() : nullptr;
       q.label_item = shuffled ? c.label_item.data() : nullptr;
       q.n_labels = shuffled ? c.n : 0;
@@ -152,11 +158,7 @@ TEST_CASE(ann_rescored_topk_keeps_fetch_candidates_and_k_results) {
   Catalog c = catalog(500, 6, false, 9);
   auto hp = index_of(c, false);
   const Hnsw& h = *hp;
-  RescoreQuery q;
-  q.user = c.user.data();
-  q.dim = c.dim;
-  q.item_factors = c.factors.data();
-  q.n_items = c.n;
+  RescoreQuery q = query_for(c);
   q.k = 4;
   q.fetch = 12;
   q.ef = 200;
@@ -176,11 +178,7 @@ TEST_CASE(ann_rescored_topk_rejects_inconsistent_inputs) {
   Catalog c = catalog(50, 4, false, 1);
   auto hp = index_of(c, true);  // holds dim + 1 coordinates
   const Hnsw& h = *hp;
-  RescoreQuery q;
-  q.user = c.user.data();
-  q.dim = c.dim;
-  q.item_factors = c.factors.data();
-  q.n_items = c.n;
+  RescoreQuery q = query_for(c);
   std::vector<int32_t> items(10);
   std::vector<float> scores(10);
   CHECK_THROWS(rescored_topk(h, q, items.data(), scores.data()));  // no bias given, the index has a bias coordinate
