@@ -375,12 +375,12 @@ describe('indexes stored in the model file (fastrec train --ann)', () => {
     const mismatched = join(dir, 'als-mismatch.fastrec');
     writeModelFile(mismatched, state, info.metadata, { ...(await buildServingIndexes(small)) });
     await expect(buildServer({ modelPath: mismatched, logger: false, ann: {} })).rejects.toThrow(/stored index 'ann.users' cannot be used \(index: holds 3 items; the factors have 50\)/);
-    // An index in a graph format newer than this build reads (header version 2 -> 3; the file's own
+    // An index in a graph format newer than this build reads (header version 2 -> 4; the file's own
     // checksums are recomputed, so only the version differs): the model is fine, the service builds
     // its indexes instead and says so.
     const newer = Uint8Array.from(indexes[USER_INDEX]!);
     expect(new DataView(newer.buffer).getUint32(8, true)).toBe(2);
-    new DataView(newer.buffer).setUint32(8, 3, true);
+    new DataView(newer.buffer).setUint32(8, 4, true);
     const newerPath = join(dir, 'als-newer-index.fastrec');
     writeModelFile(newerPath, state, info.metadata, { [USER_INDEX]: newer, [SIMILAR_INDEX]: indexes[SIMILAR_INDEX]! });
     const rebuilt = await buildServer({ modelPath: newerPath, logger: false, ann: { ef: 100 } });
