@@ -79,7 +79,7 @@ struct Hnsw::Scratch {
   std::vector<Pair> work;
   std::vector<std::vector<Pair>> per_level;
   std::vector<uint32_t> chosen;
-  std::vector<float> fbuf, fbuf2;  // stored vectors widened to float (float16 storage)
+  std::vector<float> fbuf, fbuf2;  // stored vectors widened to float (float16 / int8 storage)
   Visited* visited = nullptr;
 };
 
@@ -94,16 +94,27 @@ Hnsw::Hnsw(const HnswParams& params, size_t initial_capacity) : params_(params) 
   level_mult_ = 1.0 / std::log(double(params_.M));
   stored_dim_ = params_.dim + (params_.mips_transform ? 1 : 0);
   vec_offset_ = sizeof(uint32_t) * (1 + M0_);
-  half_ = params_.float16;
-  const size_t elem = half_ ? sizeof(uint16_t) : sizeof(float);
-  block_bytes_ = (vec_offset_ + elem * stored_dim_ + 3) & ~size_t(3);  // keeps every block's links 4-byte aligned
-  vec_bytes_ = std::min<size_t>(elem * stored_dim_, 512);  // prefetch at most 8 lines per vector
+  size_t vector_bytes = 0;
+  switch (params_.storage) {
+    case Storage::Float32: vector_bytes = sizeof(float) * stored_dim_; break;
+    case Storage::Float16: vector_bytes = sizeof(uint16_t) * stored_dim_; break;
+    case Storage::Int8: vector_bytes = int8_row_bytes(stored_dim_); break;
+    default: throw_invalid("storage: expected 'float32', 'float16' or 'int8'");
+  }
+  block_bytes_ = (vec_offset_ + vector_bytes + 3) & ~size_t(3);  // keeps every block's links 4-byte aligned
+  vec_bytes_ = std::min<size_t>(vector_bytes, 512);  // prefetch at most 8 lines per vector
   const auto& dk = distance_kernels();
   const bool l2 = params_.metric == Metric::L2 || params_.mips_transform;
   dist_ = l2 ? dk.l2 : dk.ip;
   dist_half_ = l2 ? dk.l2_f16 : dk.ip_f16;
+  dist_i8_ = l2 ? dk.l2_i8 : dk.ip_i8;
   widen_f16_ = dk.widen_f16;
-  batch_ = half_ ? (l2 ? dk.l2_f16_batch : dk.ip_f16_batch) : (l2 ? dk.l2_batch : dk.ip_batch);
+  widen_i8_ = dk.widen_i8;
+  switch (params_.storage) {
+    case Storage::Float16: batch_ = l2 ? dk.l2_f16_batch : dk.ip_f16_batch; break;
+    case Storage::Int8: batch_ = l2 ? dk.l2_i8_batch : dk.ip_i8_batch; break;
+    default: batch_ = l2 ? dk.l2_batch : dk.ip_batch;
+  }
   phi_ = params_.max_norm;
   node_locks_.reset(new std::mutex[kLockStripes]);
   std::unique_lock<GrowLock> g(grow_mutex_);
@@ -227,18 +238,71 @@ const float* Hnsw::prepare_query(const float* q, float* buf) const {
 }
 
 const float* Hnsw::as_float(uint32_t slot, float* buf) const {
-  if (!half_) return reinterpret_cast<const float*>(vec(slot));
-  widen_f16_(reinterpret_cast<const uint16_t*>(vec(slot)), buf, stored_dim_);
-  return buf;
+  switch (params_.storage) {
+    case Storage::Float16: widen_f16_(reinterpret_cast<const uint16_t*>(vec(slot)), buf, stored_dim_); return buf;
+    case Storage::Int8: widen_i8_(vec(slot), buf, stored_dim_); return buf;
+    default: return reinterpret_cast<const float*>(vec(slot));
+  }
 }
 
 void Hnsw::store_vector(uint32_t slot, const float* prepared) {
-  if (!half_) {
-    std::memcpy(vec(slot), prepared, stored_dim_ * sizeof(float));
-    return;
+  switch (params_.storage) {
+    case Storage::Float16: {
+      uint16_t* h = reinterpret_cast<uint16_t*>(vec(slot));
+      for (size_t i = 0; i < stored_dim_; ++i) h[i] = float_to_half(prepared[i]);
+      return;
+    }
+    case Storage::Int8: quantize_int8(prepared, stored_dim_, vec(slot)); return;
+    default: std::memcpy(vec(slot), prepared, stored_dim_ * sizeof(float));
   }
-  uint16_t* h = reinterpret_cast<uint16_t*>(vec(slot));
-  for (size_t i = 0; i < stored_dim_; ++i) h[i] = float_to_half(prepared[i]);
+}
+
+Storage storage_of(const std::string& s) {
+  if (s == "float32") return Storage::Float32;
+  if (s == "float16") return Storage::Float16;
+  if (s == "int8") return Storage::Int8;
+  throw_invalid("storage: expected 'float32', 'float16' or 'int8' but received '" + s + "'");
+}
+
+const char* storage_name(Storage s) {
+  switch (s) {
+    case Storage::Float32: return "float32";
+    case Storage::Float16: return "float16";
+    case Storage::Int8: return "int8";
+  }
+  return "?";
+}
+
+std::unique_ptr<Hnsw> Hnsw::with_storage(Storage storage) const {
+  std::unique_lock<GrowLock> g(grow_mutex_);  // exclusive: no add is linking nodes while the lists are copied
+  std::lock_guard<std::mutex> lg(label_mutex_);
+  HnswParams p = params_;
+  p.storage = storage;
+  p.max_norm = phi_;
+  const size_t n = n_slots_.load();
+  auto out = std::make_unique<Hnsw>(p, std::max<size_t>(n, 16));
+  // Level-0 lists as they are, vectors re-stored from this index's stored form
+  // (already normalized / transformed: store_vector takes the prepared vector).
+  std::vector<float> buf(stored_dim_);
+  for (size_t s = 0; s < n; ++s) {
+    std::memcpy(out->block(uint32_t(s)), block(uint32_t(s)), vec_offset_);
+    out->store_vector(uint32_t(s), as_float(uint32_t(s), buf.data()));
+  }
+  out->identity_ = identity_;
+  if (!identity_) {
+    out->labels_ = labels_;
+    out->labels_.resize(out->capacity_, kNoSlot);
+  }
+  std::copy(upper_.begin(), upper_.begin() + ptrdiff_t(n), out->upper_.begin());
+  out->pool_ = pool_;
+  out->pool_used_.store(pool_used_.load());
+  out->label_to_slot_ = label_to_slot_;
+  out->free_slots_ = free_slots_;
+  out->phi_ = phi_;
+  out->live_.store(live_.load());
+  out->n_slots_.store(n);
+  out->entry_.store(entry_.load());
+  return out;
 }
 
 // ---- adding -------------------------------------------------------------------
