@@ -273,11 +273,11 @@ static inline float sum8(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
-// 16 int8 in one load, as two halves of 8 floats.
+// 16 int8 as two halves of 8 floats: two 8-byte sign-extending loads
+// (vpmovsxbd with a memory operand) need no shuffle to reach the upper half.
 static inline void widen16(const int8_t* p, __m256& lo, __m256& hi) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
-  hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(b, b)));
+  lo = widen8(p);
+  hi = widen8(p + 8);
 }
 #endif
 

@@ -40,6 +40,20 @@ inline float key_dist(uint64_t key) {
 }
 inline uint32_t key_slot(uint64_t key) { return uint32_t(key); }
 
+// The position of `key` in the sorted keys a[0..n) (the first larger one; keys
+// are unique). Branch-free halving (a conditional move per step): a new
+// candidate's place is unpredictable, and a branching binary search
+// mispredicted about half its steps.
+inline size_t insertion_point(const uint64_t* a, size_t n, uint64_t key) {
+  const uint64_t* base = a;
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = base[half] < key ? base + half : base;
+    n -= half;
+  }
+  return size_t(base - a) + (n == 1 && *base < key);
+}
+
 // splitmix64: a node's level is a function of (seed, slot) only, so builds are
 // reproducible in the level structure whatever the thread count.
 uint64_t mix(uint64_t x) {
@@ -638,7 +652,7 @@ void Hnsw::search_level0_pool(const float* q, uint32_t entry, float entry_dist, 
       const float d = dist[j];
       if (size == ef && !(d < key_dist(keys[size - 1]))) continue;  // search_layer's push rule
       const uint64_t key = dist_key(d, fresh[j]);
-      const size_t pos = size_t(std::upper_bound(keys, keys + size, key) - keys);
+      const size_t pos = insertion_point(keys, size, key);
       const size_t moved = (size == ef ? size - 1 : size) - pos;  // the last one drops off a full array
       std::memmove(keys + pos + 1, keys + pos, moved * sizeof(uint64_t));
       std::memmove(flags + pos + 1, flags + pos, moved);
