@@ -22,6 +22,16 @@ import { toRecommendations, type ResolvedOptions } from './models/common.js';
 export type AnnMetric = 'l2' | 'ip' | 'cosine';
 const METRICS: readonly AnnMetric[] = ['l2', 'ip', 'cosine'];
 
+/**
+ * How an HNSW index stores its vectors (queries are always float32):
+ * 'float32'; 'float16' (half the bytes, ~1e-3 relative error per coordinate);
+ * 'int8' (a byte per coordinate plus one float scale per vector: each coordinate
+ * within max|x|/254 of its value; every metric). The graph is built from the
+ * stored form. See bench/README.md ("ANN") for speed and recall.
+ */
+export type AnnStorage = 'float32' | 'float16' | 'int8';
+export const ANN_STORAGES: readonly AnnStorage[] = ['float32', 'float16', 'int8'];
+
 /** Vectors as one flat row-major Float32Array or an array of rows. */
 export type Vectors = Float32Array | readonly Float32Array[];
 
@@ -47,10 +57,11 @@ export interface HnswOptions {
   /** The transform's maximum item norm (default: the largest norm in the first batch added). */
   maxNorm?: number;
   /**
-   * How vectors are stored: 'float32' (default) or 'float16' (half the bytes and
-   * memory traffic per distance; distances carry ~1e-3 relative error).
+   * How vectors are stored ({@link AnnStorage}): 'float32' (default), 'float16' (half
+   * the bytes and memory traffic per distance; distances carry ~1e-3 relative error)
+   * or 'int8' (a quarter, plus 4 bytes per vector).
    */
-  storage?: 'float32' | 'float16';
+  storage?: AnnStorage;
   /**
    * With a filter allowing at most this share of the items, search scans the
    * allowed items exactly instead of walking the graph (default 0.1: at 100,000 x 64 the
@@ -220,7 +231,7 @@ export class HnswIndex {
     if (mips && metric !== 'ip') throw v.invalid('options.mipsTransform', "false unless metric is 'ip'", mips);
     const maxNorm = v.number('options.maxNorm', options.maxNorm ?? 0, 0);
     const exact = v.number('options.exactThreshold', options.exactThreshold ?? 0.1, 0, 1);
-    const storage = v.oneOf('options.storage', options.storage ?? 'float32', ['float32', 'float16'] as const);
+    const storage = v.oneOf('options.storage', options.storage ?? 'float32', ANN_STORAGES);
     const handle = callSync((n) => n.hnswCreate(dim, metric, M, efc, seed, mips, maxNorm, capacity, storage));
     return new HnswIndex(handle, dim, metric, new IdMap(), ef, exact);
   }
@@ -247,7 +258,7 @@ export class HnswIndex {
   }
 
   /** Sizes and parameters, including the bytes the index holds. */
-  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean; storage: 'float32' | 'float16' } {
+  info(): { size: number; slots: number; capacity: number; dim: number; metric: string; M: number; efConstruction: number; memoryBytes: number; maxNorm: number; mipsTransform: boolean; storage: AnnStorage } {
     return callSync((n) => n.hnswInfo(this.handle));
   }
 
@@ -257,6 +268,18 @@ export class HnswIndex {
     const labels = new Int32Array(count);
     for (let i = 0; i < count; i++) labels[i] = this.idMap.add(ids[i]!);
     return labels;
+  }
+
+  /**
+   * A copy of this index with the same graph (links, ids, removed items, search
+   * defaults) whose vectors are stored as `storage`, converted from this index's
+   * stored vectors, off the JS thread. E.g. build from float32 vectors, serve an
+   * int8 copy; or compare storages on one graph.
+   */
+  async withStorage(storage: AnnStorage): Promise<HnswIndex> {
+    const s = v.oneOf('storage', storage, ANN_STORAGES);
+    const handle = await callAsync((n) => n.hnswWithStorage(this.handle, s));
+    return new HnswIndex(handle, this.dim, this.metric, IdMap.from(this.idMap.ids()), this.ef, this.exactThreshold);
   }
 
   /** Add (or replace) items, linking them on native threads. */
@@ -690,7 +713,7 @@ export interface AnnScorerOptions {
   /** Candidates fetched per result before exact re-scoring (default 2: 2k candidates). */
   oversample?: number;
   /** Vector storage in the index (default 'float16': candidates are re-scored from the float32 factors anyway). */
-  storage?: 'float32' | 'float16';
+  storage?: AnnStorage;
   threads?: number;
   signal?: AbortSignal;
   seed?: number;

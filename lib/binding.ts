@@ -171,7 +171,7 @@ export interface NativeBinding {
   mapFile(path: string): ArrayBuffer | null;
   // ---- end cli ----
   // ---- ann (HNSW; native/napi/ann_binding.cpp) ----
-  hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number, storage: 'float32' | 'float16'): NativeHandle;
+  hnswCreate(dim: number, metric: string, M: number, efConstruction: number, seed: number, mipsTransform: boolean, maxNorm: number, capacity: number, storage: 'float32' | 'float16' | 'int8'): NativeHandle;
   hnswInfo(index: NativeHandle): HnswNativeInfo;
   hnswAdd(index: NativeHandle, vectors: Float32Array, labels: Int32Array, threads: number, onProgress: ((done: number) => void) | null): CancellablePromise<void>;
   hnswAddSync(index: NativeHandle, vectors: Float32Array, labels: Int32Array): void;
@@ -191,6 +191,8 @@ export interface NativeBinding {
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;
+  /** A copy with the same graph, vectors stored as `storage`. */
+  hnswWithStorage(index: NativeHandle, storage: 'float32' | 'float16' | 'int8'): Promise<NativeHandle>;
   // ---- end ann ----
   // ---- exact (flat index with exact pruning; native/napi/exact_binding.cpp) ----
   flatCreate(dim: number, metric: string): NativeHandle;
@@ -260,7 +262,7 @@ export interface HnswNativeInfo {
   memoryBytes: number;
   maxNorm: number;
   mipsTransform: boolean;
-  storage: 'float32' | 'float16';
+  storage: 'float32' | 'float16' | 'int8';
   /** One past the largest live label. */
   labelEnd: number;
 }

@@ -84,3 +84,4 @@ export { EXACT_AUTO_PRUNE_MIN, type ExactIndexOptions, type ExactSearchOptions, 
 // ---- cli: the serving indexes stored in model files (fastrec train --ann) ----
 export { buildServingIndexes } from './server/model.js';
 export type { AlsExplanation } from './models/als.js';
+export { ANN_STORAGES, type AnnStorage } from './ann.js';

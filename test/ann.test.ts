@@ -312,6 +312,67 @@ describe('HnswIndex', () => {
     }
   });
 
+  it('stores vectors as int8 for every metric, converts storage on one graph, and round-trips int8 files', async () => {
+    // Recall of int8 storage against the oracle, close to float16's on the same data (one thread: fixed graphs).
+    for (const metric of ['l2', 'cosine', 'ip'] as const) {
+      const r: Record<string, number> = {};
+      for (const storage of ['float16', 'int8'] as const) {
+        const index = await HnswIndex.build(data, { dim: d, metric, M: 12, efConstruction: 100, ef: 64, storage, threads: 1 });
+        expect(index.info().storage).toBe(storage);
+        let sum = 0;
+        for (let i = 0; i < 50; i++) sum += recall(oracle(data, d, row(queries, d, i), 10, metric), index.search(row(queries, d, i), 10).ids as number[]);
+        r[storage] = sum / 50;
+        if (storage === 'int8') expect(index.info().memoryBytes / 3000).toBeLessThan(4 + 4 * 24 + 4 + d + 20);  // a byte per coordinate
+      }
+      expect(r.int8!, metric).toBeGreaterThanOrEqual(r.float16! - 0.03);
+      expect(r.int8!, metric).toBeGreaterThanOrEqual(metric === 'ip' ? 0.75 : 0.9);
+    }
+    // withStorage: the same graph and ids; a float32 copy answers bit-identically, an int8 copy nearly as well.
+    const ids = Array.from({ length: 3000 }, (_, i) => `item-${i}`);
+    const full = await HnswIndex.build(data, { dim: d, metric: 'cosine', M: 12, efConstruction: 100, ef: 64, ids, threads: 1 });
+    full.remove('item-5');
+    const same = await full.withStorage('float32');
+    const small = await full.withStorage('int8');
+    expect(small.info().storage).toBe('int8');
+    expect(small.has('item-5') || same.has('item-5')).toBe(false);
+    expect(small.size).toBe(2999);
+    let r32 = 0;
+    let r8 = 0;
+    for (let i = 0; i < 50; i++) {
+      const q = row(queries, d, i);
+      const a = full.search(q, 10);
+      const b = same.search(q, 10);
+      expect(b.ids).toEqual(a.ids);
+      expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
+      const truth = full.searchExact(q, 10).ids;
+      r32 += recall(truth as never, a.ids as never);
+      r8 += recall(truth as never, small.search(q, 10).ids as never);
+    }
+    expect(r8 / 50).toBeGreaterThanOrEqual(r32 / 50 - 0.03);
+    // int8 through a file (mapped and read) and through bytes (in place and copied): identical answers.
+    const path = join(dir, 'int8.hnsw');
+    await small.save(path);
+    const loaded = [await HnswIndex.load(path), await HnswIndex.load(path, { mmap: false }), await HnswIndex.fromBytes(await small.toBytes()), await HnswIndex.fromBytes(await small.toBytes(), { copy: true })];
+    for (const g of loaded) {
+      expect(g.info().storage).toBe('int8');
+      for (let i = 0; i < 20; i++) {
+        const q = row(queries, d, i);
+        const a = small.search(q, 10, { ef: 32 });
+        const b = g.search(q, 10, { ef: 32 });
+        expect(b.ids).toEqual(a.ids);
+        expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
+      }
+    }
+    // an int8 index is format version 3 (older readers refuse it as newer); float16/float32 stay version 2
+    expect(new DataView((await small.toBytes()).buffer).getUint32(8, true)).toBe(3);
+    expect(new DataView((await full.toBytes()).buffer).getUint32(8, true)).toBe(2);
+    // the storage is validated strictly
+    expect(() => HnswIndex.create(4, { storage: 'int4' as never })).toThrow(/Expected one of 'float32', 'float16', 'int8' for options.storage but received "int4"/);
+    expect(() => HnswIndex.create(4, { storage: 'INT8' as never })).toThrow(InvalidArgumentError);
+    await expect(full.withStorage('bf16' as never)).rejects.toThrow(/storage/);
+    await expect(AnnScorer.build(data, d, { storage: 'int16' as never })).rejects.toThrow(/options.storage/);
+  });
+
   it('rejects invalid input with typed errors naming the argument', async () => {
     expect(() => HnswIndex.create(0)).toThrow(InvalidArgumentError);
     expect(() => HnswIndex.create(4, { metric: 'dot' as never })).toThrow(/options.metric/);

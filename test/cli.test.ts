@@ -263,6 +263,9 @@ describe('fastrec serve', () => {
     const short = await fastrec('serve', 'knn.fastrec', '--token', 'short');
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 16 characters/);
+    const badStorage = await fastrec('serve', 'knn.fastrec', '--ann', '--ann-storage', 'int4');
+    expect(badStorage.code).toBe(2);
+    expect(badStorage.stderr).toMatch(/--ann-storage must be float16, float32 or int8, got "int4"/);
     const copyAlone = await fastrec('serve', 'knn.fastrec', '--ann-copy');
     expect(copyAlone.code).toBe(2);
     expect(copyAlone.stderr).toMatch(/--ann-copy apply only with --ann/);

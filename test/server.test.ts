@@ -375,12 +375,12 @@ describe('indexes stored in the model file (fastrec train --ann)', () => {
     const mismatched = join(dir, 'als-mismatch.fastrec');
     writeModelFile(mismatched, state, info.metadata, { ...(await buildServingIndexes(small)) });
     await expect(buildServer({ modelPath: mismatched, logger: false, ann: {} })).rejects.toThrow(/stored index 'ann.users' cannot be used \(index: holds 3 items; the factors have 50\)/);
-    // An index in a graph format newer than this build reads (header version 2 -> 3; the file's own
+    // An index in a graph format newer than this build reads (header version 2 -> 4; the file's own
     // checksums are recomputed, so only the version differs): the model is fine, the service builds
     // its indexes instead and says so.
     const newer = Uint8Array.from(indexes[USER_INDEX]!);
     expect(new DataView(newer.buffer).getUint32(8, true)).toBe(2);
-    new DataView(newer.buffer).setUint32(8, 3, true);
+    new DataView(newer.buffer).setUint32(8, 4, true);
     const newerPath = join(dir, 'als-newer-index.fastrec');
     writeModelFile(newerPath, state, info.metadata, { [USER_INDEX]: newer, [SIMILAR_INDEX]: indexes[SIMILAR_INDEX]! });
     const rebuilt = await buildServer({ modelPath: newerPath, logger: false, ann: { ef: 100 } });
@@ -398,6 +398,58 @@ describe('indexes stored in the model file (fastrec train --ann)', () => {
     await expect(buildServer({ modelPath: flippedPath, logger: false, ann: {} })).rejects.toThrow(/index:ann.users fails its checksum/);
     // Only factor models have serving indexes.
     await expect(buildServingIndexes(model as never)).rejects.toThrow(/needs a factor model/);
+  });
+});
+
+describe('int8 serving indexes (buildServingIndexes storage int8)', () => {
+  it('stores them in the model file and answers identically from memory, after loading and after a reload', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { AlsModel } = await import('../lib/models/als.js');
+    const { HnswIndex, AnnScorer } = await import('../lib/ann.js');
+    const { buildServingIndexes, loadServedModel, annRecommend, USER_INDEX, SIMILAR_INDEX } = await import('../lib/server/model.js');
+    // 300 items, 120 users in 6 taste groups: enough that ef 16 does not visit every item.
+    const log = new Interactions();
+    for (let u = 0; u < 120; u++) for (let j = 0; j < 8; j++) log.add(`u${u}`, `i${(u % 6) * 50 + ((u * 7 + j * 13) % 50)}`);
+    const als = await new AlsModel({ factors: 8, iterations: 4 }).fit(await Dataset.build(log), { seed: 1, threads: 1 });
+    const indexes = await buildServingIndexes(als, { storage: 'int8', ef: 16 });
+    const userIndex = await HnswIndex.fromBytes(indexes[USER_INDEX]!, { copy: true });
+    expect(userIndex.info().storage).toBe('int8');
+    expect((await HnswIndex.fromBytes(indexes[SIMILAR_INDEX]!, { copy: true })).info().storage).toBe('int8');
+    const path = join(dir, 'als-int8.fastrec');
+    await saveModel(als, path, { indexes });
+    const users = ['u0', 'u7', 'u31', 'u64', 'u119'];
+    const answer = (r: { items: unknown[]; scores: Float32Array | number[] }) => ({ items: r.items, scores: Array.from(r.scores) });
+    // In memory, before saving: a scorer over the index bytes with the model's factors.
+    const inMemory = AnnScorer.fromIndex(userIndex, als.itemFactors, 8);
+    const served = await loadServedModel(path, { ef: 16 });
+    expect(served.ann!.source).toBe('stored');
+    expect(served.ann!.scorer.index.info().storage).toBe('int8');
+    const before = users.map((u) => answer(annRecommend(served, { user: u }, 10, true)));
+    for (const [n, u] of users.entries()) {
+      const row = served.users!.index(u)!;
+      const seen = served.train!.indices.subarray(Number(served.train!.indptr[row]), Number(served.train!.indptr[row + 1]));
+      const r = inMemory.recommend(als.userVector(u), 10, { seen });
+      expect(answer({ items: served.items!.idsOf(r.indices), scores: r.scores }), u).toEqual(before[n]);
+    }
+    // Loaded again, and through the service before and after a reload: the same items and scores.
+    const again = await loadServedModel(path, { ef: 16 });
+    expect(users.map((u) => answer(annRecommend(again, { user: u }, 10, true)))).toEqual(before);
+    const server = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: { ef: 16 } });
+    try {
+      const viaHttp = async () => Promise.all(users.map(async (u) => {
+        const items = (await server.inject({ url: `/v1/users/${u}/recommendations?k=10` })).json().items as { item: unknown; score: number }[];
+        return { items: items.map((x) => x.item), scores: items.map((x) => x.score) };
+      }));
+      const http1 = await viaHttp();
+      expect(http1.map((a) => a.items)).toEqual(before.map((a) => a.items));
+      for (const [n, a] of http1.entries()) for (const [j, sc] of a.scores.entries()) expect(sc).toBeCloseTo(before[n]!.scores[j]!, 5);
+      const r = await server.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth });
+      expect(r.json().model.index).toBe('stored');
+      expect(await viaHttp()).toEqual(http1);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
                      [--max-k 1000] [--body-limit BYTES] [--log-level info] [--log-requests]
-                     [--ann [--ef 64] [--ann-storage float16|float32] [--ann-copy]] [--cache USERS] [--workers N]
+                     [--ann [--ef 64] [--ann-storage float16|float32|int8] [--ann-copy]] [--cache USERS] [--workers N]
 
 Serves recommendations over HTTP (JSON). Write and admin endpoints (POST /v1/events,
 POST /v1/admin/reload) need a bearer token of at least ${MIN_TOKEN_LENGTH} characters, from --token or the
@@ -66,9 +66,9 @@ export async function runServe(args: string[]): Promise<number> {
     throw new UsageError(`the token must have at least ${MIN_TOKEN_LENGTH} characters; generate one with: openssl rand -hex 24`, SERVE_USAGE);
   }
   const storage = String(values['ann-storage'] ?? 'float16');
-  if (storage !== 'float16' && storage !== 'float32') throw new UsageError(`--ann-storage must be float16 or float32, got ${JSON.stringify(storage)}`, SERVE_USAGE);
+  if (storage !== 'float16' && storage !== 'float32' && storage !== 'int8') throw new UsageError(`--ann-storage must be float16, float32 or int8, got ${JSON.stringify(storage)}`, SERVE_USAGE);
   if (!values.ann && (values.ef !== undefined || values['ann-storage'] !== undefined || values['ann-copy'])) throw new UsageError('--ef, --ann-storage and --ann-copy apply only with --ann', SERVE_USAGE);
-  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE), storage: storage as 'float16' | 'float32', copy: values['ann-copy'] === true } : false;
+  const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE), storage: storage as 'float16' | 'float32' | 'int8', copy: values['ann-copy'] === true } : false;
   const host = String(values.host ?? '127.0.0.1');
 
   if (workers > 1 && cluster.isPrimary) return runPrimary(workers, level);

@@ -8,7 +8,7 @@ import { IdMap, type Id } from '../data/idmap.js';
 import { readModelFile, type ModelFileInfo } from '../io/modelfile.js';
 import { modelFromState, type PersistableRecommender } from '../models/registry.js';
 import type { History, ModelState, Recommendations } from '../recommender.js';
-import { AnnScorer, HnswIndex, dropDenied, sortCandidates } from '../ann.js';
+import { AnnScorer, HnswIndex, dropDenied, sortCandidates, type AnnStorage } from '../ann.js';
 import { CorruptFileError, DimensionMismatchError, InvalidArgumentError, UnsupportedVersionError } from '../errors.js';
 import { normalizeRows } from '../models/factor.js';
 import { ItemJson } from './json.js';
@@ -67,7 +67,7 @@ export class SimilarIndex {
     return new SimilarIndex(index, normalizeRows(itemFactors, dim), dim);
   }
 
-  static async build(itemFactors: Float32Array, dim: number, options: { M?: number; efConstruction?: number; ef?: number; storage?: 'float32' | 'float16' } = {}): Promise<SimilarIndex> {
+  static async build(itemFactors: Float32Array, dim: number, options: { M?: number; efConstruction?: number; ef?: number; storage?: AnnStorage } = {}): Promise<SimilarIndex> {
     const unit = normalizeRows(itemFactors, dim);
     const index = await HnswIndex.build(unit, { dim, metric: 'cosine', M: options.M ?? 16, efConstruction: options.efConstruction ?? 100, ef: options.ef ?? 64, storage: options.storage ?? 'float16' });
     return new SimilarIndex(index, unit, dim);
@@ -99,8 +99,8 @@ export interface AnnServeOptions {
   efConstruction?: number;
   /** Search beam width (default 64): recall against cost per request. */
   ef?: number;
-  /** Vector storage of indexes built at start-up (default 'float16'). */
-  storage?: 'float32' | 'float16';
+  /** Vector storage of indexes built at start-up (default 'float16'; stored indexes keep theirs). */
+  storage?: AnnStorage;
   /**
    * Copy the indexes stored in the model file into this process's memory, on
    * huge pages, instead of searching them where the file is mapped (default
@@ -130,7 +130,7 @@ interface IndexBuildOptions {
   M?: number;
   efConstruction?: number;
   ef?: number;
-  storage?: 'float32' | 'float16';
+  storage?: AnnStorage;
 }
 
 function factorsOf(model: unknown, items: number, what: string): { model: FactorModel; dim: number } {

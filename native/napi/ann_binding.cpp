@@ -85,7 +85,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     p.mips_transform = boolean(info[5], "mipsTransform");
     p.max_norm = float(number(info[6], "maxNorm"));
     size_t capacity = size_t(integer(info[7], "capacity"));
-    p.float16 = string(info[8], "storage") == "float16";
+    p.storage = ann::storage_of(string(info[8], "storage"));
     return wrap_handle(info.Env(), std::make_shared<Hnsw>(p, capacity));
   });
 
@@ -103,7 +103,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     o.Set("memoryBytes", double(h->memory_bytes()));
     o.Set("maxNorm", double(h->max_norm()));
     o.Set("mipsTransform", h->params().mips_transform);
-    o.Set("storage", h->params().float16 ? "float16" : "float32");
+    o.Set("storage", ann::storage_name(h->params().storage));
     o.Set("labelEnd", double(h->label_end()));
     return o;
   });
@@ -339,6 +339,15 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     return PromiseWorker::start(
         info.Env(), {}, [h, meta, out] { *out = h->to_bytes(meta); },
         [out](Napi::Env env) -> Napi::Value { return to_js(env, std::move(*out)); });
+  });
+  // hnswWithStorage(handle, storage) -> Promise<handle>: the same graph, vectors stored as `storage`.
+  export_fn(env, exports, "hnswWithStorage", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto h = handle<Hnsw>(info[0], "index");
+    const ann::Storage storage = ann::storage_of(string(info[1], "storage"));
+    auto out = std::make_shared<std::shared_ptr<Hnsw>>();
+    return PromiseWorker::start(
+        info.Env(), {}, [h, storage, out] { *out = std::shared_ptr<Hnsw>(h->with_storage(storage)); },
+        [out](Napi::Env env) -> Napi::Value { return wrap_handle(env, *out); });
   });
   // hnswFromBytes(bytes: Uint8Array, inPlace) -> Promise<{ handle, meta }>. In place, the
   // index holds a reference to `bytes` until it is destroyed (always on the JS

@@ -945,3 +945,131 @@ TEST_CASE(int8_gather_fit_tracks_float_fit) {
   Model c = run(Gather::Float32, 2, lc, Solver::Cholesky), c8 = run(Gather::Int8, 2, lc8, Solver::Cholesky);
   CHECK(c.user_factors == c8.user_factors);
 }
+
+// Gathered rows kept as halves (Config::half_buffer): weighted_matvec_h and
+// weighted_sq_h over half rows give the same bits as weighted_matvec and
+// weighted_sq over the same rows widened (values times a power of two), for
+// every row length the kernels special-case (ld 16..64) and the general loop
+// (ld 80), every form (weights, beta, p present or not), consecutive 16-row
+// calls equal to one call; both against double sums; gather_matvec_h copies
+// the rows' halves as they are and updates out as gather_matvec from the same
+// half copy does.
+TEST_CASE(half_row_kernels_match_widened_rows_bit_for_bit) {
+  const Kernels& K = kernels();
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (size_t d : {13, 32, 48, 64, 70})
+    for (size_t n : {0, 5, 8, 37, 70}) {
+      const size_t ld = padded(d), rows = 90;
+      std::vector<float> F(rows * d);
+      for (float& v : F) v = 0.3f * u(rng);
+      std::vector<uint16_t> half(F.size());
+      const float scale = half_copy(F.data(), F.size(), half.data(), 1);
+      const float inv = 1.0f / scale;
+      std::vector<int32_t> cols(n);
+      std::vector<float> a(n), beta(n), p(ld, 0.0f), base(ld, 0.0f);
+      for (size_t j = 0; j < n; ++j) {
+        cols[j] = static_cast<int32_t>(rng() % rows);
+        a[j] = u(rng);
+        beta[j] = u(rng);
+      }
+      for (size_t c = 0; c < d; ++c) {
+        p[c] = u(rng);
+        base[c] = u(rng);
+      }
+      // The gathered rows both ways: halves as stored (H) and widened (Y).
+      std::vector<uint16_t> H(n * ld, 0);
+      std::vector<float> Y(n * ld, 0.0f);
+      for (size_t j = 0; j < n; ++j)
+        for (size_t c = 0; c < d; ++c) {
+          H[j * ld + c] = half[cols[j] * d + c];
+          Y[j * ld + c] = ann::half_to_float(H[j * ld + c]) * inv;
+        }
+      for (int form = 0; form < 4; ++form) {
+        const float* aw = form == 1 ? nullptr : a.data();
+        const float* bw = form == 0 || form == 3 ? beta.data() : nullptr;
+        const float* pw = form == 3 ? nullptr : p.data();
+        const float sc = form == 0 ? -0.5f : 1.0f;
+        std::vector<float> widened(base), halves(base), chunked(base);
+        K.weighted_matvec(Y.data(), n, ld, aw, sc, bw, pw, widened.data());
+        K.weighted_matvec_h(H.data(), n, ld, inv, aw, sc, bw, pw, halves.data());
+        for (size_t j0 = 0; j0 < n; j0 += 16) {
+          const size_t nb = std::min<size_t>(16, n - j0);
+          K.weighted_matvec_h(H.data() + j0 * ld, nb, ld, inv, aw ? aw + j0 : nullptr, sc, bw ? bw + j0 : nullptr, pw,
+                              chunked.data());
+        }
+        for (size_t c = 0; c < ld; ++c) {
+          double want = base[c];
+          for (size_t j = 0; j < n; ++j) {
+            double t = bw ? bw[j] : 0.0;
+            if (pw) {
+              double dp = 0;
+              for (size_t q = 0; q < d; ++q) dp += static_cast<double>(Y[j * ld + q]) * p[q];
+              t += sc * (aw ? aw[j] : 1.0) * dp;
+            }
+            want += t * Y[j * ld + c];
+          }
+          CHECK_NEAR(halves[c], want, 1e-4 * (1 + std::fabs(want)));
+          CHECK(halves[c] == widened[c]);
+          CHECK(chunked[c] == halves[c]);
+        }
+      }
+      double want = 0;
+      for (size_t j = 0; j < n; ++j) {
+        double dp = 0;
+        for (size_t c = 0; c < d; ++c) dp += static_cast<double>(Y[j * ld + c]) * p[c];
+        want += a[j] * dp * dp;
+      }
+      const double sq = K.weighted_sq_h(H.data(), n, ld, inv, a.data(), p.data());
+      CHECK_NEAR(sq, want, 1e-4 * (1 + std::fabs(want)));
+      CHECK(sq == K.weighted_sq(Y.data(), n, ld, a.data(), p.data()));
+      CHECK(K.weighted_sq_h(H.data(), n, ld, inv, nullptr, p.data()) == K.weighted_sq(Y.data(), n, ld, nullptr, p.data()));
+      // gather_matvec_h against gather_matvec from the same half copy (no bias column).
+      FixedRows fixed;
+      fixed.f32 = F.data();
+      fixed.f16 = half.data();
+      fixed.inv_scale = inv;
+      fixed.k = d;
+      std::vector<uint16_t> hbuf(n * ld, 0x7777);
+      std::vector<float> fbuf(n * ld, 7.0f), out_h(base), out_f(base);
+      K.gather_matvec_h(fixed, cols.data(), n, ld, 8, a.data(), -1.0f, beta.data(), p.data(), out_h.data(), hbuf.data());
+      K.gather_matvec(fixed, cols.data(), n, ld, false, 8, a.data(), -1.0f, beta.data(), p.data(), out_f.data(),
+                      fbuf.data());
+      CHECK(hbuf == H);  // the halves as stored, padding zero
+      CHECK(fbuf == Y);
+      for (size_t c = 0; c < ld; ++c) CHECK(out_h[c] == out_f[c]);
+    }
+}
+
+// A float16-gather CG fit that keeps the gathered rows as halves gives the same
+// bits as one that widens them while gathering, for 1, 2 and 3 threads, with
+// and without the streamed items, and with itemBias (its users half keeps halves,
+// its items half, whose rows get a bias column, widens).
+TEST_CASE(half_buffer_fit_matches_widened_gather_bit_for_bit) {
+  Data data = make_data(300, 200, 0.08, 41);
+  Config cfg;
+  cfg.factors = 24;
+  cfg.alpha = 4.0f;
+  cfg.regularization = 0.05f;
+  cfg.gather = Gather::Float16;
+  cfg.stream_min_count = 25;
+  cfg.stream_max_items = 60;
+  for (int variant = 0; variant < 3; ++variant) {
+    auto run = [&](bool half_buffer, size_t threads, std::vector<double>& losses) {
+      Config c = cfg;
+      c.half_buffer = half_buffer;
+      c.stream_items = variant != 1;
+      c.item_bias = variant == 2;
+      return fit_8_with_losses(data, c, threads, losses);
+    };
+    std::vector<double> lw, lh, lh1, lh3;
+    Model w = run(false, 2, lw), h = run(true, 2, lh), h1 = run(true, 1, lh1), h3 = run(true, 3, lh3);
+    CHECK(h.user_factors == w.user_factors);
+    CHECK(h.item_factors == w.item_factors);
+    CHECK(h.item_bias == w.item_bias);
+    CHECK(h1.user_factors == h.user_factors);
+    CHECK(h3.item_factors == h.item_factors);
+    CHECK(lh == lw);
+    for (size_t i = 1; i < lh.size(); ++i) CHECK(lh[i] <= lh[0]);  // it trains
+  }
+}

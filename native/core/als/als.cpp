@@ -150,6 +150,7 @@ class HugeBuffer {
 // allocation); line-aligned so that two threads' scratch never share a line.
 struct alignas(64) Scratch {
   aligned_vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
+  aligned_vector<uint16_t> H;  // a gathered row kept as halves (RowSolver::half_rows_)
   std::vector<double> A, Acopy, rhs;
   // The next row's columns, prefetched a few at a time during this row's CG
   // passes so that its gather finds them in cache.
@@ -193,6 +194,8 @@ class RowSolver {
     } else if (side.fixed_half) {
       fixed_.f16 = side.fixed_half;
       fixed_.inv_scale = 1.0f / side.fixed_half_scale;
+      // CG keeps the gathered rows as halves (no bias column to append; exact: same bits as widening them).
+      half_rows_ = cfg.half_buffer && !aug_ && !exact_ && K_.fast_half;
     }
   }
 
@@ -285,15 +288,14 @@ class RowSolver {
     if (gathered) {
       constexpr size_t kSeg = 16;  // a few prefetches per 16 rows keep the misses in flight spread out
       if (s.next_done >= s.next_n) {
-        K_.weighted_matvec(s.Y.data(), n, ld_, a, scale, beta, p, out);
+        gathered_matvec(s, 0, n, a, scale, beta, p, out);
         return;
       }
       const size_t segs = (n + kSeg - 1) / kSeg;
       const size_t per = (s.next_n - s.next_done + segs * passes_left - 1) / (segs * passes_left);
       for (size_t j0 = 0; j0 < n; j0 += kSeg) {
         const size_t nb = std::min(kSeg, n - j0);
-        K_.weighted_matvec(s.Y.data() + j0 * ld_, nb, ld_, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p,
-                           out);
+        gathered_matvec(s, j0, nb, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p, out);
         prefetch_next(s, per);
       }
       return;
@@ -305,18 +307,31 @@ class RowSolver {
     }
   }
 
+  // weighted_matvec over gathered entries [j0, j0 + nb) of the buffer in use.
+  void gathered_matvec(Scratch& s, size_t j0, size_t nb, const float* a, float scale, const float* beta, const float* p,
+                       float* out) const {
+    if (half_rows_)
+      K_.weighted_matvec_h(s.H.data() + j0 * ld_, nb, ld_, fixed_.inv_scale, a, scale, beta, p, out);
+    else
+      K_.weighted_matvec(s.Y.data() + j0 * ld_, nb, ld_, a, scale, beta, p, out);
+  }
+  double gathered_sq(Scratch& s, size_t j0, size_t nb, const float* a, const float* p) const {
+    return half_rows_ ? K_.weighted_sq_h(s.H.data() + j0 * ld_, nb, ld_, fixed_.inv_scale, a, p)
+                      : K_.weighted_sq(s.Y.data() + j0 * ld_, nb, ld_, a, p);
+  }
+
   // pᵀ Yᵀ diag(a) Y p over the gathered row, with the next row's prefetches
   // spread over it as in matvec (this is the last pass of the row).
   double curvature(size_t n, Scratch& s, const float* p) const {
     const float* a = cfg_.implicit ? s.a.data() : nullptr;
-    if (s.next_done >= s.next_n) return K_.weighted_sq(s.Y.data(), n, ld_, a, p);
+    if (s.next_done >= s.next_n) return gathered_sq(s, 0, n, a, p);
     constexpr size_t kSeg = 16;
     const size_t segs = (n + kSeg - 1) / kSeg;
     const size_t per = (s.next_n - s.next_done + segs - 1) / segs;
     double total = 0.0;
     for (size_t j0 = 0; j0 < n; j0 += kSeg) {
       const size_t nb = std::min(kSeg, n - j0);
-      total += K_.weighted_sq(s.Y.data() + j0 * ld_, nb, ld_, a ? a + j0 : nullptr, p);
+      total += gathered_sq(s, j0, nb, a ? a + j0 : nullptr, p);
       prefetch_next(s, per);
     }
     return total;
@@ -368,6 +383,10 @@ class RowSolver {
 
   // Whether the row fits the gather buffer (then it is gathered once).
   bool fits(size_t n, Scratch& s) const {
+    if (half_rows_ && n <= cap_) {
+      grow(s.H, n * ld_);
+      return true;
+    }
     grow(s.Y, std::min(n, cap_) * ld_);
     return n <= cap_;
   }
@@ -425,7 +444,10 @@ class RowSolver {
     const float lam = static_cast<float>(lambda(n));
     // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x; the gather computes the first term on the way.
     const bool gathered = fits(n, s);
-    if (gathered) {
+    if (gathered && half_rows_) {
+      K_.gather_matvec_h(fixed_, cols(row), n, ld_, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f, s.b.data(),
+                         x, r, s.H.data());
+    } else if (gathered) {
       K_.gather_matvec(fixed_, cols(row), n, ld_, aug_, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f,
                        s.b.data(), x, r, s.Y.data());
     } else {
@@ -490,6 +512,7 @@ class RowSolver {
   size_t k_, d_, ld_, cap_;
   FixedRows fixed_;
   size_t ahead_ = kGatherAhead;
+  bool half_rows_ = false;
 };
 // Side of gram_of_fixed()'s matrix: k, or k + 1 with item_bias.
 size_t gram_dim(const Config& cfg) { return cfg.factors + (cfg.item_bias ? 1 : 0); }

@@ -86,6 +86,10 @@ struct Config {
   Solver solver = Solver::CG;
   size_t cg_steps = 3;
   Gather gather = Gather::Float32;
+  // Gather::Float16 with CG: keep each row's gathered vectors as halves and
+  // widen them in registers during the CG passes (the same bits as widening
+  // them while gathering; half the buffer). false: widen while gathering.
+  bool half_buffer = true;
   // fit() with implicit CG: solve the most frequent items by streaming the
   // user rows instead of gathering each item's users (als/stream.hpp); the
   // same equations, summed in another order. The two limits pick which items

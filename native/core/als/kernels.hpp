@@ -38,6 +38,20 @@ struct Kernels {
   // sum_j (a ? a[j] : 1) * <Y_j, p>^2 over n gathered rows, i.e. pᵀ Yᵀ diag(a) Y p: the
   // curvature along p that CG's last step needs (that step never uses A p itself).
   double (*weighted_sq)(const float* Y, size_t n, size_t ld, const float* a, const float* p);
+  // The same two over gathered rows kept as IEEE halves: row j is
+  // Y[j * ld..] / inv (inv a power of two, FixedRows::inv_scale). They give the
+  // same bits as the float kernels over the widened rows (products by a power
+  // of two are exact), unless a value underflows.
+  void (*weighted_matvec_h)(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, float scale,
+                            const float* beta, const float* p, float* out);
+  double (*weighted_sq_h)(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, const float* p);
+  // gather_matvec from fixed.f16 into a buffer of halves (the rows copied as they
+  // are, padding zero; no bias column), out updated as weighted_matvec_h does.
+  void (*gather_matvec_h)(const FixedRows& fixed, const int32_t* cols, size_t n, size_t ld, size_t ahead,
+                          const float* a, float scale, const float* beta, const float* p, float* out, uint16_t* buf);
+  // Whether this level widens halves in registers (F16C, AVX-512): only then
+  // are half buffers worth using.
+  bool fast_half;
   // One user row's share of a pass of the streamed items half (stream.cpp):
   // for each j < n with i = items[j] and d = <x, P[i * ld..]>:
   //   curv == null: OUT[i * ld..] += (beta_j + scale * a_j * d) * x   (beta null: 0)

@@ -50,14 +50,32 @@ static void gram_upper(const float* Y, const float* Z, size_t n, size_t ld, size
   }
 }
 
-static inline float dot_ld(const float* a, const float* b, size_t ld) {
+// W values of a gathered row: floats as they are, IEEE halves widened (exact).
+static inline vf load_row(const float* p) { return load(p); }
+static inline vf load_row(const uint16_t* p) {
+#if FASTREC_ISA_LANES == 8 && defined(__F16C__)
+  return reinterpret_cast<vf>(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#elif FASTREC_ISA_LANES == 16 && defined(__AVX512F__)
+  // The masked form: GCC 12 warns about the plain one's undefined pass-through value.
+  return reinterpret_cast<vf>(_mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+#elif FASTREC_ISA_LANES == 1
+  return ann::half_to_float(*p);
+#else
+  vf v;
+  for (size_t i = 0; i < W; ++i) v[i] = ann::half_to_float(p[i]);
+  return v;
+#endif
+}
+
+template <typename T>
+static inline float dot_ld(const T* a, const float* b, size_t ld) {
   vf s0 = {}, s1 = {};
   size_t c = 0;
   for (; c + 2 * W <= ld; c += 2 * W) {
-    s0 += load(a + c) * load(b + c);
-    s1 += load(a + c + W) * load(b + c + W);
+    s0 += load_row(a + c) * load(b + c);
+    s1 += load_row(a + c + W) * load(b + c + W);
   }
-  for (; c < ld; c += W) s0 += load(a + c) * load(b + c);
+  for (; c < ld; c += W) s0 += load_row(a + c) * load(b + c);
   return hsum(s0 + s1);
 }
 
@@ -79,42 +97,51 @@ static inline void sums(const vf* s, float* t) {
   for (size_t i = 0; i < R; ++i) t[i] = hsum(s[i]);
 }
 
+// The kernels below read gathered rows of T = float, or T = uint16_t (IEEE
+// halves: the row times 1 / inv, inv a power of two). With halves each dot
+// product is computed on the unscaled values and multiplied by inv, and each
+// t_j is multiplied by inv before it scales a row: products by a power of two
+// are exact, so the result has the same bits as the kernel over the widened
+// rows (inv = 1 for floats changes nothing).
+
 // The general form (any ld): eight gathered rows at a time, their dot
 // products with p (one FMA chain per row: eight independent chains hide the
 // FMA latency), then one pass that adds sum_i t_i y_i into out while the rows
 // are in L1 (each load of p and of out serves eight rows).
-static void weighted_matvec_any(const float* Y, size_t n, size_t ld, const float* a, float scale,
+template <typename T>
+static void weighted_matvec_any(const T* Y, size_t n, size_t ld, float inv, const float* a, float scale,
                                 const float* beta, const float* p, float* out) {
   constexpr size_t R = 8;
   size_t j = 0;
   for (; j + R <= n; j += R) {
-    const float* y = Y + j * ld;
+    const T* y = Y + j * ld;
     alignas(64) float t[R] = {};
     if (p) {
       vf s[R] = {};
       for (size_t c = 0; c < ld; c += W) {
         const vf pv = load(p + c);
-        for (size_t i = 0; i < R; ++i) s[i] += load(y + i * ld + c) * pv;
+        for (size_t i = 0; i < R; ++i) s[i] += load_row(y + i * ld + c) * pv;
       }
       sums<R>(s, t);
-      for (size_t i = 0; i < R; ++i) t[i] *= scale * (a ? a[j + i] : 1.0f);
+      for (size_t i = 0; i < R; ++i) t[i] = inv * t[i] * (scale * (a ? a[j + i] : 1.0f));
     }
     if (beta)
       for (size_t i = 0; i < R; ++i) t[i] += beta[j + i];
+    for (size_t i = 0; i < R; ++i) t[i] *= inv;
     for (size_t c = 0; c < ld; c += W) {
-      vf acc0 = splat(t[0]) * load(y + c) + splat(t[2]) * load(y + 2 * ld + c);
-      vf acc1 = splat(t[1]) * load(y + ld + c) + splat(t[3]) * load(y + 3 * ld + c);
-      acc0 += splat(t[4]) * load(y + 4 * ld + c) + splat(t[6]) * load(y + 6 * ld + c);
-      acc1 += splat(t[5]) * load(y + 5 * ld + c) + splat(t[7]) * load(y + 7 * ld + c);
+      vf acc0 = splat(t[0]) * load_row(y + c) + splat(t[2]) * load_row(y + 2 * ld + c);
+      vf acc1 = splat(t[1]) * load_row(y + ld + c) + splat(t[3]) * load_row(y + 3 * ld + c);
+      acc0 += splat(t[4]) * load_row(y + 4 * ld + c) + splat(t[6]) * load_row(y + 6 * ld + c);
+      acc1 += splat(t[5]) * load_row(y + 5 * ld + c) + splat(t[7]) * load_row(y + 7 * ld + c);
       store(out + c, load(out + c) + (acc0 + acc1));
     }
   }
   for (; j < n; ++j) {
-    const float* yj = Y + j * ld;
-    float t = p ? scale * (a ? a[j] : 1.0f) * dot_ld(yj, p, ld) : 0.0f;
+    const T* yj = Y + j * ld;
+    float t = p ? inv * dot_ld(yj, p, ld) * (scale * (a ? a[j] : 1.0f)) : 0.0f;
     if (beta) t += beta[j];
-    const vf tv = splat(t);
-    for (size_t c = 0; c < ld; c += W) store(out + c, load(out + c) + tv * load(yj + c));
+    const vf tv = splat(inv * t);
+    for (size_t c = 0; c < ld; c += W) store(out + c, load(out + c) + tv * load_row(yj + c));
   }
 }
 
@@ -128,8 +155,8 @@ static void weighted_matvec_any(const float* Y, size_t n, size_t ld, const float
 // counted from the call's first row, else dot_ld, as in the general form; out
 // accumulates row after row, so calls on consecutive chunks of a multiple of 8
 // rows give the same bits as one call.
-template <size_t NV>
-static void weighted_matvec_fixed(const float* Y, size_t n, const float* a, float scale, const float* beta,
+template <size_t NV, typename T>
+static void weighted_matvec_fixed(const T* Y, size_t n, float inv, const float* a, float scale, const float* beta,
                                   const float* p, float* out) {
   constexpr size_t ld = NV * W, R = 8, B = 32;
   vf acc[NV];
@@ -137,71 +164,94 @@ static void weighted_matvec_fixed(const float* Y, size_t n, const float* a, floa
   alignas(64) float t[B];
   for (size_t j0 = 0; j0 < n; j0 += B) {
     const size_t nb = n - j0 < B ? n - j0 : B;
-    const float* yb = Y + j0 * ld;
+    const T* yb = Y + j0 * ld;
     if (p) {
       size_t i0 = 0;
       for (; i0 + R <= nb; i0 += R) {
-        const float* y = yb + i0 * ld;
+        const T* y = yb + i0 * ld;
         vf s[R] = {};
         for (size_t v = 0; v < NV; ++v) {
           const vf pv = load(p + v * W);
-          for (size_t i = 0; i < R; ++i) s[i] += load(y + i * ld + v * W) * pv;
+          for (size_t i = 0; i < R; ++i) s[i] += load_row(y + i * ld + v * W) * pv;
         }
         sums<R>(s, t + i0);
       }
       for (; i0 < nb; ++i0) t[i0] = dot_ld(yb + i0 * ld, p, ld);
-      for (size_t i = 0; i < nb; ++i) t[i] *= scale * (a ? a[j0 + i] : 1.0f);
+      for (size_t i = 0; i < nb; ++i) t[i] = inv * t[i] * (scale * (a ? a[j0 + i] : 1.0f));
     } else {
       for (size_t i = 0; i < nb; ++i) t[i] = 0.0f;
     }
     if (beta)
       for (size_t i = 0; i < nb; ++i) t[i] += beta[j0 + i];
     for (size_t i = 0; i < nb; ++i) {
-      const vf tv = splat(t[i]);
-      const float* y = yb + i * ld;
-      for (size_t v = 0; v < NV; ++v) acc[v] += tv * load(y + v * W);
+      const vf tv = splat(inv * t[i]);
+      const T* y = yb + i * ld;
+      for (size_t v = 0; v < NV; ++v) acc[v] += tv * load_row(y + v * W);
     }
   }
   for (size_t v = 0; v < NV; ++v) store(out + v * W, acc[v]);
 }
 
 // out[c] += sum_j t_j Y[j * ld + c]; see kernels.hpp.
+template <typename T>
+static void matvec_rows(const T* Y, size_t n, size_t ld, float inv, const float* a, float scale, const float* beta,
+                        const float* p, float* out) {
+  switch (ld / W) {
+    case 16 / W: return weighted_matvec_fixed<16 / W>(Y, n, inv, a, scale, beta, p, out);
+    case 32 / W: return weighted_matvec_fixed<32 / W>(Y, n, inv, a, scale, beta, p, out);
+    case 48 / W: return weighted_matvec_fixed<48 / W>(Y, n, inv, a, scale, beta, p, out);
+    case 64 / W: return weighted_matvec_fixed<64 / W>(Y, n, inv, a, scale, beta, p, out);
+    default: return weighted_matvec_any(Y, n, ld, inv, a, scale, beta, p, out);
+  }
+}
+
 static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a, float scale, const float* beta,
                             const float* p, float* out) {
-  switch (ld / W) {
-    case 16 / W: return weighted_matvec_fixed<16 / W>(Y, n, a, scale, beta, p, out);
-    case 32 / W: return weighted_matvec_fixed<32 / W>(Y, n, a, scale, beta, p, out);
-    case 48 / W: return weighted_matvec_fixed<48 / W>(Y, n, a, scale, beta, p, out);
-    case 64 / W: return weighted_matvec_fixed<64 / W>(Y, n, a, scale, beta, p, out);
-    default: return weighted_matvec_any(Y, n, ld, a, scale, beta, p, out);
-  }
+  matvec_rows(Y, n, ld, 1.0f, a, scale, beta, p, out);
+}
+
+static void weighted_matvec_h(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, float scale,
+                              const float* beta, const float* p, float* out) {
+  matvec_rows(Y, n, ld, inv, a, scale, beta, p, out);
 }
 
 // The dot products of weighted_matvec without its second half: eight rows'
 // dots at a time, squared and weighted, summed in double: one running sum per
 // position in the group of eight (eight independent chains instead of one
 // serial chain of double adds), added together in a fixed order at the end.
-static double weighted_sq(const float* Y, size_t n, size_t ld, const float* a, const float* p) {
+template <typename T>
+static double sq_rows(const T* Y, size_t n, size_t ld, float inv, const float* a, const float* p) {
   constexpr size_t R = 8;
   double part[R] = {};
   size_t j = 0;
   for (; j + R <= n; j += R) {
-    const float* y = Y + j * ld;
+    const T* y = Y + j * ld;
     alignas(64) float t[R];
     vf s[R] = {};
     for (size_t c = 0; c < ld; c += W) {
       const vf pv = load(p + c);
-      for (size_t i = 0; i < R; ++i) s[i] += load(y + i * ld + c) * pv;
+      for (size_t i = 0; i < R; ++i) s[i] += load_row(y + i * ld + c) * pv;
     }
     sums<R>(s, t);
-    for (size_t i = 0; i < R; ++i) part[i] += static_cast<double>(a ? a[j + i] : 1.0f) * (static_cast<double>(t[i]) * t[i]);
+    for (size_t i = 0; i < R; ++i) {
+      const double d = inv * t[i];
+      part[i] += static_cast<double>(a ? a[j + i] : 1.0f) * (d * d);
+    }
   }
   double total = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
   for (; j < n; ++j) {
-    const double t = dot_ld(Y + j * ld, p, ld);
+    const double t = inv * dot_ld(Y + j * ld, p, ld);
     total += static_cast<double>(a ? a[j] : 1.0f) * (t * t);
   }
   return total;
+}
+
+static double weighted_sq(const float* Y, size_t n, size_t ld, const float* a, const float* p) {
+  return sq_rows(Y, n, ld, 1.0f, a, p);
+}
+
+static double weighted_sq_h(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, const float* p) {
+  return sq_rows(Y, n, ld, inv, a, p);
 }
 
 // stream_update with the user's row held in NV registers (NV = ld / W fixed
@@ -355,6 +405,29 @@ static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, siz
   }
 }
 
+// gather_matvec for a float16 fixed side kept as halves in the buffer: each
+// row's k halves copied as they are (half the bytes written, and a row's whole
+// buffer is twice as likely to stay in L1 during its CG passes), then the
+// same update of out as weighted_matvec_h over the copied block.
+static void gather_matvec_h(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, size_t ahead, const float* a,
+                            float scale, const float* beta, const float* p, float* out, uint16_t* buf) {
+  constexpr size_t B = 16;  // as gather_matvec
+  const size_t k = f.k;
+  for (size_t j = 0; j < n && j < ahead; ++j) prefetch_row(f, cols[j]);
+  for (size_t j0 = 0; j0 < n; j0 += B) {
+    const size_t j1 = (n - j0 < B) ? n : j0 + B;
+    for (size_t j = j0; j < j1; ++j) {
+      if (j + ahead < n) prefetch_row(f, cols[j + ahead]);
+      uint16_t* dst = buf + j * ld;
+      std::memcpy(dst, f.f16 + static_cast<size_t>(cols[j]) * k, k * sizeof(uint16_t));
+      if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(uint16_t));
+    }
+    if (out)
+      weighted_matvec_h(buf + j0 * ld, j1 - j0, ld, f.inv_scale, a ? a + j0 : nullptr, scale,
+                        beta ? beta + j0 : nullptr, p, out);
+  }
+}
+
 static void to_half(const float* src, size_t n, float scale, uint16_t* dst) {
   size_t i = 0;
 #if defined(__F16C__)
@@ -399,6 +472,14 @@ const als::Kernels als_kernels_table = {
     als_impl::gram_upper,
     als_impl::weighted_matvec,
     als_impl::weighted_sq,
+    als_impl::weighted_matvec_h,
+    als_impl::weighted_sq_h,
+    als_impl::gather_matvec_h,
+#if (FASTREC_ISA_LANES == 8 && defined(__F16C__)) || (FASTREC_ISA_LANES == 16 && defined(__AVX512F__))
+    true,
+#else
+    false,
+#endif
     als_impl::stream_update,
     als_impl::symv,
     als_impl::gather_matvec,

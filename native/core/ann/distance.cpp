@@ -1,6 +1,9 @@
 #include "ann/distance.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "common/simd.hpp"
 
@@ -57,6 +60,31 @@ float half_to_float(uint16_t h) {
   float f;
   std::memcpy(&f, &x, 4);
   return f;
+}
+
+void quantize_int8(const float* v, size_t n, void* row) {
+  float m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = std::fabs(v[i]);
+    if (a > m && a <= std::numeric_limits<float>::max()) m = a;  // skips NaN and infinity
+  }
+  const float scale = m / 127.0f;
+  const float inv = m > 0 ? 127.0f / m : 0.0f;
+  std::memcpy(row, &scale, sizeof(float));
+  int8_t* x = static_cast<int8_t*>(row) + kInt8RowHeader;
+  for (size_t i = 0; i < n; ++i) {
+    float r = v[i] * inv;
+    if (!std::isfinite(r)) r = 0;  // NaN or infinity in the input
+    r = std::min(127.0f, std::max(-127.0f, r));
+    x[i] = int8_t(std::lrintf(r));  // round to nearest (even on ties)
+  }
+}
+
+const DistanceKernels* distance_kernels_for(const std::string& level) {
+  if (!simd::kernels_for(level)) return nullptr;  // not compiled in, or not supported by this CPU
+  for (const auto& t : FASTREC_ISA_TABLES(DistanceKernels, ann_distance_table))
+    if (level == t.level) return t.table;
+  return nullptr;
 }
 
 const DistanceKernels& distance_kernels() {

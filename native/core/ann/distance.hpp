@@ -4,8 +4,21 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace fastrec::ann {
+
+// int8 storage: a stored row is [float scale][int8 x[n]] and stands for the
+// vector scale * x. Symmetric per-vector quantization: scale = max_i |v_i| / 127,
+// x_i = round(v_i / scale), so each coordinate is off by at most scale / 2 and
+// the vector's sign pattern and direction are kept; one scale per vector serves
+// every metric (l2 and the transform measure |q - scale x|, ip and cosine
+// scale <q, x>). Queries stay float32.
+constexpr size_t kInt8RowHeader = sizeof(float);
+inline size_t int8_row_bytes(size_t n) { return kInt8RowHeader + n; }
+// Quantize v (n floats) into `row` (int8_row_bytes(n) bytes, any alignment).
+// Non-finite values are treated as 0 (the index refuses them before this).
+void quantize_int8(const float* v, size_t n, void* row);
 
 struct DistanceKernels {
   // sum (a - b)^2
@@ -28,9 +41,19 @@ struct DistanceKernels {
   // out[i] = h[i] widened from half floats (F16C where available): building a
   // float16 index widens every vector whose neighbours are being chosen.
   void (*widen_f16)(const uint16_t* h, float* out, size_t n);
+  // int8 storage (rows as quantize_int8 writes them): |a - scale x|^2 and
+  // 1 - scale <a, x>, the batches over rows at base + ids[i] * stride, and a row
+  // widened back to floats (scale * x). AVX2 widens 8 int8 to 8 floats per step.
+  float (*l2_i8)(const float* a, const void* row, size_t n);
+  float (*ip_i8)(const float* a, const void* row, size_t n);
+  Batch l2_i8_batch, ip_i8_batch;
+  void (*widen_i8)(const void* row, float* out, size_t n);
 };
 
 const DistanceKernels& distance_kernels();
+// The kernels of one SIMD level ("scalar", "avx2", ...; see simd::available_levels()),
+// or nullptr when that level is not compiled in or not supported by this CPU (tests).
+const DistanceKernels* distance_kernels_for(const std::string& level);
 
 // IEEE 754 binary16 <-> binary32 (round to nearest even), portable bit arithmetic.
 uint16_t float_to_half(float f);

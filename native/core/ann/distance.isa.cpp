@@ -2,7 +2,7 @@
 // Two independent accumulators hide the FMA latency at d = 64 (8 AVX2 steps).
 #include <cstdint>
 #include <cstring>
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -247,6 +247,159 @@ static void widen_f16(const uint16_t* h, float* out, size_t n) {
   for (; i < n; ++i) out[i] = ann::half_to_float(h[i]);
 }
 
+
+// ---- int8 storage: rows [float scale][int8 x[n]] (distance.hpp) ----
+// The query stays float32; the row is widened to floats and the sum scaled
+// once at the end: <q, scale x> = scale <q, x>. For l2 the difference
+// q - scale x is formed per coordinate (one fused multiply-subtract).
+
+static inline float row_scale(const void* row) {
+  float s;
+  std::memcpy(&s, row, sizeof(float));
+  return s;
+}
+static inline const int8_t* row_values(const void* row) {
+  return static_cast<const int8_t*>(row) + ann::kInt8RowHeader;
+}
+
+#if defined(__AVX2__)
+// 8 int8 -> 8 floats: sign-extend to int32 (vpmovsxbd) and convert.
+static inline __m256 widen8(const int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+static inline float sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+// 16 int8 as two halves of 8 floats: two 8-byte sign-extending loads
+// (vpmovsxbd with a memory operand) need no shuffle to reach the upper half.
+static inline void widen16(const int8_t* p, __m256& lo, __m256& hi) {
+  lo = widen8(p);
+  hi = widen8(p + 8);
+}
+#endif
+
+template <bool L2>
+static float dist_i8(const float* q, const void* row, size_t n) {
+  const float sc = row_scale(row);
+  const int8_t* x = row_values(row);
+  size_t i = 0;
+  float s = 0;
+#if defined(__AVX2__)
+  const __m256 vs = _mm256_set1_ps(sc);
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    __m256 lo, hi;
+    widen16(x + i, lo, hi);
+    if (L2) {
+      const __m256 d0 = _mm256_fnmadd_ps(vs, lo, _mm256_loadu_ps(q + i));
+      const __m256 d1 = _mm256_fnmadd_ps(vs, hi, _mm256_loadu_ps(q + i + 8));
+      s0 = _mm256_fmadd_ps(d0, d0, s0);
+      s1 = _mm256_fmadd_ps(d1, d1, s1);
+    } else {
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), lo, s0);
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), hi, s1);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x8 = widen8(x + i);
+    if (L2) {
+      const __m256 d0 = _mm256_fnmadd_ps(vs, x8, _mm256_loadu_ps(q + i));
+      s0 = _mm256_fmadd_ps(d0, d0, s0);
+    } else {
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), x8, s0);
+    }
+  }
+  s = sum8(_mm256_add_ps(s0, s1));
+#endif
+  for (; i < n; ++i) {
+    if (L2) {
+      const float d = q[i] - sc * float(x[i]);
+      s += d * d;
+    } else {
+      s += q[i] * float(x[i]);
+    }
+  }
+  return L2 ? s : 1.0f - sc * s;
+}
+
+template <bool L2>
+static void batch_i8(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
+                     float* out) {
+  size_t r = 0;
+#if defined(__AVX2__)
+  // Two rows at a time (their loads overlap), two accumulators each.
+  for (; r + 2 <= count; r += 2) {
+    const char* ra = base + size_t(ids[r]) * stride;
+    const char* rb = base + size_t(ids[r + 1]) * stride;
+    const float sa = row_scale(ra), sb = row_scale(rb);
+    const int8_t* a = row_values(ra);
+    const int8_t* b = row_values(rb);
+    const __m256 vsa = _mm256_set1_ps(sa), vsb = _mm256_set1_ps(sb);
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+      __m256 alo, ahi, blo, bhi;
+      widen16(a + i, alo, ahi);
+      widen16(b + i, blo, bhi);
+      if (L2) {
+        const __m256 da0 = _mm256_fnmadd_ps(vsa, alo, q0), da1 = _mm256_fnmadd_ps(vsa, ahi, q1);
+        const __m256 db0 = _mm256_fnmadd_ps(vsb, blo, q0), db1 = _mm256_fnmadd_ps(vsb, bhi, q1);
+        a0 = _mm256_fmadd_ps(da0, da0, a0);
+        a1 = _mm256_fmadd_ps(da1, da1, a1);
+        b0 = _mm256_fmadd_ps(db0, db0, b0);
+        b1 = _mm256_fmadd_ps(db1, db1, b1);
+      } else {
+        a0 = _mm256_fmadd_ps(q0, alo, a0);
+        a1 = _mm256_fmadd_ps(q1, ahi, a1);
+        b0 = _mm256_fmadd_ps(q0, blo, b0);
+        b1 = _mm256_fmadd_ps(q1, bhi, b1);
+      }
+    }
+    for (; i + 8 <= n; i += 8) {
+      const __m256 q0 = _mm256_loadu_ps(q + i);
+      const __m256 xa = widen8(a + i), xb = widen8(b + i);
+      if (L2) {
+        const __m256 da = _mm256_fnmadd_ps(vsa, xa, q0), db = _mm256_fnmadd_ps(vsb, xb, q0);
+        a0 = _mm256_fmadd_ps(da, da, a0);
+        b0 = _mm256_fmadd_ps(db, db, b0);
+      } else {
+        a0 = _mm256_fmadd_ps(q0, xa, a0);
+        b0 = _mm256_fmadd_ps(q0, xb, b0);
+      }
+    }
+    float ta = sum8(_mm256_add_ps(a0, a1)), tb = sum8(_mm256_add_ps(b0, b1));
+    for (; i < n; ++i) {
+      if (L2) {
+        const float da = q[i] - sa * float(a[i]), db = q[i] - sb * float(b[i]);
+        ta += da * da;
+        tb += db * db;
+      } else {
+        ta += q[i] * float(a[i]);
+        tb += q[i] * float(b[i]);
+      }
+    }
+    out[r] = L2 ? ta : 1.0f - sa * ta;
+    out[r + 1] = L2 ? tb : 1.0f - sb * tb;
+  }
+#endif
+  for (; r < count; ++r) out[r] = dist_i8<L2>(q, base + size_t(ids[r]) * stride, n);
+}
+
+static void widen_i8(const void* row, float* out, size_t n) {
+  const float sc = row_scale(row);
+  const int8_t* x = row_values(row);
+  size_t i = 0;
+#if defined(__AVX2__)
+  const __m256 vs = _mm256_set1_ps(sc);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(vs, widen8(x + i)));
+#endif
+  for (; i < n; ++i) out[i] = sc * float(x[i]);
+}
+
 }  // namespace ann_detail
 
 extern const ann::DistanceKernels ann_distance_table;
@@ -259,6 +412,11 @@ const ann::DistanceKernels ann_distance_table = {ann_detail::l2,
                                                   ann_detail::batch_f32<false>,
                                                   ann_detail::batch_f16<true>,
                                                   ann_detail::batch_f16<false>,
-                                                  ann_detail::widen_f16};
+                                                  ann_detail::widen_f16,
+                                                  ann_detail::dist_i8<true>,
+                                                  ann_detail::dist_i8<false>,
+                                                  ann_detail::batch_i8<true>,
+                                                  ann_detail::batch_i8<false>,
+                                                  ann_detail::widen_i8};
 
 }  // namespace fastrec::FASTREC_ISA_NS

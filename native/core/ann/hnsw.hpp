@@ -3,7 +3,9 @@
 //
 // Storage (what makes it fast and small): one block per slot holding the
 // level-0 neighbour list and the vector side by side, so visiting a node costs
-// one or two cache misses:  [u32 count | flags][u32 links[M0]][float vec[stored_dim]].
+// one or two cache misses:  [u32 count | flags][u32 links[M0]][vector], the
+// vector as stored_dim floats, half floats, or (int8) a float scale and
+// stored_dim int8 (distance.hpp); 260 / 196 bytes per block at M 16, d 64.
 // Upper levels (about 1 node in M) keep their lists in a separate pool.
 // At M = 16, d = 64: 388 bytes per block + 4 (upper offset) + ~4.5 (upper
 // lists) ~= 397 bytes per vector while labels equal slots (ids 0..n-1 as
@@ -38,6 +40,12 @@ namespace fastrec::ann {
 
 constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
 
+// How stored vectors are kept. The graph is built from the stored form (what
+// searches measure), and queries always stay float32.
+enum class Storage : uint32_t { Float32 = 0, Float16 = 1, Int8 = 2 };
+Storage storage_of(const std::string& s);  // "float32" | "float16" | "int8", else InvalidArgument
+const char* storage_name(Storage s);
+
 struct HnswParams {
   size_t dim = 0;
   Metric metric = Metric::L2;
@@ -46,7 +54,9 @@ struct HnswParams {
   uint64_t seed = 42;            // level draws: a node's level depends only on (seed, slot)
   bool mips_transform = false;   // metric ip through the Euclidean transform (see metric.hpp)
   float max_norm = 0;            // phi for the transform; 0 = the largest norm of the first batch
-  bool float16 = false;          // store vectors as half floats: half the bytes and memory traffic
+  // float16: half the bytes and memory traffic, ~1e-3 relative error per coordinate;
+  // int8: a quarter plus 4 bytes, each coordinate within max|x| / 254 (distance.hpp).
+  Storage storage = Storage::Float32;
 };
 
 // Which labels a search may return: an allow-list (only these) and/or a
@@ -153,6 +163,12 @@ class Hnsw {
   // Whether the level-0 blocks are the caller's bytes (from_bytes in place).
   bool borrows_bytes() const { return level0_borrowed_.load(std::memory_order_acquire); }
 
+  // A copy with the same graph (links, levels, labels, entry point, deletions)
+  // whose vectors are stored as `storage`, converted from this index's stored
+  // vectors. Compares storages on one graph, or builds a graph from
+  // full-precision vectors and serves it from a smaller copy.
+  std::unique_ptr<Hnsw> with_storage(Storage storage) const;
+
   static constexpr double kDefaultExactFraction = 0.1;  // measured crossover 10-20% at 100k x 64 (bench/README.md)
 
  private:
@@ -166,8 +182,11 @@ class Hnsw {
   char* vec(uint32_t slot) const { return block(slot) + vec_offset_; }
   // Distance from a float vector (query, or a stored vector widened) to a stored vector.
   float dist_to(const float* q, uint32_t slot) const {
-    return half_ ? dist_half_(q, reinterpret_cast<const uint16_t*>(vec(slot)), stored_dim_)
-                 : dist_(q, reinterpret_cast<const float*>(vec(slot)), stored_dim_);
+    switch (params_.storage) {
+      case Storage::Float16: return dist_half_(q, reinterpret_cast<const uint16_t*>(vec(slot)), stored_dim_);
+      case Storage::Int8: return dist_i8_(q, vec(slot), stored_dim_);
+      default: return dist_(q, reinterpret_cast<const float*>(vec(slot)), stored_dim_);
+    }
   }
   // Distances from q to the stored vectors of ids[0..n) in one kernel call.
   void dist_batch(const float* q, const uint32_t* ids, size_t n, float* out) const {
@@ -178,7 +197,7 @@ class Hnsw {
     for (size_t off = 0; off < vec_bytes_; off += 64) __builtin_prefetch(p + off);
     __builtin_prefetch(p + vec_bytes_ - 1);
   }
-  // A stored vector as floats: in place for float32 storage, widened into buf for float16.
+  // A stored vector as floats: in place for float32 storage, widened into buf otherwise.
   const float* as_float(uint32_t slot, float* buf) const;
   void store_vector(uint32_t slot, const float* prepared);
   int level_of(uint32_t slot) const {
@@ -212,6 +231,7 @@ class Hnsw {
   void insert(uint32_t slot, int level, Scratch& s);
   void search_layer(const float* q, uint32_t entry, float entry_dist, size_t ef, int level, Scratch& s,
                     const SlotFilter* filter, bool collect_all) const;
+  void search_level0_pool(const float* q, uint32_t entry, float entry_dist, size_t ef, Scratch& s) const;
   void select_neighbors(std::vector<std::pair<float, uint32_t>>& candidates, size_t m) const;
   void connect(uint32_t slot, int level, Scratch& s);
   uint32_t greedy_descend(const float* q, uint32_t ep, int from_level, int to_level, float* ep_dist) const;
@@ -234,9 +254,10 @@ class Hnsw {
   size_t vec_bytes_ = 0;
   DistanceFn dist_ = nullptr;
   float (*dist_half_)(const float*, const uint16_t*, size_t) = nullptr;
+  float (*dist_i8_)(const float*, const void*, size_t) = nullptr;
   DistanceKernels::Batch batch_ = nullptr;
   void (*widen_f16_)(const uint16_t*, float*, size_t) = nullptr;
-  bool half_ = false;
+  void (*widen_i8_)(const void*, float*, size_t) = nullptr;
   float phi_ = 0;  // transform's max norm (0 until the first add)
 
   // Level-0 blocks: owned (malloc), inside a private file mapping, or borrowed

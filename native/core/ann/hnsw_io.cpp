@@ -1,4 +1,4 @@
-// HNSW file format (little-endian), version 2:
+// HNSW file format (little-endian), versions 2 and 3:
 //
 //   FileHeader (128 bytes): magic "FRECHNSW", version, header CRC-32 (of the
 //   header with that field zeroed, then the section table), parameters,
@@ -11,7 +11,12 @@
 //     POOL  u32 upper-level lists
 //     META  opaque bytes of the caller (lib/ann.ts: ids and search defaults)
 // Version 1 had no META (the ids lived in a side file) and is refused with
-// UnsupportedVersion. The same bytes serve files (save/load) and memory
+// UnsupportedVersion. Version 3 adds int8 vector storage (flags bit 2; blocks
+// hold a float scale and int8 values, distance.hpp): an index stored so is
+// written as version 3, so that a reader of version 2 refuses it with
+// UnsupportedVersion (the service then builds its indexes afresh) instead of
+// calling it corrupt; float32 and float16 indexes are still written as version
+// 2, readable by every reader of version 2. The same bytes serve files (save/load) and memory
 // (to_bytes/from_bytes), so an index can be embedded in another file: offsets
 // are relative to the start of the index, so 64-byte alignment of that start
 // keeps every section aligned.
@@ -36,7 +41,8 @@ namespace fastrec::ann {
 
 namespace {
 constexpr char kMagic[8] = {'F', 'R', 'E', 'C', 'H', 'N', 'S', 'W'};
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;        // the newest version read
+constexpr uint32_t kVersionNoInt8 = 2;  // written when the vectors are not int8
 constexpr uint32_t kSections = 5;
 constexpr uint32_t kTags[kSections] = {0x304C564Cu /*LVL0*/, 0x4C42414Cu /*LABL*/, 0x52505055u /*UPPR*/,
                                        0x4C4F4F50u /*POOL*/, 0x4154454Du /*META*/};
@@ -51,7 +57,7 @@ struct FileHeader {
   uint32_t stored_dim;
   uint32_t M;
   uint32_t ef_construction;
-  uint32_t flags;  // bit 0: mips transform, bit 1: float16 storage
+  uint32_t flags;  // bit 0: mips transform, bit 1: float16 storage, bit 2: int8 storage (version 3)
   uint64_t seed;
   uint64_t slots;
   uint64_t live;
@@ -131,13 +137,14 @@ HnswFile::Image HnswFile::image(const Hnsw& h, const std::string& meta) {
   const uint64_t pool_used = h.pool_used_.load();
   FileHeader& fh = im.fh;
   std::memcpy(fh.magic, kMagic, 8);
-  fh.version = kVersion;
+  fh.version = h.params_.storage == Storage::Int8 ? kVersion : kVersionNoInt8;
   fh.metric = uint32_t(h.params_.metric);
   fh.dim = uint32_t(h.params_.dim);
   fh.stored_dim = uint32_t(h.stored_dim_);
   fh.M = uint32_t(h.params_.M);
   fh.ef_construction = uint32_t(h.params_.ef_construction);
-  fh.flags = (h.params_.mips_transform ? 1u : 0u) | (h.params_.float16 ? 2u : 0u);
+  fh.flags = (h.params_.mips_transform ? 1u : 0u) | (h.params_.storage == Storage::Float16 ? 2u : 0u) |
+             (h.params_.storage == Storage::Int8 ? 4u : 0u);
   fh.seed = h.params_.seed;
   fh.slots = slots;
   fh.live = h.live_.load();
@@ -265,11 +272,12 @@ std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, co
   if (std::memcmp(fh.magic, kMagic, 8) != 0) corrupt("not a fastrec HNSW index (bad magic number)");
   if (fh.version > kVersion)
     throw Error(ErrorCode::UnsupportedVersion, what + " has format version " + std::to_string(fh.version) +
-                                                   "; this fastrec reads version " + std::to_string(kVersion));
+                                                   "; this fastrec reads versions 2 to " + std::to_string(kVersion) +
+                                                   ": upgrade fastrec or build the index again");
   if (fh.version == 1)
     throw Error(ErrorCode::UnsupportedVersion,
                 what + " has format version 1 (written by an older fastrec, with the ids in a separate .ids.json "
-                       "file); this fastrec reads version " + std::to_string(kVersion) +
+                       "file); this fastrec reads versions 2 to " + std::to_string(kVersion) +
                     ": build the index again and save it");
   if (fh.version == 0) corrupt("format version 0");
   Section sec[kSections];
@@ -280,8 +288,10 @@ std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, co
   if (crc != stored_crc) corrupt("header checksum mismatch");
   if (fh.section_count != kSections) corrupt("unexpected section count");
   if (fh.metric > 2 || fh.dim == 0 || fh.dim > 65535 || fh.M < 2 || fh.M > 256 || fh.ef_construction == 0 ||
-      fh.flags > 3 || fh.stored_dim != fh.dim + (fh.flags & 1) || ((fh.flags & 1) && fh.metric != 1))
+      fh.flags > 7 || (fh.flags & 6) == 6 || fh.stored_dim != fh.dim + (fh.flags & 1) ||
+      ((fh.flags & 1) && fh.metric != 1))
     corrupt("invalid parameters in header");
+  if ((fh.flags & 4) && fh.version < 3) corrupt("int8 storage in a version " + std::to_string(fh.version) + " file");
 
   HnswParams p;
   p.dim = fh.dim;
@@ -291,7 +301,7 @@ std::unique_ptr<Hnsw> HnswFile::parse(const char* bytes, uint64_t file_bytes, co
   p.seed = fh.seed;
   p.mips_transform = fh.flags & 1;
   p.max_norm = fh.phi;
-  p.float16 = (fh.flags & 2) != 0;
+  p.storage = (fh.flags & 2) ? Storage::Float16 : (fh.flags & 4) ? Storage::Int8 : Storage::Float32;
   auto h = std::make_unique<Hnsw>(p, 16);
   if (h->block_bytes_ != fh.block_bytes) corrupt("block size does not match the parameters");
   const uint64_t slots = fh.slots;
