@@ -18,7 +18,7 @@ import type { Recommendations, RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annRecommend, annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
-import { JSON_TYPE, LOOKED_UP, serverWithFastPath } from './fastpath.js';
+import { JSON_TYPE, serverWithFastPath } from './fastpath.js';
 import { answerById, answerByIndex, head } from './json.js';
 import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
@@ -107,15 +107,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
-    // Cache hits and plain requests of a known user skip Fastify altogether (fastpath.ts);
-    // request logs, when asked for, need Fastify's request.
+    // Cache hits and plain requests of a known user skip Node's HTTP objects and Fastify
+    // altogether (fastpath.ts, socketfront.ts); request logs, when asked for, need Fastify's request.
     ...((ctx.cache || ctx.ann) && !options.logRequests
       ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, maxK, closing: () => closing, plain: (raw, k, url) => plainUserAnswer(ctx, raw, k, url) }) }
       : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
   app.addHook('preClose', (done) => {
-    closing = true; // the fast path leaves new requests to Fastify, which answers 503 while closing
+    closing = true; // the fast path leaves new requests to Fastify, which answers 503 while closing (what it has read it answers)
     done();
   });
   registerMetrics(app, ctx);
@@ -224,13 +224,9 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       const known = lookupId(served.users, raw);
       const cache = ctx.cache;
       if (cache) {
-        if ((req.raw as unknown as Record<symbol, boolean>)[LOOKED_UP]) {
-          cache.misses++; // the fast path missed; this request is valid and gets scored
-        } else {
-          // Not looked up by the fast path (inject(), or request logging on).
-          const hit = cache.get(req.url);
-          if (hit) return reply.type(JSON_TYPE).send(hit);
-        }
+        // Counted here (a hit, or a miss scored below); the fast path counts only what it answers itself.
+        const hit = cache.get(req.url);
+        if (hit) return reply.type(JSON_TYPE).send(hit);
       }
       const live = ctx.live.get(known ?? raw);
       const context = req.query.context;

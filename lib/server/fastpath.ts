@@ -1,6 +1,5 @@
 /**
- * GET /v1/users/:id/recommendations answered from Node's request event, ahead
- * of Fastify, in two cases:
+ * GET /v1/users/:id/recommendations answered ahead of Fastify, in two cases:
  *
  * - a cache hit (serve --cache N): the cache is keyed by the exact URL, and an
  *   entry exists only because that same URL was routed, validated and answered
@@ -14,19 +13,20 @@
  *
  * Measured on this machine (bench/README.md, HTTP service section): Fastify's
  * routing, validation, request object, hooks and reply cost ~40 µs of CPU per
- * scored request on top of Node's own HTTP handling, more than the HNSW search
- * itself. Anything else (a miss that is not plain, another method, another
- * route, any other query parameter or character, an unknown user, a closing
- * server) goes to Fastify unchanged, which validates and answers it as always.
+ * scored request, more than the HNSW search itself; Node's own HTTP objects
+ * ~25 µs more, which is why these requests are read off the socket
+ * (socketfront.ts) rather than from Node's request event. Anything else (a
+ * miss that is not plain, another method, another route, any other query
+ * parameter or character, an unknown user, a user with live events, a
+ * closing server) goes to Fastify unchanged, which validates and answers it
+ * as always.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http from 'node:http';
 import type { ResultCache } from './cache.js';
 import type { Metrics, RouteSeries } from './metrics.js';
+import { installSocketFront, type FrontHandler, type FrontRequest } from './socketfront.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** Set on a request the fast path looked up and missed: the route counts the miss if it scores the request (not for a 400 or 404). */
-export const LOOKED_UP = Symbol('fastrec.cacheLookedUp');
 
 export interface FastPath {
   cache: ResultCache<Buffer> | undefined;
@@ -78,128 +78,63 @@ export function parsePlainUrl(url: string, prefix: string, maxK: number): { id: 
   return k <= maxK ? { id: url.slice(start, slash), k } : undefined;
 }
 
-interface Pending {
-  req: IncomingMessage;
-  res: ServerResponse;
-  id: string;
-  k: number | undefined;
-  url: string;
-  /** When the request arrived (its latency in /metrics counts the wait for the batch). */
-  t0: number;
-  body: string | undefined;
-}
+/** Marks a request accept() answered from the cache (its hit is counted once written). */
+const HIT = Symbol('fastrec.cacheHit');
 
 /**
- * The fast path of one HTTP server. Cache hits are answered at once. Plain
- * requests are queued and answered together once the event loop has read
- * every request ready in this turn (setImmediate runs after the poll phase):
- * first all of them are scored, then all answers are written. Interleaving a
- * search (it reads ~0.5 MB of the index at random) with Node's HTTP work for
- * each request evicted each other's working set from the core's caches, and
- * each answer woke the load generator on its own: scoring the turn's requests
- * back to back cut the CPU of a scored request by about a quarter in one
- * process (bench/README.md, HTTP service section). A request waits at most
- * for the others of its turn to be parsed and scored.
+ * The route's side of the socket front: cache hits are answered at once,
+ * plain requests scored with the rest of their event-loop turn. Scoring one
+ * turn's requests back to back, then writing every answer, matters: a search
+ * reads ~0.5 MB of the index at random, and interleaved with the HTTP work of
+ * each request they evicted each other's working set from the core's caches,
+ * and each answer woke the load generator on its own (bench/README.md, HTTP
+ * service section: about a quarter of a scored request's CPU in one process).
  */
-export class FastPathServer {
-  private readonly queue: Pending[] = [];
-  private scheduled = false;
+export class UserRouteFront implements FrontHandler {
+  constructor(private readonly fp: FastPath) {}
 
-  constructor(
-    private readonly fp: FastPath,
-    /** Fastify's request handler: everything not answered here. */
-    private readonly fastify: http.RequestListener,
-  ) {}
-
-  /** Node's request event. */
-  readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    let taken = false;
-    try {
-      taken = this.take(req, res);
-    } catch {
-      taken = res.headersSent; // never throw out of the request event; Fastify answers instead
-    }
-    if (!taken) this.fastify(req, res);
-  };
-
-  /** Answer a cache hit, or queue a plain request; false: Fastify's. */
-  private take(req: IncomingMessage, res: ServerResponse): boolean {
+  accept(req: FrontRequest): boolean {
     const fp = this.fp;
     const url = req.url;
-    if (req.method !== 'GET' || url === undefined || !url.startsWith(fp.prefix) || fp.closing()) return false;
-    const t0 = performance.now();
+    if (!url.startsWith(fp.prefix) || fp.closing()) return false;
     if (fp.cache) {
       const hit = fp.cache.lookup(url);
       if (hit !== undefined) {
-        fp.cache.hits++;
-        this.send(res, hit, t0);
+        req.body = hit;
+        req.plan = HIT;
         return true;
       }
     }
     const plain = fp.plain ? parsePlainUrl(url, fp.prefix, fp.maxK) : undefined;
-    if (plain === undefined) {
-      if (fp.cache) (req as unknown as Record<symbol, boolean>)[LOOKED_UP] = true;
-      return false;
-    }
-    this.queue.push({ req, res, id: plain.id, k: plain.k, url, t0, body: undefined });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    if (plain === undefined) return false;
+    req.plan = plain;
     return true;
   }
 
-  /** Score every queued request, then write every answer; what the route must decide goes to Fastify. */
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    const fp = this.fp;
-    const batch = this.queue.splice(0);
-    for (const p of batch) {
-      try {
-        p.body = fp.closing() ? undefined : fp.plain!(p.id, p.k, p.url);
-      } catch {
-        p.body = undefined; // Fastify's route scores it again and answers the error
-      }
-    }
-    for (const p of batch) {
-      try {
-        if (p.body !== undefined) {
-          this.send(p.res, p.body, p.t0);
-          continue;
-        }
-      } catch {
-        if (p.res.headersSent) continue;
-      }
-      if (fp.cache) (p.req as unknown as Record<symbol, boolean>)[LOOKED_UP] = true;
-      try {
-        this.fastify(p.req, p.res);
-      } catch {
-        // Never leave the rest of the batch unanswered.
-        if (!p.res.headersSent) p.res.writeHead(500).end();
-      }
-    }
-  };
+  score(req: FrontRequest): string | undefined {
+    const p = req.plan as { id: string; k: number | undefined };
+    return this.fp.plain!(p.id, p.k, req.url);
+  }
 
-  private send(res: ServerResponse, body: Buffer | string, t0: number): void {
-    // Headers as a flat list: Node copies them without walking an object.
-    res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)]);
-    res.end(body);
+  sent(req: FrontRequest): void {
     const fp = this.fp;
-    fp.metrics.observe((fp.series ??= fp.metrics.series('GET', fp.route)), 200, (performance.now() - t0) / 1000);
+    if (req.plan === HIT) fp.cache!.hits++;
+    fp.metrics.observe((fp.series ??= fp.metrics.series('GET', fp.route)), 200, (performance.now() - req.t0) / 1000);
   }
 }
 
 /**
  * A Fastify `serverFactory`: the HTTP server Fastify would create (same
- * timeouts), with cache hits and plain requests answered before Fastify's handler.
+ * timeouts), with the socket front answering cache hits and plain requests.
  */
 export function serverWithFastPath(fp: FastPath) {
   return (handler: http.RequestListener, opts: { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number }): http.Server => {
-    const server = http.createServer(new FastPathServer(fp, handler).onRequest);
+    const server = http.createServer(handler);
     if (opts.keepAliveTimeout !== undefined) server.keepAliveTimeout = opts.keepAliveTimeout;
     if (opts.requestTimeout !== undefined) server.requestTimeout = opts.requestTimeout;
     if (opts.connectionTimeout !== undefined) server.setTimeout(opts.connectionTimeout);
     if (opts.maxRequestsPerSocket) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+    installSocketFront(server, new UserRouteFront(fp), JSON_TYPE);
     return server;
   };
 }

@@ -532,6 +532,43 @@ TEST_CASE(ann_hnsw_int8_save_load_identical_and_versioned) {
   CHECK(storage_of("int8") == Storage::Int8 && std::string(storage_name(Storage::Int8)) == "int8");
 }
 
+// The unfiltered walk (one sorted array, search_level0_pool) against the
+// two-heap walk (search_layer), which an allow-everything filter selects: the
+// same expansions, so the same results, on every storage and metric.
+TEST_CASE(ann_hnsw_unfiltered_walk_matches_the_heap_walk) {
+  size_t n = 3000, d = 16;
+  auto data = clustered(n, d, 30, 23);
+  auto queries = clustered(150, d, 30, 24);
+  for (Storage st : {Storage::Float32, Storage::Float16, Storage::Int8}) {
+    for (Metric m : {Metric::L2, Metric::InnerProduct}) {
+      HnswParams p;
+      p.dim = d;
+      p.metric = m;
+      p.M = 8;
+      p.ef_construction = 60;
+      p.storage = st;
+      Hnsw h(p);
+      auto labels = iota_labels(n);
+      h.add(data.data(), labels.data(), n, 2);
+      const int32_t absent = int32_t(n + 5);  // denies nothing, but makes the filter active
+      SlotFilter all = h.make_filter(nullptr, 0, &absent, 1);
+      CHECK(all.active);
+      for (size_t ef : {size_t(10), size_t(40), size_t(100)}) {
+        for (size_t qi = 0; qi < 150; ++qi) {
+          uint32_t a[12], b[12];
+          float da[12], db[12];
+          SearchPath path_a, path_b;
+          size_t na = h.search(queries.data() + qi * d, 12, ef, nullptr, a, da, 0.1, &path_a);
+          size_t nb = h.search(queries.data() + qi * d, 12, ef, &all, b, db, 0.1, &path_b);
+          CHECK(path_a == SearchPath::Graph && path_b == SearchPath::FilteredGraph);
+          CHECK(na == nb && na == 12);
+          for (size_t j = 0; j < na; ++j) CHECK(a[j] == b[j] && da[j] == db[j]);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE(ann_hnsw_mips_transform_recall) {
   size_t n = 3000, d = 12, k = 10;
   auto data = clustered(n, d, 30, 5);

@@ -231,6 +231,7 @@ class Hnsw {
   void insert(uint32_t slot, int level, Scratch& s);
   void search_layer(const float* q, uint32_t entry, float entry_dist, size_t ef, int level, Scratch& s,
                     const SlotFilter* filter, bool collect_all) const;
+  void search_level0_pool(const float* q, uint32_t entry, float entry_dist, size_t ef, Scratch& s) const;
   void select_neighbors(std::vector<std::pair<float, uint32_t>>& candidates, size_t m) const;
   void connect(uint32_t slot, int level, Scratch& s);
   uint32_t greedy_descend(const float* q, uint32_t ep, int from_level, int to_level, float* ep_dist) const;
