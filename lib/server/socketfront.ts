@@ -613,6 +613,7 @@ class RawConnection {
     this.headStart = 0;
     if (this.socket.isPaused()) this.socket.resume();
     if (held) this.onData(held.length === 1 ? held[0]! : Buffer.concat(held));
+    else if (this.front.closing) this.endSocket(); // answered during close(), and idle now
   }
 
   /** End the socket once written, then destroy it (Node's destroySoon). */
