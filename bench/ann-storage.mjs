@@ -4,7 +4,11 @@
 // 64 factors, implicit ALS on planted-taste data).
 //
 //   node bench/ann-storage.mjs --model /tmp/svc/model.fastrec [--efs 32,64,128] [--users 2000]
-//                              [--rounds 6] [--ef-construction 100] [--M 16] [--out ann-storage]
+//                              [--rounds 6] [--ef-construction 100] [--M 16] [--out ann-storage] [--save-dir DIR]
+//
+// --save-dir DIR also writes the float32-built graph in each storage
+// (DIR/g32-<storage>.hnsw) and the queries (DIR/queries.f32) for
+// bench/ann-builds.mjs (A/B of addon builds on one index).
 //
 // Variants: `float16 built` (what `buildServingIndexes` stores today: the graph
 // built from half floats), `int8 built` (from int8 rows), and a float32-built
@@ -88,6 +92,13 @@ const vectors = users.map((u, n) => {
   return vec;
 });
 const seen = users.map((u) => served.train.indices.subarray(Number(served.train.indptr[u]), Number(served.train.indptr[u + 1])));
+
+if (args['save-dir']) {
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  mkdirSync(args['save-dir'], { recursive: true });
+  for (const v of variants.slice(2)) await v.scorer.index.save(`${args['save-dir']}/g32-${v.storage}.hnsw`);
+  writeFileSync(`${args['save-dir']}/queries.f32`, new Uint8Array(queries.buffer, queries.byteOffset, queries.byteLength));
+}
 
 // ---- ground truth (on a subset: exact scoring costs ~2 ms per user) ----
 const nTruth = Math.min(500, nUsers);

@@ -5,11 +5,12 @@
 import cluster from 'node:cluster';
 import { buildServer, serve, MIN_TOKEN_LENGTH } from '../server/app.js';
 import { PeerRouter, type PeerLink, type PeerMessage } from '../server/cluster.js';
+import { SERVING_STORAGE } from '../server/model.js';
 import { intOption, parse, UsageError } from './util.js';
 
 export const SERVE_USAGE = `Usage: fastrec serve <model.fastrec> [--port 8080] [--host 127.0.0.1] [--token TOKEN]
                      [--max-k 1000] [--body-limit BYTES] [--log-level info] [--log-requests]
-                     [--ann [--ef 64] [--ann-storage float16|float32|int8] [--ann-copy]] [--cache USERS] [--workers N]
+                     [--ann [--ef 64] [--ann-storage float16|int8|float32] [--ann-copy]] [--cache USERS] [--workers N]
 
 Serves recommendations over HTTP (JSON). Write and admin endpoints (POST /v1/events,
 POST /v1/admin/reload) need a bearer token of at least ${MIN_TOKEN_LENGTH} characters, from --token or the
@@ -18,7 +19,8 @@ FASTREC_TOKEN environment variable; without one they answer 403.
 (factor models such as als; approximate; --ef trades recall for speed). The indexes stored in the
 model file (fastrec train --ann) are searched where the file is mapped (shared by every worker),
 or with --ann-copy copied into each process's memory on huge pages (faster searches in one
-process); without stored indexes they are built at start-up and on reload.
+process); without stored indexes they are built at start-up and on reload, their vectors stored as
+--ann-storage (default float16; int8: a byte per coordinate, 22% smaller; candidates are re-scored exactly).
 --cache USERS keeps the answers (the bytes sent) of up to USERS users' recent requests, by exact
 URL; a repeated URL is answered before any routing. A user's entries are dropped when their events
 arrive and all are dropped on reload (hits and misses on /metrics).
@@ -65,7 +67,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
     throw new UsageError(`the token must have at least ${MIN_TOKEN_LENGTH} characters; generate one with: openssl rand -hex 24`, SERVE_USAGE);
   }
-  const storage = String(values['ann-storage'] ?? 'float16');
+  const storage = String(values['ann-storage'] ?? SERVING_STORAGE);
   if (storage !== 'float16' && storage !== 'float32' && storage !== 'int8') throw new UsageError(`--ann-storage must be float16, float32 or int8, got ${JSON.stringify(storage)}`, SERVE_USAGE);
   if (!values.ann && (values.ef !== undefined || values['ann-storage'] !== undefined || values['ann-copy'])) throw new UsageError('--ef, --ann-storage and --ann-copy apply only with --ann', SERVE_USAGE);
   const ann = values.ann ? { ef: intOption(values, 'ef', 64, 1, 10_000, SERVE_USAGE), storage: storage as 'float16' | 'float32' | 'int8', copy: values['ann-copy'] === true } : false;
