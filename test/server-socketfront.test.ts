@@ -220,6 +220,19 @@ describe('requests the front does not answer', () => {
     expect(main.saw.n - before).toBe(lent.length + 1);
   });
 
+  it('a connection that only asks for other routes is given to Node for good after four of them', async () => {
+    const others = (n: number): string => Array.from({ length: n }, (_, i) => get(`/v1/items/i${i + 1}/similar?k=2`)).join('');
+    let before = main.saw.n;
+    const [a, b] = await both(main, [others(3) + plain('u12')], { count: 4 });
+    expect(a.responses).toEqual(b.responses);
+    expect(main.saw.n - before).toBe(3); // lent, then the plain request is the front's
+    before = main.saw.n;
+    const [c, d] = await both(main, [others(5), plain('u12')], { count: 6, gapMs: 30 });
+    expect(c.responses).toHaveLength(6);
+    expect(c.responses).toEqual(d.responses);
+    expect(main.saw.n - before).toBe(6); // Node's from the fifth request on: the plain one too
+  });
+
   it('count in /metrics as they do without the front', async () => {
     const lines = async (port: number): Promise<string[]> => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

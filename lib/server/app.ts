@@ -110,7 +110,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Cache hits and plain requests of a known user skip Node's HTTP objects and Fastify
     // altogether (fastpath.ts, socketfront.ts); request logs, when asked for, need Fastify's request.
     ...((ctx.cache || ctx.ann) && !options.logRequests
-      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, maxK, closing: () => closing, plain: (raw, k, url) => plainUserAnswer(ctx, raw, k, url) }) }
+      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, maxK, closing: () => closing, ...(ctx.ann ? { plain: (raw: string, k: number | undefined, url: string) => plainUserAnswer(ctx, raw, k, url) } : {}) }) }
       : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });

@@ -183,25 +183,11 @@ static void batch_f32(const float* q, const char* base, size_t stride, const uin
   }
 }
 
-#if defined(__AVX2__) && defined(__F16C__)
-// Four rows at a time (float16 and int8 storage; defined below): out[r] for the
-// first count - count % 4 rows; returns how many rows it did.
-struct HalfRows;
-struct Int8Rows;
-template <bool L2, class Rows>
-static size_t batch4(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
-                     float* out);
-#endif
-
 #if defined(__F16C__)
 template <bool L2>
 static void batch_f16(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
                       float* out) {
-#if defined(__AVX2__)
-  size_t r = batch4<L2, HalfRows>(q, base, stride, ids, count, n, out);
-#else
   size_t r = 0;
-#endif
   for (; r + 2 <= count; r += 2) {
     const uint16_t* a = reinterpret_cast<const uint16_t*>(base + size_t(ids[r]) * stride);
     const uint16_t* b = reinterpret_cast<const uint16_t*>(base + size_t(ids[r + 1]) * stride);
@@ -344,7 +330,6 @@ static void batch_i8(const float* q, const char* base, size_t stride, const uint
                      float* out) {
   size_t r = 0;
 #if defined(__AVX2__)
-  r = batch4<L2, Int8Rows>(q, base, stride, ids, count, n, out);
   // Two rows at a time (their loads overlap), two accumulators each.
   for (; r + 2 <= count; r += 2) {
     const char* ra = base + size_t(ids[r]) * stride;
@@ -414,96 +399,6 @@ static void widen_i8(const void* row, float* out, size_t n) {
 #endif
   for (; i < n; ++i) out[i] = sc * float(x[i]);
 }
-
-
-#if defined(__AVX2__) && defined(__F16C__)
-// ---- four rows at a time (float16 and int8 storage) ----
-// Eight independent accumulator chains (two per row) keep both FMA pipes busy
-// at d = 64, where two rows at a time left the loop waiting on FMA latency,
-// and the four sums are reduced together (three horizontal adds) instead of
-// one reduction per row. Each row is scale * x (float16: scale 1, exact).
-struct HalfRows {
-  using Value = uint16_t;
-  static const uint16_t* values(const char* row) { return reinterpret_cast<const uint16_t*>(row); }
-  static float scale(const char*) { return 1.0f; }
-  static __m256 load8(const uint16_t* p) { return load_half8(p); }
-  static float at(const uint16_t* p, size_t i) { return ann::half_to_float(p[i]); }
-};
-struct Int8Rows {
-  using Value = int8_t;
-  static const int8_t* values(const char* row) { return row_values(row); }
-  static float scale(const char* row) { return row_scale(row); }
-  static __m256 load8(const int8_t* p) { return widen8(p); }
-  static float at(const int8_t* p, size_t i) { return float(p[i]); }
-};
-
-// The horizontal sums of a, b, c, d as one vector of four.
-static inline __m128 sum4(__m256 a, __m256 b, __m256 c, __m256 d) {
-  const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
-template <bool L2, class Rows>
-static size_t batch4(const float* q, const char* base, size_t stride, const uint32_t* ids, size_t count, size_t n,
-                     float* out) {
-  using V = typename Rows::Value;
-  size_t r = 0;
-  for (; r + 4 <= count; r += 4) {
-    const V* x[4];
-    float sc[4];
-    __m256 vs[4], acc[8];
-    for (int k = 0; k < 4; ++k) {
-      const char* row = base + size_t(ids[r + k]) * stride;
-      x[k] = Rows::values(row);
-      sc[k] = Rows::scale(row);
-      vs[k] = _mm256_set1_ps(sc[k]);
-      acc[2 * k] = acc[2 * k + 1] = _mm256_setzero_ps();
-    }
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      const __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
-      for (int k = 0; k < 4; ++k) {
-        const __m256 lo = Rows::load8(x[k] + i), hi = Rows::load8(x[k] + i + 8);
-        if (L2) {
-          const __m256 d0 = _mm256_fnmadd_ps(vs[k], lo, q0), d1 = _mm256_fnmadd_ps(vs[k], hi, q1);
-          acc[2 * k] = _mm256_fmadd_ps(d0, d0, acc[2 * k]);
-          acc[2 * k + 1] = _mm256_fmadd_ps(d1, d1, acc[2 * k + 1]);
-        } else {
-          acc[2 * k] = _mm256_fmadd_ps(q0, lo, acc[2 * k]);
-          acc[2 * k + 1] = _mm256_fmadd_ps(q1, hi, acc[2 * k + 1]);
-        }
-      }
-    }
-    for (; i + 8 <= n; i += 8) {
-      const __m256 q0 = _mm256_loadu_ps(q + i);
-      for (int k = 0; k < 4; ++k) {
-        const __m256 v = Rows::load8(x[k] + i);
-        if (L2) {
-          const __m256 d0 = _mm256_fnmadd_ps(vs[k], v, q0);
-          acc[2 * k] = _mm256_fmadd_ps(d0, d0, acc[2 * k]);
-        } else {
-          acc[2 * k] = _mm256_fmadd_ps(q0, v, acc[2 * k]);
-        }
-      }
-    }
-    float t[4];
-    _mm_storeu_ps(t, sum4(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]), _mm256_add_ps(acc[4], acc[5]),
-                          _mm256_add_ps(acc[6], acc[7])));
-    for (; i < n; ++i) {
-      for (int k = 0; k < 4; ++k) {
-        if (L2) {
-          const float d = q[i] - sc[k] * Rows::at(x[k], i);
-          t[k] += d * d;
-        } else {
-          t[k] += q[i] * Rows::at(x[k], i);
-        }
-      }
-    }
-    for (int k = 0; k < 4; ++k) out[r + k] = L2 ? t[k] : 1.0f - sc[k] * t[k];
-  }
-  return r;
-}
-#endif
 
 }  // namespace ann_detail
 

@@ -5,7 +5,7 @@
 // level-0 neighbour list and the vector side by side, so visiting a node costs
 // one or two cache misses:  [u32 count | flags][u32 links[M0]][vector], the
 // vector as stored_dim floats, half floats, or (int8) a float scale and
-// stored_dim int8 (distance.hpp); 260 / 196 bytes per block at M 16, d 64.
+// stored_dim int8 (distance.hpp); 260 / 200 bytes per block at M 16, d 64.
 // Upper levels (about 1 node in M) keep their lists in a separate pool.
 // At M = 16, d = 64: 388 bytes per block + 4 (upper offset) + ~4.5 (upper
 // lists) ~= 397 bytes per vector while labels equal slots (ids 0..n-1 as
