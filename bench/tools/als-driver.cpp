@@ -6,7 +6,7 @@
 // Each variant is a fit of two iterations; the second is timed.
 //   g++ -O2 -std=c++17 -Inative/core bench/tools/als-driver.cpp build/libfastrec_core.a -lpthread -o /tmp/als-driver
 //   VARIANTS="1:1,1:0" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
-// A variant is half[:stream[:steps[:hot]]]: Config::gather (0 float32, 1 float16, 2 int8, 3 float16 / 4 int8 with
+// A variant is half[:stream[:steps[:hot]]]: Config::gather (0 float32, 1 float16, 2 int8, 3 float16 with
 // Config::half_buffer = false; build with -DALS_BOOL_GATHER against libraries before Config::gather: 0 or 1,
 // with -DALS_NO_HALF_BUFFER against libraries before half_buffer), Config::stream_items
 // (0 or 1), Config::cg_steps (3) and Config::stream_max_items (0: automatic); stream and
@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
 #ifdef ALS_BOOL_GATHER  // built against a library before Config::gather (commit 01d6831 or older)
     v.cfg.half_gather = v.half != 0;
 #else
-    v.cfg.gather = v.half == 2 || v.half == 4 ? als::Gather::Int8 : v.half ? als::Gather::Float16 : als::Gather::Float32;
+    v.cfg.gather = v.half == 2 ? als::Gather::Int8 : v.half ? als::Gather::Float16 : als::Gather::Float32;
 #ifndef ALS_NO_HALF_BUFFER  // built against a library before Config::half_buffer
-    v.cfg.half_buffer = v.half != 3 && v.half != 4;  // 4: int8 widened while gathering  // 3: float16 widened while gathering (the layout before half buffers)
+    v.cfg.half_buffer = v.half != 3;  // 3: float16 widened while gathering (the layout before half buffers)
 #endif
 #endif
     v.cfg.cg_steps = v.steps;

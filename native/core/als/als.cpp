@@ -151,8 +151,6 @@ class HugeBuffer {
 struct alignas(64) Scratch {
   aligned_vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
   aligned_vector<uint16_t> H;  // a gathered row kept as halves (RowSolver::half_rows_)
-  aligned_vector<int8_t> Q;    // or as int8 (RowSolver::int8_rows_), with each entry's scale in QS
-  aligned_vector<float> QS;
   std::vector<double> A, Acopy, rhs;
   // The next row's columns, prefetched a few at a time during this row's CG
   // passes so that its gather finds them in cache.
@@ -193,8 +191,6 @@ class RowSolver {
       fixed_.i8 = side.fixed_i8;
       fixed_.row_scale = side.fixed_row_scale;
       ahead_ = 2 * kGatherAhead;  // one-line rows: twice the rows for the same lines in flight (measured: 32 > 16)
-      // CG keeps the gathered rows as int8 (+ one scale each), widened in registers.
-      int8_rows_ = cfg.half_buffer && !aug_ && !exact_;
     } else if (side.fixed_half) {
       fixed_.f16 = side.fixed_half;
       fixed_.inv_scale = 1.0f / side.fixed_half_scale;
@@ -316,13 +312,10 @@ class RowSolver {
                        float* out) const {
     if (half_rows_)
       K_.weighted_matvec_h(s.H.data() + j0 * ld_, nb, ld_, fixed_.inv_scale, a, scale, beta, p, out);
-    else if (int8_rows_)
-      K_.weighted_matvec_q(s.Q.data() + j0 * ld_, s.QS.data() + j0, nb, ld_, a, scale, beta, p, out);
     else
       K_.weighted_matvec(s.Y.data() + j0 * ld_, nb, ld_, a, scale, beta, p, out);
   }
   double gathered_sq(Scratch& s, size_t j0, size_t nb, const float* a, const float* p) const {
-    if (int8_rows_) return K_.weighted_sq_q(s.Q.data() + j0 * ld_, s.QS.data() + j0, nb, ld_, a, p);
     return half_rows_ ? K_.weighted_sq_h(s.H.data() + j0 * ld_, nb, ld_, fixed_.inv_scale, a, p)
                       : K_.weighted_sq(s.Y.data() + j0 * ld_, nb, ld_, a, p);
   }
@@ -394,11 +387,6 @@ class RowSolver {
       grow(s.H, n * ld_);
       return true;
     }
-    if (int8_rows_ && n <= cap_) {
-      grow(s.Q, n * ld_);
-      grow(s.QS, n);
-      return true;
-    }
     grow(s.Y, std::min(n, cap_) * ld_);
     return n <= cap_;
   }
@@ -459,9 +447,6 @@ class RowSolver {
     if (gathered && half_rows_) {
       K_.gather_matvec_h(fixed_, cols(row), n, ld_, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f, s.b.data(),
                          x, r, s.H.data());
-    } else if (gathered && int8_rows_) {
-      K_.gather_matvec_q(fixed_, cols(row), n, ld_, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f, s.b.data(),
-                         x, r, s.Q.data(), s.QS.data());
     } else if (gathered) {
       K_.gather_matvec(fixed_, cols(row), n, ld_, aug_, ahead_, cfg_.implicit ? s.a.data() : nullptr, -1.0f,
                        s.b.data(), x, r, s.Y.data());
@@ -528,7 +513,6 @@ class RowSolver {
   FixedRows fixed_;
   size_t ahead_ = kGatherAhead;
   bool half_rows_ = false;
-  bool int8_rows_ = false;
 };
 // Side of gram_of_fixed()'s matrix: k, or k + 1 with item_bias.
 size_t gram_dim(const Config& cfg) { return cfg.factors + (cfg.item_bias ? 1 : 0); }

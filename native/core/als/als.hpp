@@ -88,10 +88,7 @@ struct Config {
   Gather gather = Gather::Float32;
   // Gather::Float16 with CG: keep each row's gathered vectors as halves and
   // widen them in registers during the CG passes (the same bits as widening
-  // them while gathering; half the buffer). Gather::Int8 with CG: keep them as
-  // int8 (+ one scale per row), widened the same way (not the same bits: the
-  // scale multiplies each dot product instead of each value). false: widen
-  // while gathering.
+  // them while gathering; half the buffer). false: widen while gathering.
   bool half_buffer = true;
   // fit() with implicit CG: solve the most frequent items by streaming the
   // user rows instead of gathering each item's users (als/stream.hpp); the

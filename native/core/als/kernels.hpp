@@ -49,18 +49,6 @@ struct Kernels {
   // are, padding zero; no bias column), out updated as weighted_matvec_h does.
   void (*gather_matvec_h)(const FixedRows& fixed, const int32_t* cols, size_t n, size_t ld, size_t ahead,
                           const float* a, float scale, const float* beta, const float* p, float* out, uint16_t* buf);
-  // The same three over gathered int8 rows (Config::gather Int8): row j is
-  // rs[j] times Y[j * ld..]. Each dot is rs[j] (q_j . p) and each t_j is
-  // multiplied by rs[j] before it scales q_j, so the loops stay FMAs on the
-  // widened int8 values (not the same bits as over the widened rows).
-  // gather_matvec_q copies each row's k int8 values as they are (padding zero)
-  // into buf and its scale into rs[j].
-  void (*weighted_matvec_q)(const int8_t* Y, const float* rs, size_t n, size_t ld, const float* a, float scale,
-                            const float* beta, const float* p, float* out);
-  double (*weighted_sq_q)(const int8_t* Y, const float* rs, size_t n, size_t ld, const float* a, const float* p);
-  void (*gather_matvec_q)(const FixedRows& fixed, const int32_t* cols, size_t n, size_t ld, size_t ahead,
-                          const float* a, float scale, const float* beta, const float* p, float* out, int8_t* buf,
-                          float* rs);
   // Whether this level widens halves in registers (F16C, AVX-512): only then
   // are half buffers worth using.
   bool fast_half;

@@ -67,36 +67,6 @@ static inline vf load_row(const uint16_t* p) {
 #endif
 }
 
-// 8-bit rows (Config::gather Int8): W values sign-extended to int32 and converted (exact).
-static inline vf load_row(const int8_t* p) {
-#if FASTREC_ISA_LANES == 8 && defined(__AVX2__)
-  return reinterpret_cast<vf>(
-      _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
-#elif FASTREC_ISA_LANES == 16 && defined(__AVX512F__)
-  return reinterpret_cast<vf>(_mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
-#elif FASTREC_ISA_LANES == 1
-  return static_cast<float>(*p);
-#else
-  vf v;
-  for (size_t i = 0; i < W; ++i) v[i] = static_cast<float>(p[i]);
-  return v;
-#endif
-}
-
-// The factor that turns gathered row j's stored values into the row itself:
-// one power of two for halves (FixedRows::inv_scale; 1 for floats), the row's
-// own scale for int8 rows. Indexing is relative to the first row of the call.
-struct SameScale {
-  float v;
-  float operator[](size_t) const { return v; }
-  SameScale from(size_t) const { return *this; }
-};
-struct RowScales {
-  const float* s;
-  float operator[](size_t j) const { return s[j]; }
-  RowScales from(size_t j0) const { return {s + j0}; }
-};
-
 template <typename T>
 static inline float dot_ld(const T* a, const float* b, size_t ld) {
   vf s0 = {}, s1 = {};
@@ -127,22 +97,19 @@ static inline void sums(const vf* s, float* t) {
   for (size_t i = 0; i < R; ++i) t[i] = hsum(s[i]);
 }
 
-// The kernels below read gathered rows of T = float, T = uint16_t (IEEE
-// halves: the row times 1 / inv, inv a power of two) or T = int8_t (the row
-// is inv[j] times its int8 values): the element type picks the widening
-// (load_row), S the per-row factor. Each dot product is computed on the stored
-// values and multiplied by inv[j], and each t_j is multiplied by inv[j] before
-// it scales a row, so the inner loops stay FMAs on the widened values. For
-// halves products by a power of two are exact: the result has the same bits
-// as the kernel over the widened rows (inv = 1 for floats changes nothing).
-// For int8 rows the rounding differs (s (q . p) instead of (s q) . p).
+// The kernels below read gathered rows of T = float, or T = uint16_t (IEEE
+// halves: the row times 1 / inv, inv a power of two). With halves each dot
+// product is computed on the unscaled values and multiplied by inv, and each
+// t_j is multiplied by inv before it scales a row: products by a power of two
+// are exact, so the result has the same bits as the kernel over the widened
+// rows (inv = 1 for floats changes nothing).
 
 // The general form (any ld): eight gathered rows at a time, their dot
 // products with p (one FMA chain per row: eight independent chains hide the
 // FMA latency), then one pass that adds sum_i t_i y_i into out while the rows
 // are in L1 (each load of p and of out serves eight rows).
-template <typename T, typename S>
-static void weighted_matvec_any(const T* Y, size_t n, size_t ld, S inv, const float* a, float scale,
+template <typename T>
+static void weighted_matvec_any(const T* Y, size_t n, size_t ld, float inv, const float* a, float scale,
                                 const float* beta, const float* p, float* out) {
   constexpr size_t R = 8;
   size_t j = 0;
@@ -156,11 +123,11 @@ static void weighted_matvec_any(const T* Y, size_t n, size_t ld, S inv, const fl
         for (size_t i = 0; i < R; ++i) s[i] += load_row(y + i * ld + c) * pv;
       }
       sums<R>(s, t);
-      for (size_t i = 0; i < R; ++i) t[i] = inv[j + i] * t[i] * (scale * (a ? a[j + i] : 1.0f));
+      for (size_t i = 0; i < R; ++i) t[i] = inv * t[i] * (scale * (a ? a[j + i] : 1.0f));
     }
     if (beta)
       for (size_t i = 0; i < R; ++i) t[i] += beta[j + i];
-    for (size_t i = 0; i < R; ++i) t[i] *= inv[j + i];
+    for (size_t i = 0; i < R; ++i) t[i] *= inv;
     for (size_t c = 0; c < ld; c += W) {
       vf acc0 = splat(t[0]) * load_row(y + c) + splat(t[2]) * load_row(y + 2 * ld + c);
       vf acc1 = splat(t[1]) * load_row(y + ld + c) + splat(t[3]) * load_row(y + 3 * ld + c);
@@ -171,9 +138,9 @@ static void weighted_matvec_any(const T* Y, size_t n, size_t ld, S inv, const fl
   }
   for (; j < n; ++j) {
     const T* yj = Y + j * ld;
-    float t = p ? inv[j] * dot_ld(yj, p, ld) * (scale * (a ? a[j] : 1.0f)) : 0.0f;
+    float t = p ? inv * dot_ld(yj, p, ld) * (scale * (a ? a[j] : 1.0f)) : 0.0f;
     if (beta) t += beta[j];
-    const vf tv = splat(inv[j] * t);
+    const vf tv = splat(inv * t);
     for (size_t c = 0; c < ld; c += W) store(out + c, load(out + c) + tv * load_row(yj + c));
   }
 }
@@ -188,8 +155,8 @@ static void weighted_matvec_any(const T* Y, size_t n, size_t ld, S inv, const fl
 // counted from the call's first row, else dot_ld, as in the general form; out
 // accumulates row after row, so calls on consecutive chunks of a multiple of 8
 // rows give the same bits as one call.
-template <size_t NV, typename T, typename S>
-static void weighted_matvec_fixed(const T* Y, size_t n, S inv, const float* a, float scale, const float* beta,
+template <size_t NV, typename T>
+static void weighted_matvec_fixed(const T* Y, size_t n, float inv, const float* a, float scale, const float* beta,
                                   const float* p, float* out) {
   constexpr size_t ld = NV * W, R = 8, B = 32;
   vf acc[NV];
@@ -210,14 +177,14 @@ static void weighted_matvec_fixed(const T* Y, size_t n, S inv, const float* a, f
         sums<R>(s, t + i0);
       }
       for (; i0 < nb; ++i0) t[i0] = dot_ld(yb + i0 * ld, p, ld);
-      for (size_t i = 0; i < nb; ++i) t[i] = inv[j0 + i] * t[i] * (scale * (a ? a[j0 + i] : 1.0f));
+      for (size_t i = 0; i < nb; ++i) t[i] = inv * t[i] * (scale * (a ? a[j0 + i] : 1.0f));
     } else {
       for (size_t i = 0; i < nb; ++i) t[i] = 0.0f;
     }
     if (beta)
       for (size_t i = 0; i < nb; ++i) t[i] += beta[j0 + i];
     for (size_t i = 0; i < nb; ++i) {
-      const vf tv = splat(inv[j0 + i] * t[i]);
+      const vf tv = splat(inv * t[i]);
       const T* y = yb + i * ld;
       for (size_t v = 0; v < NV; ++v) acc[v] += tv * load_row(y + v * W);
     }
@@ -226,8 +193,8 @@ static void weighted_matvec_fixed(const T* Y, size_t n, S inv, const float* a, f
 }
 
 // out[c] += sum_j t_j Y[j * ld + c]; see kernels.hpp.
-template <typename T, typename S>
-static void matvec_rows(const T* Y, size_t n, size_t ld, S inv, const float* a, float scale, const float* beta,
+template <typename T>
+static void matvec_rows(const T* Y, size_t n, size_t ld, float inv, const float* a, float scale, const float* beta,
                         const float* p, float* out) {
   switch (ld / W) {
     case 16 / W: return weighted_matvec_fixed<16 / W>(Y, n, inv, a, scale, beta, p, out);
@@ -240,25 +207,20 @@ static void matvec_rows(const T* Y, size_t n, size_t ld, S inv, const float* a, 
 
 static void weighted_matvec(const float* Y, size_t n, size_t ld, const float* a, float scale, const float* beta,
                             const float* p, float* out) {
-  matvec_rows(Y, n, ld, SameScale{1.0f}, a, scale, beta, p, out);
+  matvec_rows(Y, n, ld, 1.0f, a, scale, beta, p, out);
 }
 
 static void weighted_matvec_h(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, float scale,
                               const float* beta, const float* p, float* out) {
-  matvec_rows(Y, n, ld, SameScale{inv}, a, scale, beta, p, out);
-}
-
-static void weighted_matvec_q(const int8_t* Y, const float* rs, size_t n, size_t ld, const float* a, float scale,
-                              const float* beta, const float* p, float* out) {
-  matvec_rows(Y, n, ld, RowScales{rs}, a, scale, beta, p, out);
+  matvec_rows(Y, n, ld, inv, a, scale, beta, p, out);
 }
 
 // The dot products of weighted_matvec without its second half: eight rows'
 // dots at a time, squared and weighted, summed in double: one running sum per
 // position in the group of eight (eight independent chains instead of one
 // serial chain of double adds), added together in a fixed order at the end.
-template <typename T, typename S>
-static double sq_rows(const T* Y, size_t n, size_t ld, S inv, const float* a, const float* p) {
+template <typename T>
+static double sq_rows(const T* Y, size_t n, size_t ld, float inv, const float* a, const float* p) {
   constexpr size_t R = 8;
   double part[R] = {};
   size_t j = 0;
@@ -272,28 +234,24 @@ static double sq_rows(const T* Y, size_t n, size_t ld, S inv, const float* a, co
     }
     sums<R>(s, t);
     for (size_t i = 0; i < R; ++i) {
-      const double d = inv[j + i] * t[i];
+      const double d = inv * t[i];
       part[i] += static_cast<double>(a ? a[j + i] : 1.0f) * (d * d);
     }
   }
   double total = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
   for (; j < n; ++j) {
-    const double t = inv[j] * dot_ld(Y + j * ld, p, ld);
+    const double t = inv * dot_ld(Y + j * ld, p, ld);
     total += static_cast<double>(a ? a[j] : 1.0f) * (t * t);
   }
   return total;
 }
 
 static double weighted_sq(const float* Y, size_t n, size_t ld, const float* a, const float* p) {
-  return sq_rows(Y, n, ld, SameScale{1.0f}, a, p);
+  return sq_rows(Y, n, ld, 1.0f, a, p);
 }
 
 static double weighted_sq_h(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, const float* p) {
-  return sq_rows(Y, n, ld, SameScale{inv}, a, p);
-}
-
-static double weighted_sq_q(const int8_t* Y, const float* rs, size_t n, size_t ld, const float* a, const float* p) {
-  return sq_rows(Y, n, ld, RowScales{rs}, a, p);
+  return sq_rows(Y, n, ld, inv, a, p);
 }
 
 // stream_update with the user's row held in NV registers (NV = ld / W fixed
@@ -447,26 +405,12 @@ static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, siz
   }
 }
 
-// One fixed row's k stored values copied as they are (and, for int8 rows,
-// its scale into rs[0]); the factor of the rows in the buffer (see SameScale).
-static inline void copy_narrow(const FixedRows& f, int32_t col, uint16_t* dst, float*) {
-  std::memcpy(dst, f.f16 + static_cast<size_t>(col) * f.k, f.k * sizeof(uint16_t));
-}
-static inline void copy_narrow(const FixedRows& f, int32_t col, int8_t* dst, float* rs) {
-  std::memcpy(dst, f.i8 + static_cast<size_t>(col) * f.k, f.k);
-  *rs = f.row_scale[col];
-}
-static inline SameScale buffer_scales(const FixedRows& f, const uint16_t*, const float*) { return {f.inv_scale}; }
-static inline RowScales buffer_scales(const FixedRows&, const int8_t*, const float* rs) { return {rs}; }
-
-// gather_matvec for a float16 or int8 fixed side kept narrow in the buffer:
-// each row's k values copied as they are (half or a quarter of the bytes
-// written, and a row's whole buffer is more likely to stay in L1 during its CG
-// passes), then the same update of out as matvec_rows over the copied block.
-template <typename T>
-static void gather_matvec_narrow(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, size_t ahead,
-                                 const float* a, float scale, const float* beta, const float* p, float* out, T* buf,
-                                 float* rs) {
+// gather_matvec for a float16 fixed side kept as halves in the buffer: each
+// row's k halves copied as they are (half the bytes written, and a row's whole
+// buffer is twice as likely to stay in L1 during its CG passes), then the
+// same update of out as weighted_matvec_h over the copied block.
+static void gather_matvec_h(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, size_t ahead, const float* a,
+                            float scale, const float* beta, const float* p, float* out, uint16_t* buf) {
   constexpr size_t B = 16;  // as gather_matvec
   const size_t k = f.k;
   for (size_t j = 0; j < n && j < ahead; ++j) prefetch_row(f, cols[j]);
@@ -474,24 +418,14 @@ static void gather_matvec_narrow(const FixedRows& f, const int32_t* cols, size_t
     const size_t j1 = (n - j0 < B) ? n : j0 + B;
     for (size_t j = j0; j < j1; ++j) {
       if (j + ahead < n) prefetch_row(f, cols[j + ahead]);
-      T* dst = buf + j * ld;
-      copy_narrow(f, cols[j], dst, rs + j);
-      if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(T));
+      uint16_t* dst = buf + j * ld;
+      std::memcpy(dst, f.f16 + static_cast<size_t>(cols[j]) * k, k * sizeof(uint16_t));
+      if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(uint16_t));
     }
     if (out)
-      matvec_rows(buf + j0 * ld, j1 - j0, ld, buffer_scales(f, buf, rs).from(j0), a ? a + j0 : nullptr, scale,
-                  beta ? beta + j0 : nullptr, p, out);
+      weighted_matvec_h(buf + j0 * ld, j1 - j0, ld, f.inv_scale, a ? a + j0 : nullptr, scale,
+                        beta ? beta + j0 : nullptr, p, out);
   }
-}
-
-static void gather_matvec_h(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, size_t ahead, const float* a,
-                            float scale, const float* beta, const float* p, float* out, uint16_t* buf) {
-  gather_matvec_narrow(f, cols, n, ld, ahead, a, scale, beta, p, out, buf, nullptr);
-}
-
-static void gather_matvec_q(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, size_t ahead, const float* a,
-                            float scale, const float* beta, const float* p, float* out, int8_t* buf, float* rs) {
-  gather_matvec_narrow(f, cols, n, ld, ahead, a, scale, beta, p, out, buf, rs);
 }
 
 static void to_half(const float* src, size_t n, float scale, uint16_t* dst) {
@@ -541,9 +475,6 @@ const als::Kernels als_kernels_table = {
     als_impl::weighted_matvec_h,
     als_impl::weighted_sq_h,
     als_impl::gather_matvec_h,
-    als_impl::weighted_matvec_q,
-    als_impl::weighted_sq_q,
-    als_impl::gather_matvec_q,
 #if (FASTREC_ISA_LANES == 8 && defined(__F16C__)) || (FASTREC_ISA_LANES == 16 && defined(__AVX512F__))
     true,
 #else
