@@ -38,8 +38,8 @@ struct Kernels {
   // sum_j (a ? a[j] : 1) * <Y_j, p>^2 over n gathered rows, i.e. pᵀ Yᵀ diag(a) Y p: the
   // curvature along p that CG's last step needs (that step never uses A p itself).
   double (*weighted_sq)(const float* Y, size_t n, size_t ld, const float* a, const float* p);
-  // The same two over gathered rows kept as IEEE halves: row j is
-  // Y[j * ld..] / inv (inv a power of two, FixedRows::inv_scale). They give the
+  // The same two over gathered rows kept as IEEE halves: row j is inv times
+  // Y[j * ld..] (inv a power of two, FixedRows::inv_scale). They give the
   // same bits as the float kernels over the widened rows (products by a power
   // of two are exact), unless a value underflows.
   void (*weighted_matvec_h)(const uint16_t* Y, size_t n, size_t ld, float inv, const float* a, float scale,
