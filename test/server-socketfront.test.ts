@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../lib/server/app.js';
 import { serverWithFastPath } from '../lib/server/fastpath.js';
-import { parseHead } from '../lib/server/socketfront.js';
+import { parseHead } from '../lib/server/http-head.js';
 import { Metrics } from '../lib/server/metrics.js';
 import { ALS_USERS, saveSmallAls } from './fixtures/als-file.js';
 
@@ -430,8 +430,8 @@ describe("Node's timeouts and graceful close", () => {
 describe('heads the front reads (parseHead)', () => {
   const head = (s: string) => parseHead(Buffer.from(s, 'latin1'), 0, s.indexOf('\r\n\r\n'));
   it('reads the method, target, Connection: close and Content-Length', () => {
-    expect(head(`GET /a?b=1 HTTP/1.1\r\nhOsT: x\r\nconnection:  Close \r\n\r\n`)).toEqual({ method: 'GET', url: '/a?b=1', close: true, body: 0 });
-    expect(head(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n`)).toEqual({ method: 'POST', url: '/p', close: false, body: 12 });
+    expect(head(`GET /a?b=1 HTTP/1.1\r\nhOsT: x\r\nconnection:  Close \r\n\r\n`)).toEqual({ method: 'GET', url: '/a?b=1', close: true, contentLength: 0 });
+    expect(head(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n`)).toEqual({ method: 'POST', url: '/p', close: false, contentLength: 12 });
   });
   it('refuses what it is not sure about', () => {
     for (const s of [

@@ -18,8 +18,8 @@ import type { Recommendations, RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annRecommend, annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
-import { JSON_TYPE, serverWithFastPath } from './fastpath.js';
-import { answerById, answerByIndex, head } from './json.js';
+import { serverWithFastPath } from './fastpath.js';
+import { answerById, answerByIndex, head, JSON_TYPE } from './json.js';
 import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
 

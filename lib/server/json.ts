@@ -12,6 +12,9 @@
  */
 import type { Id, IdMap } from '../data/idmap.js';
 
+/** The content type of every JSON answer (Fastify's, and the socket front's for the same routes). */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** `{"item":<id as JSON>,"score":` for one id. */
 export function itemPrefix(id: Id): string {
   return '{"item":' + JSON.stringify(id) + ',"score":';
