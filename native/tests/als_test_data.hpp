@@ -108,4 +108,34 @@ inline double relative_error(const std::vector<float>& a, const std::vector<floa
   return std::sqrt(num / den);
 }
 
+// Double-precision reference of the kernels' weighted_matvec: column c of
+// base + sum_j t_j Y_j with t_j = beta_j + scale a_j <Y_j, p> over the first d
+// columns (a, beta or p null: weight 1, no beta, no dot term).
+inline double weighted_matvec_ref(const std::vector<float>& Y, size_t n, size_t ld, size_t d, const float* a,
+                                  float scale, const float* beta, const float* p, double base, size_t c) {
+  double want = base;
+  for (size_t j = 0; j < n; ++j) {
+    double t = beta ? beta[j] : 0.0;
+    if (p) {
+      double dp = 0;
+      for (size_t q = 0; q < d; ++q) dp += static_cast<double>(Y[j * ld + q]) * p[q];
+      t += scale * (a ? a[j] : 1.0) * dp;
+    }
+    want += t * Y[j * ld + c];
+  }
+  return want;
+}
+
+// Double-precision reference of weighted_sq: sum_j a_j <Y_j, p>^2.
+inline double weighted_sq_ref(const std::vector<float>& Y, size_t n, size_t ld, size_t d, const float* a,
+                              const float* p) {
+  double want = 0;
+  for (size_t j = 0; j < n; ++j) {
+    double dp = 0;
+    for (size_t c = 0; c < d; ++c) dp += static_cast<double>(Y[j * ld + c]) * p[c];
+    want += a[j] * dp * dp;
+  }
+  return want;
+}
+
 }  // namespace fastrec::als_test

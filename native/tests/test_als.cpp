@@ -697,26 +697,12 @@ TEST_CASE(weighted_matvec_and_sq_agree_with_scalar_for_every_row_length) {
                             chunked.data());
         }
         for (size_t c = 0; c < ld; ++c) {
-          double want = base[c];
-          for (size_t j = 0; j < n; ++j) {
-            double t = bw ? bw[j] : 0.0;
-            if (pw) {
-              double dp = 0;
-              for (size_t q = 0; q < d; ++q) dp += static_cast<double>(Y[j * ld + q]) * p[q];
-              t += scale * (aw ? aw[j] : 1.0) * dp;
-            }
-            want += t * Y[j * ld + c];
-          }
+          const double want = weighted_matvec_ref(Y, n, ld, d, aw, scale, bw, pw, base[c], c);
           CHECK_NEAR(out[c], want, 1e-4 * (1 + std::fabs(want)));
           CHECK(chunked[c] == out[c]);
         }
       }
-      double want = 0;
-      for (size_t j = 0; j < n; ++j) {
-        double dp = 0;
-        for (size_t c = 0; c < d; ++c) dp += static_cast<double>(Y[j * ld + c]) * p[c];
-        want += a[j] * dp * dp;
-      }
+      const double want = weighted_sq_ref(Y, n, ld, d, a.data(), p.data());
       CHECK_NEAR(K.weighted_sq(Y.data(), n, ld, a.data(), p.data()), want, 1e-4 * (1 + std::fabs(want)));
     }
 }
@@ -999,27 +985,13 @@ TEST_CASE(half_row_kernels_match_widened_rows_bit_for_bit) {
                               chunked.data());
         }
         for (size_t c = 0; c < ld; ++c) {
-          double want = base[c];
-          for (size_t j = 0; j < n; ++j) {
-            double t = bw ? bw[j] : 0.0;
-            if (pw) {
-              double dp = 0;
-              for (size_t q = 0; q < d; ++q) dp += static_cast<double>(Y[j * ld + q]) * p[q];
-              t += sc * (aw ? aw[j] : 1.0) * dp;
-            }
-            want += t * Y[j * ld + c];
-          }
+          const double want = weighted_matvec_ref(Y, n, ld, d, aw, sc, bw, pw, base[c], c);
           CHECK_NEAR(halves[c], want, 1e-4 * (1 + std::fabs(want)));
           CHECK(halves[c] == widened[c]);
           CHECK(chunked[c] == halves[c]);
         }
       }
-      double want = 0;
-      for (size_t j = 0; j < n; ++j) {
-        double dp = 0;
-        for (size_t c = 0; c < d; ++c) dp += static_cast<double>(Y[j * ld + c]) * p[c];
-        want += a[j] * dp * dp;
-      }
+      const double want = weighted_sq_ref(Y, n, ld, d, a.data(), p.data());
       const double sq = K.weighted_sq_h(H.data(), n, ld, inv, a.data(), p.data());
       CHECK_NEAR(sq, want, 1e-4 * (1 + std::fabs(want)));
       CHECK(sq == K.weighted_sq(Y.data(), n, ld, a.data(), p.data()));

@@ -386,23 +386,39 @@ static inline void prefetch_row(const FixedRows& f, int32_t col) {
   __builtin_prefetch(p + bytes - 1);  // rows need not start on a cache line
 }
 
-static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, bool bias_one, size_t ahead,
-                          const float* a, float scale, const float* beta, const float* p, float* out, float* buf) {
+// The gather loop of both buffer layouts: rows prefetched `ahead` of the one
+// being copied (they are scattered over the fixed side), copied in blocks of
+// B rows, and each block's update of out made while the block is in L1.
+template <typename CopyRow, typename UpdateBlock>
+static inline void gather_in_blocks(const FixedRows& f, const int32_t* cols, size_t n, size_t ahead, CopyRow copy,
+                                    UpdateBlock update) {
   constexpr size_t B = 16;  // rows per block: a multiple of weighted_matvec's 8 keeps its summation order
-  const size_t k = f.k;
   for (size_t j = 0; j < n && j < ahead; ++j) prefetch_row(f, cols[j]);
   for (size_t j0 = 0; j0 < n; j0 += B) {
     const size_t j1 = (n - j0 < B) ? n : j0 + B;
     for (size_t j = j0; j < j1; ++j) {
       if (j + ahead < n) prefetch_row(f, cols[j + ahead]);
-      float* dst = buf + j * ld;
-      copy_row(f, cols[j], dst);
-      if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(float));
-      if (bias_one) dst[k] = 1.0f;
+      copy(j);
     }
-    if (out)
-      weighted_matvec(buf + j0 * ld, j1 - j0, ld, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p, out);
+    update(j0, j1);
   }
+}
+
+static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, bool bias_one, size_t ahead,
+                          const float* a, float scale, const float* beta, const float* p, float* out, float* buf) {
+  const size_t k = f.k;
+  gather_in_blocks(
+      f, cols, n, ahead,
+      [&](size_t j) {
+        float* dst = buf + j * ld;
+        copy_row(f, cols[j], dst);
+        if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(float));
+        if (bias_one) dst[k] = 1.0f;
+      },
+      [&](size_t j0, size_t j1) {
+        if (out)
+          weighted_matvec(buf + j0 * ld, j1 - j0, ld, a ? a + j0 : nullptr, scale, beta ? beta + j0 : nullptr, p, out);
+      });
 }
 
 // gather_matvec for a float16 fixed side kept as halves in the buffer: each
@@ -411,21 +427,19 @@ static void gather_matvec(const FixedRows& f, const int32_t* cols, size_t n, siz
 // same update of out as weighted_matvec_h over the copied block.
 static void gather_matvec_h(const FixedRows& f, const int32_t* cols, size_t n, size_t ld, size_t ahead, const float* a,
                             float scale, const float* beta, const float* p, float* out, uint16_t* buf) {
-  constexpr size_t B = 16;  // as gather_matvec
   const size_t k = f.k;
-  for (size_t j = 0; j < n && j < ahead; ++j) prefetch_row(f, cols[j]);
-  for (size_t j0 = 0; j0 < n; j0 += B) {
-    const size_t j1 = (n - j0 < B) ? n : j0 + B;
-    for (size_t j = j0; j < j1; ++j) {
-      if (j + ahead < n) prefetch_row(f, cols[j + ahead]);
-      uint16_t* dst = buf + j * ld;
-      std::memcpy(dst, f.f16 + static_cast<size_t>(cols[j]) * k, k * sizeof(uint16_t));
-      if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(uint16_t));
-    }
-    if (out)
-      weighted_matvec_h(buf + j0 * ld, j1 - j0, ld, f.inv_scale, a ? a + j0 : nullptr, scale,
-                        beta ? beta + j0 : nullptr, p, out);
-  }
+  gather_in_blocks(
+      f, cols, n, ahead,
+      [&](size_t j) {
+        uint16_t* dst = buf + j * ld;
+        std::memcpy(dst, f.f16 + static_cast<size_t>(cols[j]) * k, k * sizeof(uint16_t));
+        if (ld > k) std::memset(dst + k, 0, (ld - k) * sizeof(uint16_t));
+      },
+      [&](size_t j0, size_t j1) {
+        if (out)
+          weighted_matvec_h(buf + j0 * ld, j1 - j0, ld, f.inv_scale, a ? a + j0 : nullptr, scale,
+                            beta ? beta + j0 : nullptr, p, out);
+      });
 }
 
 static void to_half(const float* src, size_t n, float scale, uint16_t* dst) {
