@@ -517,11 +517,42 @@ TEST_CASE(half_copy_scales_by_a_power_of_two_and_rounds_to_nearest) {
   for (size_t i = 0; i < big.size(); i += 997) CHECK(hb[i] == ann::float_to_half(big[i] * s));
 }
 
-TEST_CASE(gather_matvec_is_gather_then_weighted_matvec) {
+// gather_matvec with a bias column over random weights (seeded), `first`
+// (>= 0) as the first gathered row: the buffer holds value(col, c) in its
+// first k columns, then 1, then zeros, and out equals weighted_matvec over
+// that buffer (the same operations in the same order).
+template <typename RowValue>
+void check_gather_matvec(const FixedRows& fixed, size_t rows, size_t n, size_t ahead, uint32_t seed, int32_t first,
+                         RowValue value) {
   const Kernels& K = kernels();
+  const size_t k = fixed.k, ld = padded(k + 1);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<int32_t> cols(n);
+  std::vector<float> a(n), beta(n), p(ld, 0.0f);
+  for (size_t j = 0; j < n; ++j) {
+    cols[j] = static_cast<int32_t>(rng() % rows);
+    a[j] = u(rng);
+    beta[j] = u(rng);
+  }
+  if (first >= 0) cols[0] = first;
+  for (size_t c = 0; c <= k; ++c) p[c] = u(rng);
+  std::vector<float> buf(n * ld, 7.0f), out(ld, 0.0f), again(ld, 0.0f);
+  K.gather_matvec(fixed, cols.data(), n, ld, true, ahead, a.data(), -0.5f, beta.data(), p.data(), out.data(),
+                  buf.data());
+  for (size_t j = 0; j < n; ++j)
+    for (size_t c = 0; c < ld; ++c) {
+      const float want = c < k ? value(cols[j], c) : (c == k ? 1.0f : 0.0f);
+      CHECK(buf[j * ld + c] == want);
+    }
+  K.weighted_matvec(buf.data(), n, ld, a.data(), -0.5f, beta.data(), p.data(), again.data());
+  for (size_t c = 0; c < ld; ++c) CHECK(out[c] == again[c]);
+}
+
+TEST_CASE(gather_matvec_is_gather_then_weighted_matvec) {
   for (bool half : {false, true})
     for (size_t k : {5, 16, 21}) {
-      const size_t rows = 50, n = 37, ld = padded(k + 1);
+      const size_t rows = 50, n = 37;
       std::vector<float> F = random_factors(rows, k, 4);
       std::vector<uint16_t> H(F.size());
       const float scale = half_copy(F.data(), F.size(), H.data(), 1);
@@ -532,26 +563,9 @@ TEST_CASE(gather_matvec_is_gather_then_weighted_matvec) {
         fixed.f16 = H.data();
         fixed.inv_scale = 1.0f / scale;
       }
-      std::mt19937 rng(2);
-      std::uniform_real_distribution<float> u(-1, 1);
-      std::vector<int32_t> cols(n);
-      std::vector<float> a(n), beta(n), p(ld, 0.0f);
-      for (size_t j = 0; j < n; ++j) {
-        cols[j] = static_cast<int32_t>(rng() % rows);
-        a[j] = u(rng);
-        beta[j] = u(rng);
-      }
-      for (size_t c = 0; c <= k; ++c) p[c] = u(rng);
-      std::vector<float> buf(n * ld, 7.0f), out(ld, 0.0f), again(ld, 0.0f);
-      K.gather_matvec(fixed, cols.data(), n, ld, true, 8, a.data(), -0.5f, beta.data(), p.data(), out.data(), buf.data());
-      for (size_t j = 0; j < n; ++j)
-        for (size_t c = 0; c < ld; ++c) {
-          float want = c < k ? (half ? ann::half_to_float(H[cols[j] * k + c]) / scale : F[cols[j] * k + c])
-                             : (c == k ? 1.0f : 0.0f);
-          CHECK(buf[j * ld + c] == want);
-        }
-      K.weighted_matvec(buf.data(), n, ld, a.data(), -0.5f, beta.data(), p.data(), again.data());
-      for (size_t c = 0; c < ld; ++c) CHECK(out[c] == again[c]);  // same operations in the same order
+      check_gather_matvec(fixed, rows, n, 8, 2, -1, [&](int32_t col, size_t c) {
+        return half ? ann::half_to_float(H[col * k + c]) / scale : F[col * k + c];
+      });
     }
 }
 
@@ -855,9 +869,8 @@ TEST_CASE(streamed_fit_tracks_per_row_fit) {
 // value is exactly q * scale (float), and the matvec is bit for bit the one over
 // the gathered buffer (k = 64: the AVX2 path's 8-wide loop; 5 and 21: its tail).
 TEST_CASE(int8_copy_and_gather_agree_with_scalar) {
-  const Kernels& K = kernels();
   for (size_t k : {5, 21, 64}) {
-    const size_t rows = 9001, n = 77, ld = padded(k + 1);
+    const size_t rows = 9001, n = 77;
     std::vector<float> F = random_factors(rows, k, 5);
     for (size_t c = 0; c < k; ++c) F[3 * k + c] = 0.0f;  // a zero row
     std::vector<int8_t> Q(F.size());
@@ -879,26 +892,8 @@ TEST_CASE(int8_copy_and_gather_agree_with_scalar) {
     fixed.k = k;
     fixed.i8 = Q.data();
     fixed.row_scale = S.data();
-    std::mt19937 rng(6);
-    std::uniform_real_distribution<float> u(-1, 1);
-    std::vector<int32_t> cols(n);
-    std::vector<float> a(n), beta(n), p(ld, 0.0f);
-    for (size_t j = 0; j < n; ++j) {
-      cols[j] = static_cast<int32_t>(rng() % rows);
-      a[j] = u(rng);
-      beta[j] = u(rng);
-    }
-    cols[0] = 3;
-    for (size_t c = 0; c <= k; ++c) p[c] = u(rng);
-    std::vector<float> buf(n * ld, 7.0f), out(ld, 0.0f), again(ld, 0.0f);
-    K.gather_matvec(fixed, cols.data(), n, ld, true, 32, a.data(), -0.5f, beta.data(), p.data(), out.data(), buf.data());
-    for (size_t j = 0; j < n; ++j)
-      for (size_t c = 0; c < ld; ++c) {
-        const float want = c < k ? S[cols[j]] * static_cast<float>(Q[cols[j] * k + c]) : (c == k ? 1.0f : 0.0f);
-        CHECK(buf[j * ld + c] == want);
-      }
-    K.weighted_matvec(buf.data(), n, ld, a.data(), -0.5f, beta.data(), p.data(), again.data());
-    for (size_t c = 0; c < ld; ++c) CHECK(out[c] == again[c]);
+    check_gather_matvec(fixed, rows, n, 32, 6, 3,
+                        [&](int32_t col, size_t c) { return S[col] * static_cast<float>(Q[col * k + c]); });
     F[rows * k / 2] = std::nanf("");
     CHECK(!int8_copy(F.data(), rows, k, Q.data(), S.data(), 1));  // the caller gathers float32 instead
   }
