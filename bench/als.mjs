@@ -7,14 +7,16 @@
 //   node bench/als.mjs --quick              # a 10x smaller ML-20M shape, for a smoke test
 //   ... --gather=float32                    # gather from the float32 factors (default: the float16 copy)
 //   ... --gather=int8                       # gather from the 8-bit copy (int8 values, one float scale per row)
-//   ... --loss-check                        # also the loss after 4 iterations: CG (both gathers; with --gather=int8
-//                                           # also the int8 one) vs Cholesky
+//   ... --cgSteps=3 --precondition=false    # plain CG, 3 steps (the implicit library's method; default: preconditioned, 2)
+//   ... --loss-check                        # also the loss after 4 iterations: preconditioned CG (both gathers; with
+//                                           # --gather=int8 also the int8 one), plain CG 3 steps, vs Cholesky
 //   ... --compare                           # float32 and float16 gathers alternately, one iteration each, --reps=N times
 //   ... --compare --variants=float16,int8   # the same with other gathers
 //
 // FLOPs (ANCHORS.md): CG does (cgSteps + 1) * (4 k nnz + 2 k^2 rows) per
 // half-iteration (one residual plus cgSteps matvecs; each matvec is 2 k nnz
-// for Y p, 2 k nnz for Yᵀ(...) and 2 k^2 for the Gram product). Cholesky does
+// for Y p, 2 k nnz for Yᵀ(...) and 2 k^2 for the Gram product), plus
+// cgSteps * 2 k^2 rows for the preconditioner's products. Cholesky does
 // k^2 nnz (the symmetric Y_uᵀ C_u Y_u) + k^3 / 3 per row (the factorization),
 // counted the same way. The k x k Gram of all factors (2 k^2 rows per half)
 // is not counted in either.
@@ -106,10 +108,10 @@ function rssMiB() {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-function flopsPerIteration(data, k, solver, cgSteps) {
+function flopsPerIteration(data, k, solver, cgSteps, precondition) {
   const nnz = data.ui.indices.length;
   const rows = data.users + data.items;
-  if (solver === 'cg') return (cgSteps + 1) * (2 * 4 * k * nnz + 2 * k * k * rows);
+  if (solver === 'cg') return (cgSteps + 1) * (2 * 4 * k * nnz + 2 * k * k * rows) + (precondition ? cgSteps * 2 * k * k * rows : 0);
   return 2 * k * k * nnz + (rows * k ** 3) / 3;
 }
 
@@ -117,7 +119,7 @@ function csrBytes(m) {
   return m.indptr.byteLength + m.indices.byteLength + m.data.byteLength;
 }
 
-async function run(data, { factors, threads, solver, iterations, cgSteps = 3, computeLoss = false, gather = 'float16', quiet = false }) {
+async function run(data, { factors, threads, solver, iterations, cgSteps = 2, precondition = true, computeLoss = false, gather = 'float16', quiet = false }) {
   const cfg = {
     factors,
     implicit: true,
@@ -129,6 +131,7 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
     nu: 1,
     solver,
     cgSteps,
+    precondition,
     gatherPrecision: gather,
   };
   const times = [];
@@ -147,7 +150,7 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
   const peak = peakReset ? peakRssMiB() : NaN;
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  const flops = flopsPerIteration(data, factors, solver, cgSteps);
+  const flops = flopsPerIteration(data, factors, solver, cgSteps, precondition);
   const inputMiB = (csrBytes(data.ui) + csrBytes(data.iu)) / 2 ** 20;
   const factorMiB = ((data.users + data.items) * factors * 4) / 2 ** 20;
   const out = {
@@ -156,6 +159,7 @@ async function run(data, { factors, threads, solver, iterations, cgSteps = 3, co
     threads,
     solver,
     cgSteps: solver === 'cg' ? cgSteps : undefined,
+    precondition: solver === 'cg' ? precondition : undefined,
     gatherPrecision: gather,
     iterations,
     secondsPerIteration: +median.toFixed(3),
@@ -227,7 +231,7 @@ async function dataFor(shape) {
 }
 
 const plan = args.shape
-  ? [{ shape: args.shape, factors: +(args.factors ?? 64), threads: +(args.threads ?? 2), solver: args.solver ?? 'cg', iterations: +(args.iterations ?? 3), cgSteps: +(args.cgSteps ?? 3), gather: args.gather ?? 'float16' }]
+  ? [{ shape: args.shape, factors: +(args.factors ?? 64), threads: +(args.threads ?? 2), solver: args.solver ?? 'cg', iterations: +(args.iterations ?? 3), cgSteps: +(args.cgSteps ?? 2), precondition: args.precondition !== 'false', gather: args.gather ?? 'float16' }]
   : PLAN;
 if (args.compare) {
   const variants = args.variants ? String(args.variants).split(',') : undefined;
@@ -236,12 +240,14 @@ if (args.compare) {
   for (const p of plan) results.runs.push(await run(await dataFor(p.shape), p));
 }
 
-// Same work, same answer: the loss after N iterations of CG (3 steps) against the exact solver.
+// Same work, same answer: the loss after N iterations of CG (preconditioned, 2 steps; and plain CG with 3 steps,
+// the implicit library's method) against the exact solver.
 if (!args.shape || args['loss-check']) {
   const n = +(args.lossIterations ?? 4);
   const data = await dataFor('ml20m');
   const cg = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float16' });
   const cg32 = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float32' });
+  const plain3 = await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'float16', cgSteps: 3, precondition: false });
   const cg8 = args.gather === 'int8' ? await run(data, { factors: 64, threads: 2, solver: 'cg', iterations: n, computeLoss: true, gather: 'int8' }) : undefined;
   const exact = await run(data, { factors: 64, threads: 2, solver: 'cholesky', iterations: n, computeLoss: true, gather: 'float32' });
   const rel = (a, b) => +((a - b) / b).toExponential(2);
@@ -249,9 +255,11 @@ if (!args.shape || args['loss-check']) {
     iterations: n,
     cgLosses: cg.losses,
     cgFloat32GatherLosses: cg32.losses,
+    plainCg3StepsLosses: plain3.losses,
     choleskyLosses: exact.losses,
     relativeDifference: rel(cg.finalLoss, exact.finalLoss),
     relativeDifferenceFloat32Gather: rel(cg32.finalLoss, exact.finalLoss),
+    relativeDifferencePlainCg3Steps: rel(plain3.finalLoss, exact.finalLoss),
     float16VsFloat32Gather: rel(cg.finalLoss, cg32.finalLoss),
     ...(cg8 && { cgInt8GatherLosses: cg8.losses, relativeDifferenceInt8Gather: rel(cg8.finalLoss, exact.finalLoss), int8VsFloat32Gather: rel(cg8.finalLoss, cg32.finalLoss) }),
   };

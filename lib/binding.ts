@@ -219,6 +219,7 @@ export interface AlsNativeConfig {
   nu: number;
   solver: 'cg' | 'cholesky';
   cgSteps: number;
+  precondition?: boolean;
   /** fit() only; absent = 'float32'. */
   gatherPrecision?: 'float32' | 'float16' | 'int8';
   /** Implicit only: learn an item bias (absent = false), regularized by itemBiasRegularization (absent = 0.1). */

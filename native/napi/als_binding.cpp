@@ -46,6 +46,8 @@ als::Config config_arg(const Napi::Value& v) {
   else if (solver == "cholesky") c.solver = als::Solver::Cholesky;
   else throw Error(ErrorCode::InvalidArgument, "solver: expected 'cg' or 'cholesky' but received '" + solver + "'");
   c.cg_steps = static_cast<size_t>(integer(o.Get("cgSteps"), "cgSteps"));
+  Napi::Value pc = o.Get("precondition");
+  if (!pc.IsUndefined() && !pc.IsNull()) c.precondition = boolean(pc, "precondition");
   Napi::Value gp = o.Get("gatherPrecision");
   if (!gp.IsUndefined() && !gp.IsNull()) {
     std::string precision = string(gp, "gatherPrecision");

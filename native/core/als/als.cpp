@@ -176,10 +176,11 @@ bool augmented(const Config& cfg, const Side& side) {
 // -w0 Yᵀb every row's right-hand side shares (users half with item_bias, (3)).
 class RowSolver {
  public:
+  // `precond`: M⁻¹ of Config::precondition (ld x ld) or null.
   RowSolver(const CsrView& m, const Side& side, const Config& cfg, const float* base, bool exact,
-            const float* base_rhs = nullptr)
-      : m_(m), side_(side), cfg_(cfg), base_(base), base_rhs_(base_rhs), exact_(exact || cfg.solver == Solver::Cholesky),
-        K_(kernels()), S_(simd::kernels()) {
+            const float* base_rhs = nullptr, const float* precond = nullptr)
+      : m_(m), side_(side), cfg_(cfg), base_(base), base_rhs_(base_rhs), precond_(precond),
+        exact_(exact || cfg.solver == Solver::Cholesky), K_(kernels()), S_(simd::kernels()) {
     k_ = cfg.factors;
     aug_ = augmented(cfg, side);
     d_ = aug_ ? k_ + 1 : k_;
@@ -432,7 +433,17 @@ class RowSolver {
     conjugate_gradient(row, n, next, s, xt, bt);
   }
 
-  // CG on (1) from the current value (warm start), cfg.cg_steps steps.
+  // z = M⁻¹ r (Config::precondition), or z = r; returns rᵀz.
+  float precondition(const float* r, float*& z, float* buf) const {
+    if (!precond_) {
+      z = const_cast<float*>(r);
+      return S_.dot(r, r, ld_);
+    }
+    z = buf;
+    return apply_preconditioner(precond_, d_, ld_, r, z);
+  }
+
+  // (Preconditioned) CG on (1) from the current value (warm start), cfg.cg_steps steps.
   void conjugate_gradient(int64_t row, size_t n, int64_t next, Scratch& s, float* xt, float* bt) const {
     float* x = s.x.data();
     float* r = s.r.data();
@@ -462,10 +473,12 @@ class RowSolver {
     S_.axpy(-lam, x, r, d_);
     bias_reg_correction(n, -1.0f, x, r);
     if (base_rhs_) S_.axpy(1.0f, base_rhs_, r, ld_);
-    std::memcpy(p, r, ld_ * sizeof(float));
-    float rs = S_.dot(r, r, ld_);
+    float* z;  // tmp is free until the last step's pᵀ base p, when z is no longer needed
+    float rz = precondition(r, z, tmp);
+    std::memcpy(p, z, ld_ * sizeof(float));
+    float rs = precond_ ? S_.dot(r, r, ld_) : rz;  // |r|^2, the stopping test
     for (size_t step = 0; step < cfg_.cg_steps; ++step) {
-      if (!(rs > kCgTolerance)) break;
+      if (!(rs > kCgTolerance) || !(rz > 0.0f)) break;
       if (gathered && step + 1 == cfg_.cg_steps) {
         // Last step: x += alpha p needs only pᵀ A p, not A p (the residual is
         // not used again), so the pass over the row computes dots only.
@@ -478,7 +491,7 @@ class RowSolver {
         pap += static_cast<double>(lam) * static_cast<double>(S_.dot(p, p, d_));
         if (aug_ && cfg_.implicit) pap += (bias_lambda(n) - lam) * static_cast<double>(p[k_]) * p[k_];
         if (!(pap > 0.0)) break;
-        S_.axpy(static_cast<float>(static_cast<double>(rs) / pap), p, x, ld_);
+        S_.axpy(static_cast<float>(static_cast<double>(rz) / pap), p, x, ld_);
         break;
       }
       std::fill(ap, ap + ld_, 0.0f);
@@ -488,12 +501,13 @@ class RowSolver {
       bias_reg_correction(n, 1.0f, p, ap);
       const float pap = S_.dot(p, ap, ld_);
       if (!(pap > 0.0f)) break;  // not positive definite along p: stop where we are
-      const float alpha = rs / pap;
+      const float alpha = rz / pap;
       S_.axpy(alpha, p, x, ld_);
       S_.axpy(-alpha, ap, r, ld_);
-      const float rs_new = S_.dot(r, r, ld_);
-      S_.scale_add(1.0f, r, rs_new / rs, p, ld_);  // p = r + (rs_new / rs) p
-      rs = rs_new;
+      const float rz_new = precondition(r, z, tmp);
+      rs = precond_ ? S_.dot(r, r, ld_) : rz_new;
+      S_.scale_add(1.0f, z, rz_new / rz, p, ld_);  // p = z + (rz_new / rz) p
+      rz = rz_new;
     }
     prefetch_next(s, s.next_n);  // whatever the passes did not cover (e.g. CG stopped early)
     std::memcpy(xt, x, k_ * sizeof(float));
@@ -506,6 +520,7 @@ class RowSolver {
   const Config& cfg_;
   const float* base_;
   const float* base_rhs_;
+  const float* precond_;
   bool exact_, aug_ = false;
   const Kernels& K_;
   const simd::Kernels& S_;
@@ -553,6 +568,58 @@ void shared_terms(const Side& side, const float* fixed_gram, const Config& cfg, 
   base_rhs = padded_base_rhs(g, cfg, aug);
 }
 
+}  // namespace
+
+std::vector<float> cg_preconditioner(const float* base, size_t k, bool aug, double lambda, double bias_lambda) {
+  const size_t d = aug ? k + 1 : k, ld = padded(d);
+  std::vector<double> M(d * d);
+  for (size_t r = 0; r < d; ++r)
+    for (size_t c = 0; c < d; ++c) M[r * d + c] = base[r * ld + c];
+  for (size_t r = 0; r < d; ++r) M[r * d + r] += lambda;
+  if (aug) M[k * d + k] += bias_lambda - lambda;
+  const Kernels& K = kernels();
+  double top = 0.0;
+  for (size_t r = 0; r < d; ++r) top = std::max(top, M[r * d + r]);
+  // No ridge here (unlike the row solves): a nearly singular M would only
+  // amplify rounding, so such halves run plain CG.
+  if (!cholesky(M.data(), d, K)) return {};
+  for (size_t r = 0; r < d; ++r)
+    if (M[r * d + r] * M[r * d + r] < 1e-7 * top) return {};
+  std::vector<double> inv(d * d);  // column c = M⁻¹ e_c
+  std::vector<double> e(d);
+  for (size_t c = 0; c < d; ++c) {
+    std::fill(e.begin(), e.end(), 0.0);
+    e[c] = 1.0;
+    cholesky_solve(M.data(), d, e.data(), K);
+    for (size_t r = 0; r < d; ++r) inv[r * d + c] = e[r];
+  }
+  std::vector<float> P(ld * ld, 0.0f);
+  for (size_t r = 0; r < d; ++r)  // symmetrized: rounding leaves the two triangles a few ulps apart
+    for (size_t c = 0; c < d; ++c) P[r * ld + c] = static_cast<float>(0.5 * (inv[r * d + c] + inv[c * d + r]));
+  return P;
+}
+
+float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, float* z) {
+  std::fill(z, z + ld, 0.0f);
+  kernels().symv(P, d, ld, r, z);
+  return simd::kernels().dot(r, z, ld);
+}
+
+namespace {
+
+// Config::precondition's M⁻¹ for solving `rows` of m by CG against `base`, or
+// empty (explicit: no shared term; Cholesky; switched off). Rows whose lambda
+// is scaled share the median row's.
+std::vector<float> preconditioner_for(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side,
+                                      const float* base, const Config& cfg, bool exact) {
+  if (!cfg.precondition || !cfg.implicit || !base || exact || cfg.solver != Solver::CG || n_rows == 0) return {};
+  std::vector<double> lambdas(n_rows);
+  for (size_t i = 0; i < n_rows; ++i)
+    lambdas[i] = row_lambda(cfg, static_cast<size_t>(m.indptr[rows[i] + 1] - m.indptr[rows[i]]), side.n_fixed);
+  std::nth_element(lambdas.begin(), lambdas.begin() + n_rows / 2, lambdas.end());
+  return cg_preconditioner(base, cfg.factors, augmented(cfg, side), lambdas[n_rows / 2], cfg.item_bias_regularization);
+}
+
 // Rows by decreasing length, so the longest start first and dynamic
 // scheduling balances the tail.
 std::vector<int32_t> longest_first(const CsrView& m) {
@@ -569,7 +636,8 @@ std::vector<int32_t> longest_first(const CsrView& m) {
 void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* base,
               const Config& cfg, bool exact, size_t threads, const CancelToken* cancel,
               std::vector<Scratch>* kept = nullptr, const float* base_rhs = nullptr) {
-  RowSolver solver(m, side, cfg, base, exact, base_rhs);
+  const std::vector<float> precond = preconditioner_for(m, rows, n_rows, side, base, cfg, exact);
+  RowSolver solver(m, side, cfg, base, exact, base_rhs, data_or_null(precond));
   const size_t slots = resolve_threads(threads);
   std::vector<Scratch> local;
   std::vector<Scratch>& scratch = kept ? *kept : local;
@@ -888,8 +956,9 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   std::unique_ptr<StreamedItems> streamed;
   std::vector<float> item_lambda;
   std::vector<int32_t> gathered_items = item_order;  // the items the per-row solver handles
+  std::vector<int32_t> hot;                          // and those streamed
   if (cfg.implicit && !cfg.item_bias && cfg.solver == Solver::CG && cfg.stream_items) {
-    std::vector<int32_t> hot = hot_items(iu, cfg);
+    hot = hot_items(iu, cfg);
     if (!hot.empty()) {
       streamed = std::make_unique<StreamedItems>(ui, hot, k, opt.threads);
       item_lambda.resize(model.items);
@@ -919,9 +988,11 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     if (cfg.implicit)
       base = padded_base(gram_of_fixed(model.user_factors.data(), nullptr, model.users, cfg, opt.threads), cfg,
                          augmented(cfg, items));
-    if (streamed)
+    if (streamed) {
+      const std::vector<float> precond = preconditioner_for(iu, hot.data(), hot.size(), items, base.data(), cfg, false);
       streamed->solve(model.user_factors.data(), model.item_factors.data(), base.data(), item_lambda.data(), cfg,
-                      opt.cancel);
+                      opt.cancel, data_or_null(precond));
+    }
     if (half_gather) use_half_copy(model.user_factors, items);
     if (int8_gather) use_int8_copy(model.user_factors, model.users, items);
     run_rows(iu, gathered_items.data(), gathered_items.size(), items, base.empty() ? nullptr : base.data(), cfg, false,

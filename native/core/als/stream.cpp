@@ -83,6 +83,7 @@ StreamedItems::StreamedItems(const CsrView& ui, const std::vector<int32_t>& hot,
   for (auto* v : {&y_, &r_, &p_, &ap_}) v->assign(h * ld_, 0.0f);
   curv_.assign(h, 0.0);
   rs_.assign(h, 0.0f);
+  rz_.assign(h, 0.0f);
   active_.assign(h, 0);
   a_.resize(slots_);
   b_.resize(slots_);
@@ -136,7 +137,7 @@ void StreamedItems::pass(Pass kind, const float* X, const Config& cfg) {
 }
 
 void StreamedItems::solve(const float* X, float* Y, const float* base, const float* lambda, const Config& cfg,
-                          const CancelToken* cancel) {
+                          const CancelToken* cancel, const float* precond) {
   const Kernels& K = kernels();
   const simd::Kernels& S = simd::kernels();
   const size_t k = k_, ld = ld_;
@@ -157,7 +158,16 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
   });
   pass(Pass::Residual, X, cfg);
   check();
-  // r = Yᵀ(b - a∘(Y x)) - base x - lambda x; p = r.
+  // z = M⁻¹ r into buf (or z = r); returns rᵀz.
+  auto precondition = [&](const float* r, float* buf, const float*& z) {
+    if (!precond) {
+      z = r;
+      return S.dot(r, r, ld);
+    }
+    z = buf;
+    return apply_preconditioner(precond, k, ld, r, buf);
+  };
+  // r = Yᵀ(b - a∘(Y x)) - base x - lambda x; p = M⁻¹ r.
   each_item([&](size_t i, float* tmp) {
     float* y = y_.data() + i * ld;
     float* r = r_.data() + i * ld;
@@ -166,9 +176,11 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
     K.symv(base, k, ld, y, tmp);
     S.axpy(-1.0f, tmp, r, ld);
     S.axpy(-lambda[hot_[i]], y, r, k);
-    std::memcpy(p, r, ld * sizeof(float));
-    rs_[i] = S.dot(r, r, ld);
-    active_[i] = rs_[i] > kCgTolerance;
+    const float* z;
+    rz_[i] = precondition(r, tmp, z);
+    std::memcpy(p, z, ld * sizeof(float));
+    rs_[i] = precond ? S.dot(r, r, ld) : rz_[i];
+    active_[i] = rs_[i] > kCgTolerance && rz_[i] > 0.0f;
     if (!active_[i]) std::fill(p, p + ld, 0.0f);  // contributes nothing to later passes
   });
   for (size_t step = 0; step < cfg.cg_steps; ++step) {
@@ -184,14 +196,14 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
         K.symv(base, k, ld, p, tmp);
         const double pap = curv_[i] + static_cast<double>(S.dot(p, tmp, ld)) +
                            static_cast<double>(lambda[hot_[i]]) * static_cast<double>(S.dot(p, p, k));
-        if (pap > 0.0) S.axpy(static_cast<float>(static_cast<double>(rs_[i]) / pap), p, y_.data() + i * ld, ld);
+        if (pap > 0.0) S.axpy(static_cast<float>(static_cast<double>(rz_[i]) / pap), p, y_.data() + i * ld, ld);
       });
       break;
     }
     std::fill(ap_.begin(), ap_.end(), 0.0f);
     pass(Pass::Matvec, X, cfg);
     check();
-    each_item([&](size_t i, float*) {
+    each_item([&](size_t i, float* tmp) {
       if (!active_[i]) return;
       float* y = y_.data() + i * ld;
       float* r = r_.data() + i * ld;
@@ -205,13 +217,16 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
         std::fill(p, p + ld, 0.0f);
         return;
       }
-      const float alpha = rs_[i] / pap;
+      const float alpha = rz_[i] / pap;
       S.axpy(alpha, p, y, ld);
       S.axpy(-alpha, ap, r, ld);
-      const float rs_new = S.dot(r, r, ld);
-      S.scale_add(1.0f, r, rs_new / rs_[i], p, ld);  // p = r + (rs_new / rs) p
+      const float* z;
+      const float rz_new = precondition(r, tmp, z);
+      const float rs_new = precond ? S.dot(r, r, ld) : rz_new;
+      S.scale_add(1.0f, z, rz_new / rz_[i], p, ld);  // p = z + (rz_new / rz) p
       rs_[i] = rs_new;
-      if (!(rs_new > kCgTolerance)) {
+      rz_[i] = rz_new;
+      if (!(rs_new > kCgTolerance) || !(rz_new > 0.0f)) {
         active_[i] = 0;
         std::fill(p, p + ld, 0.0f);
       }

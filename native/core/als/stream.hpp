@@ -36,9 +36,10 @@ class StreamedItems {
 
   // Solve the hot items: `X` the user factors (users x k), `Y` all item
   // factors (items x k; warm start in, result out for the hot rows), `base` =
-  // w0 XᵀX padded to ld x ld, `lambda[i]` item i's regularization. Implicit, CG.
+  // w0 XᵀX padded to ld x ld, `lambda[i]` item i's regularization, `precond`
+  // Config::precondition's M⁻¹ (ld x ld) or null. Implicit, CG.
   void solve(const float* X, float* Y, const float* base, const float* lambda, const Config& cfg,
-             const CancelToken* cancel);
+             const CancelToken* cancel, const float* precond = nullptr);
 
   size_t size() const { return hot_.size(); }
 
@@ -55,7 +56,7 @@ class StreamedItems {
   std::vector<int64_t> split_;           // (parts + 1) x users: first entry of each part in each row
   std::vector<float> y_, r_, p_, ap_;    // hot x ld, padded
   std::vector<double> curv_;
-  std::vector<float> rs_;
+  std::vector<float> rs_, rz_;  // |r|^2 (stopping test) and rᵀ M⁻¹ r per item
   std::vector<uint8_t> active_;
   std::vector<std::vector<float>> a_, b_;  // per-thread coefficient buffers
 };
