@@ -38,10 +38,11 @@ EDITS = [
      'namespace fastrec::als { int g_half = 0; uint64_t g_prof[2][8]; }\n'
      '#define PROF_T0 uint64_t _pt = __rdtsc();\n'
      '#define PROF(i) do { uint64_t _n = __rdtsc(); g_prof[g_half][i] += _n - _pt; _pt = _n; } while (0)\n\\g<0>'),
-    # Per-row solver: 0 gather + residual, 1 matvec, 2 curvature, 3 symv, 4 vector ops, 6 coefficients.
+    # Per-row solver: 0 gather + residual, 1 matvec, 2 curvature, 3 symv (Gram and preconditioner), 4 vector ops, 6 coefficients.
     (lit('    float* tmp = s.tmp.data();'), '\\g<0>' + T0),
     (lit('    plan_prefetch(next, s);'), '    PROF(0);\n\\g<0>'),
-    (lit('    std::memcpy(p, r, ld_ * sizeof(float));'), '    PROF(3);\n\\g<0>'),
+    (lit('    std::memcpy(p, z, ld_ * sizeof(float));'), '\\g<0>    PROF(3);\n'),
+    (lit('      const float rz_new = precondition(r, z, tmp);'), '      PROF(4);\n\\g<0>      PROF(3);\n'),
     (lit('        double pap = curvature(n, s, p);'), '        PROF(4);\n\\g<0>        PROF(2);\n'),
     (lit('        pap += static_cast<double>(lam) * static_cast<double>(S_.dot(p, p, d_));'), '        PROF(3);\n\\g<0>'),
     (lit('      matvec(row, n, s, gathered, 1.0f, nullptr, p, ap, cfg_.cg_steps - step);'),
@@ -56,7 +57,7 @@ EDITS = [
      '    auto q0 = T(); const uint64_t c0 = __rdtsc();\n    for (auto& h : g_prof) for (auto& v : h) v = 0;\n'),
     (lit('    if (half_gather) use_half_copy(model.item_factors, users);'), '\\g<0>    auto q1 = T(); g_half = 0;\n'),
     (r'^    run_rows\(ui, user_order\.data\(\)[^;]*;\n', '\\g<0>    auto q2 = T();\n'),
-    (r'^    if \(streamed\)\n      streamed->solve\(', '    auto q3 = T();\n\\g<0>'),
+    (r'^    if \(streamed\) \{\n', '    auto q3 = T();\n\\g<0>'),
     (lit('    if (half_gather) use_half_copy(model.user_factors, items);'), '    auto q4 = T();\n\\g<0>'),
     (r'^    run_rows\(iu, gathered_items\.data\(\)', '    auto q5 = T(); g_half = 1;\n\\g<0>'),
     (r'^(    if \(cfg\.implicit\) item_gram = [^\n]*\n)(    double loss = 0\.0 / 0\.0;\n)',
