@@ -6,11 +6,12 @@
 // Each variant is a fit of two iterations; the second is timed.
 //   g++ -O2 -std=c++17 -Inative/core bench/tools/als-driver.cpp build/libfastrec_core.a -lpthread -o /tmp/als-driver
 //   VARIANTS="1:1,1:0" /tmp/als-driver [factors=64] [threads=2] [reps=3] [solver=cg|cholesky] [scale=1]
-// A variant is half[:stream[:steps[:hot[:pre]]]]: Config::gather (0 float32, 1 float16, 2 int8, 3 float16 with
+// A variant is half[:stream[:steps[:hot[:pre[:eig]]]]]: Config::gather (0 float32, 1 float16, 2 int8, 3 float16 with
 // Config::half_buffer = false; build with -DALS_BOOL_GATHER against libraries before Config::gather: 0 or 1,
 // with -DALS_NO_HALF_BUFFER against libraries before half_buffer), Config::stream_items
 // (0 or 1), Config::cg_steps (3) and Config::stream_max_items (0: automatic); stream and
-// Config::precondition (pre, default 1; build with -DALS_NO_PRECONDITION against libraries before it);
+// Config::precondition (pre, default 1; build with -DALS_NO_PRECONDITION against libraries before it),
+// Config::eigenbasis (eig, default 1; -DALS_NO_EIGENBASIS likewise);
 // hot are ignored when built with -DALS_OLD against a library that predates them. LOSS=1 also reports the final loss (and times it: use it apart).
 #include <algorithm>
 #include <chrono>
@@ -27,7 +28,7 @@
 using namespace fastrec;
 
 struct Variant {
-  unsigned half = 1, stream = 1, steps = 3, hot = 0, pre = 1;
+  unsigned half = 1, stream = 1, steps = 3, hot = 0, pre = 1, eig = 1;
   als::Config cfg;
   als::Model model;
   std::vector<double> cpu, total;
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
     size_t comma = spec.find(',', pos);
     if (comma == std::string::npos) comma = spec.size();
     Variant v;
-    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u:%u:%u", &v.half, &v.stream, &v.steps, &v.hot, &v.pre);
+    sscanf(spec.substr(pos, comma - pos).c_str(), "%u:%u:%u:%u:%u:%u", &v.half, &v.stream, &v.steps, &v.hot, &v.pre, &v.eig);
     pos = comma + 1;
     v.cfg.factors = k;
 #ifdef ALS_BOOL_GATHER  // built against a library before Config::gather (commit 01d6831 or older)
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
     v.cfg.cg_steps = v.steps;
 #ifndef ALS_NO_PRECONDITION
     v.cfg.precondition = v.pre != 0;
+#endif
+#ifndef ALS_NO_EIGENBASIS
+    v.cfg.eigenbasis = v.eig != 0;
 #endif
 #ifndef ALS_OLD  // built against the library before Config::stream_items
     v.cfg.stream_items = v.stream != 0;
@@ -101,8 +105,8 @@ int main(int argc, char** argv) {
     snprintf(b, sizeof b, "%.3f/%.3f", x[0], x[x.size() / 2]);
     return std::string(b);
   };
-  printf("half:stream:steps:hot:pre  wall s min/median  CPU s min/median  loss\n");
-  for (auto& v : vs) printf("%u:%u:%u:%u:%u  %s  %s  %.9f\n", v.half, v.stream, v.steps, v.hot, v.pre, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
+  printf("half:stream:steps:hot:pre:eig  wall s min/median  CPU s min/median  loss\n");
+  for (auto& v : vs) printf("%u:%u:%u:%u:%u:%u  %s  %s  %.9f\n", v.half, v.stream, v.steps, v.hot, v.pre, v.eig, stat(v.total).c_str(), stat(v.cpu).c_str(), v.loss);
   if (getenv("SAMPLES"))  // every timed iteration, wall / CPU, for pooling variants listed more than once
     for (auto& v : vs) {
       printf("samples %u", v.half);

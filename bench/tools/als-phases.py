@@ -38,7 +38,7 @@ EDITS = [
      'namespace fastrec::als { int g_half = 0; uint64_t g_prof[2][8]; }\n'
      '#define PROF_T0 uint64_t _pt = __rdtsc();\n'
      '#define PROF(i) do { uint64_t _n = __rdtsc(); g_prof[g_half][i] += _n - _pt; _pt = _n; } while (0)\n\\g<0>'),
-    # Per-row solver: 0 gather + residual, 1 matvec, 2 curvature, 3 symv (Gram and preconditioner), 4 vector ops, 6 coefficients.
+    # Per-row solver: 0 gather + residual, 1 matvec, 2 curvature, 3 symv (Gram and preconditioner products, diagonal in the eigenbasis), 4 vector ops, 6 coefficients.
     (lit('    float* tmp = s.tmp.data();'), '\\g<0>' + T0),
     (lit('    plan_prefetch(next, s);'), '    PROF(0);\n\\g<0>'),
     (lit('    std::memcpy(p, z, ld_ * sizeof(float));'), '\\g<0>    PROF(3);\n'),
@@ -47,7 +47,7 @@ EDITS = [
     (lit('        pap += static_cast<double>(lam) * static_cast<double>(S_.dot(p, p, d_));'), '        PROF(3);\n\\g<0>'),
     (lit('      matvec(row, n, s, gathered, 1.0f, nullptr, p, ap, cfg_.cg_steps - step);'),
      '      PROF(4);\n\\g<0>      PROF(1);\n'),
-    (lit('      if (base_) K_.symv(base_, d_, ld_, p, ap);'), '\\g<0>      PROF(3);\n'),
+    (lit('      if (has_base()) add_base(p, ap);'), '\\g<0>      PROF(3);\n'),
     (r'^    prefetch_next\(s, s\.next_n\);.*\n', '    PROF(4);\n\\g<0>'),
     (lit('    const size_t n = coefficients(row, s);'), T0 + '\\g<0>    PROF(6);\n'),
     # fit(): wall time of each phase of an iteration.

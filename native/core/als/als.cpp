@@ -174,13 +174,24 @@ bool augmented(const Config& cfg, const Side& side) {
 // ld = padded(d). base (ld x ld, padded with zeros) is w0 G for implicit
 // models and null for explicit ones; base_rhs (ld, or null) is the term
 // -w0 Yᵀb every row's right-hand side shares (users half with item_bias, (3)).
+// The users half of an implicit CG fit in the eigenbasis of YᵀY
+// (Config::eigenbasis): there the shared term and the preconditioner are
+// diagonal; a row's warm start comes in the old basis and is rotated by V.
+struct Eigenbasis {
+  std::vector<float> rotation;      // V, ld x ld: a row x of the old basis is x V in the new one
+  std::vector<float> base_diag;     // w0 Λ, padded to ld with zeros
+  std::vector<float> precond_diag;  // 1 / (w0 Λ + lambda), padded with zeros
+};
+
 class RowSolver {
  public:
-  // `precond`: M⁻¹ of Config::precondition (ld x ld) or null.
+  // `precond`: M⁻¹ of Config::precondition (ld x ld) or null. `eig`: CG in
+  // that eigenbasis (base and precond then unused), or null.
   RowSolver(const CsrView& m, const Side& side, const Config& cfg, const float* base, bool exact,
-            const float* base_rhs = nullptr, const float* precond = nullptr)
+            const float* base_rhs = nullptr, const float* precond = nullptr, const Eigenbasis* eig = nullptr)
       : m_(m), side_(side), cfg_(cfg), base_(base), base_rhs_(base_rhs), precond_(precond),
         exact_(exact || cfg.solver == Solver::Cholesky), K_(kernels()), S_(simd::kernels()) {
+    if (eig && !exact_) eig_ = eig;
     k_ = cfg.factors;
     aug_ = augmented(cfg, side);
     d_ = aug_ ? k_ + 1 : k_;
@@ -435,12 +446,29 @@ class RowSolver {
 
   // z = M⁻¹ r (Config::precondition), or z = r; returns rᵀz.
   float precondition(const float* r, float*& z, float* buf) const {
+    if (eig_) {
+      z = buf;
+      const float* w = eig_->precond_diag.data();
+      for (size_t c = 0; c < ld_; ++c) z[c] = w[c] * r[c];
+      return S_.dot(r, z, ld_);
+    }
     if (!precond_) {
       z = const_cast<float*>(r);
       return S_.dot(r, r, ld_);
     }
     z = buf;
     return apply_preconditioner(precond_, d_, ld_, r, z);
+  }
+
+  bool has_base() const { return base_ || eig_; }
+  // out += base v (diagonal in the eigenbasis).
+  void add_base(const float* v, float* out) const {
+    if (eig_) {
+      const float* g = eig_->base_diag.data();
+      for (size_t c = 0; c < ld_; ++c) out[c] += g[c] * v[c];
+    } else {
+      K_.symv(base_, d_, ld_, v, out);
+    }
   }
 
   // (Preconditioned) CG on (1) from the current value (warm start), cfg.cg_steps steps.
@@ -450,7 +478,12 @@ class RowSolver {
     float* p = s.p.data();
     float* ap = s.ap.data();
     float* tmp = s.tmp.data();
-    std::memcpy(x, xt, k_ * sizeof(float));
+    if (eig_) {  // the warm start into the eigenbasis
+      std::fill(x, x + ld_, 0.0f);
+      K_.symv(eig_->rotation.data(), k_, ld_, xt, x);
+    } else {
+      std::memcpy(x, xt, k_ * sizeof(float));
+    }
     if (bt) x[k_] = *bt;
     const float lam = static_cast<float>(lambda(n));
     // r = b - A x = Yᵀ(b - a∘(Y x)) - base x - lam x; the gather computes the first term on the way.
@@ -465,9 +498,9 @@ class RowSolver {
       matvec(row, n, s, gathered, -1.0f, s.b.data(), x, r);
     }
     plan_prefetch(next, s);
-    if (base_) {
+    if (has_base()) {
       std::fill(tmp, tmp + ld_, 0.0f);
-      K_.symv(base_, d_, ld_, x, tmp);
+      add_base(x, tmp);
       S_.axpy(-1.0f, tmp, r, ld_);
     }
     S_.axpy(-lam, x, r, d_);
@@ -483,9 +516,9 @@ class RowSolver {
         // Last step: x += alpha p needs only pᵀ A p, not A p (the residual is
         // not used again), so the pass over the row computes dots only.
         double pap = curvature(n, s, p);
-        if (base_) {
+        if (has_base()) {
           std::fill(tmp, tmp + ld_, 0.0f);
-          K_.symv(base_, d_, ld_, p, tmp);
+          add_base(p, tmp);
           pap += static_cast<double>(S_.dot(p, tmp, ld_));
         }
         pap += static_cast<double>(lam) * static_cast<double>(S_.dot(p, p, d_));
@@ -496,7 +529,7 @@ class RowSolver {
       }
       std::fill(ap, ap + ld_, 0.0f);
       matvec(row, n, s, gathered, 1.0f, nullptr, p, ap, cfg_.cg_steps - step);
-      if (base_) K_.symv(base_, d_, ld_, p, ap);
+      if (has_base()) add_base(p, ap);
       S_.axpy(lam, p, ap, d_);
       bias_reg_correction(n, 1.0f, p, ap);
       const float pap = S_.dot(p, ap, ld_);
@@ -521,6 +554,7 @@ class RowSolver {
   const float* base_;
   const float* base_rhs_;
   const float* precond_;
+  const Eigenbasis* eig_ = nullptr;
   bool exact_, aug_ = false;
   const Kernels& K_;
   const simd::Kernels& S_;
@@ -570,6 +604,50 @@ void shared_terms(const Side& side, const float* fixed_gram, const Config& cfg, 
 
 }  // namespace
 
+void symmetric_eigen(std::vector<double>& a, size_t n, std::vector<double>& vectors) {
+  vectors.assign(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i) vectors[i * n + i] = 1.0;
+  auto off_diagonal = [&]() {
+    double off = 0.0, all = 0.0;
+    for (size_t r = 0; r < n; ++r)
+      for (size_t c = 0; c < n; ++c) {
+        const double v = a[r * n + c] * a[r * n + c];
+        all += v;
+        if (r != c) off += v;
+      }
+    return off <= 1e-26 * all;
+  };
+  for (int sweep = 0; sweep < 50 && !off_diagonal(); ++sweep) {
+    for (size_t p = 0; p + 1 < n; ++p) {
+      for (size_t q = p + 1; q < n; ++q) {
+        const double apq = a[p * n + q];
+        if (apq == 0.0) continue;
+        // The rotation J (c on the diagonal, s at (p, q), -s at (q, p)) that zeroes
+        // (JᵀAJ)_pq: t = s / c is the smaller root of t^2 + 2 theta t - 1 = 0.
+        const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+        const double t = (theta >= 0.0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
+        for (size_t r = 0; r < n; ++r) {  // A J
+          const double arp = a[r * n + p], arq = a[r * n + q];
+          a[r * n + p] = c * arp - s * arq;
+          a[r * n + q] = s * arp + c * arq;
+        }
+        for (size_t r = 0; r < n; ++r) {  // Jᵀ (A J)
+          const double apr = a[p * n + r], aqr = a[q * n + r];
+          a[p * n + r] = c * apr - s * aqr;
+          a[q * n + r] = s * apr + c * aqr;
+        }
+        a[p * n + q] = a[q * n + p] = 0.0;
+        for (size_t r = 0; r < n; ++r) {  // V J
+          const double vrp = vectors[r * n + p], vrq = vectors[r * n + q];
+          vectors[r * n + p] = c * vrp - s * vrq;
+          vectors[r * n + q] = s * vrp + c * vrq;
+        }
+      }
+    }
+  }
+}
+
 std::vector<float> cg_preconditioner(const float* base, size_t k, bool aug, double lambda, double bias_lambda) {
   const size_t d = aug ? k + 1 : k, ld = padded(d);
   std::vector<double> M(d * d);
@@ -610,14 +688,54 @@ namespace {
 // Config::precondition's M⁻¹ for solving `rows` of m by CG against `base`, or
 // empty (explicit: no shared term; Cholesky; switched off). Rows whose lambda
 // is scaled share the median row's.
-std::vector<float> preconditioner_for(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side,
-                                      const float* base, const Config& cfg, bool exact) {
-  if (!cfg.precondition || !cfg.implicit || !base || exact || cfg.solver != Solver::CG || n_rows == 0) return {};
+double median_lambda(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const Config& cfg) {
   std::vector<double> lambdas(n_rows);
   for (size_t i = 0; i < n_rows; ++i)
     lambdas[i] = row_lambda(cfg, static_cast<size_t>(m.indptr[rows[i] + 1] - m.indptr[rows[i]]), side.n_fixed);
   std::nth_element(lambdas.begin(), lambdas.begin() + n_rows / 2, lambdas.end());
-  return cg_preconditioner(base, cfg.factors, augmented(cfg, side), lambdas[n_rows / 2], cfg.item_bias_regularization);
+  return lambdas[n_rows / 2];
+}
+
+std::vector<float> preconditioner_for(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side,
+                                      const float* base, const Config& cfg, bool exact) {
+  if (!cfg.precondition || !cfg.implicit || !base || exact || cfg.solver != Solver::CG || n_rows == 0) return {};
+  return cg_preconditioner(base, cfg.factors, augmented(cfg, side), median_lambda(m, rows, n_rows, side, cfg),
+                           cfg.item_bias_regularization);
+}
+
+// Rows f[0..rows) (k floats each) replaced by f V, V = rotation (ld x ld).
+void rotate_rows(float* f, size_t rows, size_t k, const std::vector<float>& rotation, size_t threads) {
+  const size_t ld = padded(k);
+  parallel_for(rows, 1024, threads, [&](size_t begin, size_t end, size_t) {
+    std::vector<float> out(ld);
+    for (size_t i = begin; i < end; ++i) {
+      std::fill(out.begin(), out.end(), 0.0f);
+      kernels().symv(rotation.data(), k, ld, f + i * k, out.data());
+      std::memcpy(f + i * k, out.data(), k * sizeof(float));
+    }
+  });
+}
+
+// The users half's eigenbasis from the Gram matrix g of the fixed side
+// (gram_of_fixed: YᵀY, or the Gram of [Y, b] whose leading block is YᵀY).
+Eigenbasis eigenbasis_of(const std::vector<float>& g, const Config& cfg, double lambda) {
+  const size_t k = cfg.factors, gd = gram_dim(cfg), ld = padded(k);
+  std::vector<double> a(k * k), v;
+  for (size_t r = 0; r < k; ++r)
+    for (size_t c = 0; c < k; ++c) a[r * k + c] = g[r * gd + c];
+  symmetric_eigen(a, k, v);
+  Eigenbasis e;
+  e.rotation.assign(ld * ld, 0.0f);
+  e.base_diag.assign(ld, 0.0f);
+  e.precond_diag.assign(ld, 0.0f);
+  for (size_t r = 0; r < k; ++r)
+    for (size_t c = 0; c < k; ++c) e.rotation[r * ld + c] = static_cast<float>(v[r * k + c]);
+  for (size_t c = 0; c < k; ++c) {
+    const double w = cfg.unobserved_weight * std::max(a[c * k + c], 0.0);  // a Gram matrix is PSD: clip rounding
+    e.base_diag[c] = static_cast<float>(w);
+    e.precond_diag[c] = w + lambda > 0.0 ? static_cast<float>(1.0 / (w + lambda)) : 1.0f;
+  }
+  return e;
 }
 
 // Rows by decreasing length, so the longest start first and dynamic
@@ -635,9 +753,10 @@ std::vector<int32_t> longest_first(const CsrView& m) {
 // large gather buffers are allocated and faulted in once, not per half-iteration.
 void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* base,
               const Config& cfg, bool exact, size_t threads, const CancelToken* cancel,
-              std::vector<Scratch>* kept = nullptr, const float* base_rhs = nullptr) {
-  const std::vector<float> precond = preconditioner_for(m, rows, n_rows, side, base, cfg, exact);
-  RowSolver solver(m, side, cfg, base, exact, base_rhs, data_or_null(precond));
+              std::vector<Scratch>* kept = nullptr, const float* base_rhs = nullptr,
+              const Eigenbasis* eig = nullptr) {
+  const std::vector<float> precond = eig ? std::vector<float>() : preconditioner_for(m, rows, n_rows, side, base, cfg, exact);
+  RowSolver solver(m, side, cfg, base, exact, base_rhs, data_or_null(precond), eig);
   const size_t slots = resolve_threads(threads);
   std::vector<Scratch> local;
   std::vector<Scratch>& scratch = kept ? *kept : local;
@@ -976,15 +1095,23 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   const float* item_bias = data_or_null(model.item_bias);
   std::vector<float> item_gram;
   if (cfg.implicit) item_gram = gram_of_fixed(model.item_factors.data(), item_bias, model.items, cfg, opt.threads);
+  const bool in_eigenbasis = cfg.implicit && cfg.solver == Solver::CG && cfg.precondition && cfg.eigenbasis;
+  const double user_lambda = user_order.empty() ? 0.0 : median_lambda(ui, user_order.data(), user_order.size(), users, cfg);
   for (size_t it = 1; it <= opt.iterations; ++it) {
     check_cancel(opt.cancel);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<float> base = padded_base(item_gram, cfg);
-    const std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
+    std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
+    std::unique_ptr<Eigenbasis> eig;
+    if (in_eigenbasis) {  // rotate the items now, each user's warm start as it is solved
+      eig = std::make_unique<Eigenbasis>(eigenbasis_of(item_gram, cfg, user_lambda));
+      rotate_rows(model.item_factors.data(), model.items, k, eig->rotation, opt.threads);
+      if (!base_rhs.empty()) rotate_rows(base_rhs.data(), 1, k, eig->rotation, 1);
+    }
     if (half_gather) use_half_copy(model.item_factors, users);
     if (int8_gather) use_int8_copy(model.item_factors, model.items, users);
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
-             opt.threads, opt.cancel, &scratch, data_or_null(base_rhs));
+             opt.threads, opt.cancel, &scratch, data_or_null(base_rhs), eig.get());
     if (cfg.implicit)
       base = padded_base(gram_of_fixed(model.user_factors.data(), nullptr, model.users, cfg, opt.threads), cfg,
                          augmented(cfg, items));

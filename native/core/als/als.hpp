@@ -92,6 +92,12 @@ struct Config {
   // Any SPD M keeps CG exact in the limit; this one makes 2 steps land closer
   // to the exact solution than 3 plain ones (bench/README.md).
   bool precondition = true;
+  // fit() with implicit preconditioned CG: solve each users half in the
+  // eigenbasis of YᵀY (both factor tables rotated by its eigenvectors V, which
+  // changes no score), where w0 YᵀY and M are diagonal: each user's k x k
+  // products become k multiplications, and the one product left rotates the
+  // user's warm start. The same iterates as without it, up to rounding.
+  bool eigenbasis = true;
   Gather gather = Gather::Float32;
   // Gather::Float16 with CG: keep each row's gathered vectors as halves and
   // widen them in registers during the CG passes (the same bits as widening
@@ -132,6 +138,13 @@ std::vector<float> huge_vector(size_t n);
 // of augmented rows (d = k + 1), padded to ld x ld like base. Empty when M is
 // not positive definite or nearly singular (CG then runs unpreconditioned).
 std::vector<float> cg_preconditioner(const float* base, size_t k, bool augmented, double lambda, double bias_lambda);
+// Eigen-decomposition of the symmetric n x n matrix `a` (row-major) by cyclic
+// Jacobi rotations: on return a is diagonal up to rounding (the eigenvalues)
+// and `vectors` (n x n) holds the eigenvectors as columns, so that the input
+// equals vectors * diag(a) * vectorsᵀ. Starting near-diagonal (as the Gram of
+// factors rotated last iteration is) it needs only a sweep or two.
+void symmetric_eigen(std::vector<double>& a, size_t n, std::vector<double>& vectors);
+
 // z = P r over d coordinates (z padded to ld with zeros); returns rᵀz.
 float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, float* z);
 
