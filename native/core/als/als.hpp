@@ -96,7 +96,8 @@ struct Config {
   // eigenbasis of YᵀY (both factor tables rotated by its eigenvectors V, which
   // changes no score), where w0 YᵀY and M are diagonal: each user's k x k
   // products become k multiplications, and the one product left rotates the
-  // user's warm start. The same iterates as without it, up to rounding.
+  // user's warm start. The same iterates as without it, up to rounding. Used
+  // when there are at least 32 k users (the decomposition costs O(k^3)).
   bool eigenbasis = true;
   Gather gather = Gather::Float32;
   // Gather::Float16 with CG: keep each row's gathered vectors as halves and
