@@ -509,7 +509,8 @@ class RowSolver {
     float* z;  // tmp is free until the last step's pᵀ base p, when z is no longer needed
     float rz = precondition(r, z, tmp);
     std::memcpy(p, z, ld_ * sizeof(float));
-    float rs = precond_ ? S_.dot(r, r, ld_) : rz;  // |r|^2, the stopping test
+    const bool preconditioned = precond_ || eig_;
+    float rs = preconditioned ? S_.dot(r, r, ld_) : rz;  // |r|^2, the stopping test
     for (size_t step = 0; step < cfg_.cg_steps; ++step) {
       if (!(rs > kCgTolerance) || !(rz > 0.0f)) break;
       if (gathered && step + 1 == cfg_.cg_steps) {
@@ -538,7 +539,7 @@ class RowSolver {
       S_.axpy(alpha, p, x, ld_);
       S_.axpy(-alpha, ap, r, ld_);
       const float rz_new = precondition(r, z, tmp);
-      rs = precond_ ? S_.dot(r, r, ld_) : rz_new;
+      rs = preconditioned ? S_.dot(r, r, ld_) : rz_new;
       S_.scale_add(1.0f, z, rz_new / rz, p, ld_);  // p = z + (rz_new / rz) p
       rz = rz_new;
     }
