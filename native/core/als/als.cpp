@@ -170,10 +170,6 @@ bool augmented(const Config& cfg, const Side& side) {
   return !cfg.implicit || (cfg.item_bias && side.fixed_bias == nullptr);
 }
 
-// Solves rows of one side. d = factors (+1 for the bias of augmented rows),
-// ld = padded(d). base (ld x ld, padded with zeros) is w0 G for implicit
-// models and null for explicit ones; base_rhs (ld, or null) is the term
-// -w0 Yᵀb every row's right-hand side shares (users half with item_bias, (3)).
 // The users half of an implicit CG fit in the eigenbasis of YᵀY
 // (Config::eigenbasis): there the shared term and the preconditioner are
 // diagonal; a row's warm start comes in the old basis and is rotated by V.
@@ -183,6 +179,10 @@ struct Eigenbasis {
   std::vector<float> precond_diag;  // 1 / (w0 Λ + lambda), padded with zeros
 };
 
+// Solves rows of one side. d = factors (+1 for the bias of augmented rows),
+// ld = padded(d). base (ld x ld, padded with zeros) is w0 G for implicit
+// models and null for explicit ones; base_rhs (ld, or null) is the term
+// -w0 Yᵀb every row's right-hand side shares (users half with item_bias, (3)).
 class RowSolver {
  public:
   // `precond`: M⁻¹ of Config::precondition (ld x ld) or null. `eig`: CG in
@@ -686,9 +686,7 @@ float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, 
 
 namespace {
 
-// Config::precondition's M⁻¹ for solving `rows` of m by CG against `base`, or
-// empty (explicit: no shared term; Cholesky; switched off). Rows whose lambda
-// is scaled share the median row's.
+// The median of the rows' lambdas (all equal unless scaled per row).
 double median_lambda(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const Config& cfg) {
   std::vector<double> lambdas(n_rows);
   for (size_t i = 0; i < n_rows; ++i)
@@ -697,6 +695,9 @@ double median_lambda(const CsrView& m, const int32_t* rows, size_t n_rows, const
   return lambdas[n_rows / 2];
 }
 
+// Config::precondition's M⁻¹ for solving `rows` of m by CG against `base`, or
+// empty (explicit: no shared term; Cholesky; switched off). Rows whose lambda
+// is scaled share the median row's.
 std::vector<float> preconditioner_for(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side,
                                       const float* base, const Config& cfg, bool exact) {
   if (!cfg.precondition || !cfg.implicit || !base || exact || cfg.solver != Solver::CG || n_rows == 0) return {};
