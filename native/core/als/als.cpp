@@ -1108,7 +1108,8 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     std::vector<float> base = padded_base(item_gram, cfg);
     std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
     std::unique_ptr<Eigenbasis> eig;
-    if (in_eigenbasis) {  // rotate the items now, each user's warm start as it is solved
+    const bool finite_gram = std::all_of(item_gram.begin(), item_gram.end(), [](float v) { return std::isfinite(v); });
+    if (in_eigenbasis && finite_gram) {  // rotate the items now, each user's warm start as it is solved
       eig = std::make_unique<Eigenbasis>(eigenbasis_of(item_gram, cfg, user_lambda));
       rotate_rows(model.item_factors.data(), model.items, k, eig->rotation, opt.threads);
       if (!base_rhs.empty()) rotate_rows(base_rhs.data(), 1, k, eig->rotation, 1);
