@@ -444,20 +444,13 @@ class RowSolver {
     conjugate_gradient(row, n, next, s, xt, bt);
   }
 
-  // z = M⁻¹ r (Config::precondition), or z = r; returns rᵀz.
-  float precondition(const float* r, float*& z, float* buf) const {
-    if (eig_) {
-      z = buf;
-      const float* w = eig_->precond_diag.data();
-      for (size_t c = 0; c < ld_; ++c) z[c] = w[c] * r[c];
-      return S_.dot(r, z, ld_);
-    }
-    if (!precond_) {
-      z = const_cast<float*>(r);
-      return S_.dot(r, r, ld_);
-    }
+  // z = M⁻¹ r (Config::precondition; diagonal in the eigenbasis), or z = r; returns rᵀz.
+  float precondition(const float* r, const float*& z, float* buf) const {
+    if (!eig_) return apply_preconditioner(precond_, d_, ld_, r, buf, z);
+    const float* w = eig_->precond_diag.data();
+    for (size_t c = 0; c < ld_; ++c) buf[c] = w[c] * r[c];
     z = buf;
-    return apply_preconditioner(precond_, d_, ld_, r, z);
+    return S_.dot(r, z, ld_);
   }
 
   bool has_base() const { return base_ || eig_; }
@@ -506,7 +499,7 @@ class RowSolver {
     S_.axpy(-lam, x, r, d_);
     bias_reg_correction(n, -1.0f, x, r);
     if (base_rhs_) S_.axpy(1.0f, base_rhs_, r, ld_);
-    float* z;  // tmp is free until the last step's pᵀ base p, when z is no longer needed
+    const float* z;  // tmp is free until the last step's pᵀ base p, when z is no longer needed
     float rz = precondition(r, z, tmp);
     std::memcpy(p, z, ld_ * sizeof(float));
     const bool preconditioned = precond_ || eig_;
@@ -678,9 +671,13 @@ std::vector<float> cg_preconditioner(const float* base, size_t k, bool aug, doub
   return P;
 }
 
-float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, float* z) {
-  std::fill(z, z + ld, 0.0f);
-  kernels().symv(P, d, ld, r, z);
+float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, float* buf, const float*& z) {
+  z = r;
+  if (P) {
+    std::fill(buf, buf + ld, 0.0f);
+    kernels().symv(P, d, ld, r, buf);
+    z = buf;
+  }
   return simd::kernels().dot(r, z, ld);
 }
 
@@ -1108,8 +1105,9 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     std::vector<float> base = padded_base(item_gram, cfg);
     std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
     std::unique_ptr<Eigenbasis> eig;
-    const bool finite_gram = std::all_of(item_gram.begin(), item_gram.end(), [](float v) { return std::isfinite(v); });
-    if (in_eigenbasis && finite_gram) {  // rotate the items now, each user's warm start as it is solved
+    // Not for an iteration whose Gram is not finite: Jacobi would run all its sweeps on NaN.
+    if (in_eigenbasis && std::all_of(item_gram.begin(), item_gram.end(), [](float v) { return std::isfinite(v); })) {
+      // Rotate the items now, each user's warm start as it is solved.
       eig = std::make_unique<Eigenbasis>(eigenbasis_of(item_gram, cfg, user_lambda));
       rotate_rows(model.item_factors.data(), model.items, k, eig->rotation, opt.threads);
       if (!base_rhs.empty()) rotate_rows(base_rhs.data(), 1, k, eig->rotation, 1);

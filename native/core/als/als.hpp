@@ -146,8 +146,9 @@ std::vector<float> cg_preconditioner(const float* base, size_t k, bool augmented
 // factors rotated last iteration is) it needs only a sweep or two.
 void symmetric_eigen(std::vector<double>& a, size_t n, std::vector<double>& vectors);
 
-// z = P r over d coordinates (z padded to ld with zeros); returns rᵀz.
-float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, float* z);
+// z = P r over d coordinates (written to buf, padded to ld with zeros), or
+// z = r when P is null (plain CG); returns rᵀz.
+float apply_preconditioner(const float* P, size_t d, size_t ld, const float* r, float* buf, const float*& z);
 
 // Seeded initialization: uniform in [-s, s) with s = 0.1 / sqrt(factors),
 // biases 0, global mean of `user_items` for explicit models.

@@ -158,15 +158,6 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
   });
   pass(Pass::Residual, X, cfg);
   check();
-  // z = M⁻¹ r into buf (or z = r); returns rᵀz.
-  auto precondition = [&](const float* r, float* buf, const float*& z) {
-    if (!precond) {
-      z = r;
-      return S.dot(r, r, ld);
-    }
-    z = buf;
-    return apply_preconditioner(precond, k, ld, r, buf);
-  };
   // r = Yᵀ(b - a∘(Y x)) - base x - lambda x; p = M⁻¹ r.
   each_item([&](size_t i, float* tmp) {
     float* y = y_.data() + i * ld;
@@ -177,7 +168,7 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
     S.axpy(-1.0f, tmp, r, ld);
     S.axpy(-lambda[hot_[i]], y, r, k);
     const float* z;
-    rz_[i] = precondition(r, tmp, z);
+    rz_[i] = apply_preconditioner(precond, k, ld, r, tmp, z);
     std::memcpy(p, z, ld * sizeof(float));
     rs_[i] = precond ? S.dot(r, r, ld) : rz_[i];
     active_[i] = rs_[i] > kCgTolerance && rz_[i] > 0.0f;
@@ -221,7 +212,7 @@ void StreamedItems::solve(const float* X, float* Y, const float* base, const flo
       S.axpy(alpha, p, y, ld);
       S.axpy(-alpha, ap, r, ld);
       const float* z;
-      const float rz_new = precondition(r, tmp, z);
+      const float rz_new = apply_preconditioner(precond, k, ld, r, tmp, z);
       const float rs_new = precond ? S.dot(r, r, ld) : rz_new;
       S.scale_add(1.0f, z, rz_new / rz_[i], p, ld);  // p = z + (rz_new / rz) p
       rs_[i] = rs_new;
