@@ -6,7 +6,7 @@
 //   node bench/server.mjs [--items 100000] [--users 50000] [--factors 64] [--duration 5]
 //                         [--connections 1,16,64] [--configs "exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000;ann:workers=2:cache=10000"]
 //                         [--data taste|random] [--iterations N] [--clusters 200] [--cache-warmup 5]
-//                         [--model PATH] [--out server]
+//                         [--model PATH] [--out server] [--no-write]   (--no-write: print the runs, write no JSON)
 //
 // A configuration is `exact` or `ann` followed by `:key=value` settings:
 // ef (search beam), index (stored: the model file written with the serving
@@ -442,4 +442,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true }); // the models, unless --model named another place
 }
-await writeResult(args.out ?? 'server', { data, alsIterations, ...(data === 'taste' ? { clusters } : {}), items: nItems, users: nUsers, factors, duration, cacheWarmupSeconds: cacheWarmup, loadAverageAtStart, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, inProcess, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
+if (!args['no-write']) await writeResult(args.out ?? 'server', { data, alsIterations, ...(data === 'taste' ? { clusters } : {}), items: nItems, users: nUsers, factors, duration, cacheWarmupSeconds: cacheWarmup, loadAverageAtStart, modelFileMiB: fileMiB, indexedFileMiB, storedIndexes, indexBuildSeconds, inProcess, loadMs: load, loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)), starts, runs: results });
