@@ -155,14 +155,27 @@ const indexedFileMiB = +(statSync(indexedPath).size / 2 ** 20).toFixed(1);
 console.log(`model file ${fileMiB} MiB, with the serving indexes ${indexedFileMiB} MiB (${storedIndexes.join(', ')}); load ms:`, load);
 
 // ---- in process: what one request's scoring costs, and the recall it gives ----
-// The floor under the HTTP figures: the native HNSW search alone (the query and
-// the user's seen-item deny list prepared beforehand), the whole scoring step of
-// the route (id lookup, user vector, seen items, search, exact re-scoring, id
-// mapping), and exact scoring; recall@10 against exact top-10 per ef.
+// The floor under the HTTP figures: the whole scoring step of the route (id
+// lookup, user vector, seen items, AnnScorer: the exact scan by decreasing norm,
+// else the graph; id mapping) and its recall@10 against exact top-10 per ef;
+// the same with the graph alone (graphOnly: AnnScorer normScan false), and its
+// native HNSW search by itself (the query and the user's seen-item deny list
+// prepared beforehand); exact scoring of every item.
 const inProcess = await (async () => {
   const { loadServedModel, annRecommend } = await import('../dist/server/model.js');
   const served = await loadServedModel(indexedPath, { ef: 64 });
   const { scorer, similar } = served.ann;
+  // The same index without the exact scan by decreasing norm (AnnScorer normScan): the graph alone.
+  const itemBias = served.model.itemBias ?? undefined;
+  const graphOnly = fastrec.AnnScorer.fromIndex(scorer.index, served.model.itemFactors, factors, { ...(itemBias ? { itemBias } : {}), normScan: false });
+  const withScorer = (s, fn) => {
+    served.ann.scorer = s;
+    try {
+      return fn();
+    } finally {
+      served.ann.scorer = scorer;
+    }
+  };
   const ids = Array.from({ length: 4000 }, (_, n) => `u${(n * 2654435761) % nUsers}`);
   const truthUsers = ids.slice(0, 300).map((u) => new Set(served.model.recommend(u, { k: 10 }).items));
   const itemIds = Array.from({ length: 300 }, (_, n) => `i${(n * 40503) % nItems}`);
@@ -193,12 +206,15 @@ const inProcess = await (async () => {
   for (const ef of [16, 32, 64, 128]) {
     scorer.index.ef = ef;
     similar.index.ef = ef;
-    let hit = 0;
-    let total = 0;
-    ids.slice(0, 300).forEach((u, i) => {
-      for (const x of annRecommend(served, { user: u }, 10, true).items) if (truthUsers[i].has(x)) hit++;
-      total += truthUsers[i].size;
-    });
+    const recall = () => {
+      let hit = 0;
+      let total = 0;
+      ids.slice(0, 300).forEach((u, i) => {
+        for (const x of annRecommend(served, { user: u }, 10, true).items) if (truthUsers[i].has(x)) hit++;
+        total += truthUsers[i].size;
+      });
+      return +(hit / total).toFixed(3);
+    };
     let simHit = 0;
     let simTotal = 0;
     itemIds.forEach((item, i) => {
@@ -208,9 +224,13 @@ const inProcess = await (async () => {
     });
     const row = {
       ef,
-      userRecallAt10: +(hit / total).toFixed(3),
-      nativeSearchUs: perCallUs((i) => scorer.index.searchLabels(queries[i], 20, ef, null, denies[i]), ids.length),
+      userRecallAt10: recall(),
       scoringStepUs: perCallUs((i) => annRecommend(served, { user: ids[i] }, 10, true), ids.length),
+      graphOnly: withScorer(graphOnly, () => ({
+        userRecallAt10: recall(),
+        nativeSearchUs: perCallUs((i) => scorer.index.searchLabels(queries[i], 20, ef, null, denies[i]), ids.length),
+        scoringStepUs: perCallUs((i) => annRecommend(served, { user: ids[i] }, 10, true), ids.length),
+      })),
       similarRecallAt10: +(simHit / simTotal).toFixed(3),
       similarStepUs: perCallUs((i) => similar.similar((i * 40503) % nItems, 10), ids.length),
     };

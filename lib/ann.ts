@@ -385,8 +385,8 @@ export class HnswIndex {
    * re-scoring from `itemFactors`, best first into `outItems`/`outScores`; returns the count.
    * The caller (AnnScorer) has validated everything.
    */
-  rescoredTopKInto(user: Float32Array, k: number, fetch: number, allow: Int32Array | null, deny: Int32Array | null, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array): number {
-    return callSync((n) => n.hnswRescoredTopK(this.handle, user, k, fetch, this.ef, allow, deny, this.exactThreshold, itemFactors, itemBias, labelItem, outItems, outScores));
+  rescoredTopKInto(user: Float32Array, k: number, fetch: number, allow: Int32Array | null, deny: Int32Array | null, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array, order: NativeHandle | null = null): number {
+    return callSync((n) => n.hnswRescoredTopK(this.handle, user, k, fetch, this.ef, allow, deny, this.exactThreshold, itemFactors, itemBias, labelItem, outItems, outScores, order));
   }
 
   /** Exact k nearest among the live (and allowed) items: the ground truth. */
@@ -698,6 +698,9 @@ export class ExactIndex {
 
 // ---- recommending through the index --------------------------------------------
 
+/** Items the exact scan may read before the graph takes over (ann/rescored_topk.hpp kNormScanBudget). */
+const NORM_SCAN_ITEMS = 4096;
+
 export interface AnnScorerOptions {
   /** Links per node (default 16). */
   M?: number;
@@ -714,6 +717,11 @@ export interface AnnScorerOptions {
   oversample?: number;
   /** Vector storage in the index (default 'float16': candidates are re-scored from the float32 factors anyway). */
   storage?: AnnStorage;
+  /**
+   * Try an exact scan of the items by decreasing norm before the graph (default true): see
+   * {@link AnnScorer}. false: always the graph.
+   */
+  normScan?: boolean;
   threads?: number;
   signal?: AbortSignal;
   seed?: number;
@@ -731,6 +739,14 @@ export interface ScoredItems {
  * so a bias folds into the inner product. Seen / excluded items go into the
  * native deny-list (never a JS callback), an include list into the allow-list;
  * k * oversample candidates come back and are re-scored exactly, best k kept.
+ *
+ * Before the graph (unless `normScan: false` or with an include list), the
+ * items are scanned exactly in decreasing norm until |u'| |v_i'| (an upper
+ * bound of every later score) falls below the k-th best: matrix factorization
+ * gives popular items large norms, so for most users that settles the exact
+ * answer within the first few hundred items, faster than the graph's
+ * approximate one. A scan that needs more than 4,096 items gives way to the
+ * graph (ann/rescored_topk.hpp; bench/README.md, HTTP service section).
  */
 export class AnnScorer {
   readonly index: HnswIndex;
@@ -739,6 +755,8 @@ export class AnnScorer {
   private readonly dim: number;
   private readonly bias: Float32Array | undefined;
   private readonly oversample: number;
+  /** The items by decreasing norm for the exact scan, or null (normScan false, or a norm not finite). */
+  private readonly order: NativeHandle | null;
 
   /** Item index of each label, or null when labels are the item indices (an index built by {@link build}). */
   private readonly labelItem: Int32Array | null;
@@ -747,12 +765,13 @@ export class AnnScorer {
   outItems = new Int32Array(16);
   outScores = new Float32Array(16);
 
-  private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number) {
+  private constructor(index: HnswIndex, items: Float32Array, dim: number, bias: Float32Array | undefined, oversample: number, normScan: boolean) {
     this.index = index;
     this.itemFactors = items;
     this.dim = dim;
     this.bias = bias;
     this.oversample = oversample;
+    this.order = normScan ? callSync((n) => n.normOrder(items, bias ?? null, dim, NORM_SCAN_ITEMS)) : null;
     const ids = index.idMap.ids();
     let identity = true;
     for (let i = 0; i < ids.length && identity; i++) identity = ids[i] === i;
@@ -769,7 +788,7 @@ export class AnnScorer {
    * HnswIndex.fromBytes): its ids must be item indices and its vectors the
    * factors (plus the bias as a last coordinate when there is one).
    */
-  static fromIndex(index: HnswIndex, itemFactors: Float32Array, dim: number, options: { itemBias?: Float32Array; oversample?: number } = {}): AnnScorer {
+  static fromIndex(index: HnswIndex, itemFactors: Float32Array, dim: number, options: { itemBias?: Float32Array; oversample?: number; normScan?: boolean } = {}): AnnScorer {
     if (!(index instanceof HnswIndex)) throw v.invalid('index', 'an HnswIndex', index);
     if (!(itemFactors instanceof Float32Array)) throw v.invalid('itemFactors', 'a Float32Array', itemFactors);
     v.integer('dim', dim, 1, 65534);
@@ -786,12 +805,12 @@ export class AnnScorer {
       const id = ids[i];
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= n) throw v.invalid(`index id #${i}`, `an item index in [0, ${n})`, id);
     }
-    return new AnnScorer(index, itemFactors, dim, bias, v.number('options.oversample', options.oversample ?? 2, 1, 1000));
+    return new AnnScorer(index, itemFactors, dim, bias, v.number('options.oversample', options.oversample ?? 2, 1, 1000), v.boolean('options.normScan', options.normScan ?? true));
   }
 
   /** Index item factors (n x dim, row-major) with an optional item bias. */
   static async build(itemFactors: Float32Array, dim: number, options: AnnScorerOptions & { itemBias?: Float32Array } = {}): Promise<AnnScorer> {
-    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias', 'storage']);
+    v.knownOptions('options', options, ['M', 'efConstruction', 'ef', 'mipsTransform', 'oversample', 'threads', 'signal', 'seed', 'itemBias', 'storage', 'normScan']);
     if (!(itemFactors instanceof Float32Array)) throw v.invalid('itemFactors', 'a Float32Array', itemFactors);
     v.integer('dim', dim, 1, 65534);
     if (itemFactors.length % dim !== 0) throw new DimensionMismatchError(`itemFactors: length ${itemFactors.length} is not a multiple of dim ${dim}`);
@@ -799,6 +818,7 @@ export class AnnScorer {
     const bias = options.itemBias;
     if (bias !== undefined && (!(bias instanceof Float32Array) || bias.length !== n)) throw v.invalid('options.itemBias', `a Float32Array of length ${n}`, bias);
     const oversample = v.number('options.oversample', options.oversample ?? 2, 1, 1000);
+    const normScan = v.boolean('options.normScan', options.normScan ?? true);
     const d = bias ? dim + 1 : dim;
     let vectors = itemFactors;
     if (bias) {
@@ -820,7 +840,7 @@ export class AnnScorer {
       threads: options.threads,
       signal: options.signal,
     });
-    return new AnnScorer(index, itemFactors, dim, bias, oversample);
+    return new AnnScorer(index, itemFactors, dim, bias, oversample, normScan);
   }
 
   /**
@@ -853,7 +873,7 @@ export class AnnScorer {
       this.outItems = new Int32Array(k);
       this.outScores = new Float32Array(k);
     }
-    return this.index.rescoredTopKInto(user, k, fetch, allow, deny, this.itemFactors, this.bias ?? null, this.labelItem, this.outItems, this.outScores);
+    return this.index.rescoredTopKInto(user, k, fetch, allow, deny, this.itemFactors, this.bias ?? null, this.labelItem, this.outItems, this.outScores, this.order);
   }
 
   /** Item indices as index labels (unknown ones dropped). */

@@ -187,7 +187,8 @@ export interface NativeBinding {
   /** The unfiltered single query into caller-owned arrays (length >= k); returns the count found. */
   hnswSearchInto(index: NativeHandle, query: Float32Array, k: number, ef: number, outLabels: Int32Array, outDistances: Float32Array): number;
   /** AnnScorer.recommend in one call (search, deny-list, exact re-scoring, best first) into caller-owned arrays (length >= k); returns the count. */
-  hnswRescoredTopK(index: NativeHandle, user: Float32Array, k: number, fetch: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array): number;
+  hnswRescoredTopK(index: NativeHandle, user: Float32Array, k: number, fetch: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array, order: NativeHandle | null): number;
+  normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number): NativeHandle | null;
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;

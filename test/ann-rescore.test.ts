@@ -61,7 +61,8 @@ const filterCases = (u: number) => {
 
 describe('AnnScorer.recommend in one native call', () => {
   it('answers exactly as the search + JS re-scoring it replaced (bias, filters, k)', async () => {
-    const scorer = await AnnScorer.build(factors, dim, { itemBias: bias, ef: 80, M: 8, efConstruction: 64 });
+    // The graph path alone (the exact scan tried first by default has its own test below).
+    const scorer = await AnnScorer.build(factors, dim, { itemBias: bias, ef: 80, M: 8, efConstruction: 64, normScan: false });
     // ef 1: the beam is the candidates searched for, so the answer depends on how many are fetched.
     for (const ef of [80, 1]) {
       scorer.index.ef = ef;
@@ -101,10 +102,50 @@ describe('AnnScorer.recommend in one native call', () => {
     }
   });
 
+  it('the exact scan by decreasing norm (the default) answers as a brute-force scan of every item', async () => {
+    // Norms spread like trained factors' (popular items long): a few items 30x longer than most.
+    const spread = Float32Array.from(factors, (x, e) => x * (Math.floor(e / dim) % 50 === 0 ? 30 : 1));
+    // Ties: item 7 a copy of item 5, so they tie on every user's score (the smaller item ranks first).
+    spread.copyWithin(7 * dim, 5 * dim, 6 * dim);
+    const b = Float32Array.from(bias);
+    b[7] = b[5]!;
+    for (const itemBias of [b, undefined]) {
+      const scorer = await AnnScorer.build(spread, dim, { ...(itemBias ? { itemBias } : {}), ef: 1, M: 8, efConstruction: 16 });
+      const graphOnly = await AnnScorer.build(spread, dim, { ...(itemBias ? { itemBias } : {}), ef: 1, M: 8, efConstruction: 16, normScan: false });
+      let differs = 0;
+      for (let u = 0; u < usersVec.length; u++) {
+        for (const f of filterCases(u)) {
+          if (f.include) continue; // an include list goes to the graph (the first test)
+          for (const k of [1, 5, 10, 40]) {
+            const denied = new Set([...f.seen, ...f.exclude]);
+            const all: { i: number; s: number }[] = [];
+            for (let i = 0; i < n; i++) {
+              if (denied.has(i)) continue;
+              let s = itemBias ? itemBias[i]! : 0;
+              for (let j = 0; j < dim; j++) s += usersVec[u]![j]! * spread[i * dim + j]!;
+              all.push({ i, s: Math.fround(s) });
+            }
+            all.sort((x, y) => y.s - x.s || x.i - y.i);
+            const got = scorer.recommend(usersVec[u]!, k, { seen: Int32Array.from(f.seen), exclude: f.exclude });
+            expect({ indices: Array.from(got.indices), scores: Array.from(got.scores) }, `user ${u} k ${k}`).toEqual({
+              indices: all.slice(0, k).map((x) => x.i),
+              scores: all.slice(0, k).map((x) => x.s),
+            });
+            const approx = graphOnly.recommend(usersVec[u]!, k, { seen: Int32Array.from(f.seen), exclude: f.exclude });
+            if (Array.from(approx.indices).join() !== Array.from(got.indices).join()) differs++;
+          }
+        }
+      }
+      // The graph at ef 1 is approximate: the scan's exact answers are not what it would have said.
+      expect(differs).toBeGreaterThan(0);
+    }
+  });
+
   it('rejects a user vector of the wrong length and a bad k', async () => {
     const scorer = await AnnScorer.build(factors, dim, { M: 8, efConstruction: 32 });
     expect(() => scorer.recommendInto(new Float32Array(dim + 1), 5)).toThrow(InvalidArgumentError);
     expect(() => scorer.recommendInto(new Float32Array(dim + 1), 5)).toThrow(/user/);
     expect(() => scorer.recommendInto(usersVec[0]!, 0)).toThrow(InvalidArgumentError);
+    await expect(AnnScorer.build(factors, dim, { normScan: 'yes' as unknown as boolean })).rejects.toThrow(/normScan/);
   });
 });

@@ -201,8 +201,27 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), double(n));
   });
 
+  // normOrder(itemFactors, itemBias|null, dim, head) -> handle, or null when a norm is not finite:
+  // the items by decreasing norm for rescored_topk's exact scan (ann/rescored_topk.hpp).
+  export_fn(env, exports, "normOrder", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto factors = typed<float>(info[0], "itemFactors");
+    const size_t dim = size_t(integer(info[2], "dim"));
+    if (dim == 0 || factors.length % dim != 0)
+      throw Error(ErrorCode::DimensionMismatch, "itemFactors: length " + std::to_string(factors.length) +
+                                                    " is not a multiple of dim " + std::to_string(dim));
+    const size_t n = factors.length / dim;
+    Array<float> bias;
+    if (!info[1].IsNull() && !info[1].IsUndefined()) {
+      bias = typed<float>(info[1], "itemBias");
+      if (bias.length != n) throw Error(ErrorCode::DimensionMismatch, "itemBias: expected one value per item");
+    }
+    auto order = std::make_shared<ann::NormOrder>(ann::norm_order(factors.data, bias.data, n, dim, size_t(integer(info[3], "head"))));
+    if (order->items.empty() && n > 0) return info.Env().Null();
+    return wrap_handle(info.Env(), std::move(order));
+  });
+
   // hnswRescoredTopK(handle, user, k, fetch, ef, allow|null, deny|null, exactFraction, itemFactors, itemBias|null,
-  //                  labelItem|null, outItems: Int32Array, outScores: Float32Array) -> count.
+  //                  labelItem|null, outItems: Int32Array, outScores: Float32Array, order|null) -> count.
   // AnnScorer.recommend's whole step in one call (ann/rescored_topk.hpp): search, seen/excluded items
   // dropped, exact re-scoring, best first into the caller's arrays (no result object made here).
   export_fn(env, exports, "hnswRescoredTopK", [](const Napi::CallbackInfo& info) -> Napi::Value {
@@ -242,6 +261,8 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     q.n_labels = label_item.length;
     auto out_items = typed<int32_t>(info[11], "outItems");
     auto out_scores = typed<float>(info[12], "outScores");
+    if (info.Length() > 13 && info[13].IsExternal())
+      q.order = static_cast<std::shared_ptr<ann::NormOrder>*>(external_data(info[13]))->get();
     if (out_items.length < q.k || out_scores.length < q.k)
       throw Error(ErrorCode::InvalidArgument, "outItems/outScores: shorter than k");
     return Napi::Number::New(info.Env(), double(ann::rescored_topk(*h, q, out_items.data, out_scores.data)));

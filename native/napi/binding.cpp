@@ -102,14 +102,24 @@ void PromiseWorker::OnOK() {
   try {
     deferred_.Resolve(finish_ ? finish_(env) : env.Undefined());
   } catch (...) {
-    deferred_.Reject(make_error(env, std::current_exception()).Value());
+    reject(env, std::current_exception());
   }
   keep_.clear();
 }
 
 void PromiseWorker::OnError(const Napi::Error&) {
-  deferred_.Reject(make_error(Env(), error_).Value());
+  reject(Env(), error_);
   keep_.clear();
+}
+
+// When even rejecting fails, the environment is shutting down (the process or
+// worker is exiting while the work finished): nobody is left to tell, and an
+// exception escaping here would abort the process.
+void PromiseWorker::reject(Napi::Env env, std::exception_ptr error) noexcept {
+  try {
+    deferred_.Reject(make_error(env, error).Value());
+  } catch (...) {
+  }
 }
 
 }  // namespace fastrec::napi

@@ -114,6 +114,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override;
   void OnOK() override;
   void OnError(const Napi::Error& e) override;
+  void reject(Napi::Env env, std::exception_ptr error) noexcept;
   Napi::Promise::Deferred deferred_;
   std::vector<Napi::ObjectReference> keep_;
   std::function<void()> execute_;

@@ -4,6 +4,7 @@
 // bias + <user, factors> (double sums), whatever the graph.
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <random>
 #include <set>
@@ -193,4 +194,101 @@ TEST_CASE(ann_rescored_topk_rejects_inconsistent_inputs) {
   q.label_item = nullptr;
   q.n_items = 10;  // labels name items beyond the factor rows
   CHECK_THROWS(rescored_topk(h, q, items.data(), scores.data()));
+}
+
+// The exact scan by decreasing norm (RescoreQuery::order). Norms spread as
+// trained factors' do (a few items 20x longer), a graph walked at ef 1 (so the
+// graph alone is approximate): with the order, every answer is the oracle's.
+TEST_CASE(ann_rescored_topk_norm_scan_is_exact) {
+  for (bool with_bias : {false, true}) {
+    Catalog c = catalog(2000, 12, false, 11);
+    for (size_t i = 0; i < c.n; i += 40)
+      for (size_t j = 0; j < c.dim; ++j) c.factors[i * c.dim + j] *= 20.0f;
+    // Ties: item 9 a copy of item 7 (the smaller item ranks first), both the longest.
+    for (size_t j = 0; j < c.dim; ++j) c.factors[7 * 12 + j] *= 40.0f;
+    std::copy(c.factors.begin() + 7 * 12, c.factors.begin() + 8 * 12, c.factors.begin() + 9 * 12);
+    c.bias[9] = c.bias[7];
+    auto hp = index_of(c, with_bias);
+    const NormOrder order = norm_order(c.factors.data(), with_bias ? c.bias.data() : nullptr, c.n, c.dim);
+    CHECK(order.items.size() == c.n && order.head_rows == c.n);
+    for (size_t p = 1; p < c.n; ++p) CHECK(order.norms[p - 1] >= order.norms[p]);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> g(0, 1);
+    size_t graph_differs = 0;
+    for (int u = 0; u < 30; ++u) {
+      for (float& x : c.user) x = g(rng);
+      if (u == 0)  // along items 7 and 9, so both make the top 10
+        for (size_t j = 0; j < c.dim; ++j) c.user[j] = 50.0f * c.factors[7 * 12 + j];
+      RescoreQuery q = query_for(c);
+      q.item_bias = with_bias ? c.bias.data() : nullptr;
+      q.ef = 1;
+      for (size_t k : {size_t(1), size_t(10), size_t(60)}) {
+        q.k = k;
+        q.fetch = k;
+        // Deny: none, a short list of the best items, a long list (> kPostFilterMax) of every third.
+        std::vector<std::vector<int32_t>> denies(3);
+        for (auto& b : oracle(c, with_bias, 5, [](int32_t) { return true; })) denies[1].push_back(b.second);
+        for (size_t i = 0; i < c.n; i += 3) denies[2].push_back(int32_t(i));
+        for (auto& deny : denies) {
+          std::set<int32_t> denied(deny.begin(), deny.end());
+          q.deny = deny.data();
+          q.n_deny = deny.size();
+          std::vector<int32_t> items(k), graph_items(k);
+          std::vector<float> scores(k), graph_scores(k);
+          q.order = &order;
+          size_t n = rescored_topk(*hp, q, items.data(), scores.data());
+          auto want = oracle(c, with_bias, k, [&](int32_t i) { return !denied.count(i); });
+          check_equal(want, items.data(), scores.data(), n);
+          if (u == 0 && deny.empty() && k == 10) {  // the tie: 7 right before 9
+            auto at7 = std::find(items.begin(), items.end(), 7), at9 = std::find(items.begin(), items.end(), 9);
+            CHECK(at9 != items.end() && at7 + 1 == at9);
+          }
+          q.order = nullptr;
+          size_t m = rescored_topk(*hp, q, graph_items.data(), graph_scores.data());
+          graph_differs += m != n || !std::equal(items.begin(), items.begin() + ptrdiff_t(n), graph_items.begin());
+        }
+      }
+    }
+    CHECK(graph_differs > 0);  // the test would not notice a scan that handed over to the graph
+  }
+}
+
+// A head too short to settle the answer hands over to the graph (the same
+// answer as without an order); an allow-list always does; an order made for
+// other factors is refused.
+TEST_CASE(ann_rescored_topk_norm_scan_hands_over_to_the_graph) {
+  Catalog c = catalog(600, 8, false, 4);  // no norm skew: the bound settles late
+  auto hp = index_of(c, false);
+  const NormOrder short_head = norm_order(c.factors.data(), nullptr, c.n, c.dim, 16);
+  CHECK(short_head.head_rows == 16);
+  RescoreQuery q = query_for(c);
+  q.k = 10;
+  q.fetch = 20;
+  q.ef = 2;
+  std::vector<int32_t> a(10), b(10);
+  std::vector<float> sa(10), sb(10);
+  size_t na = rescored_topk(*hp, q, a.data(), sa.data());
+  q.order = &short_head;
+  size_t nb = rescored_topk(*hp, q, b.data(), sb.data());
+  CHECK(na == nb && a == b && sa == sb);
+  // Allow-list: the graph's filtered answer, order or not.
+  std::vector<int32_t> allow{1, 2, 3, 500};
+  q.allow = allow.data();
+  q.n_allow = allow.size();
+  q.has_allow = true;
+  const NormOrder full = norm_order(c.factors.data(), nullptr, c.n, c.dim);
+  q.order = &full;
+  nb = rescored_topk(*hp, q, b.data(), sb.data());
+  check_equal(oracle(c, false, 10, [](int32_t i) { return i == 1 || i == 2 || i == 3 || i == 500; }), b.data(), sb.data(), nb);
+  // An order for fewer items, or another dimension: InvalidArgument.
+  q.has_allow = false;
+  q.allow = nullptr;
+  q.n_allow = 0;
+  const NormOrder other = norm_order(c.factors.data(), nullptr, 300, c.dim);
+  q.order = &other;
+  CHECK_THROWS(rescored_topk(*hp, q, b.data(), sb.data()));
+  // A factor that is not finite: no order (the graph path, which reports it).
+  std::vector<float> bad = c.factors;
+  bad[5] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(norm_order(bad.data(), nullptr, c.n, c.dim).items.empty());
 }

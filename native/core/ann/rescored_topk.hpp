@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "ann/hnsw.hpp"
 
@@ -17,6 +18,28 @@ namespace fastrec::ann {
 // fetch + |deny| candidates (a user's seen items): cheaper than building the
 // filter bitmap over every slot. Longer ones, and allow-lists, filter the walk.
 constexpr size_t kPostFilterMax = 64;
+
+// Items by decreasing norm, for the exact scan that rescored_topk tries before
+// the graph: the norm of [factors_i, bias_i] (the bias counts as a coordinate,
+// as in the index), in double, largest first, ties by smaller item; and the
+// factor rows of the first `head` of them copied in that order, so the scan
+// reads one contiguous block. The scan gives up after the head.
+struct NormOrder {
+  std::vector<int32_t> items;
+  std::vector<double> norms;
+  std::vector<float> head;  // head_rows x dim
+  size_t head_rows = 0;
+  size_t dim = 0;
+};
+
+// How many items the exact scan may read before rescored_topk walks the graph
+// instead: reading them costs about half an ef-64 search over 100,000 x 64
+// float16 vectors (bench/README.md), so a scan that fails adds at most that.
+constexpr size_t kNormScanBudget = 4096;
+
+// Empty (no items) when a norm is not finite: rescored_topk then always walks the graph.
+NormOrder norm_order(const float* item_factors, const float* item_bias, size_t n_items, size_t dim,
+                     size_t head = kNormScanBudget);
 
 struct RescoreQuery {
   const float* user = nullptr;  // dim factors
@@ -36,6 +59,13 @@ struct RescoreQuery {
   size_t fetch = 20;  // candidates re-scored (>= k)
   size_t ef = 64;     // beam width (raised to the candidates searched for)
   double exact_fraction = Hnsw::kDefaultExactFraction;
+  // When given: first an exact scan of the items by decreasing norm, which
+  // stops once |user'| |item'| (Cauchy–Schwarz: no later item can score more)
+  // falls below the k-th best score. The graph is searched only when that
+  // takes more than the order's head, or with an allow-list or label_item.
+  // Matrix factorization gives popular items large norms, so the best items
+  // of most users lie among the first few hundred.
+  const NormOrder* order = nullptr;
 };
 
 // Writes up to q.k item indices and scores (score = bias + <user, factors>,
