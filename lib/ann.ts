@@ -698,7 +698,7 @@ export class ExactIndex {
 
 // ---- recommending through the index --------------------------------------------
 
-/** Items the exact scan may read before the graph takes over (ann/rescored_topk.hpp kNormScanBudget). */
+/** Items the exact scan may read before the graph takes over (scoring/norm_scan.hpp kNormScanBudget). */
 const NORM_SCAN_ITEMS = 4096;
 
 export interface AnnScorerOptions {

@@ -45,6 +45,7 @@ export interface NativeBinding {
     exclude: Int32Array | null,
     include: Int32Array | null,
     k: number,
+    order?: NativeHandle | null,
   ): { indices: Int32Array; scores: Float32Array };
   /** Top-k for users[rows[r]]; rows.length * k results padded with -1 / -Infinity. */
   factorTopKMany(

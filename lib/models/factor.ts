@@ -1,17 +1,27 @@
 /**
  * FactorScorer: exact top-k for any model that scores an item as
  * <user vector, item vector> (+ item bias): ALS, PureSVD, fold-in users.
- * Single queries are synchronous (a SIMD matrix-vector product and a heap);
- * batches run the fused blocked GEMM + top-k on native threads.
+ * Single queries are synchronous: the items scanned in decreasing norm until
+ * |user| |item| (a bound on every later score) falls below the k-th best,
+ * which for trained factors settles most users within a few hundred items,
+ * else a SIMD matrix-vector product over every item; the answer is the same
+ * either way (scoring/norm_scan.hpp). Batches run the fused blocked GEMM +
+ * top-k on native threads.
  */
 import { callAsync, callSync, cancelFlag } from '../native.js';
+import type { NativeHandle } from '../binding.js';
 import { DimensionMismatchError } from '../errors.js';
 import type { BatchRecommendations, Recommendations } from '../recommender.js';
 import { toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
 import { csrRow } from '../data/dataset.js';
 
+/** Items the single-user scan may read before every item is scored (scoring/norm_scan.hpp kNormScanBudget). */
+const NORM_SCAN_ITEMS = 4096;
+
 export class FactorScorer {
   private normalized: Float32Array | undefined;
+  /** The items by decreasing norm, made at the first single-user query (null: a norm is not finite). */
+  private order: NativeHandle | null | undefined;
 
   /**
    * @param data the model's training data (ids and the seen matrix)
@@ -41,9 +51,10 @@ export class FactorScorer {
   /** Top-k for one user vector; `seen` items are skipped when options.filterSeen. */
   recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
     if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
-    const r = callSync((n) =>
-      n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k),
-    );
+    const r = callSync((n) => {
+      if (this.order === undefined) this.order = n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, NORM_SCAN_ITEMS);
+      return n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, this.order);
+    });
     return toRecommendations(this.data.items, r.indices, r.scores);
   }
 

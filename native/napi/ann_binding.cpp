@@ -202,7 +202,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   });
 
   // normOrder(itemFactors, itemBias|null, dim, head) -> handle, or null when a norm is not finite:
-  // the items by decreasing norm for rescored_topk's exact scan (ann/rescored_topk.hpp).
+  // the items by decreasing norm for the exact scans of hnswRescoredTopK and factorTopK (scoring/norm_scan.hpp).
   export_fn(env, exports, "normOrder", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto factors = typed<float>(info[0], "itemFactors");
     const size_t dim = size_t(integer(info[2], "dim"));
@@ -215,7 +215,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
       bias = typed<float>(info[1], "itemBias");
       if (bias.length != n) throw Error(ErrorCode::DimensionMismatch, "itemBias: expected one value per item");
     }
-    auto order = std::make_shared<ann::NormOrder>(ann::norm_order(factors.data, bias.data, n, dim, size_t(integer(info[3], "head"))));
+    auto order = std::make_shared<NormOrder>(norm_order(factors.data, bias.data, n, dim, size_t(integer(info[3], "head"))));
     if (order->items.empty() && n > 0) return info.Env().Null();
     return wrap_handle(info.Env(), std::move(order));
   });
@@ -262,7 +262,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     auto out_items = typed<int32_t>(info[11], "outItems");
     auto out_scores = typed<float>(info[12], "outScores");
     if (info.Length() > 13 && info[13].IsExternal())
-      q.order = static_cast<std::shared_ptr<ann::NormOrder>*>(external_data(info[13]))->get();
+      q.order = static_cast<std::shared_ptr<NormOrder>*>(external_data(info[13]))->get();
     if (out_items.length < q.k || out_scores.length < q.k)
       throw Error(ErrorCode::InvalidArgument, "outItems/outScores: shorter than k");
     return Napi::Number::New(info.Env(), double(ann::rescored_topk(*h, q, out_items.data, out_scores.data)));

@@ -1,6 +1,7 @@
 // Fused factor scoring + top-k: factorTopK (sync, one user) and
 // factorTopKMany (Promise, many users).
 #include <limits>
+#include <memory>
 
 #include "binding.hpp"
 #include "scoring/factor_topk.hpp"
@@ -36,7 +37,7 @@ FactorArgs factor_args(const Napi::CallbackInfo& info, size_t items_at) {
 }
 
 void init_scoring(Napi::Env env, Napi::Object exports) {
-  // factorTopK(user, items, dim, itemBias, seen, exclude, include, k) -> { indices, scores }
+  // factorTopK(user, items, dim, itemBias, seen, exclude, include, k, order|null) -> { indices, scores }
   export_fn(env, exports, "factorTopK", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto user = typed<float>(info[0], "user");
     FactorArgs a = factor_args(info, 1);
@@ -49,8 +50,12 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
     k = std::min(k, a.n_items);
     std::vector<int32_t> ids(k);
     std::vector<float> scores(k);
+    // info[8]: normOrder's handle or null.
+    const NormOrder* order = info.Length() > 8 && info[8].IsExternal()
+                                 ? static_cast<std::shared_ptr<NormOrder>*>(info[8].As<Napi::External<void>>().Data())->get()
+                                 : nullptr;
     size_t count = factor_topk_one(user.data, a.items.data, a.n_items, a.dim, a.bias.data, seen.data, seen.length,
-                                   a.filter, k, ids.data(), scores.data());
+                                   a.filter, k, ids.data(), scores.data(), order);
     ids.resize(count);
     scores.resize(count);
     Napi::Object out = Napi::Object::New(info.Env());

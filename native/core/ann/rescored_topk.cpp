@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
-#include "common/simd.hpp"
+#include "common/topk.hpp"
 
 namespace fastrec::ann {
 namespace {
@@ -22,6 +21,7 @@ struct Scratch {
   std::vector<int32_t> deny;
   std::vector<int32_t> items;
   std::vector<float> scores;
+  TopK top;
 };
 
 Scratch& scratch() {
@@ -44,86 +44,26 @@ double exact_score(const RescoreQuery& q, size_t i) {
   return sum;
 }
 
-// Puts (sc, it) into the ranked first n entries (best first, ties by the smaller
-// item), keeping at most cap; returns the new count.
-size_t insert_ranked(float* scores, int32_t* items, size_t n, size_t cap, float sc, int32_t it) {
-  auto worse = [&](size_t b) { return scores[b] < sc || (scores[b] == sc && items[b] > it); };
-  if (n == cap && !worse(n - 1)) return n;
-  size_t b = n < cap ? n++ : n - 1;
-  for (; b > 0 && worse(b - 1); --b) {
-    scores[b] = scores[b - 1];
-    items[b] = items[b - 1];
-  }
-  scores[b] = sc;
-  items[b] = it;
-  return n;
-}
-
-// The exact top k by scanning items in decreasing norm (NormOrder) into
-// s.scores / s.items; false when the order's head did not settle it. Items are
-// screened in blocks with float dot products over the head (error at most
-// (dim + 1) 2^-24 |user'| |item'|; the margin doubles it), and only an item that
-// may enter the top k is scored exactly. The scan stops at the first block
-// whose bound |user'| |item'| is below the k-th exact score by more than two
-// float ulps: no item from there on can round to a score that enters or ties
-// the top k.
+// The exact top k by scanning items in decreasing norm (scoring/norm_scan.hpp),
+// each item that may enter scored exactly as the graph's candidates are;
+// false when the order's head did not settle it.
 bool norm_scan(const RescoreQuery& q, Scratch& s, size_t& count) {
-  constexpr size_t kBlock = 16;
-  const NormOrder& o = *q.order;
-  const simd::Kernels& S = simd::kernels();
-  double qn = q.item_bias ? 1.0 : 0.0;
-  for (size_t j = 0; j < q.dim; ++j) qn += double(q.user[j]) * double(q.user[j]);
-  qn = std::sqrt(qn);
-  const double screen = double(q.dim + 2) * 0x1p-23;
+  TopK& top = s.top;
+  top.reset(q.k);
+  const double slack = double(q.dim + 2) * 0x1p-23;
+  auto exact = [&](int32_t item, float) {
+    return std::binary_search(s.deny.begin(), s.deny.end(), item) ? std::numeric_limits<float>::quiet_NaN()
+                                                                   : float(exact_score(q, size_t(item)));
+  };
+  if (!scan_by_norm(*q.order, q.user, q.item_bias, augmented_norm(q.user, q.dim, q.item_bias != nullptr), slack, exact, top))
+    return false;
   s.items.resize(q.k);
   s.scores.resize(q.k);
-  size_t n = 0;
-  double floor = -std::numeric_limits<double>::infinity();  // what an item must reach once n == k
-  float quick[kBlock];
-  for (size_t p0 = 0; p0 < o.items.size(); p0 += kBlock) {
-    if (n == q.k && qn * o.norms[p0] * (1.0 + 1e-9) < floor) break;
-    if (p0 >= o.head_rows) return false;
-    const size_t nb = std::min(kBlock, o.head_rows - p0);
-    S.gemv(o.head.data() + p0 * q.dim, nb, q.dim, q.dim, q.user, quick);
-    for (size_t b = 0; b < nb; ++b) {
-      const size_t pos = p0 + b, i = size_t(o.items[pos]);
-      const double bound = qn * o.norms[pos];
-      if (n == q.k && double(quick[b]) + (q.item_bias ? q.item_bias[i] : 0.0) + screen * bound < floor) continue;
-      if (std::binary_search(s.deny.begin(), s.deny.end(), int32_t(i))) continue;
-      n = insert_ranked(s.scores.data(), s.items.data(), n, q.k, float(exact_score(q, i)), int32_t(i));
-      if (n == q.k) {
-        const double kth = s.scores[n - 1];
-        floor = kth - std::fabs(kth) * 0x1p-22 - double(std::numeric_limits<float>::denorm_min());
-      }
-    }
-  }
-  count = n;
+  count = top.write_sorted(s.items.data(), s.scores.data());
   return true;
 }
 
 }  // namespace
-
-NormOrder norm_order(const float* item_factors, const float* item_bias, size_t n_items, size_t dim, size_t head) {
-  NormOrder o;
-  std::vector<double> norm(n_items);
-  for (size_t i = 0; i < n_items; ++i) {
-    double sq = item_bias ? double(item_bias[i]) * double(item_bias[i]) : 0.0;
-    for (size_t j = 0; j < dim; ++j) sq += double(item_factors[i * dim + j]) * double(item_factors[i * dim + j]);
-    if (!std::isfinite(sq)) return o;
-    norm[i] = std::sqrt(sq);
-  }
-  o.items.resize(n_items);
-  std::iota(o.items.begin(), o.items.end(), 0);
-  std::sort(o.items.begin(), o.items.end(), [&](int32_t a, int32_t b) { return norm[a] > norm[b] || (norm[a] == norm[b] && a < b); });
-  o.norms.resize(n_items);
-  for (size_t p = 0; p < n_items; ++p) o.norms[p] = norm[size_t(o.items[p])];
-  o.dim = dim;
-  o.head_rows = std::min(head, n_items);
-  o.head.resize(o.head_rows * dim);
-  for (size_t p = 0; p < o.head_rows; ++p)
-    std::copy(item_factors + size_t(o.items[p]) * dim, item_factors + size_t(o.items[p] + 1) * dim, o.head.begin() + ptrdiff_t(p * dim));
-  return o;
-}
 
 size_t rescored_topk(const Hnsw& h, const RescoreQuery& q, int32_t* out_items, float* out_scores) {
   const size_t want_dim = q.dim + (q.item_bias ? 1 : 0);
@@ -188,14 +128,11 @@ size_t rescored_topk(const Hnsw& h, const RescoreQuery& q, int32_t* out_items, f
     for (size_t b = 0; b < q.dim * sizeof(float); b += 64) __builtin_prefetch(row + b);
   }
 
-  // Exact scores, best first, ties by the smaller item (a few dozen candidates).
+  // Exact scores, best first, ties by the smaller item.
+  s.top.reset(q.k);
+  for (size_t c = 0; c < m; ++c) s.top.push(float(exact_score(q, size_t(s.items[c]))), s.items[c]);
   s.scores.resize(m);
-  size_t n = 0;
-  for (size_t c = 0; c < m; ++c) {
-    const int32_t item = s.items[c];
-    n = insert_ranked(s.scores.data(), s.items.data(), n, m, float(exact_score(q, size_t(item))), item);
-  }
-  n = std::min(q.k, n);
+  const size_t n = s.top.write_sorted(s.items.data(), s.scores.data());
   std::copy(s.items.begin(), s.items.begin() + ptrdiff_t(n), out_items);
   std::copy(s.scores.begin(), s.scores.begin() + ptrdiff_t(n), out_scores);
   return n;

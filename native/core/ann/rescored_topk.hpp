@@ -8,9 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "ann/hnsw.hpp"
+#include "scoring/norm_scan.hpp"
 
 namespace fastrec::ann {
 
@@ -18,28 +18,6 @@ namespace fastrec::ann {
 // fetch + |deny| candidates (a user's seen items): cheaper than building the
 // filter bitmap over every slot. Longer ones, and allow-lists, filter the walk.
 constexpr size_t kPostFilterMax = 64;
-
-// Items by decreasing norm, for the exact scan that rescored_topk tries before
-// the graph: the norm of [factors_i, bias_i] (the bias counts as a coordinate,
-// as in the index), in double, largest first, ties by smaller item; and the
-// factor rows of the first `head` of them copied in that order, so the scan
-// reads one contiguous block. The scan gives up after the head.
-struct NormOrder {
-  std::vector<int32_t> items;
-  std::vector<double> norms;
-  std::vector<float> head;  // head_rows x dim
-  size_t head_rows = 0;
-  size_t dim = 0;
-};
-
-// How many items the exact scan may read before rescored_topk walks the graph
-// instead: reading them costs about half an ef-64 search over 100,000 x 64
-// float16 vectors (bench/README.md), so a scan that fails adds at most that.
-constexpr size_t kNormScanBudget = 4096;
-
-// Empty (no items) when a norm is not finite: rescored_topk then always walks the graph.
-NormOrder norm_order(const float* item_factors, const float* item_bias, size_t n_items, size_t dim,
-                     size_t head = kNormScanBudget);
 
 struct RescoreQuery {
   const float* user = nullptr;  // dim factors

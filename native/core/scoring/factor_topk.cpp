@@ -4,8 +4,10 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include "common/error.hpp"
 #include "common/simd.hpp"
 #include "common/thread_pool.hpp"
 #include "common/topk.hpp"
@@ -62,9 +64,29 @@ void check_filter(const ItemFilter& f, size_t n_items) {
 
 size_t factor_topk_one(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
                        const int32_t* seen, size_t n_seen, const ItemFilter& filter, size_t k, int32_t* out_ids,
-                       float* out_scores) {
+                       float* out_scores, const NormOrder* order) {
   check_filter(filter, n_items);
   const simd::Kernels& K = simd::kernels();
+  if (order && !order->items.empty() && filter.n_include == 0) {
+    if (order->items.size() != n_items || order->dim != dim)
+      throw_invalid("order: made for " + std::to_string(order->items.size()) + " x " + std::to_string(order->dim) +
+                    " factors, not these " + std::to_string(n_items) + " x " + std::to_string(dim));
+    // The full scoring's gemv scores the rows of its four-row blocks one way and the last n_items % 4 rows
+    // through dot (other rounding): the scan takes its head gemv's value for the former, dot for the latter.
+    const size_t n4 = n_items / 4 * 4;
+    auto score = [&](int32_t item, float quick) {
+      if (std::binary_search(seen, seen + n_seen, item) ||
+          std::binary_search(filter.exclude, filter.exclude + filter.n_exclude, item))
+        return kSkip;
+      if (size_t(item) < n4) return quick;
+      const float s = K.dot(user, items + size_t(item) * dim, dim);
+      return item_bias ? s + item_bias[item] : s;
+    };
+    TopK top(k);
+    const double slack = double(dim + 2) * 0x1p-23;
+    if (scan_by_norm(*order, user, item_bias, augmented_norm(user, dim, item_bias != nullptr), slack, score, top))
+      return top.write_sorted(out_ids, out_scores);
+  }
   Candidates cand = candidates_of(filter, n_items);
   thread_local std::vector<float> scores;
   scores.resize(cand.n);

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "common/cancel.hpp"
+#include "scoring/norm_scan.hpp"
 #include "sparse/csr.hpp"
 
 namespace fastrec {
@@ -21,10 +22,14 @@ struct ItemFilter {
 };
 
 // One user. `seen` is sorted (a CSR row). Returns the number written (<= k),
-// best first, ties broken by the smaller item index.
+// best first, ties broken by the smaller item index. With `order` (the items'
+// norm_order, scoring/norm_scan.hpp) and no include list, the items are first
+// scanned in decreasing norm; only if that does not settle the answer within
+// the order's head is every item scored. Either way the answer is the same,
+// bit for bit: the scan ranks by the very floats the full scoring computes.
 size_t factor_topk_one(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
                        const int32_t* seen, size_t n_seen, const ItemFilter& filter, size_t k, int32_t* out_ids,
-                       float* out_scores);
+                       float* out_scores, const NormOrder* order = nullptr);
 
 // Many users: user r is users + rows[r] * dim; its seen items are row rows[r]
 // of `seen` (null: none). Output row r at out + r * k, padded with -1 / -inf.
