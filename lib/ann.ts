@@ -698,8 +698,6 @@ export class ExactIndex {
 
 // ---- recommending through the index --------------------------------------------
 
-/** Items the exact scan may read before the graph takes over (scoring/norm_scan.hpp kNormScanBudget). */
-const NORM_SCAN_ITEMS = 4096;
 
 export interface AnnScorerOptions {
   /** Links per node (default 16). */
@@ -745,8 +743,9 @@ export interface ScoredItems {
  * bound of every later score) falls below the k-th best: matrix factorization
  * gives popular items large norms, so for most users that settles the exact
  * answer within the first few hundred items, faster than the graph's
- * approximate one. A scan that needs more than 4,096 items gives way to the
- * graph (ann/rescored_topk.hpp; bench/README.md, HTTP service section).
+ * approximate one. A scan that needs more than 4,096 items (an eighth of a
+ * smaller catalog) gives way to the graph (scoring/norm_scan.hpp;
+ * bench/README.md, HTTP service section).
  */
 export class AnnScorer {
   readonly index: HnswIndex;
@@ -771,7 +770,7 @@ export class AnnScorer {
     this.dim = dim;
     this.bias = bias;
     this.oversample = oversample;
-    this.order = normScan ? callSync((n) => n.normOrder(items, bias ?? null, dim, NORM_SCAN_ITEMS)) : null;
+    this.order = normScan ? callSync((n) => n.normOrder(items, bias ?? null, dim, 0)) : null;
     const ids = index.idMap.ids();
     let identity = true;
     for (let i = 0; i < ids.length && identity; i++) identity = ids[i] === i;

@@ -46,7 +46,7 @@ export interface NativeBinding {
     include: Int32Array | null,
     k: number,
     order?: NativeHandle | null,
-  ): { indices: Int32Array; scores: Float32Array };
+  ): { indices: Int32Array; scores: Float32Array; scanned: boolean };
   /** Top-k for users[rows[r]]; rows.length * k results padded with -1 / -Infinity. */
   factorTopKMany(
     users: Float32Array,
@@ -189,6 +189,7 @@ export interface NativeBinding {
   hnswSearchInto(index: NativeHandle, query: Float32Array, k: number, ef: number, outLabels: Int32Array, outDistances: Float32Array): number;
   /** AnnScorer.recommend in one call (search, deny-list, exact re-scoring, best first) into caller-owned arrays (length >= k); returns the count. */
   hnswRescoredTopK(index: NativeHandle, user: Float32Array, k: number, fetch: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array, order: NativeHandle | null): number;
+  /** The items by decreasing norm for the exact scans (head 0: the default, scoring/norm_scan.hpp default_scan_head). */
   normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number): NativeHandle | null;
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;

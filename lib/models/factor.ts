@@ -15,13 +15,13 @@ import type { BatchRecommendations, Recommendations } from '../recommender.js';
 import { toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
 import { csrRow } from '../data/dataset.js';
 
-/** Items the single-user scan may read before every item is scored (scoring/norm_scan.hpp kNormScanBudget). */
-const NORM_SCAN_ITEMS = 4096;
-
 export class FactorScorer {
   private normalized: Float32Array | undefined;
-  /** The items by decreasing norm, made at the first single-user query (null: a norm is not finite). */
+  /** The items by decreasing norm, made at the first single-user query (null: not used). */
   private order: NativeHandle | null | undefined;
+  /** Single-user queries tried with the scan, and those it settled (see recommend). */
+  private scans = 0;
+  private settled = 0;
 
   /**
    * @param data the model's training data (ids and the seen matrix)
@@ -52,9 +52,16 @@ export class FactorScorer {
   recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
     if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
     const r = callSync((n) => {
-      if (this.order === undefined) this.order = n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, NORM_SCAN_ITEMS);
+      if (this.order === undefined) this.order = n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0);
       return n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, this.order);
     });
+    // Factors whose norms say little (the scan rarely settles) pay for a failed scan before scoring every
+    // item: after 64 tries that settled fewer than half, stop trying. The answers are the same either way.
+    if (this.order && !options.include) {
+      this.scans++;
+      if (r.scanned) this.settled++;
+      if (this.scans === 64 && 2 * this.settled < this.scans) this.order = null;
+    }
     return toRecommendations(this.data.items, r.indices, r.scores);
   }
 

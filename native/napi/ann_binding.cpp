@@ -201,7 +201,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), double(n));
   });
 
-  // normOrder(itemFactors, itemBias|null, dim, head) -> handle, or null when a norm is not finite:
+  // normOrder(itemFactors, itemBias|null, dim, head (0: default_scan_head)) -> handle, or null when a norm is not finite:
   // the items by decreasing norm for the exact scans of hnswRescoredTopK and factorTopK (scoring/norm_scan.hpp).
   export_fn(env, exports, "normOrder", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto factors = typed<float>(info[0], "itemFactors");
@@ -215,7 +215,8 @@ void init_ann(Napi::Env env, Napi::Object exports) {
       bias = typed<float>(info[1], "itemBias");
       if (bias.length != n) throw Error(ErrorCode::DimensionMismatch, "itemBias: expected one value per item");
     }
-    auto order = std::make_shared<NormOrder>(norm_order(factors.data, bias.data, n, dim, size_t(integer(info[3], "head"))));
+    const size_t head = info[3].IsUndefined() ? 0 : size_t(integer(info[3], "head"));
+    auto order = std::make_shared<NormOrder>(norm_order(factors.data, bias.data, n, dim, head ? head : default_scan_head(n)));
     if (order->items.empty() && n > 0) return info.Env().Null();
     return wrap_handle(info.Env(), std::move(order));
   });

@@ -37,7 +37,8 @@ FactorArgs factor_args(const Napi::CallbackInfo& info, size_t items_at) {
 }
 
 void init_scoring(Napi::Env env, Napi::Object exports) {
-  // factorTopK(user, items, dim, itemBias, seen, exclude, include, k, order|null) -> { indices, scores }
+  // factorTopK(user, items, dim, itemBias, seen, exclude, include, k, order|null) -> { indices, scores, scanned }
+  //   (scanned: the norm scan settled the answer)
   export_fn(env, exports, "factorTopK", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto user = typed<float>(info[0], "user");
     FactorArgs a = factor_args(info, 1);
@@ -54,13 +55,15 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
     const NormOrder* order = info.Length() > 8 && info[8].IsExternal()
                                  ? static_cast<std::shared_ptr<NormOrder>*>(info[8].As<Napi::External<void>>().Data())->get()
                                  : nullptr;
+    bool settled = false;
     size_t count = factor_topk_one(user.data, a.items.data, a.n_items, a.dim, a.bias.data, seen.data, seen.length,
-                                   a.filter, k, ids.data(), scores.data(), order);
+                                   a.filter, k, ids.data(), scores.data(), order, &settled);
     ids.resize(count);
     scores.resize(count);
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("indices", to_js(info.Env(), std::move(ids)));
     out.Set("scores", to_js(info.Env(), std::move(scores)));
+    out.Set("scanned", Napi::Boolean::New(info.Env(), settled));
     return out;
   });
 

@@ -64,8 +64,9 @@ void check_filter(const ItemFilter& f, size_t n_items) {
 
 size_t factor_topk_one(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
                        const int32_t* seen, size_t n_seen, const ItemFilter& filter, size_t k, int32_t* out_ids,
-                       float* out_scores, const NormOrder* order) {
+                       float* out_scores, const NormOrder* order, bool* settled_by_scan) {
   check_filter(filter, n_items);
+  if (settled_by_scan) *settled_by_scan = false;
   const simd::Kernels& K = simd::kernels();
   if (order && !order->items.empty() && filter.n_include == 0) {
     if (order->items.size() != n_items || order->dim != dim)
@@ -84,8 +85,10 @@ size_t factor_topk_one(const float* user, const float* items, size_t n_items, si
     };
     TopK top(k);
     const double slack = double(dim + 2) * 0x1p-23;
-    if (scan_by_norm(*order, user, item_bias, augmented_norm(user, dim, item_bias != nullptr), slack, score, top))
+    if (scan_by_norm(*order, user, item_bias, augmented_norm(user, dim, item_bias != nullptr), slack, score, top)) {
+      if (settled_by_scan) *settled_by_scan = true;
       return top.write_sorted(out_ids, out_scores);
+    }
   }
   Candidates cand = candidates_of(filter, n_items);
   thread_local std::vector<float> scores;

@@ -27,9 +27,10 @@ struct ItemFilter {
 // scanned in decreasing norm; only if that does not settle the answer within
 // the order's head is every item scored. Either way the answer is the same,
 // bit for bit: the scan ranks by the very floats the full scoring computes.
+// `settled_by_scan` (optional) says whether the scan gave the answer.
 size_t factor_topk_one(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
                        const int32_t* seen, size_t n_seen, const ItemFilter& filter, size_t k, int32_t* out_ids,
-                       float* out_scores, const NormOrder* order = nullptr);
+                       float* out_scores, const NormOrder* order = nullptr, bool* settled_by_scan = nullptr);
 
 // Many users: user r is users + rows[r] * dim; its seen items are row rows[r]
 // of `seen` (null: none). Output row r at out + r * k, padded with -1 / -inf.

@@ -24,6 +24,14 @@ namespace fastrec {
 // a graph) instead: about half an ef-64 HNSW search over 100,000 x 64 vectors.
 constexpr size_t kNormScanBudget = 4096;
 
+// The head a catalog of n items gets by default: kNormScanBudget, but at most
+// an eighth of the items (so a scan that does not settle costs at most about
+// an eighth more than scoring every item), and at least 512 (all of a small
+// catalog, where either way is cheap). Measured in bench/README.md.
+inline size_t default_scan_head(size_t n) {
+  return std::min(n, std::min(kNormScanBudget, std::max<size_t>(512, n / 8)));
+}
+
 // The items by decreasing norm of [factors_i, bias_i], in double, ties by the
 // smaller item; and the first head_rows of their factor rows copied in that
 // order (rounded up to a multiple of 4 rows with zeros), so the scan reads one
