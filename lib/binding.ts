@@ -61,6 +61,7 @@ export interface NativeBinding {
     threads: number,
     onProgress: ((usersDone: number) => void) | null,
     cancelFlag: Int32Array | null,
+    order?: NativeHandle | null,
   ): Promise<{ indices: Int32Array; scores: Float32Array }>;
   // ---- svdknn: truncated SVD (native/napi/svd_binding.cpp) ----
   truncatedSvd(

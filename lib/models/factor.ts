@@ -6,7 +6,8 @@
  * which for trained factors settles most users within a few hundred items,
  * else a SIMD matrix-vector product over every item; the answer is the same
  * either way (scoring/norm_scan.hpp). Batches run the fused blocked GEMM +
- * top-k on native threads.
+ * top-k on native threads, after the same scan for each user (the users it
+ * settles are answered as recommend answers them).
  */
 import { callAsync, callSync, cancelFlag } from '../native.js';
 import type { NativeHandle } from '../binding.js';
@@ -17,7 +18,7 @@ import { csrRow } from '../data/dataset.js';
 
 export class FactorScorer {
   private normalized: Float32Array | undefined;
-  /** The items by decreasing norm, made at the first single-user query (null: not used). */
+  /** The items by decreasing norm (normOrder()), or null once the scans proved not worth it. */
   private order: NativeHandle | null | undefined;
   /** Single-user queries tried with the scan, and those it settled (see recommend). */
   private scans = 0;
@@ -51,10 +52,10 @@ export class FactorScorer {
   /** Top-k for one user vector; `seen` items are skipped when options.filterSeen. */
   recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
     if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
-    const r = callSync((n) => {
-      if (this.order === undefined) this.order = n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0);
-      return n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, this.order);
-    });
+    const order = this.normOrder();
+    const r = callSync((n) =>
+      n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, order),
+    );
     // Factors whose norms say little (the scan rarely settles) pay for a failed scan before scoring every
     // item: after 64 tries that settled fewer than half, stop trying. The answers are the same either way.
     if (this.order && !options.include) {
@@ -71,6 +72,7 @@ export class FactorScorer {
     const total = rows.length;
     const onProgress = options.onProgress;
     try {
+      const order = this.normOrder();
       const r = await callAsync((n) =>
         n.factorTopKMany(
           userFactors,
@@ -85,12 +87,19 @@ export class FactorScorer {
           options.threads,
           onProgress && total > 0 ? (done) => onProgress(done / total) : null,
           flag,
+          order,
         ),
       );
       return { k: options.k, count: rows.length, indices: r.indices, scores: r.scores };
     } finally {
       release();
     }
+  }
+
+  /** The items by decreasing norm for the scans, made at first use (null: not used). */
+  private normOrder(): NativeHandle | null {
+    if (this.order === undefined) this.order = callSync((n) => n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0));
+    return this.order;
   }
 
   /** Items with the highest cosine similarity to `item` (an index), excluding itself. */

@@ -67,7 +67,7 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
     return out;
   });
 
-  // factorTopKMany(users, rows, items, dim, itemBias, seenCsr, exclude, include, k, threads, onProgress, cancelFlag)
+  // factorTopKMany(users, rows, items, dim, itemBias, seenCsr, exclude, include, k, threads, onProgress, cancelFlag, order|null)
   //   -> Promise<{ indices, scores }> with rows.length * k entries
   export_fn(env, exports, "factorTopKMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto users = typed<float>(info[0], "users");
@@ -93,6 +93,9 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
     auto ids = std::make_shared<std::vector<int32_t>>(rows.length * k);
     auto scores = std::make_shared<std::vector<float>>(rows.length * k);
     auto cancel = cancel_arg(info[11]);
+    // info[12]: normOrder's handle or null (its shared_ptr copied: the order outlives the work).
+    std::shared_ptr<NormOrder> order;
+    if (info.Length() > 12 && info[12].IsExternal()) order = *static_cast<std::shared_ptr<NormOrder>*>(info[12].As<Napi::External<void>>().Data());
     return PromiseWorker::start(
         info.Env(), {info[0], info[1], info[2], info[4], info[5], info[6], info[7], info[11]},
         [=] {
@@ -102,7 +105,7 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
               progress->post([done](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(done)); });
             };
           factor_topk_many(users.data, rows.data, rows.length, a.items.data, a.n_items, a.dim, a.bias.data, seen.get(),
-                           a.filter, k, ids->data(), scores->data(), threads, cancel.get(), report);
+                           a.filter, k, ids->data(), scores->data(), threads, cancel.get(), report, order.get());
         },
         [ids, scores, progress](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);

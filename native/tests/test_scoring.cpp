@@ -1,5 +1,6 @@
 // Fused scoring + top-k against brute force.
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -187,4 +188,53 @@ TEST_CASE(topk_one_norm_scan_matches_scoring_every_item) {
                                  ids.data(), sc.data(), &other));
   }
   CHECK(scanned_settled > 0);
+}
+
+// factor_topk_many with a norm order: when the scan settles (a head of the
+// whole catalog), every user gets exactly factor_topk_one's answer; when it
+// settles fewer than half of the first 256 users (a head of 8 items), every
+// user gets exactly the blocked GEMM's. Progress reaches n either way.
+TEST_CASE(topk_many_norm_scan_answers_as_the_single_user_path) {
+  Problem p = make(300, 403, 40, 17);
+  for (size_t i = 0; i < p.n_items; i += 13)
+    for (size_t d = 0; d < p.dim; ++d) p.items[i * p.dim + d] *= 8.0f;
+  std::vector<int32_t> exclude{2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377};
+  const ItemFilter f{exclude.data(), exclude.size(), nullptr, 0};
+  CsrView seen = CsrView::of(p.seen);
+  for (bool use_bias : {false, true}) {
+    const float* bias = use_bias ? p.bias.data() : nullptr;
+    std::vector<int32_t> rows(p.n_users);
+    for (size_t u = 0; u < p.n_users; ++u) rows[u] = int32_t((u * 7) % p.n_users);
+    const size_t k = 10;
+    std::vector<int32_t> gemm_ids(rows.size() * k);
+    std::vector<float> gemm_sc(rows.size() * k);
+    factor_topk_many(p.users.data(), rows.data(), rows.size(), p.items.data(), p.n_items, p.dim, bias, &seen, f, k,
+                     gemm_ids.data(), gemm_sc.data(), 2, nullptr, nullptr);
+    for (size_t head : {p.n_items, size_t(8)}) {
+      const NormOrder order = norm_order(p.items.data(), bias, p.n_items, p.dim, head);
+      std::vector<int32_t> ids(rows.size() * k);
+      std::vector<float> sc(rows.size() * k);
+      std::vector<size_t> reports;
+      factor_topk_many(p.users.data(), rows.data(), rows.size(), p.items.data(), p.n_items, p.dim, bias, &seen, f, k,
+                       ids.data(), sc.data(), 2, nullptr, [&](size_t d) { reports.push_back(d); }, &order);
+      size_t differs_from_gemm = 0;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const size_t u = size_t(rows[r]);
+        std::vector<int32_t> one(k, -1);
+        std::vector<float> one_sc(k, -std::numeric_limits<float>::infinity());
+        bool settled = false;
+        factor_topk_one(p.users.data() + u * p.dim, p.items.data(), p.n_items, p.dim, bias,
+                        p.seen.indices.data() + p.seen.indptr[u], size_t(p.seen.indptr[u + 1] - p.seen.indptr[u]), f, k,
+                        one.data(), one_sc.data(), &order, &settled);
+        CHECK(settled == (head == p.n_items));
+        const int32_t* want = settled ? one.data() : gemm_ids.data() + r * k;
+        const float* want_sc = settled ? one_sc.data() : gemm_sc.data() + r * k;
+        CHECK(std::equal(want, want + k, ids.data() + r * k));
+        CHECK(std::equal(want_sc, want_sc + k, sc.data() + r * k));
+        differs_from_gemm += !std::equal(sc.begin() + ptrdiff_t(r * k), sc.begin() + ptrdiff_t((r + 1) * k), gemm_sc.begin() + ptrdiff_t(r * k));
+      }
+      if (head == p.n_items) CHECK(differs_from_gemm > 0);  // the two roundings do differ: the check above can tell them apart
+      CHECK(!reports.empty() && *std::max_element(reports.begin(), reports.end()) == rows.size());
+    }
+  }
 }

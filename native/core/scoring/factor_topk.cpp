@@ -60,6 +60,35 @@ void check_filter(const ItemFilter& f, size_t n_items) {
     if (i > 0 && f.exclude[i] <= f.exclude[i - 1]) throw_invalid("exclude: expected sorted unique item indices");
 }
 
+// Whether a query scans `order` first (scoring/norm_scan.hpp): there is one, valid for these factors, and no include list.
+bool uses_scan(const NormOrder* order, const ItemFilter& filter, size_t n_items, size_t dim) {
+  if (!order || order->items.empty() || filter.n_include > 0) return false;
+  if (order->items.size() != n_items || order->dim != dim)
+    throw_invalid("order: made for " + std::to_string(order->items.size()) + " x " + std::to_string(order->dim) +
+                  " factors, not these " + std::to_string(n_items) + " x " + std::to_string(dim));
+  return true;
+}
+
+// One user's scan into `top` (of the wanted k, empty); false when the order's head did not settle it. It ranks
+// by the floats factor_topk_one's full scoring computes: gemv scores the rows of its four-row blocks one way and
+// the last n_items % 4 rows through dot (other rounding), so the scan takes its head gemv's value for the former
+// and dot for the latter.
+bool scan_user(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
+               const int32_t* seen, size_t n_seen, const ItemFilter& filter, const NormOrder& order, TopK& top) {
+  const simd::Kernels& K = simd::kernels();
+  const size_t n4 = n_items / 4 * 4;
+  auto score = [&](int32_t item, float quick) {
+    if (std::binary_search(seen, seen + n_seen, item) ||
+        std::binary_search(filter.exclude, filter.exclude + filter.n_exclude, item))
+      return kSkip;
+    if (size_t(item) < n4) return quick;
+    const float s = K.dot(user, items + size_t(item) * dim, dim);
+    return item_bias ? s + item_bias[item] : s;
+  };
+  const double slack = double(dim + 2) * 0x1p-23;
+  return scan_by_norm(order, user, item_bias, augmented_norm(user, dim, item_bias != nullptr), slack, score, top);
+}
+
 }  // namespace
 
 size_t factor_topk_one(const float* user, const float* items, size_t n_items, size_t dim, const float* item_bias,
@@ -68,24 +97,9 @@ size_t factor_topk_one(const float* user, const float* items, size_t n_items, si
   check_filter(filter, n_items);
   if (settled_by_scan) *settled_by_scan = false;
   const simd::Kernels& K = simd::kernels();
-  if (order && !order->items.empty() && filter.n_include == 0) {
-    if (order->items.size() != n_items || order->dim != dim)
-      throw_invalid("order: made for " + std::to_string(order->items.size()) + " x " + std::to_string(order->dim) +
-                    " factors, not these " + std::to_string(n_items) + " x " + std::to_string(dim));
-    // The full scoring's gemv scores the rows of its four-row blocks one way and the last n_items % 4 rows
-    // through dot (other rounding): the scan takes its head gemv's value for the former, dot for the latter.
-    const size_t n4 = n_items / 4 * 4;
-    auto score = [&](int32_t item, float quick) {
-      if (std::binary_search(seen, seen + n_seen, item) ||
-          std::binary_search(filter.exclude, filter.exclude + filter.n_exclude, item))
-        return kSkip;
-      if (size_t(item) < n4) return quick;
-      const float s = K.dot(user, items + size_t(item) * dim, dim);
-      return item_bias ? s + item_bias[item] : s;
-    };
+  if (uses_scan(order, filter, n_items, dim)) {
     TopK top(k);
-    const double slack = double(dim + 2) * 0x1p-23;
-    if (scan_by_norm(*order, user, item_bias, augmented_norm(user, dim, item_bias != nullptr), slack, score, top)) {
+    if (scan_user(user, items, n_items, dim, item_bias, seen, n_seen, filter, *order, top)) {
       if (settled_by_scan) *settled_by_scan = true;
       return top.write_sorted(out_ids, out_scores);
     }
@@ -116,11 +130,14 @@ size_t factor_topk_one(const float* user, const float* items, size_t n_items, si
   return count;
 }
 
-void factor_topk_many(const float* users, const int32_t* rows, size_t n, const float* items, size_t n_items,
-                      size_t dim, const float* item_bias, const CsrView* seen, const ItemFilter& filter, size_t k,
-                      int32_t* out_ids, float* out_scores, size_t threads, const CancelToken* cancel,
-                      const std::function<void(size_t)>& progress) {
-  check_filter(filter, n_items);
+namespace {
+
+// The batch by blocked GEMM: blocks of users times blocks of items straight into per-user heaps. Progress
+// counts from `done_before`.
+void gemm_topk(const float* users, const int32_t* rows, size_t n, const float* items, size_t n_items, size_t dim,
+               const float* item_bias, const CsrView* seen, const ItemFilter& filter, size_t k, int32_t* out_ids,
+               float* out_scores, size_t threads, const CancelToken* cancel, const std::function<void(size_t)>& progress,
+               size_t done_before) {
   const simd::Kernels& K = simd::kernels();
   const Candidates cand = candidates_of(filter, n_items);
 
@@ -152,7 +169,7 @@ void factor_topk_many(const float* users, const int32_t* rows, size_t n, const f
     std::vector<size_t> seen_cursor;
   };
   std::vector<Scratch> scratch(threads);
-  std::atomic<size_t> done{0};
+  std::atomic<size_t> done{done_before};
 
   parallel_for(n_blocks, 1, threads, [&](size_t b0, size_t b1, size_t slot) {
     Scratch& s = scratch[slot];
@@ -213,6 +230,70 @@ void factor_topk_many(const float* users, const int32_t* rows, size_t n, const f
       if (progress) progress(d);
     }
   });
+}
+
+}  // namespace
+
+void factor_topk_many(const float* users, const int32_t* rows, size_t n, const float* items, size_t n_items,
+                      size_t dim, const float* item_bias, const CsrView* seen, const ItemFilter& filter, size_t k,
+                      int32_t* out_ids, float* out_scores, size_t threads, const CancelToken* cancel,
+                      const std::function<void(size_t)>& progress, const NormOrder* order) {
+  check_filter(filter, n_items);
+  if (!uses_scan(order, filter, n_items, dim)) {
+    gemm_topk(users, rows, n, items, n_items, dim, item_bias, seen, filter, k, out_ids, out_scores, threads, cancel,
+              progress, 0);
+    return;
+  }
+  // First each user's scan; the users it settles are answered here, the rest by the blocked GEMM. The first
+  // kProbe users are a probe: if the scan settles fewer than half of them, the factors' norms say too little
+  // and the others go straight to the GEMM (a failed scan costs a third as much as the GEMM's work for that
+  // user on uniform norms, bench/README.md).
+  constexpr size_t kProbe = 256;
+  threads = resolve_threads(threads);
+  std::vector<uint8_t> settled(n, 0);
+  std::atomic<size_t> n_settled{0};
+  auto scan_rows = [&](size_t from, size_t to) {
+    parallel_for(to - from, 64, threads, [&](size_t b, size_t e, size_t) {
+      if (cancel) cancel->throw_if_cancelled();
+      TopK top;
+      for (size_t r = from + b; r < from + e; ++r) {
+        const int32_t row = rows[r];
+        const int32_t* seen_row = seen ? seen->indices + seen->indptr[row] : nullptr;
+        const size_t n_seen = seen ? size_t(seen->indptr[row + 1] - seen->indptr[row]) : 0;
+        top.reset(k);
+        if (!scan_user(users + size_t(row) * dim, items, n_items, dim, item_bias, seen_row, n_seen, filter, *order, top))
+          continue;
+        const size_t count = top.write_sorted(out_ids + r * k, out_scores + r * k);
+        for (size_t i = count; i < k; ++i) {
+          out_ids[r * k + i] = -1;
+          out_scores[r * k + i] = kNegInf;
+        }
+        settled[r] = 1;
+        n_settled.fetch_add(1);
+      }
+    });
+  };
+  const size_t probe = std::min(n, kProbe);
+  scan_rows(0, probe);
+  if (2 * n_settled.load() >= probe) scan_rows(probe, n);
+  const size_t done = n_settled.load();
+  if (progress && done > 0) progress(done);
+  std::vector<int32_t> rest_rows;
+  std::vector<size_t> rest_at;
+  for (size_t r = 0; r < n; ++r)
+    if (!settled[r]) {
+      rest_rows.push_back(rows[r]);
+      rest_at.push_back(r);
+    }
+  if (rest_rows.empty()) return;
+  std::vector<int32_t> ids(rest_rows.size() * k);
+  std::vector<float> scores(rest_rows.size() * k);
+  gemm_topk(users, rest_rows.data(), rest_rows.size(), items, n_items, dim, item_bias, seen, filter, k, ids.data(),
+            scores.data(), threads, cancel, progress, done);
+  for (size_t i = 0; i < rest_at.size(); ++i) {
+    std::copy_n(ids.data() + i * k, k, out_ids + rest_at[i] * k);
+    std::copy_n(scores.data() + i * k, k, out_scores + rest_at[i] * k);
+  }
 }
 
 }  // namespace fastrec

@@ -35,9 +35,13 @@ size_t factor_topk_one(const float* user, const float* items, size_t n_items, si
 // Many users: user r is users + rows[r] * dim; its seen items are row rows[r]
 // of `seen` (null: none). Output row r at out + r * k, padded with -1 / -inf.
 // `progress` (may be empty) is called with the number of users done so far.
+// With `order` (and no include list) each user is first scanned in decreasing
+// norm as factor_topk_one does, and answered as factor_topk_one answers; the
+// users the scan does not settle go through a blocked GEMM (the same top k up
+// to float rounding of near-ties: its sums run in another order).
 void factor_topk_many(const float* users, const int32_t* rows, size_t n, const float* items, size_t n_items,
                       size_t dim, const float* item_bias, const CsrView* seen, const ItemFilter& filter, size_t k,
                       int32_t* out_ids, float* out_scores, size_t threads, const CancelToken* cancel,
-                      const std::function<void(size_t users_done)>& progress);
+                      const std::function<void(size_t users_done)>& progress, const NormOrder* order = nullptr);
 
 }  // namespace fastrec
