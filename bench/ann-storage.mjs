@@ -66,7 +66,11 @@ const build = async (storage) => {
 const f16Built = await build('float16');
 const i8Built = await build('int8');
 const f32Built = await build('float32');
-const sameGraph = async (storage) => fastrec.AnnScorer.fromIndex(await f32Built.index.withStorage(storage), model.itemFactors, dim, bias ? { itemBias: bias } : {});
+const sameGraph = async (storage) => {
+  const scorer = fastrec.AnnScorer.fromIndex(await f32Built.index.withStorage(storage), model.itemFactors, dim, bias ? { itemBias: bias } : {});
+  await scorer.ready;
+  return scorer;
+};
 const variants = [
   { name: 'float16 built', scorer: f16Built },
   { name: 'int8 built', scorer: i8Built },

@@ -754,8 +754,14 @@ export class AnnScorer {
   private readonly dim: number;
   private readonly bias: Float32Array | undefined;
   private readonly oversample: number;
-  /** The items by decreasing norm for the exact scan, or null (normScan false, or a norm not finite). */
-  private readonly order: NativeHandle | null;
+  /** The items by decreasing norm for the exact scan, or null (not built yet, normScan false, or a norm not finite). */
+  private order: NativeHandle | null = null;
+  /**
+   * Resolves once the exact scan is in use (its order is built off the JS thread: 24 ms per 100,000
+   * items). `build()` waits for it; after `fromIndex()`, await it before serving, or the first answers
+   * come from the graph alone.
+   */
+  readonly ready: Promise<void>;
 
   /** Item index of each label, or null when labels are the item indices (an index built by {@link build}). */
   private readonly labelItem: Int32Array | null;
@@ -770,7 +776,12 @@ export class AnnScorer {
     this.dim = dim;
     this.bias = bias;
     this.oversample = oversample;
-    this.order = normScan ? callSync((n) => n.normOrder(items, bias ?? null, dim, 0)) : null;
+    this.ready = normScan
+      ? callAsync((n) => n.normOrder(items, bias ?? null, dim, 0)).then(
+          (h) => void (this.order = h),
+          () => undefined, // no order: the graph answers, as with normScan false
+        )
+      : Promise.resolve();
     const ids = index.idMap.ids();
     let identity = true;
     for (let i = 0; i < ids.length && identity; i++) identity = ids[i] === i;
@@ -839,7 +850,9 @@ export class AnnScorer {
       threads: options.threads,
       signal: options.signal,
     });
-    return new AnnScorer(index, itemFactors, dim, bias, oversample, normScan);
+    const scorer = new AnnScorer(index, itemFactors, dim, bias, oversample, normScan);
+    await scorer.ready;
+    return scorer;
   }
 
   /**

@@ -191,7 +191,8 @@ export interface NativeBinding {
   /** AnnScorer.recommend in one call (search, deny-list, exact re-scoring, best first) into caller-owned arrays (length >= k); returns the count. */
   hnswRescoredTopK(index: NativeHandle, user: Float32Array, k: number, fetch: number, ef: number, allow: Int32Array | null, deny: Int32Array | null, exactFraction: number, itemFactors: Float32Array, itemBias: Float32Array | null, labelItem: Int32Array | null, outItems: Int32Array, outScores: Float32Array, order: NativeHandle | null): number;
   /** The items by decreasing norm for the exact scans (head 0: the default, scoring/norm_scan.hpp default_scan_head). */
-  normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number): NativeHandle | null;
+  normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number, sync: true): NativeHandle | null;
+  normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number, sync?: false): Promise<NativeHandle | null>;
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;

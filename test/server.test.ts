@@ -422,6 +422,7 @@ describe('int8 serving indexes (buildServingIndexes storage int8)', () => {
     const answer = (r: { items: unknown[]; scores: Float32Array | number[] }) => ({ items: r.items, scores: Array.from(r.scores) });
     // In memory, before saving: a scorer over the index bytes with the model's factors.
     const inMemory = AnnScorer.fromIndex(userIndex, als.itemFactors, 8);
+    await inMemory.ready;
     const served = await loadServedModel(path, { ef: 16 });
     expect(served.ann!.source).toBe('stored');
     expect(served.ann!.scorer.index.info().storage).toBe('int8');

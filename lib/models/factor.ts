@@ -16,10 +16,14 @@ import type { BatchRecommendations, Recommendations } from '../recommender.js';
 import { toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
 import { csrRow } from '../data/dataset.js';
 
+/** Item factor values up to which recommend() builds the norm order synchronously (100,000 x 64: ~25 ms). */
+const SYNC_ORDER_VALUES = 6_400_000;
+
 export class FactorScorer {
   private normalized: Float32Array | undefined;
-  /** The items by decreasing norm (normOrder()), or null once the scans proved not worth it. */
-  private order: NativeHandle | null | undefined;
+  /** The items by decreasing norm (built off the JS thread at first use, see normOrder()), or null: not used. */
+  private order: NativeHandle | null = null;
+  private orderBuild: Promise<NativeHandle | null> | undefined;
   /** Single-user queries tried with the scan, and those it settled (see recommend). */
   private scans = 0;
   private settled = 0;
@@ -52,13 +56,21 @@ export class FactorScorer {
   /** Top-k for one user vector; `seen` items are skipped when options.filterSeen. */
   recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
     if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
-    const order = this.normOrder();
+    // A catalog of up to SYNC_ORDER_VALUES factor values gets its order here, at once (up to ~25 ms, once); a
+    // larger one off the JS thread, every item scored meanwhile (the same answers).
+    if (this.orderBuild === undefined && this.itemFactors.length <= SYNC_ORDER_VALUES) {
+      const h = callSync((n) => n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0, true));
+      this.order = h;
+      this.orderBuild = Promise.resolve(h);
+    }
+    void this.normOrder();
+    const order = this.order;
     const r = callSync((n) =>
       n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, order),
     );
     // Factors whose norms say little (the scan rarely settles) pay for a failed scan before scoring every
     // item: after 64 tries that settled fewer than half, stop trying. The answers are the same either way.
-    if (this.order && !options.include) {
+    if (order && !options.include) {
       this.scans++;
       if (r.scanned) this.settled++;
       if (this.scans === 64 && 2 * this.settled < this.scans) this.order = null;
@@ -72,7 +84,8 @@ export class FactorScorer {
     const total = rows.length;
     const onProgress = options.onProgress;
     try {
-      const order = this.normOrder();
+      await this.normOrder();
+      const order = this.order;
       const r = await callAsync((n) =>
         n.factorTopKMany(
           userFactors,
@@ -96,10 +109,14 @@ export class FactorScorer {
     }
   }
 
-  /** The items by decreasing norm for the scans, made at first use (null: not used). */
-  private normOrder(): NativeHandle | null {
-    if (this.order === undefined) this.order = callSync((n) => n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0));
-    return this.order;
+  /** Builds the norm order once (off the JS thread); resolves when it is in `order` (or known unusable). */
+  private normOrder(): Promise<NativeHandle | null> {
+    // A failure leaves no order: every item is scored, as without one.
+    this.orderBuild ??= callAsync((n) => n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0)).then(
+      (h) => (this.order = h),
+      () => null,
+    );
+    return this.orderBuild;
   }
 
   /** Items with the highest cosine similarity to `item` (an index), excluding itself. */

@@ -193,7 +193,11 @@ async function storedIndexes(path: string, sections: Record<string, Uint8Array>,
   };
   // In place, the graphs are read from the mapped file's pages (shared by every worker); copied,
   // they sit on 2 MiB pages (few TLB misses in a search that reads ~0.5 MB at random).
-  const scorer = await use(USER_INDEX, async () => AnnScorer.fromIndex(await HnswIndex.fromBytes(users, { copy }), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {}));
+  const scorer = await use(USER_INDEX, async () => {
+    const s = AnnScorer.fromIndex(await HnswIndex.fromBytes(users, { copy }), model.itemFactors, dim, model.itemBias ? { itemBias: model.itemBias } : {});
+    await s.ready;
+    return s;
+  });
   const similar = await use(SIMILAR_INDEX, async () => SimilarIndex.fromIndex(await HnswIndex.fromBytes(sim, { copy }), model.itemFactors, dim));
   return scorer === 'newer' || similar === 'newer' ? 'newer' : { scorer, similar };
 }

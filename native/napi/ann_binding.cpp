@@ -201,7 +201,8 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), double(n));
   });
 
-  // normOrder(itemFactors, itemBias|null, dim, head (0: default_scan_head)) -> handle, or null when a norm is not finite:
+  // normOrder(itemFactors, itemBias|null, dim, head (0: default_scan_head), sync) -> Promise<handle, or null when a
+  // norm is not finite>, or with sync true the handle (or null) itself:
   // the items by decreasing norm for the exact scans of hnswRescoredTopK and factorTopK (scoring/norm_scan.hpp).
   export_fn(env, exports, "normOrder", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto factors = typed<float>(info[0], "itemFactors");
@@ -216,9 +217,20 @@ void init_ann(Napi::Env env, Napi::Object exports) {
       if (bias.length != n) throw Error(ErrorCode::DimensionMismatch, "itemBias: expected one value per item");
     }
     const size_t head = info[3].IsUndefined() ? 0 : size_t(integer(info[3], "head"));
-    auto order = std::make_shared<NormOrder>(norm_order(factors.data, bias.data, n, dim, head ? head : default_scan_head(n)));
-    if (order->items.empty() && n > 0) return info.Env().Null();
-    return wrap_handle(info.Env(), std::move(order));
+    auto order = std::make_shared<NormOrder>();
+    if (info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value()) {  // sync: the caller knows it is small
+      *order = norm_order(factors.data, bias.data, n, dim, head ? head : default_scan_head(n));
+      if (order->items.empty() && n > 0) return info.Env().Null();
+      return wrap_handle(info.Env(), order);
+    }
+    // Off the JS thread: sorting a large catalog's norms takes a while (24 ms per 100,000 items).
+    return PromiseWorker::start(
+        info.Env(), {info[0], info[1]},
+        [=] { *order = norm_order(factors.data, bias.data, n, dim, head ? head : default_scan_head(n)); },
+        [order, n](Napi::Env env) -> Napi::Value {
+          if (order->items.empty() && n > 0) return env.Null();
+          return wrap_handle(env, order);
+        });
   });
 
   // hnswRescoredTopK(handle, user, k, fetch, ef, allow|null, deny|null, exactFraction, itemFactors, itemBias|null,
