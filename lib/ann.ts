@@ -698,7 +698,6 @@ export class ExactIndex {
 
 // ---- recommending through the index --------------------------------------------
 
-
 export interface AnnScorerOptions {
   /** Links per node (default 16). */
   M?: number;

@@ -36,6 +36,18 @@ describe('native addon', () => {
     }
   });
 
+  it('refuses a norm order that is not a normOrder handle, or made for other factors', () => {
+    const items = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i));
+    const user = Float32Array.of(1, 0.5, -0.25, 2);
+    const call = (order: unknown) => callSync((n) => n.factorTopK(user, items, 4, null, null, null, null, 3, order as null));
+    expect(() => call('not a handle')).toThrow(InvalidArgumentError);
+    expect(() => call('not a handle')).toThrow(/order: expected a handle from normOrder/);
+    const other = callSync((n) => n.normOrder(items.subarray(0, 36), null, 4, 0, true));
+    expect(() => call(other)).toThrow(/order: made for 9 x 4 factors, not these 10 x 4/);
+    const own = callSync((n) => n.normOrder(items, null, 4, 0, true));
+    expect(Array.from(call(own).indices)).toEqual(Array.from(call(null).indices));
+  });
+
   it('rejects async calls with a typed error whose stack names the caller', async () => {
     const err = await callAsync((n) => n.debugThrow('async failure', true) as Promise<void>).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgumentError);

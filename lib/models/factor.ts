@@ -56,15 +56,7 @@ export class FactorScorer {
   /** Top-k for one user vector; `seen` items are skipped when options.filterSeen. */
   recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
     if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
-    // A catalog of up to SYNC_ORDER_VALUES factor values gets its order here, at once (up to ~25 ms, once); a
-    // larger one off the JS thread, every item scored meanwhile (the same answers).
-    if (this.orderBuild === undefined && this.itemFactors.length <= SYNC_ORDER_VALUES) {
-      const h = callSync((n) => n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0, true));
-      this.order = h;
-      this.orderBuild = Promise.resolve(h);
-    }
-    void this.normOrder();
-    const order = this.order;
+    const order = this.orderForQuery();
     const r = callSync((n) =>
       n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, order),
     );
@@ -107,6 +99,20 @@ export class FactorScorer {
     } finally {
       release();
     }
+  }
+
+  /**
+   * The order for a single query. A catalog of up to SYNC_ORDER_VALUES factor values gets it at the first
+   * query, at once (up to ~25 ms, once: a synchronous loop of calls would never see one built in the
+   * background); a larger one off the JS thread, every item scored meanwhile (the same answers).
+   */
+  private orderForQuery(): NativeHandle | null {
+    if (this.orderBuild === undefined && this.itemFactors.length <= SYNC_ORDER_VALUES) {
+      this.order = callSync((n) => n.normOrder(this.itemFactors, this.itemBias ?? null, this.dim, 0, true));
+      this.orderBuild = Promise.resolve(this.order);
+    }
+    void this.normOrder();
+    return this.order;
   }
 
   /** Builds the norm order once (off the JS thread); resolves when it is in `order` (or known unusable). */

@@ -274,8 +274,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
     q.n_labels = label_item.length;
     auto out_items = typed<int32_t>(info[11], "outItems");
     auto out_scores = typed<float>(info[12], "outScores");
-    if (info.Length() > 13 && info[13].IsExternal())
-      q.order = static_cast<std::shared_ptr<NormOrder>*>(external_data(info[13]))->get();
+    q.order = order_arg(info[13]).get();
     if (out_items.length < q.k || out_scores.length < q.k)
       throw Error(ErrorCode::InvalidArgument, "outItems/outScores: shorter than k");
     return Napi::Number::New(info.Env(), double(ann::rescored_topk(*h, q, out_items.data, out_scores.data)));

@@ -126,6 +126,13 @@ void PromiseWorker::reject(Napi::Env env, std::exception_ptr error) noexcept {
 
 namespace fastrec::napi {
 
+const std::shared_ptr<NormOrder>& order_arg(const Napi::Value& v) {
+  static const std::shared_ptr<NormOrder> none;
+  if (v.IsNull() || v.IsUndefined()) return none;
+  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "order: expected a handle from normOrder");
+  return *static_cast<std::shared_ptr<NormOrder>*>(v.As<Napi::External<void>>().Data());
+}
+
 Progress::Progress(Napi::Env env, Napi::Value callback) {
   if (!callback.IsFunction()) return;
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback.As<Napi::Function>(), "fastrec-progress", 0, 1);

@@ -18,6 +18,7 @@
 
 #include "common/cancel.hpp"
 #include "common/error.hpp"
+#include "scoring/norm_scan.hpp"
 #include "sparse/csr.hpp"
 
 namespace fastrec::napi {
@@ -122,6 +123,11 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::exception_ptr error_;
   std::shared_ptr<CancelToken> cancel_;
 };
+
+// normOrder's handle (scoring/norm_scan.hpp) at `v`, or an empty pointer when v
+// is null or undefined. A reference (no atomic copy on the per-request path);
+// work on native threads copies it.
+const std::shared_ptr<NormOrder>& order_arg(const Napi::Value& v);
 
 // Progress reports from worker threads to a JS callback (may be undefined).
 // post() never blocks; reports arriving after the JS callback is gone are dropped.

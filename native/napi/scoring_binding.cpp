@@ -51,13 +51,10 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
     k = std::min(k, a.n_items);
     std::vector<int32_t> ids(k);
     std::vector<float> scores(k);
-    // info[8]: normOrder's handle or null.
-    const NormOrder* order = info.Length() > 8 && info[8].IsExternal()
-                                 ? static_cast<std::shared_ptr<NormOrder>*>(info[8].As<Napi::External<void>>().Data())->get()
-                                 : nullptr;
+    const auto& order = order_arg(info[8]);
     bool settled = false;
     size_t count = factor_topk_one(user.data, a.items.data, a.n_items, a.dim, a.bias.data, seen.data, seen.length,
-                                   a.filter, k, ids.data(), scores.data(), order, &settled);
+                                   a.filter, k, ids.data(), scores.data(), order.get(), &settled);
     ids.resize(count);
     scores.resize(count);
     Napi::Object out = Napi::Object::New(info.Env());
@@ -93,9 +90,7 @@ void init_scoring(Napi::Env env, Napi::Object exports) {
     auto ids = std::make_shared<std::vector<int32_t>>(rows.length * k);
     auto scores = std::make_shared<std::vector<float>>(rows.length * k);
     auto cancel = cancel_arg(info[11]);
-    // info[12]: normOrder's handle or null (its shared_ptr copied: the order outlives the work).
-    std::shared_ptr<NormOrder> order;
-    if (info.Length() > 12 && info[12].IsExternal()) order = *static_cast<std::shared_ptr<NormOrder>*>(info[12].As<Napi::External<void>>().Data());
+    auto order = order_arg(info[12]);  // copied into the work: it outlives this call
     return PromiseWorker::start(
         info.Env(), {info[0], info[1], info[2], info[4], info[5], info[6], info[7], info[11]},
         [=] {

@@ -1,7 +1,6 @@
 #include "ann/rescored_topk.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -44,10 +43,10 @@ double exact_score(const RescoreQuery& q, size_t i) {
   return sum;
 }
 
-// The exact top k by scanning items in decreasing norm (scoring/norm_scan.hpp),
-// each item that may enter scored exactly as the graph's candidates are;
-// false when the order's head did not settle it.
-bool norm_scan(const RescoreQuery& q, Scratch& s, size_t& count) {
+// The exact top k by scanning items in decreasing norm (scoring/norm_scan.hpp)
+// into out_items / out_scores, each item that may enter scored exactly as the
+// graph's candidates are; false when the order's head did not settle it.
+bool norm_scan(const RescoreQuery& q, Scratch& s, int32_t* out_items, float* out_scores, size_t& count) {
   TopK& top = s.top;
   top.reset(q.k);
   const double slack = double(q.dim + 2) * 0x1p-23;
@@ -57,9 +56,7 @@ bool norm_scan(const RescoreQuery& q, Scratch& s, size_t& count) {
   };
   if (!scan_by_norm(*q.order, q.user, q.item_bias, augmented_norm(q.user, q.dim, q.item_bias != nullptr), slack, exact, top))
     return false;
-  s.items.resize(q.k);
-  s.scores.resize(q.k);
-  count = top.write_sorted(s.items.data(), s.scores.data());
+  count = top.write_sorted(out_items, out_scores);
   return true;
 }
 
@@ -80,16 +77,9 @@ size_t rescored_topk(const Hnsw& h, const RescoreQuery& q, int32_t* out_items, f
   s.deny.assign(q.deny, q.deny + q.n_deny);
   std::sort(s.deny.begin(), s.deny.end());
   // The scan works on item indices: not with an allow-list or labels that are not the items (the deny list holds labels).
-  if (q.order && !q.order->items.empty() && !q.has_allow && !q.label_item) {
-    if (q.order->items.size() != q.n_items || q.order->dim != q.dim)
-      throw_invalid("order: made for " + std::to_string(q.order->items.size()) + " x " + std::to_string(q.order->dim) +
-                    " factors, not these " + std::to_string(q.n_items) + " x " + std::to_string(q.dim));
+  if (!q.has_allow && !q.label_item && order_applies(q.order, q.n_items, q.dim)) {
     size_t n = 0;
-    if (norm_scan(q, s, n)) {
-      std::copy(s.items.begin(), s.items.begin() + ptrdiff_t(n), out_items);
-      std::copy(s.scores.begin(), s.scores.begin() + ptrdiff_t(n), out_scores);
-      return n;
-    }
+    if (norm_scan(q, s, out_items, out_scores, n)) return n;
   }
 
   size_t m = 0;  // candidates kept, in s.labels

@@ -60,13 +60,9 @@ void check_filter(const ItemFilter& f, size_t n_items) {
     if (i > 0 && f.exclude[i] <= f.exclude[i - 1]) throw_invalid("exclude: expected sorted unique item indices");
 }
 
-// Whether a query scans `order` first (scoring/norm_scan.hpp): there is one, valid for these factors, and no include list.
+// Whether a query scans `order` first (scoring/norm_scan.hpp): one that fits these factors, and no include list.
 bool uses_scan(const NormOrder* order, const ItemFilter& filter, size_t n_items, size_t dim) {
-  if (!order || order->items.empty() || filter.n_include > 0) return false;
-  if (order->items.size() != n_items || order->dim != dim)
-    throw_invalid("order: made for " + std::to_string(order->items.size()) + " x " + std::to_string(order->dim) +
-                  " factors, not these " + std::to_string(n_items) + " x " + std::to_string(dim));
-  return true;
+  return filter.n_include == 0 && order_applies(order, n_items, dim);
 }
 
 // One user's scan into `top` (of the wanted k, empty); false when the order's head did not settle it. It ranks
@@ -246,8 +242,8 @@ void factor_topk_many(const float* users, const int32_t* rows, size_t n, const f
   }
   // First each user's scan; the users it settles are answered here, the rest by the blocked GEMM. The first
   // kProbe users are a probe: if the scan settles fewer than half of them, the factors' norms say too little
-  // and the others go straight to the GEMM (a failed scan costs a third as much as the GEMM's work for that
-  // user on uniform norms, bench/README.md).
+  // and the others go straight to the GEMM (on uniform norms, scanning every user made a batch 28% slower,
+  // bench/README.md).
   constexpr size_t kProbe = 256;
   threads = resolve_threads(threads);
   std::vector<uint8_t> settled(n, 0);

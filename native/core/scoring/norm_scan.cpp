@@ -1,6 +1,9 @@
 #include "scoring/norm_scan.hpp"
 
 #include <numeric>
+#include <string>
+
+#include "common/error.hpp"
 
 namespace fastrec {
 
@@ -24,6 +27,14 @@ NormOrder norm_order(const float* item_factors, const float* item_bias, size_t n
   for (size_t p = 0; p < o.head_rows; ++p)
     std::copy(item_factors + size_t(o.items[p]) * dim, item_factors + (size_t(o.items[p]) + 1) * dim, o.head.begin() + ptrdiff_t(p * dim));
   return o;
+}
+
+bool order_applies(const NormOrder* o, size_t n_items, size_t dim) {
+  if (!o || o->items.empty()) return false;
+  if (o->items.size() != n_items || o->dim != dim)
+    throw_invalid("order: made for " + std::to_string(o->items.size()) + " x " + std::to_string(o->dim) +
+                  " factors, not these " + std::to_string(n_items) + " x " + std::to_string(dim));
+  return true;
 }
 
 double augmented_norm(const float* user, size_t dim, bool with_bias) {

@@ -48,6 +48,11 @@ struct NormOrder {
 NormOrder norm_order(const float* item_factors, const float* item_bias, size_t n_items, size_t dim,
                      size_t head = kNormScanBudget);
 
+// Whether `o` can serve a query over these factors: false when there is none
+// or it is empty (a norm was not finite); InvalidArgument when it was made for
+// other factors.
+bool order_applies(const NormOrder* o, size_t n_items, size_t dim);
+
 // |user| (with a 1 appended when there is a bias), in double.
 double augmented_norm(const float* user, size_t dim, bool with_bias);
 
