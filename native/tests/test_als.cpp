@@ -451,6 +451,82 @@ TEST_CASE(planted_low_rank_structure_recovered) {
   CHECK(hits == total);
 }
 
+// The factorization every exact solve uses: L Lᵀ = A and a solve against a
+// dense elimination, for sizes around the four-row blocks and the vector
+// width; the strict upper triangle (factor_robust's copy of A) is untouched;
+// an indefinite matrix is refused.
+TEST_CASE(cholesky_kernel_factors_and_solves) {
+  const Kernels& K = kernels();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (size_t d : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65}) {
+    std::vector<double> B(d * d), A(d * d, 0.0), b(d);
+    for (auto& v : B) v = u(rng);
+    for (size_t r = 0; r < d; ++r)
+      for (size_t c = 0; c < d; ++c) {
+        for (size_t q = 0; q < d; ++q) A[r * d + c] += B[r * d + q] * B[c * d + q];
+        if (r == c) A[r * d + c] += 0.1;
+      }
+    for (auto& v : b) v = u(rng);
+    std::vector<double> L = A;
+    CHECK(K.cholesky(L.data(), d));
+    for (size_t r = 0; r < d; ++r)
+      for (size_t c = 0; c < d; ++c) {
+        if (c > r) {
+          CHECK(L[r * d + c] == A[r * d + c]);
+          continue;
+        }
+        double s = 0;
+        for (size_t q = 0; q <= c; ++q) s += L[r * d + q] * L[c * d + q];
+        CHECK_NEAR(s, A[r * d + c], 1e-10 * (1 + std::fabs(A[r * d + c])));
+      }
+    std::vector<double> x = b;
+    K.cholesky_solve(L.data(), d, x.data());
+    const std::vector<double> ref = gauss(A, b, d);
+    for (size_t c = 0; c < d; ++c) CHECK_NEAR(x[c], ref[c], 1e-8 * (1 + std::fabs(ref[c])));
+  }
+  std::vector<double> indefinite = {1, 2, 2, 1};  // eigenvalues 3 and -1
+  CHECK(!K.cholesky(indefinite.data(), 2));
+}
+
+// An unregularized fold-in of a one-item history: the normal equations are
+// singular (rank 1), the first factorization fails and the ridge retries
+// rebuild A from its upper triangle. The answer must still solve them.
+TEST_CASE(fold_in_of_a_singular_system_retries_with_a_ridge) {
+  const size_t k = 6, n = 5;
+  std::vector<float> Y(n * k);
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto& v : Y) v = u(rng);
+  Config cfg;
+  cfg.factors = k;
+  cfg.implicit = true;
+  cfg.alpha = 2.0f;
+  cfg.unobserved_weight = 0.0f;  // no shared term: A = c y yᵀ, rank 1
+  cfg.regularization = 0.0f;
+  cfg.solver = Solver::Cholesky;
+  int32_t col = 3;
+  float w = 1.5f;
+  int64_t indptr[2] = {0, 1};
+  CsrView h{1, static_cast<int64_t>(n), indptr, &col, &w};
+  std::vector<float> x(k, 0.0f);
+  Side side;
+  side.fixed = Y.data();
+  side.n_fixed = n;
+  side.target = x.data();
+  int32_t row = 0;
+  solve_rows(h, &row, 1, side, nullptr, cfg, true, 1, nullptr);
+  // A x = b with A = c y yᵀ, b = c y (c = 1 + alpha w): y . x = 1.
+  double dot = 0, norm = 0;
+  for (size_t c = 0; c < k; ++c) {
+    CHECK(std::isfinite(x[c]));
+    dot += static_cast<double>(x[c]) * Y[col * k + c];
+    norm += static_cast<double>(x[c]) * x[c];
+  }
+  CHECK_NEAR(dot, 1.0, 1e-3);
+  CHECK(norm > 0);
+}
+
 TEST_CASE(fold_in_reproduces_trained_user) {
   Data data = make_data(100, 70, 0.15, 13);
   Config cfg;

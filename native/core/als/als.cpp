@@ -54,44 +54,23 @@ double row_lambda(const Config& c, size_t count, size_t n_other) {
   return c.regularization;
 }
 
-// Cholesky A = L Lᵀ in place (row-major, lower triangle); false if not positive definite.
-bool cholesky(double* A, size_t d, const Kernels& K) {
-  for (size_t j = 0; j < d; ++j) {
-    double* rj = A + j * d;
-    double s = rj[j] - K.ddot(rj, rj, j);
-    if (!(s > 0.0) || !std::isfinite(s)) return false;
-    double l = std::sqrt(s);
-    rj[j] = l;
-    for (size_t i = j + 1; i < d; ++i) {
-      double* ri = A + i * d;
-      ri[j] = (ri[j] - K.ddot(ri, rj, j)) / l;
-    }
-  }
-  return true;
-}
-
-// Solve L Lᵀ x = b (x overwrites b).
-void cholesky_solve(const double* L, size_t d, double* b, const Kernels& K) {
-  for (size_t i = 0; i < d; ++i) b[i] = (b[i] - K.ddot(L + i * d, b, i)) / L[i * d + i];
-  for (size_t i = d; i-- > 0;) {
-    double s = b[i];
-    for (size_t j = i + 1; j < d; ++j) s -= L[j * d + i] * b[j];
-    b[i] = s / L[i * d + i];
-  }
-}
-
 // Factor A (symmetric, full) with a growing ridge if rounding made it
-// indefinite; A is restored from `copy` between attempts.
-bool factor_robust(std::vector<double>& A, std::vector<double>& copy, size_t d, const Kernels& K) {
-  copy.assign(A.begin(), A.end());
-  if (cholesky(A.data(), d, K)) return true;
+// indefinite. Kernels::cholesky overwrites only the lower triangle, so between
+// attempts A is restored from its upper triangle and the saved diagonal
+// (no copy of the whole matrix on the common path, where the first try works).
+bool factor_robust(std::vector<double>& A, std::vector<double>& diag, size_t d, const Kernels& K) {
+  diag.resize(d);
+  for (size_t i = 0; i < d; ++i) diag[i] = A[i * d + i];
+  if (K.cholesky(A.data(), d)) return true;
   double trace = 0;
-  for (size_t i = 0; i < d; ++i) trace += std::fabs(copy[i * d + i]);
+  for (size_t i = 0; i < d; ++i) trace += std::fabs(diag[i]);
   double ridge = 1e-7 * (trace / static_cast<double>(d) + 1e-12);
   for (int attempt = 0; attempt < 8; ++attempt, ridge *= 100) {
-    A.assign(copy.begin(), copy.end());
-    for (size_t i = 0; i < d; ++i) A[i * d + i] += ridge;
-    if (cholesky(A.data(), d, K)) return true;
+    for (size_t i = 0; i < d; ++i) {
+      for (size_t j = 0; j < i; ++j) A[i * d + j] = A[j * d + i];
+      A[i * d + i] = diag[i] + ridge;
+    }
+    if (K.cholesky(A.data(), d)) return true;
   }
   return false;
 }
@@ -151,7 +130,7 @@ class HugeBuffer {
 struct alignas(64) Scratch {
   aligned_vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
   aligned_vector<uint16_t> H;  // a gathered row kept as halves (RowSolver::half_rows_)
-  std::vector<double> A, Acopy, rhs;
+  std::vector<double> A, Adiag, rhs;
   // The next row's columns, prefetched a few at a time during this row's CG
   // passes so that its gather finds them in cache.
   const int32_t* next_cols = nullptr;
@@ -431,12 +410,12 @@ class RowSolver {
       normal_equations(row, n, s, gathered);
       grow(s.rhs, d_);
       for (size_t c = 0; c < d_; ++c) s.rhs[c] = s.r[c];
-      if (!factor_robust(s.A, s.Acopy, d_, K_)) {
+      if (!factor_robust(s.A, s.Adiag, d_, K_)) {
         std::fill(xt, xt + k_, 0.0f);
         if (bt) *bt = 0.0f;
         return;
       }
-      cholesky_solve(s.A.data(), d_, s.rhs.data(), K_);
+      K_.cholesky_solve(s.A.data(), d_, s.rhs.data());
       for (size_t c = 0; c < k_; ++c) xt[c] = static_cast<float>(s.rhs[c]);
       if (bt) *bt = static_cast<float>(s.rhs[k_]);
       return;
@@ -563,7 +542,7 @@ size_t gram_dim(const Config& cfg) { return cfg.factors + (cfg.item_bias ? 1 : 0
 // w0 * G padded to ld x ld (implicit), or empty (explicit: no shared term).
 // g is gram_of_fixed(); augmented rows (items half with item_bias) use all of
 // it, the others its leading k x k block (YᵀY).
-std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg, bool aug = false) {
+std::vector<float> padded_base(const float* g, const Config& cfg, bool aug = false) {
   if (!cfg.implicit) return {};
   const size_t gd = gram_dim(cfg), d = aug ? cfg.factors + 1 : cfg.factors, ld = padded(d);
   std::vector<float> base(ld * ld, 0.0f);
@@ -574,7 +553,7 @@ std::vector<float> padded_base(const std::vector<float>& g, const Config& cfg, b
 
 // The right-hand side term -w0 Yᵀb of (3) (users half with item_bias), padded
 // to ld; empty otherwise. g is the Gram matrix of [Y, b]: Yᵀb is its last column.
-std::vector<float> padded_base_rhs(const std::vector<float>& g, const Config& cfg, bool aug) {
+std::vector<float> padded_base_rhs(const float* g, const Config& cfg, bool aug) {
   if (!cfg.implicit || !cfg.item_bias || aug) return {};
   const size_t k = cfg.factors, gd = k + 1;
   std::vector<float> rhs(padded(k), 0.0f);
@@ -589,9 +568,9 @@ const float* data_or_null(const std::vector<float>& v) { return v.empty() ? null
 void shared_terms(const Side& side, const float* fixed_gram, const Config& cfg, bool aug, size_t threads,
                   std::vector<float>& base, std::vector<float>& base_rhs) {
   if (!cfg.implicit) return;
-  const size_t gd = gram_dim(cfg);
-  std::vector<float> g = fixed_gram ? std::vector<float>(fixed_gram, fixed_gram + gd * gd)
-                                    : gram_of_fixed(side.fixed, side.fixed_bias, side.n_fixed, cfg, threads);
+  std::vector<float> computed;
+  if (!fixed_gram) computed = gram_of_fixed(side.fixed, side.fixed_bias, side.n_fixed, cfg, threads);
+  const float* g = fixed_gram ? fixed_gram : computed.data();
   base = padded_base(g, cfg, aug);
   base_rhs = padded_base_rhs(g, cfg, aug);
 }
@@ -654,7 +633,7 @@ std::vector<float> cg_preconditioner(const float* base, size_t k, bool aug, doub
   for (size_t r = 0; r < d; ++r) top = std::max(top, M[r * d + r]);
   // No ridge here (unlike the row solves): a nearly singular M would only
   // amplify rounding, so such halves run plain CG.
-  if (!cholesky(M.data(), d, K)) return {};
+  if (!K.cholesky(M.data(), d)) return {};
   for (size_t r = 0; r < d; ++r)
     if (M[r * d + r] * M[r * d + r] < 1e-7 * top) return {};
   std::vector<double> inv(d * d);  // column c = M⁻¹ e_c
@@ -662,7 +641,7 @@ std::vector<float> cg_preconditioner(const float* base, size_t k, bool aug, doub
   for (size_t c = 0; c < d; ++c) {
     std::fill(e.begin(), e.end(), 0.0);
     e[c] = 1.0;
-    cholesky_solve(M.data(), d, e.data(), K);
+    K.cholesky_solve(M.data(), d, e.data());
     for (size_t r = 0; r < d; ++r) inv[r * d + c] = e[r];
   }
   std::vector<float> P(ld * ld, 0.0f);
@@ -757,8 +736,11 @@ void run_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& 
   const std::vector<float> precond = eig ? std::vector<float>() : preconditioner_for(m, rows, n_rows, side, base, cfg, exact);
   RowSolver solver(m, side, cfg, base, exact, base_rhs, data_or_null(precond), eig);
   const size_t slots = resolve_threads(threads);
+  // One-thread calls (fold-in, a few rows) reuse this thread's buffers: for a
+  // short history, allocating them was a fifth of the call.
+  thread_local std::vector<Scratch> reused;
   std::vector<Scratch> local;
-  std::vector<Scratch>& scratch = kept ? *kept : local;
+  std::vector<Scratch>& scratch = kept ? *kept : slots == 1 ? reused : local;
   if (scratch.size() < slots) scratch.resize(slots);
   parallel_for(n_rows, 16, slots, [&](size_t begin, size_t end, size_t slot) {
     check_cancel(cancel);
@@ -1102,8 +1084,8 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   for (size_t it = 1; it <= opt.iterations; ++it) {
     check_cancel(opt.cancel);
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<float> base = padded_base(item_gram, cfg);
-    std::vector<float> base_rhs = padded_base_rhs(item_gram, cfg, false);
+    std::vector<float> base = padded_base(item_gram.data(), cfg);
+    std::vector<float> base_rhs = padded_base_rhs(item_gram.data(), cfg, false);
     std::unique_ptr<Eigenbasis> eig;
     // Not for an iteration whose Gram is not finite: Jacobi would run all its sweeps on NaN.
     if (in_eigenbasis && std::all_of(item_gram.begin(), item_gram.end(), [](float v) { return std::isfinite(v); })) {
@@ -1117,7 +1099,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     run_rows(ui, user_order.data(), user_order.size(), users, base.empty() ? nullptr : base.data(), cfg, false,
              opt.threads, opt.cancel, &scratch, data_or_null(base_rhs), eig.get());
     if (cfg.implicit)
-      base = padded_base(gram_of_fixed(model.user_factors.data(), nullptr, model.users, cfg, opt.threads), cfg,
+      base = padded_base(gram_of_fixed(model.user_factors.data(), nullptr, model.users, cfg, opt.threads).data(), cfg,
                          augmented(cfg, items));
     if (streamed) {
       const std::vector<float> precond = preconditioner_for(iu, hot.data(), hot.size(), items, base.data(), cfg, false);
@@ -1181,12 +1163,12 @@ std::vector<float> explain(const CsrView& history, const Side& side, const float
   const bool gathered = solver.prepare(0, n, s);
   solver.normal_equations(0, n, s, gathered);
   const size_t d = solver.d(), ld = solver.ld(), k = cfg.factors;
-  if (!factor_robust(s.A, s.Acopy, d, kernels())) return out;
+  if (!factor_robust(s.A, s.Adiag, d, kernels())) return out;
   // z = W⁻¹ y'_item
   std::vector<double> z(d);
   for (size_t c = 0; c < k; ++c) z[c] = side.fixed[static_cast<size_t>(item) * k + c];
   if (d > k) z[k] = 1.0;
-  cholesky_solve(s.A.data(), d, z.data(), kernels());
+  kernels().cholesky_solve(s.A.data(), d, z.data());
   std::vector<float> row(ld);
   for (size_t j = 0; j < n; ++j) {
     solver.gather(0, j, 1, row.data());

@@ -74,8 +74,11 @@ struct Kernels {
   // Rows of k floats to int8: scale[r] = max_c |src[r * k + c]| / 127 (0 for a
   // zero row), dst[r * k + c] = round_to_nearest_even(src / scale[r]).
   void (*to_int8_rows)(const float* src, size_t rows, size_t k, int8_t* dst, float* scale);
-  // sum_i a[i] * b[i] in double (Cholesky factorization).
-  double (*ddot)(const double* a, const double* b, size_t n);
+  // Cholesky A = L Lᵀ in place (row-major d x d doubles: L in the lower
+  // triangle, the strict upper one untouched); false if not positive definite.
+  bool (*cholesky)(double* A, size_t d);
+  // Solve L Lᵀ x = b with cholesky()'s L; x overwrites b.
+  void (*cholesky_solve)(const double* L, size_t d, double* b);
 };
 
 // The kernels of the SIMD level in use (simd::kernels().name).
