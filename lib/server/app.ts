@@ -14,9 +14,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { FastrecError, InvalidArgumentError, UnknownIdError } from '../errors.js';
 import type { Id } from '../data/idmap.js';
-import type { Recommendations, RecommendOptions } from '../recommender.js';
+import type { RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
-import { annRecommend, annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
+import { annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
 import { serverWithFastPath } from './fastpath.js';
 import { answerById, answerByIndex, head, JSON_TYPE } from './json.js';
@@ -208,12 +208,6 @@ function options(f: Filters, ctx: Ctx, extraExclude: Id[] = []): RecommendOption
   return { k, filterSeen: f.filterSeen ?? true, ...(all ? { exclude: all } : {}), ...(f.include !== undefined ? { include: idList(f.include) } : {}) };
 }
 
-function body(rec: Recommendations, extra: Record<string, unknown>): Record<string, unknown> {
-  const items = new Array(rec.items.length);
-  for (let r = 0; r < rec.items.length; r++) items[r] = { item: rec.items[r], score: rec.scores[r] };
-  return { ...extra, items };
-}
-
 function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get<{ Params: { id: string }; Querystring: Filters }>(
     USER_ROUTE,
@@ -234,10 +228,7 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
       if (live) {
         const history = historyWithEvents(served, known, live);
         const opts = options(req.query, ctx, req.query.filterSeen === false ? [] : history.map((h) => h.item));
-        const rec = served.ann?.foldIn
-          ? annRecommend(served, { history }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined)
-          : served.model.recommendForHistory(history, opts);
-        json = answerById(head({ user: raw, model: served.info.kind, context }), rec.items, rec.scores);
+        json = historyAnswer(served, history, opts, head({ user: raw, model: served.info.kind, context }), {});
       } else if (served.ann && known !== undefined) {
         const opts = options(req.query, ctx);
         json = indexedUserAnswer(served, raw, known, undefined, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined, context);
@@ -256,35 +247,35 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.post<{ Body: { items?: (Id | { item: Id; value?: number })[]; basket?: Id[] } & Filters }>(
     '/v1/recommendations',
     { schema: { body: S.visitorBody(ctx.maxK), response: { 200: S.recommendations } } },
-    async (req) => {
+    async (req, reply) => {
       const served = ctx.served;
       const b = req.body;
       const history = [...(b.items ?? []), ...(b.basket ?? [])];
       // Never recommend what is already in the basket (cross-sell, not substitutes of it).
       const opts = options(b, ctx, idList(b.basket) ?? []);
       const visitor = expandHistory(history);
-      const rec = served.ann?.foldIn
-        ? annRecommend(served, { history: visitor.filter((h) => served.items!.has(h.item)) }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined)
-        : served.model.recommendForHistory(visitor, { ...opts, ...hybridOptions(served, b.context, b.basket) });
-      return body(rec, { model: served.info.kind, ...(b.context ? { context: b.context } : {}) });
+      const json = historyAnswer(served, visitor, opts, head({ model: served.info.kind, context: b.context }), hybridOptions(served, b.context, b.basket));
+      return reply.type(JSON_TYPE).send(json);
     },
   );
 
   app.get<{ Params: { id: string }; Querystring: { k?: number } }>(
     '/v1/items/:id/similar',
     { schema: { params: S.idParams, querystring: S.similarQuery(ctx.maxK), response: { 200: S.recommendations } } },
-    async (req) => {
+    async (req, reply) => {
       const served = ctx.served;
       const k = req.query.k ?? 10;
       const known = lookupId(served.items, req.params.id);
-      let rec: Recommendations;
+      const top = head({ item: req.params.id, model: served.info.kind });
+      let json: string;
       if (served.ann && known !== undefined) {
         const r = served.ann.similar.similar(served.items!.index(known)!, k);
-        rec = { items: served.items!.idsOf(r.indices), indices: r.indices, scores: r.scores };
+        json = answerByIndex(top, served.itemJson!, r.indices, r.scores);
       } else {
-        rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
+        const rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
+        json = answerById(top, rec.items, rec.scores);
       }
-      return body(rec, { item: req.params.id, model: served.info.kind });
+      return reply.type(JSON_TYPE).send(json);
     },
   );
 }
@@ -297,6 +288,21 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
 function indexedUserAnswer(served: ServedModel, raw: string, known: Id, row: number | undefined, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined, context: string | undefined): string {
   const r = annTopK(served, { user: known, ...(row !== undefined ? { row } : {}) }, k, filterSeen, exclude, include);
   return answerByIndex(head({ user: raw, model: served.info.kind, context }), served.itemJson!, r.indices, r.scores);
+}
+
+/**
+ * The answer for a history (a visitor's items, or a user's with live events):
+ * folded in and scored through the index when the model is served with one,
+ * else by the model itself (`extra`: the hybrid's context options).
+ */
+function historyAnswer(served: ServedModel, history: { item: Id; value: number }[], opts: RecommendOptions, headText: string, extra: Record<string, unknown>): string {
+  if (served.ann?.foldIn) {
+    const known = history.filter((h) => served.items!.has(h.item));
+    const r = annTopK(served, { history: known }, opts.k!, opts.filterSeen!, opts.exclude as Id[] | undefined, opts.include as Id[] | undefined);
+    return answerByIndex(headText, served.itemJson!, r.indices, r.scores);
+  }
+  const rec = served.model.recommendForHistory(history, { ...opts, ...extra });
+  return answerById(headText, rec.items, rec.scores);
 }
 
 /**
