@@ -787,6 +787,18 @@ export class AnnScorer {
     this.labelItem = identity ? null : Int32Array.from(ids as number[]);
   }
 
+  /**
+   * How the exact scan in decreasing norm has done for this scorer so far:
+   * queries it was tried for, those it answered exactly (the rest went to the
+   * graph) and the items those read in all; null while no order is in use
+   * (normScan false, not built yet, or a norm not finite). A model whose
+   * norms say little about its users' best items shows a low settled share.
+   */
+  scanStats(): { scans: number; settled: number; itemsRead: number } | null {
+    const order = this.order;
+    return order ? callSync((n) => n.normOrderStats(order)) : null;
+  }
+
   /** Candidates fetched per result before exact re-scoring. */
   get oversampleFactor(): number {
     return this.oversample;

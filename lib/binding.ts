@@ -193,6 +193,7 @@ export interface NativeBinding {
   /** The items by decreasing norm for the exact scans (head 0: the default, scoring/norm_scan.hpp default_scan_head). */
   normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number, sync: true): NativeHandle | null;
   normOrder(itemFactors: Float32Array, itemBias: Float32Array | null, dim: number, head: number, sync?: false): Promise<NativeHandle | null>;
+  normOrderStats(order: NativeHandle): { scans: number; settled: number; itemsRead: number };
   /** Benchmarks: CPU seconds for the queries one by one, timed in C++. */
   hnswTimeSearch(index: NativeHandle, queries: Float32Array, k: number, ef: number): number;
   hnswFromBytes(bytes: Uint8Array, inPlace: boolean): Promise<{ handle: NativeHandle; meta: Uint8Array }>;

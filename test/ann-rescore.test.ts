@@ -141,6 +141,31 @@ describe('AnnScorer.recommend in one native call', () => {
     }
   });
 
+  it('counts how its scans end (scanStats)', async () => {
+    // 2,000 items: the head is 512 of them. Uniform norms and k 40 mostly need more than the head; long
+    // norms on 20 items settle k 5 within it.
+    const m = 2000;
+    const flat = Float32Array.from({ length: m * dim }, gauss);
+    const scorer = await AnnScorer.build(flat, dim, { ef: 40, M: 8, efConstruction: 32 });
+    expect(scorer.scanStats()).toEqual({ scans: 0, settled: 0, itemsRead: 0 });
+    for (const u of usersVec) scorer.recommend(u, 40);
+    scorer.recommend(usersVec[0]!, 5, { include: [1, 2, 3] }); // the graph's (allow-list): not a scan
+    const flatStats = scorer.scanStats()!;
+    expect(flatStats.scans).toBe(usersVec.length);
+    expect(flatStats.settled).toBeLessThan(usersVec.length / 2);
+    expect(flatStats.itemsRead).toBeLessThanOrEqual(flatStats.settled * 512);
+    const long = Float32Array.from(flat, (x, e) => x * (Math.floor(e / dim) < 20 ? 50 : 1));
+    const skewed = await AnnScorer.build(long, dim, { ef: 40, M: 8, efConstruction: 32 });
+    for (const u of usersVec) skewed.recommend(u, 5);
+    const st = skewed.scanStats()!;
+    expect(st.scans).toBe(usersVec.length);
+    expect(st.settled).toBe(usersVec.length);
+    // Blocks of 16: the 20 long items and the block that shows the rest cannot enter.
+    expect(st.itemsRead).toBeGreaterThanOrEqual(usersVec.length * 16);
+    expect(st.itemsRead).toBeLessThanOrEqual(usersVec.length * 48);
+    expect((await AnnScorer.build(flat, dim, { ef: 40, M: 8, efConstruction: 32, normScan: false })).scanStats()).toBeNull();
+  });
+
   it('rejects a user vector of the wrong length and a bad k', async () => {
     const scorer = await AnnScorer.build(factors, dim, { M: 8, efConstruction: 32 });
     expect(() => scorer.recommendInto(new Float32Array(dim + 1), 5)).toThrow(InvalidArgumentError);

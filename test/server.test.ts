@@ -277,6 +277,41 @@ describe('serving through the HNSW index (--ann)', () => {
   });
 });
 
+describe('the exact norm scan in /metrics (--ann)', () => {
+  it('counts the queries it was tried for and answered, and keeps counting across a reload', async () => {
+    const { Interactions } = await import('../lib/data/interactions.js');
+    const { Dataset } = await import('../lib/data/dataset.js');
+    const { AlsModel } = await import('../lib/models/als.js');
+    const log = new Interactions();
+    for (let u = 0; u < 30; u++) for (let j = 0; j < 4; j++) log.add(`u${u}`, `i${(u * 5 + j * 3) % 40}`);
+    const als = await new AlsModel({ factors: 6, iterations: 3 }).fit(await Dataset.build(log), { seed: 2, threads: 1 });
+    const path = join(dir, 'als-scan.fastrec');
+    await saveModel(als, path);
+    const server = await buildServer({ modelPath: path, token: TOKEN, logger: false, ann: {} });
+    const metric = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await server.inject({ url: '/metrics' })).body)?.[1]);
+    try {
+      expect(await metric('fastrec_norm_scans_total')).toBe(0);
+      for (const u of ['u1', 'u2', 'u3']) expect((await server.inject({ url: `/v1/users/${u}/recommendations?k=5` })).statusCode).toBe(200);
+      expect((await server.inject({ method: 'POST', url: '/v1/recommendations', payload: { items: ['i3'], k: 4 } })).statusCode).toBe(200);
+      // An include list goes straight to the graph: not a scan.
+      expect((await server.inject({ url: '/v1/users/u4/recommendations?k=3&include=i1,i2,i5' })).statusCode).toBe(200);
+      expect(await metric('fastrec_norm_scans_total')).toBe(4);
+      // 40 items: the head is the whole catalog, so every scan ends with the exact answer.
+      expect(await metric('fastrec_norm_scans_settled_total')).toBe(4);
+      const read = await metric('fastrec_norm_scan_items_read_total');
+      expect(read).toBeGreaterThan(0);
+      expect(read).toBeLessThanOrEqual(4 * 40);
+      expect((await server.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth })).statusCode).toBe(200);
+      expect(await metric('fastrec_norm_scans_total')).toBe(4);
+      expect((await server.inject({ url: '/v1/users/u5/recommendations?k=5' })).statusCode).toBe(200);
+      expect(await metric('fastrec_norm_scans_total')).toBe(5);
+      expect(await metric('fastrec_norm_scans_settled_total')).toBe(5);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('similar items through the index (--ann) against exact cosine', () => {
   it('finds most of the exact top-10 and scores what it returns exactly', async () => {
     const { Interactions } = await import('../lib/data/interactions.js');

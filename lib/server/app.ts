@@ -69,7 +69,11 @@ interface Ctx {
   maxK: number;
   /** Response bytes by URL (serve --cache). */
   cache: ResultCache<Buffer> | undefined;
+  /** The exact norm scan's counts of the models served before this one (so /metrics counters never go back). */
+  scansBefore: ScanTotals;
 }
+
+type ScanTotals = { scans: number; settled: number; itemsRead: number };
 
 class HttpError extends Error {
   constructor(
@@ -96,6 +100,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     metrics: new Metrics(),
     maxK,
     cache: options.cacheUsers ? new ResultCache(options.cacheUsers) : undefined,
+    scansBefore: { scans: 0, settled: 0, itemsRead: 0 },
   };
   let closing = false;
   const app = Fastify({
@@ -177,6 +182,13 @@ function registerMetrics(app: FastifyInstance, ctx: Ctx): void {
   m.gauge('fastrec_live_users', 'Users with events posted since the model was loaded.', () => ctx.live.users);
   m.inc('fastrec_events', 'Events accepted by POST /v1/events.', 0);
   m.inc('fastrec_reloads', 'Successful model reloads.', 0);
+  if (ctx.ann) {
+    // serve --ann: how often the exact scan in decreasing norm answered before the graph (AnnScorer.scanStats).
+    const scans = (key: keyof ScanTotals) => () => ctx.scansBefore[key] + (ctx.served.ann?.scorer.scanStats()?.[key] ?? 0);
+    m.counterFn('fastrec_norm_scans', 'Top-k queries tried first by the exact scan of the items in decreasing norm.', scans('scans'));
+    m.counterFn('fastrec_norm_scans_settled', 'Queries that scan answered exactly; the others were answered by the HNSW graph.', scans('settled'));
+    m.counterFn('fastrec_norm_scan_items_read', 'Items read by the settled scans (per settled scan: divide by fastrec_norm_scans_settled_total).', scans('itemsRead'));
+  }
   if (ctx.cache) {
     const cache = ctx.cache;
     m.gauge('fastrec_cache_users', 'Users with cached recommendations.', () => cache.size);
@@ -391,6 +403,8 @@ function applyEvents(ctx: Ctx, events: { user: Id; item: Id; value: number }[]):
 
 /** Swap in a loaded model: requests keep using the old one until this single assignment. */
 function swapIn(ctx: Ctx, next: ServedModel): void {
+  const done = ctx.served.ann?.scorer.scanStats();
+  if (done) for (const key of ['scans', 'settled', 'itemsRead'] as const) ctx.scansBefore[key] += done[key];
   ctx.served = next;
   ctx.cache?.clear();
 }

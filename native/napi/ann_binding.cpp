@@ -233,6 +233,18 @@ void init_ann(Napi::Env env, Napi::Object exports) {
         });
   });
 
+  // normOrderStats(order) -> { scans, settled, itemsRead }: how the scans over this order ended so far
+  // (NormOrder::counts; the service's /metrics).
+  export_fn(env, exports, "normOrderStats", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const std::shared_ptr<NormOrder>& order = order_arg(info[0]);
+    if (!order) throw Error(ErrorCode::InvalidArgument, "order: expected a handle from normOrder");
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("scans", double(order->counts.scans.load(std::memory_order_relaxed)));
+    o.Set("settled", double(order->counts.settled.load(std::memory_order_relaxed)));
+    o.Set("itemsRead", double(order->counts.items_read.load(std::memory_order_relaxed)));
+    return o;
+  });
+
   // hnswRescoredTopK(handle, user, k, fetch, ef, allow|null, deny|null, exactFraction, itemFactors, itemBias|null,
   //                  labelItem|null, outItems: Int32Array, outScores: Float32Array, order|null) -> count.
   // AnnScorer.recommend's whole step in one call (ann/rescored_topk.hpp): search, seen/excluded items

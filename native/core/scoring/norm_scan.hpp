@@ -9,6 +9,7 @@
 // every item of a 100,000-item catalog takes milliseconds (bench/README.md).
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -36,12 +37,26 @@ inline size_t default_scan_head(size_t n) {
 // smaller item; and the first head_rows of their factor rows copied in that
 // order (rounded up to a multiple of 4 rows with zeros), so the scan reads one
 // contiguous block through simd gemv's four-row path.
+// How the scans over one order ended, for monitoring (a service's /metrics:
+// a model with flat norms rarely settles and shows here). Relaxed counters:
+// several threads scan one order at once. An order is made once and then
+// shared, so a copy (norm_order's result assigned) starts from zero.
+struct ScanCounts {
+  std::atomic<uint64_t> scans{0};       // scans started
+  std::atomic<uint64_t> settled{0};     // scans that gave the exact answer
+  std::atomic<uint64_t> items_read{0};  // items screened by the settled ones
+  ScanCounts() = default;
+  ScanCounts(const ScanCounts&) noexcept {}
+  ScanCounts& operator=(const ScanCounts&) noexcept { return *this; }
+};
+
 struct NormOrder {
   std::vector<int32_t> items;
   std::vector<double> norms;
   std::vector<float> head;
   size_t head_rows = 0;
   size_t dim = 0;
+  mutable ScanCounts counts;
 };
 
 // Empty (no items) when a norm is not finite: callers then score every item.
@@ -71,8 +86,14 @@ bool scan_by_norm(const NormOrder& o, const float* user, const float* bias, doub
   const size_t dim = o.dim, k = top.k();
   double floor = -std::numeric_limits<double>::infinity();  // what an item must reach once top is full
   float quick[kBlock];
+  o.counts.scans.fetch_add(1, std::memory_order_relaxed);
+  auto settled = [&](size_t read) {
+    o.counts.settled.fetch_add(1, std::memory_order_relaxed);
+    o.counts.items_read.fetch_add(read, std::memory_order_relaxed);
+    return true;
+  };
   for (size_t p0 = 0; p0 < o.items.size(); p0 += kBlock) {
-    if (top.size() == k && user_norm * o.norms[p0] * (1.0 + slack) < floor) return true;
+    if (top.size() == k && user_norm * o.norms[p0] * (1.0 + slack) < floor) return settled(p0);
     if (p0 >= o.head_rows) return false;
     const size_t nb = std::min(kBlock, o.head_rows - p0);
     S.gemv(o.head.data() + p0 * dim, (nb + 3) / 4 * 4, dim, dim, user, quick);
@@ -87,7 +108,7 @@ bool scan_by_norm(const NormOrder& o, const float* user, const float* bias, doub
       }
     }
   }
-  return true;
+  return settled(o.items.size());
 }
 
 }  // namespace fastrec
