@@ -17,6 +17,7 @@ import { Metrics } from '../lib/server/metrics.js';
 import { answerById, answerByIndex, head, ItemJson } from '../lib/server/json.js';
 import * as S from '../lib/server/schemas.js';
 import { saveModel } from '../lib/models/registry.js';
+import { buildServingIndexes } from '../lib/server/model.js';
 import { Interactions } from '../lib/data/interactions.js';
 import { Dataset } from '../lib/data/dataset.js';
 import { IdMap } from '../lib/data/idmap.js';
@@ -40,7 +41,9 @@ async function alsFile(file: string, seed: number): Promise<void> {
   const item = (x: number): string | number => (x === 79 ? 79 : `i${x}`);
   for (let u = 0; u < 60; u++) for (let j = 0; j < 6; j++) log.add(u === 7 ? 7 : `u${u}`, item((u < 30 ? 0 : 40) + ((u * 5 + j * 7 + seed) % 40)));
   const als = await new AlsModel({ factors: 8, iterations: 4 }).fit(await Dataset.build(log), { seed, threads: 1 });
-  await saveModel(als, file);
+  // With its serving indexes stored: two services map the same graphs (each building its own could differ on
+  // near-ties), so the fast path's similar items can be compared byte for byte with the reference's.
+  await saveModel(als, file, { indexes: await buildServingIndexes(als) });
 }
 
 beforeAll(async () => {
@@ -151,6 +154,37 @@ describe('the fast path of GET /v1/users/:id/recommendations (serve --ann)', () 
     const before = fastifySaw;
     const h = await get(fastBase, '/v1/users/u1/recommendations?k=3', 'HEAD');
     expect([h.status, h.bytes.length, fastifySaw - before]).toEqual([200, 0, 1]);
+  });
+
+  it('answers plain similar-items requests with the bytes of the Fastify route, and leaves the rest to it', async () => {
+    const before = fastifySaw;
+    const items = [...Array.from({ length: 79 }, (_, i) => `i${i}`), '79'];
+    let n = 0;
+    for (const i of items) {
+      for (const q of ['', '?k=1', '?k=5', '?k=50']) {
+        const a = await get(fastBase, `/v1/items/${i}/similar${q}`);
+        const b = await get(refBase, `/v1/items/${i}/similar${q}`);
+        expect(a.status, i + q).toBe(200);
+        expect(a.bytes.equals(b.bytes), `${i}${q}: ${a.bytes} vs ${b.bytes}`).toBe(true);
+        expect([a.type, a.length]).toEqual([b.type, b.length]);
+        n++;
+      }
+    }
+    expect(fastifySaw - before).toBe(0);
+    const SIM = 'method="GET",route="/v1/items/:id/similar"';
+    expect(await metric(fastBase, `fastrec_http_requests_total{${SIM},status="200"}`)).toBe(n);
+    const body = JSON.parse((await get(fastBase, '/v1/items/i3/similar?k=4')).bytes.toString()) as { item: string; items: { item: string }[] };
+    expect(body.item).toBe('i3');
+    expect(body.items).toHaveLength(4);
+    for (const url of ['/v1/items/nope/similar', '/v1/items/i1/similar?k=0', '/v1/items/i1/similar?k=51', '/v1/items/i1/similar?k=abc', '/v1/items/i1/similar?k=3&x=1', '/v1/items/%69%31/similar', '/v1/items/i1/similar/', '/v1/items/i1/Similar']) {
+      const was = fastifySaw;
+      const a = await get(fastBase, url);
+      const b = await get(refBase, url);
+      expect(fastifySaw - was, url).toBe(1);
+      expect(a.status, url).toBe(b.status);
+      expect(a.bytes.toString(), url).toBe(b.bytes.toString());
+    }
+    expect((await get(fastBase, '/v1/items/nope/similar')).status).toBe(404);
   });
 
   it('answers many requests in flight at once (scored together, one event-loop turn at a time) with the same bytes', async () => {
@@ -276,20 +310,25 @@ describe("users' factor rows read by index (one id lookup per request)", () => {
   });
 });
 
-describe('a batch of plain requests (the socket front, UserRouteFront)', () => {
+describe('a batch of plain requests (the socket front, PlainRoutesFront)', () => {
   it('answers each request of a turn: scored ones here, the rest (and any that fail) by Node and Fastify', async () => {
     const metrics = new Metrics();
     const fp = {
-      cache: undefined,
       metrics,
-      prefix: '/v1/users/',
-      route: '/v1/users/:id/recommendations',
       maxK: 50,
       closing: () => false,
-      plain: (id: string, k: number | undefined) => {
-        if (id === 'boom') throw new Error('scoring failed');
-        return id === 'none' ? undefined : JSON.stringify({ user: id, k: k ?? null });
-      },
+      routes: [
+        {
+          prefix: '/v1/users/',
+          suffix: '/recommendations',
+          route: '/v1/users/:id/recommendations',
+          answer: (id: string, k: number | undefined) => {
+            if (id === 'boom') throw new Error('scoring failed');
+            return id === 'none' ? undefined : JSON.stringify({ user: id, k: k ?? null });
+          },
+        },
+        { prefix: '/v1/items/', suffix: '/similar', route: '/v1/items/:id/similar', answer: (id: string) => JSON.stringify({ item: id }) },
+      ],
     };
     const fastify: http.RequestListener = (req, res) => {
       res.writeHead(299, { 'content-type': 'text/plain' });
@@ -299,18 +338,21 @@ describe('a batch of plain requests (the socket front, UserRouteFront)', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const urls = ['/v1/users/a/recommendations', '/v1/users/boom/recommendations', '/v1/users/b/recommendations?k=3', '/v1/users/none/recommendations', '/v1/users/c/recommendations?k=0', '/healthz'];
+      const urls = ['/v1/users/a/recommendations', '/v1/users/boom/recommendations', '/v1/items/x/similar?k=2', '/v1/users/b/recommendations?k=3', '/v1/users/none/recommendations', '/v1/users/c/recommendations?k=0', '/v1/items/x/recommendations', '/healthz'];
       const got = await Promise.all(urls.map((u) => get(base, u)));
       expect(got.map((g) => `${g.status} ${g.bytes}`)).toEqual([
         '200 {"user":"a","k":null}',
         '299 fastify /v1/users/boom/recommendations',
+        '200 {"item":"x"}',
         '200 {"user":"b","k":3}',
         '299 fastify /v1/users/none/recommendations',
         '299 fastify /v1/users/c/recommendations?k=0',
+        '299 fastify /v1/items/x/recommendations',
         '299 fastify /healthz',
       ]);
       expect(got[0]!.type).toBe('application/json; charset=utf-8');
       expect(metrics.render()).toMatch(/fastrec_http_requests_total\{method="GET",route="\/v1\/users\/:id\/recommendations",status="200"\} 2/);
+      expect(metrics.render()).toMatch(/fastrec_http_requests_total\{method="GET",route="\/v1\/items\/:id\/similar",status="200"\} 1/);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -319,10 +361,13 @@ describe('a batch of plain requests (the socket front, UserRouteFront)', () => {
 
 describe('plain URLs (parsePlainUrl)', () => {
   const P = '/v1/users/';
+  const R = '/recommendations';
   it('accepts an id of letters, digits, _ - . and at most ?k=<1..maxK>', () => {
-    expect(parsePlainUrl('/v1/users/u1/recommendations', P, 100)).toEqual({ id: 'u1', k: undefined });
-    expect(parsePlainUrl('/v1/users/A_b-9.x/recommendations?k=100', P, 100)).toEqual({ id: 'A_b-9.x', k: 100 });
-    expect(parsePlainUrl('/v1/users/42/recommendations?k=7', P, 100)).toEqual({ id: '42', k: 7 });
+    expect(parsePlainUrl('/v1/users/u1/recommendations', P, R, 100)).toEqual({ id: 'u1', k: undefined });
+    expect(parsePlainUrl('/v1/users/A_b-9.x/recommendations?k=100', P, R, 100)).toEqual({ id: 'A_b-9.x', k: 100 });
+    expect(parsePlainUrl('/v1/users/42/recommendations?k=7', P, R, 100)).toEqual({ id: '42', k: 7 });
+    expect(parsePlainUrl('/v1/items/i9/similar?k=3', '/v1/items/', '/similar', 100)).toEqual({ id: 'i9', k: 3 });
+    expect(parsePlainUrl('/v1/items/i9/similars', '/v1/items/', '/similar', 100)).toBeUndefined();
   });
   it('rejects everything else', () => {
     for (const url of [
@@ -345,7 +390,7 @@ describe('plain URLs (parsePlainUrl)', () => {
       '/v1/items/u1/recommendations',
       `/v1/users/${'a'.repeat(65)}/recommendations`,
     ]) {
-      expect(parsePlainUrl(url, P, 100), url).toBeUndefined();
+      expect(parsePlainUrl(url, P, R, 100), url).toBeUndefined();
     }
   });
 });

@@ -202,7 +202,7 @@ describe('requests the front does not answer', () => {
       get('/v1/users/nobody/recommendations'), // plain, but unknown: scored, then lent (404)
       get('/v1/users/u3/recommendations?k=5&filterSeen=false'),
       get('/v1/users/u3/recommendations?k=4&exclude=i1,i2'),
-      get('/v1/items/i3/similar?k=3'),
+      get('/v1/users/u3/recommendations?context=home'),
     ];
     const sequence = [plain('u1'), plain('u2', 3), lent[0]!, plain('u3'), lent[1]!, lent[2]!, plain('u1'), lent[3]!, lent[4]!, plain('u4', 7)];
     const [a, b] = await both(main, [sequence.join('')], { count: sequence.length });
@@ -221,7 +221,9 @@ describe('requests the front does not answer', () => {
   });
 
   it('a connection that only asks for other routes is given to Node for good after four of them', async () => {
-    const others = (n: number): string => Array.from({ length: n }, (_, i) => get(`/v1/items/i${i + 1}/similar?k=2`)).join('');
+    // Not plain (a parameter other than k), and each URL new, so never a cache hit either.
+    let next = 20;
+    const others = (n: number): string => Array.from({ length: n }, () => get(`/v1/users/u${next++}/recommendations?k=2&filterSeen=true`)).join('');
     let before = main.saw.n;
     const [a, b] = await both(main, [others(3) + plain('u12')], { count: 4 });
     expect(a.responses).toEqual(b.responses);
@@ -365,21 +367,14 @@ describe("Node's timeouts and graceful close", () => {
     let server: http.Server | undefined;
     let closeOnNext = false;
     let closedCallback = false;
-    const fp = {
-      cache: undefined,
-      metrics: new Metrics(),
-      prefix: '/v1/users/',
-      route: '/v1/users/:id/recommendations',
-      maxK: 50,
-      closing: () => false,
-      plain: (id: string) => {
-        if (closeOnNext) {
-          closeOnNext = false; // close while this turn's batch is being scored
-          server!.close(() => (closedCallback = true));
-        }
-        return JSON.stringify({ user: id });
-      },
+    const answer = (id: string) => {
+      if (closeOnNext) {
+        closeOnNext = false; // close while this turn's batch is being scored
+        server!.close(() => (closedCallback = true));
+      }
+      return JSON.stringify({ user: id });
     };
+    const fp = { metrics: new Metrics(), maxK: 50, closing: () => false, routes: [{ prefix: '/v1/users/', suffix: '/recommendations', route: '/v1/users/:id/recommendations', answer }] };
     server = serverWithFastPath(fp)((_req, res) => res.writeHead(299).end('node'), {});
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
@@ -404,7 +399,7 @@ describe("Node's timeouts and graceful close", () => {
 
   it('servers with maxRequestsPerSocket are Node\'s alone (its counts, Keep-Alive max and 503s)', async () => {
     let scored = 0;
-    const fp = { cache: undefined, metrics: new Metrics(), prefix: '/v1/users/', route: 'r', maxK: 50, closing: () => false, plain: () => String(++scored) };
+    const fp = { metrics: new Metrics(), maxK: 50, closing: () => false, routes: [{ prefix: '/v1/users/', suffix: '/recommendations', route: 'r', answer: () => String(++scored) }] };
     const handler: http.RequestListener = (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`node ${req.url}`);
     const withFront = serverWithFastPath(fp)(handler, { maxRequestsPerSocket: 2 });
     const plainNode = http.createServer(handler);

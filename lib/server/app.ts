@@ -18,7 +18,7 @@ import type { RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
-import { serverWithFastPath } from './fastpath.js';
+import { serverWithFastPath, type PlainRoute } from './fastpath.js';
 import { answerById, answerByIndex, head, JSON_TYPE } from './json.js';
 import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
@@ -60,6 +60,7 @@ export type { PeerLink, PeerMessage } from './cluster.js';
 export const MIN_TOKEN_LENGTH = 16;
 
 const USER_ROUTE = '/v1/users/:id/recommendations';
+const SIMILAR_ROUTE = '/v1/items/:id/similar';
 
 interface Ctx {
   served: ServedModel;
@@ -115,7 +116,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Cache hits and plain requests of a known user skip Node's HTTP objects and Fastify
     // altogether (fastpath.ts, socketfront.ts); request logs, when asked for, need Fastify's request.
     ...((ctx.cache || ctx.ann) && !options.logRequests
-      ? { serverFactory: serverWithFastPath({ cache: ctx.cache, metrics: ctx.metrics, prefix: '/v1/users/', route: USER_ROUTE, maxK, closing: () => closing, ...(ctx.ann ? { plain: (raw: string, k: number | undefined, url: string) => plainUserAnswer(ctx, raw, k, url) } : {}) }) }
+      ? { serverFactory: serverWithFastPath({ metrics: ctx.metrics, maxK, closing: () => closing, routes: plainRoutes(ctx) }) }
       : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
@@ -272,22 +273,15 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
   );
 
   app.get<{ Params: { id: string }; Querystring: { k?: number } }>(
-    '/v1/items/:id/similar',
+    SIMILAR_ROUTE,
     { schema: { params: S.idParams, querystring: S.similarQuery(ctx.maxK), response: { 200: S.recommendations } } },
     async (req, reply) => {
       const served = ctx.served;
       const k = req.query.k ?? 10;
       const known = lookupId(served.items, req.params.id);
-      const top = head({ item: req.params.id, model: served.info.kind });
-      let json: string;
-      if (served.ann && known !== undefined) {
-        const r = served.ann.similar.similar(served.items!.index(known)!, k);
-        json = answerByIndex(top, served.itemJson!, r.indices, r.scores);
-      } else {
-        const rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
-        json = answerById(top, rec.items, rec.scores);
-      }
-      return reply.type(JSON_TYPE).send(json);
+      if (served.ann && known !== undefined) return reply.type(JSON_TYPE).send(similarAnswer(served, req.params.id, served.items!.index(known)!, k));
+      const rec = withIdFallback(req.params.id, known, (id) => served.model.similarItems(id, k), 'item');
+      return reply.type(JSON_TYPE).send(answerById(head({ item: req.params.id, model: served.info.kind }), rec.items, rec.scores));
     },
   );
 }
@@ -315,6 +309,34 @@ function historyAnswer(served: ServedModel, history: { item: Id; value: number }
   }
   const rec = served.model.recommendForHistory(history, { ...opts, ...extra });
   return answerById(headText, rec.items, rec.scores);
+}
+
+/** The read routes the socket front answers for plain requests (fastpath.ts): cache hits always, scoring with --ann. */
+function plainRoutes(ctx: Ctx): PlainRoute[] {
+  const users: PlainRoute = { prefix: '/v1/users/', suffix: '/recommendations', route: USER_ROUTE, cache: ctx.cache };
+  if (!ctx.ann) return [users];
+  return [
+    { ...users, answer: (raw, k, url) => plainUserAnswer(ctx, raw, k, url) },
+    { prefix: '/v1/items/', suffix: '/similar', route: SIMILAR_ROUTE, answer: (raw, k) => plainSimilarAnswer(ctx, raw, k) },
+  ];
+}
+
+/**
+ * The fast path's answer to a plain similar-items request (`/v1/items/<raw>/similar`,
+ * no query or only `?k=`): the route's answer for a known item through the
+ * index (similarAnswer), or undefined to leave the rest to the route.
+ */
+function plainSimilarAnswer(ctx: Ctx, raw: string, k: number | undefined): string | undefined {
+  const served = ctx.served;
+  if (!served.ann) return undefined;
+  const known = lookupId(served.items, raw);
+  return known === undefined ? undefined : similarAnswer(served, raw, served.items!.index(known)!, k ?? 10);
+}
+
+/** GET /v1/items/:id/similar for an item of the index (the route and its fast path send these bytes). */
+function similarAnswer(served: ServedModel, raw: string, row: number, k: number): string {
+  const r = served.ann!.similar.similar(row, k);
+  return answerByIndex(head({ item: raw, model: served.info.kind }), served.itemJson!, r.indices, r.scores);
 }
 
 /**

@@ -1,15 +1,15 @@
 /**
- * GET /v1/users/:id/recommendations answered ahead of Fastify, in two cases:
+ * Plain GETs of the read routes answered ahead of Fastify:
+ * `/v1/users/<id>/recommendations[?k=<k>]` and `/v1/items/<id>/similar[?k=<k>]`.
  *
- * - a cache hit (serve --cache N): the cache is keyed by the exact URL, and an
- *   entry exists only because that same URL was routed, validated and answered
- *   200 with these bytes (the answer is a function of the URL and the model;
- *   events and reloads drop entries synchronously);
- * - a plain request, `/v1/users/<id>/recommendations` with no query or only
- *   `?k=<integer>`, the id made of letters, digits, `_`, `-` and `.` only: such
- *   a URL needs no decoding and passes the route's schema exactly when k is in
- *   range, so the route's own answering function (app.ts plainUserAnswer,
- *   which scores as the route does) can be called directly.
+ * - A cache hit (serve --cache N, the user route): the cache is keyed by the
+ *   exact URL, and an entry exists only because that same URL was routed,
+ *   validated and answered 200 with these bytes (the answer is a function of
+ *   the URL and the model; events and reloads drop entries synchronously).
+ * - A plain request: no query or only `?k=<integer>`, the id made of letters,
+ *   digits, `_`, `-` and `.` only. Such a URL needs no decoding and passes the
+ *   route's schema exactly when k is in range, so the route's own answering
+ *   function (app.ts plainUserAnswer, plainSimilarAnswer) can be called directly.
  *
  * Measured on this machine (bench/README.md, HTTP service section): Fastify's
  * routing, validation, request object, hooks and reply cost ~40 µs of CPU per
@@ -17,9 +17,8 @@
  * ~25 µs more, which is why these requests are read off the socket
  * (socketfront.ts) rather than from Node's request event. Anything else (a
  * miss that is not plain, another method, another route, any other query
- * parameter or character, an unknown user, a user with live events, a
- * closing server) goes to Fastify unchanged, which validates and answers it
- * as always.
+ * parameter or character, an unknown id, a user with live events, a closing
+ * server) goes to Fastify unchanged, which validates and answers it as always.
  */
 import http from 'node:http';
 import type { ResultCache } from './cache.js';
@@ -27,30 +26,37 @@ import type { Metrics, RouteSeries } from './metrics.js';
 import { JSON_TYPE } from './json.js';
 import { installSocketFront, type FrontHandler, type FrontRequest } from './socketfront.js';
 
-export interface FastPath {
-  cache: ResultCache<Buffer> | undefined;
-  metrics: Metrics;
-  /** The URL prefix of the route ('/v1/users/'). */
+/** One route's plain form, `<prefix><id><suffix>[?k=<k>]`. */
+export interface PlainRoute {
+  /** The URL before the id ('/v1/users/') and after it ('/recommendations'). */
   prefix: string;
+  suffix: string;
   /** The route's name in metrics ('/v1/users/:id/recommendations'). */
   route: string;
-  /** The route's largest k (larger ones are the route's 400). */
+  /** Answers by URL (serve --cache: the user route), looked up before anything else. */
+  cache?: ResultCache<Buffer> | undefined;
+  /**
+   * The route's answer to a plain request for id `raw` (k undefined: none
+   * given), or undefined to leave the request to the route. Absent: only
+   * cache hits are answered here. It counts a cache miss and stores the
+   * answer itself, as the route does.
+   */
+  answer?: (raw: string, k: number | undefined, url: string) => string | undefined;
+}
+
+export interface FastPath {
+  metrics: Metrics;
+  /** The routes' largest k (larger ones are the routes' 400). */
   maxK: number;
   closing: () => boolean;
-  /**
-   * The route's answer to a plain request for user `raw` (k undefined: none
-   * given), or undefined to leave the request to the route. It counts the
-   * cache miss and stores the answer itself, as the route does.
-   */
-  plain?: (raw: string, k: number | undefined, url: string) => string | undefined;
+  routes: PlainRoute[];
 }
 
 /** Longest id answered here (Fastify's own limit on a path parameter is 100 characters). */
 const MAX_PLAIN_ID = 64;
-const RECOMMENDATIONS = '/recommendations';
 
-/** `<prefix><id>/recommendations[?k=<k>]` as { id, k }, or undefined for any other URL (left to Fastify). */
-export function parsePlainUrl(url: string, prefix: string, maxK: number): { id: string; k: number | undefined } | undefined {
+/** `<prefix><id><suffix>[?k=<k>]` as { id, k }, or undefined for any other URL (left to Fastify). */
+export function parsePlainUrl(url: string, prefix: string, suffix: string, maxK: number): { id: string; k: number | undefined } | undefined {
   const start = prefix.length;
   const slash = url.indexOf('/', start);
   if (slash <= start || slash - start > MAX_PLAIN_ID || !url.startsWith(prefix)) return undefined;
@@ -59,8 +65,8 @@ export function parsePlainUrl(url: string, prefix: string, maxK: number): { id: 
     const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46; // a-z A-Z 0-9 _ - .
     if (!ok) return undefined;
   }
-  if (!url.startsWith(RECOMMENDATIONS, slash)) return undefined;
-  const end = slash + RECOMMENDATIONS.length;
+  if (!url.startsWith(suffix, slash)) return undefined;
+  const end = slash + suffix.length;
   if (end === url.length) return { id: url.slice(start, slash), k: undefined };
   // Only `?k=` and 1-6 digits without a leading zero; anything else is the schema's to judge.
   if (!url.startsWith('?k=', end)) return undefined;
@@ -75,11 +81,16 @@ export function parsePlainUrl(url: string, prefix: string, maxK: number): { id: 
   return k <= maxK ? { id: url.slice(start, slash), k } : undefined;
 }
 
-/** Marks a request accept() answered from the cache (its hit is counted once written). */
-const HIT = Symbol('fastrec.cacheHit');
+/** What accept() found: the route (an index into FastPath.routes), and a cache hit or the plain request's id and k. */
+interface Plan {
+  route: number;
+  hit: boolean;
+  id: string;
+  k: number | undefined;
+}
 
 /**
- * The route's side of the socket front: cache hits are answered at once,
+ * The routes' side of the socket front: cache hits are answered at once,
  * plain requests scored with the rest of their event-loop turn. Scoring one
  * turn's requests back to back, then writing every answer, matters: a search
  * reads ~0.5 MB of the index at random, and interleaved with the HTTP work of
@@ -87,39 +98,47 @@ const HIT = Symbol('fastrec.cacheHit');
  * and each answer woke the load generator on its own (bench/README.md, HTTP
  * service section: about a quarter of a scored request's CPU in one process).
  */
-export class UserRouteFront implements FrontHandler {
-  /** The route's metrics series (looked up at the first answer). */
-  private series: RouteSeries | undefined;
+export class PlainRoutesFront implements FrontHandler {
+  /** Each route's metrics series (looked up at its first answer). */
+  private readonly series: (RouteSeries | undefined)[];
 
-  constructor(private readonly fp: FastPath) {}
+  constructor(private readonly fp: FastPath) {
+    this.series = fp.routes.map(() => undefined);
+  }
 
   accept(req: FrontRequest): boolean {
     const fp = this.fp;
     const url = req.url;
-    if (!url.startsWith(fp.prefix) || fp.closing()) return false;
-    if (fp.cache) {
-      const hit = fp.cache.lookup(url);
+    if (fp.closing()) return false;
+    for (let r = 0; r < fp.routes.length; r++) {
+      const route = fp.routes[r]!;
+      if (!url.startsWith(route.prefix)) continue;
+      const hit = route.cache?.lookup(url);
       if (hit !== undefined) {
         req.body = hit;
-        req.plan = HIT;
+        req.plan = { route: r, hit: true, id: '', k: undefined } satisfies Plan;
         return true;
       }
+      const plain = route.answer ? parsePlainUrl(url, route.prefix, route.suffix, fp.maxK) : undefined;
+      if (plain === undefined) return false;
+      req.plan = { route: r, hit: false, id: plain.id, k: plain.k } satisfies Plan;
+      return true;
     }
-    const plain = fp.plain ? parsePlainUrl(url, fp.prefix, fp.maxK) : undefined;
-    if (plain === undefined) return false;
-    req.plan = plain;
-    return true;
+    return false;
   }
 
   score(req: FrontRequest): string | undefined {
-    const p = req.plan as { id: string; k: number | undefined };
-    return this.fp.plain!(p.id, p.k, req.url);
+    const p = req.plan as Plan;
+    return this.fp.routes[p.route]!.answer!(p.id, p.k, req.url);
   }
 
   sent(req: FrontRequest): void {
     const fp = this.fp;
-    if (req.plan === HIT) fp.cache!.hits++;
-    fp.metrics.observe((this.series ??= fp.metrics.series('GET', fp.route)), 200, (performance.now() - req.t0) / 1000);
+    const p = req.plan as Plan;
+    const route = fp.routes[p.route]!;
+    if (p.hit) route.cache!.hits++;
+    const series = (this.series[p.route] ??= fp.metrics.series('GET', route.route));
+    fp.metrics.observe(series, 200, (performance.now() - req.t0) / 1000);
   }
 }
 
@@ -134,7 +153,7 @@ export function serverWithFastPath(fp: FastPath) {
     if (opts.requestTimeout !== undefined) server.requestTimeout = opts.requestTimeout;
     if (opts.connectionTimeout !== undefined) server.setTimeout(opts.connectionTimeout);
     if (opts.maxRequestsPerSocket) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
-    installSocketFront(server, new UserRouteFront(fp), JSON_TYPE);
+    installSocketFront(server, new PlainRoutesFront(fp), JSON_TYPE);
     return server;
   };
 }

@@ -178,7 +178,7 @@ export class SocketFront implements ConnectionFront {
 
   /**
    * The turn's requests: all scored first, then all answers written (see
-   * UserRouteFront in fastpath.ts for why). A connection's requests after one
+   * PlainRoutesFront in fastpath.ts for why). A connection's requests after one
    * that Node must answer are not scored: they are read again once Node has
    * answered it.
    */
