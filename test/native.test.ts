@@ -48,6 +48,32 @@ describe('native addon', () => {
     expect(Array.from(call(own).indices)).toEqual(Array.from(call(null).indices));
   });
 
+  it('refuses a handle of another kind wherever one is expected (typed error, never a wrong cast)', () => {
+    const items = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i));
+    const handles = {
+      hnsw: callSync((n) => n.hnswCreate(4, 'ip', 8, 16, 1, false, 0, 16, 'float32')),
+      order: callSync((n) => n.normOrder(items, null, 4, 0, true))!,
+      flat: callSync((n) => n.flatCreate(4, 'ip')),
+      strings: callSync((n) => n.stringIndexNew()),
+    };
+    const uses: Record<keyof typeof handles, (h: unknown) => unknown> = {
+      hnsw: (h) => callSync((n) => n.hnswInfo(h as never)),
+      order: (h) => callSync((n) => n.normOrderStats(h as never)),
+      flat: (h) => callSync((n) => n.flatInfo(h as never)),
+      strings: (h) => callSync((n) => n.stringIndexIntern(h as never, new Uint16Array(0), new Int32Array(0), 0, new Int32Array(0))),
+    };
+    for (const [use, fn] of Object.entries(uses)) {
+      for (const [kind, h] of Object.entries(handles)) {
+        if (kind === use) expect(() => fn(h), `${kind} as ${use}`).not.toThrow();
+        else expect(() => fn(h), `${kind} as ${use}`).toThrow(InvalidArgumentError);
+      }
+      expect(() => fn({}), use).toThrow(InvalidArgumentError);
+    }
+    // The per-query path of the index checks its handle too.
+    const out = { items: new Int32Array(4), scores: new Float32Array(4) };
+    expect(() => callSync((n) => n.hnswRescoredTopK(handles.order as never, Float32Array.of(1, 0, 0, 0), 2, 4, 8, null, null, 0.5, items, null, null, out.items, out.scores, null))).toThrow(/index: expected a native index handle/);
+  });
+
   it('rejects async calls with a typed error whose stack names the caller', async () => {
     const err = await callAsync((n) => n.debugThrow('async failure', true) as Promise<void>).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgumentError);

@@ -17,23 +17,22 @@ namespace {
 
 using ann::Hnsw;
 
-template <typename T>
-Napi::Value wrap_handle(Napi::Env env, std::shared_ptr<T> p) {
-  auto* held = new std::shared_ptr<T>(std::move(p));
-  return Napi::External<std::shared_ptr<T>>::New(env, held, [](Napi::Env, std::shared_ptr<T>* h) { delete h; });
+constexpr const char* kIndexHandle = "index: expected a native index handle";
+
+Napi::Value wrap_handle(Napi::Env env, std::shared_ptr<Hnsw> p) {
+  return make_handle(env, new std::shared_ptr<Hnsw>(std::move(p)), HandleKind::Hnsw);
+}
+Napi::Value wrap_handle(Napi::Env env, std::shared_ptr<NormOrder> p) {
+  return make_handle(env, new std::shared_ptr<NormOrder>(std::move(p)), HandleKind::NormOrder);
 }
 
-template <typename T>
-std::shared_ptr<T> handle(const Napi::Value& v, const char* what) {
-  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, std::string(what) + ": expected a native index handle");
-  return *v.As<Napi::External<std::shared_ptr<T>>>().Data();
-}
+// The index at `v`, shared (work on native threads keeps it alive).
+std::shared_ptr<Hnsw> index_arg(const Napi::Value& v) { return handle_arg<std::shared_ptr<Hnsw>>(v, HandleKind::Hnsw, kIndexHandle); }
 
-// The pointer held by a handle, without the shared_ptr copy (an atomic
-// increment and decrement) of handle<T>(): for the per-query fast path.
-void* external_data(const Napi::Value& v) {
-  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "index: expected a native index handle");
-  return v.As<Napi::External<void>>().Data();
+// The index at `v` without the shared_ptr copy (an atomic increment and
+// decrement) of index_arg(): for the per-query fast path.
+const std::shared_ptr<Hnsw>& index_ref(const Napi::Value& v) {
+  return handle_arg<std::shared_ptr<Hnsw>>(v, HandleKind::Hnsw, kIndexHandle);
 }
 
 Array<int32_t> optional_ids(const Napi::Value& v, const char* name) {
@@ -91,7 +90,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswInfo(handle) -> { size, slots, capacity, dim, metric, M, efConstruction, memoryBytes, maxNorm, mipsTransform }
   export_fn(env, exports, "hnswInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("size", double(h->size()));
     o.Set("slots", double(h->slots()));
@@ -110,7 +109,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswAdd(handle, vectors, labels, threads, onProgress) -> Promise<void>
   export_fn(env, exports, "hnswAdd", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto vectors = typed<float>(info[1], "vectors");
     auto labels = typed<int32_t>(info[2], "labels");
     check_dim(vectors.length, h->dim(), "vectors");
@@ -133,7 +132,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswAddSync(handle, vectors, labels): small incremental adds on the calling thread.
   export_fn(env, exports, "hnswAddSync", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto vectors = typed<float>(info[1], "vectors");
     auto labels = typed<int32_t>(info[2], "labels");
     check_dim(vectors.length, h->dim(), "vectors");
@@ -144,17 +143,17 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   });
 
   export_fn(env, exports, "hnswRemove", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     return Napi::Boolean::New(info.Env(), h->remove(uint32_t(integer(info[1], "label"))));
   });
 
   export_fn(env, exports, "hnswContains", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     return Napi::Boolean::New(info.Env(), h->contains(uint32_t(integer(info[1], "label"))));
   });
 
   export_fn(env, exports, "hnswGetVector", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     std::vector<float> v(h->dim());
     if (!h->get_vector(uint32_t(integer(info[1], "label")), v.data())) return info.Env().Null();
     return to_js(info.Env(), std::move(v));
@@ -162,7 +161,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswSearch(handle, query, k, ef, allow, deny, exactFraction) -> { labels, distances, path }
   export_fn(env, exports, "hnswSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto q = typed<float>(info[1], "query");
     if (q.length != h->dim())
       throw Error(ErrorCode::DimensionMismatch, "query: expected " + std::to_string(h->dim()) + " numbers but received " +
@@ -187,7 +186,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   // arrays here (each costs more than a small search): lib/ann.ts owns the
   // output arrays and copies the first `count` entries out.
   export_fn(env, exports, "hnswSearchInto", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    const auto& h = *static_cast<std::shared_ptr<Hnsw>*>(external_data(info[0]));
+    const auto& h = index_ref(info[0]);
     auto q = typed<float>(info[1], "query");
     if (q.length != h->dim())
       throw Error(ErrorCode::DimensionMismatch, "query: expected " + std::to_string(h->dim()) + " numbers but received " +
@@ -250,7 +249,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   // AnnScorer.recommend's whole step in one call (ann/rescored_topk.hpp): search, seen/excluded items
   // dropped, exact re-scoring, best first into the caller's arrays (no result object made here).
   export_fn(env, exports, "hnswRescoredTopK", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    const auto& h = *static_cast<std::shared_ptr<Hnsw>*>(external_data(info[0]));
+    const auto& h = index_ref(info[0]);
     auto user = typed<float>(info[1], "user");
     ann::RescoreQuery q;
     q.user = user.data;
@@ -295,7 +294,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   // hnswTimeSearch(handle, queries, k, ef) -> CPU seconds for all the queries one by one, timed in C++
   // (benchmarks: the search without the JS call around it).
   export_fn(env, exports, "hnswTimeSearch", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto q = typed<float>(info[1], "queries");
     check_dim(q.length, h->dim(), "queries");
     size_t k = size_t(integer(info[2], "k"));
@@ -316,7 +315,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswSearchExact(handle, query, k, allow, deny) -> { labels, distances }
   export_fn(env, exports, "hnswSearchExact", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto q = typed<float>(info[1], "query");
     if (q.length != h->dim()) throw Error(ErrorCode::DimensionMismatch, "query: wrong dimension");
     size_t k = size_t(integer(info[2], "k"));
@@ -331,7 +330,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswSearchMany(handle, queries, k, ef, allow, deny, exactFraction, threads) -> Promise<{ labels, distances }>
   export_fn(env, exports, "hnswSearchMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto q = typed<float>(info[1], "queries");
     check_dim(q.length, h->dim(), "queries");
     size_t k = size_t(integer(info[2], "k"));
@@ -359,7 +358,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
 
   // hnswSave(handle, path, meta) -> Promise<void>: one file, `meta` (Uint8Array) in its checksummed META section.
   export_fn(env, exports, "hnswSave", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     std::string path = string(info[1], "path");
     auto m = typed<uint8_t>(info[2], "meta");
     std::string meta(reinterpret_cast<const char*>(m.data), m.length);
@@ -377,7 +376,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   });
   // hnswToBytes(handle, meta) -> Promise<Uint8Array> (the file's bytes, in memory)
   export_fn(env, exports, "hnswToBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     auto m = typed<uint8_t>(info[1], "meta");
     std::string meta(reinterpret_cast<const char*>(m.data), m.length);
     auto out = std::make_shared<std::vector<uint8_t>>();
@@ -387,7 +386,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   });
   // hnswWithStorage(handle, storage) -> Promise<handle>: the same graph, vectors stored as `storage`.
   export_fn(env, exports, "hnswWithStorage", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    auto h = handle<Hnsw>(info[0], "index");
+    auto h = index_arg(info[0]);
     const ann::Storage storage = ann::storage_of(string(info[1], "storage"));
     auto out = std::make_shared<std::shared_ptr<Hnsw>>();
     return PromiseWorker::start(

@@ -126,11 +126,28 @@ void PromiseWorker::reject(Napi::Env env, std::exception_ptr error) noexcept {
 
 namespace fastrec::napi {
 
+const napi_type_tag* handle_tag(HandleKind kind) {
+  // Random 128-bit values, one per kind (0x6661737472656300 is "fastrec\0").
+  static const napi_type_tag tags[] = {
+      {0x6661737472656300, 0x9b1d4e2a7c35f801},  // Hnsw
+      {0x6661737472656300, 0x4f0a93c6e2d17b02},  // NormOrder
+      {0x6661737472656300, 0xd37e5a1b08c94f03},  // FlatIndex
+      {0x6661737472656300, 0x21c8f6b4a95e0d04},  // StringIndex
+  };
+  return &tags[static_cast<int>(kind)];
+}
+
+void* handle_data(const Napi::Value& v, HandleKind kind, const char* message) {
+  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, message);
+  auto ext = v.As<Napi::External<void>>();
+  if (!ext.CheckTypeTag(handle_tag(kind))) throw Error(ErrorCode::InvalidArgument, message);
+  return ext.Data();
+}
+
 const std::shared_ptr<NormOrder>& order_arg(const Napi::Value& v) {
   static const std::shared_ptr<NormOrder> none;
   if (v.IsNull() || v.IsUndefined()) return none;
-  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "order: expected a handle from normOrder");
-  return *static_cast<std::shared_ptr<NormOrder>*>(v.As<Napi::External<void>>().Data());
+  return handle_arg<std::shared_ptr<NormOrder>>(v, HandleKind::NormOrder, "order: expected a handle from normOrder");
 }
 
 Progress::Progress(Napi::Env env, Napi::Value callback) {

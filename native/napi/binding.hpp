@@ -124,6 +124,28 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::shared_ptr<CancelToken> cancel_;
 };
 
+// Native objects handed to JS as Externals ("handles"). Each kind carries its
+// own Node-API type tag, so a handle of another kind (or any other value)
+// passed where one is expected is an InvalidArgument error, never a cast of
+// the pointer to the wrong type.
+enum class HandleKind { Hnsw, NormOrder, FlatIndex, StringIndex };
+const napi_type_tag* handle_tag(HandleKind kind);
+
+// A new handle owning `p` (deleted when JS collects the handle).
+template <typename T>
+Napi::Value make_handle(Napi::Env env, T* p, HandleKind kind) {
+  auto ext = Napi::External<T>::New(env, p, [](Napi::Env, T* q) { delete q; });
+  ext.TypeTag(handle_tag(kind));
+  return ext;
+}
+
+// The object behind the handle of this kind at `v`; otherwise InvalidArgument with `message`.
+void* handle_data(const Napi::Value& v, HandleKind kind, const char* message);
+template <typename T>
+T& handle_arg(const Napi::Value& v, HandleKind kind, const char* message) {
+  return *static_cast<T*>(handle_data(v, kind, message));
+}
+
 // normOrder's handle (scoring/norm_scan.hpp) at `v`, or an empty pointer when v
 // is null or undefined. A reference (no atomic copy on the per-request path);
 // work on native threads copies it.

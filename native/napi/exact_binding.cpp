@@ -22,14 +22,11 @@ namespace {
 using ann::FlatIndex;
 
 Napi::Value wrap_flat(Napi::Env env, std::shared_ptr<FlatIndex> p) {
-  auto* held = new std::shared_ptr<FlatIndex>(std::move(p));
-  return Napi::External<std::shared_ptr<FlatIndex>>::New(env, held,
-                                                          [](Napi::Env, std::shared_ptr<FlatIndex>* h) { delete h; });
+  return make_handle(env, new std::shared_ptr<FlatIndex>(std::move(p)), HandleKind::FlatIndex);
 }
 
 std::shared_ptr<FlatIndex> flat(const Napi::Value& v) {
-  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "index: expected a native index handle");
-  return *v.As<Napi::External<std::shared_ptr<FlatIndex>>>().Data();
+  return handle_arg<std::shared_ptr<FlatIndex>>(v, HandleKind::FlatIndex, "index: expected a native index handle");
 }
 
 void check_rows(size_t length, size_t dim, const char* name) {

@@ -8,8 +8,7 @@ namespace fastrec::napi {
 namespace {
 
 StringIndex* index_arg(const Napi::Value& v) {
-  if (!v.IsExternal()) throw Error(ErrorCode::InvalidArgument, "index: expected a handle from stringIndexNew()");
-  return v.As<Napi::External<StringIndex>>().Data();
+  return &handle_arg<StringIndex>(v, HandleKind::StringIndex, "index: expected a handle from stringIndexNew()");
 }
 
 // text (UTF-16 code units of every key, end to end) and lens must agree.
@@ -26,7 +25,7 @@ void check_text(const Array<uint16_t>& text, const Array<int32_t>& lens) {
 
 void init_idmap(Napi::Env env, Napi::Object exports) {
   export_fn(env, exports, "stringIndexNew", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    return Napi::External<StringIndex>::New(info.Env(), new StringIndex(), [](Napi::Env, StringIndex* p) { delete p; });
+    return make_handle(info.Env(), new StringIndex(), HandleKind::StringIndex);
   });
 
   // stringIndexIntern(index, text: Uint16Array, lens: Int32Array, nextIndex, out: Int32Array)
