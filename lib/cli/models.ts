@@ -39,7 +39,7 @@ function apiOptions(o: CliModelOptions): Record<string, unknown> {
 export const MODEL_SPECS: ModelSpec[] = [
   {
     name: 'als',
-    description: 'Implicit ALS (Hu, Koren, Volinsky 2008): conjugate-gradient solver, confidence 1 + alpha * quantity',
+    description: 'Implicit ALS (Hu, Koren, Volinsky 2008): conjugate-gradient solver, confidence 1 + alpha * value',
     create: (o, quick) => new AlsModel({ factors: quick ? 32 : 64, iterations: quick ? 8 : 15, alpha: 5, regularization: 0.1, computeLoss: true, ...apiOptions(o) }),
     reportsLoss: true,
   },
