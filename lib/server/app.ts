@@ -113,7 +113,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
-    // Cache hits and plain requests of a known user skip Node's HTTP objects and Fastify
+    // Cache hits and plain requests of a known user or item skip Node's HTTP objects and Fastify
     // altogether (fastpath.ts, socketfront.ts); request logs, when asked for, need Fastify's request.
     ...((ctx.cache || ctx.ann) && !options.logRequests
       ? { serverFactory: serverWithFastPath({ metrics: ctx.metrics, maxK, closing: () => closing, routes: plainRoutes(ctx) }) }
