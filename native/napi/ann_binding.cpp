@@ -26,12 +26,10 @@ Napi::Value wrap_handle(Napi::Env env, std::shared_ptr<NormOrder> p) {
   return make_handle(env, new std::shared_ptr<NormOrder>(std::move(p)), HandleKind::NormOrder);
 }
 
-// The index at `v`, shared (work on native threads keeps it alive).
-std::shared_ptr<Hnsw> index_arg(const Napi::Value& v) { return handle_arg<std::shared_ptr<Hnsw>>(v, HandleKind::Hnsw, kIndexHandle); }
-
-// The index at `v` without the shared_ptr copy (an atomic increment and
-// decrement) of index_arg(): for the per-query fast path.
-const std::shared_ptr<Hnsw>& index_ref(const Napi::Value& v) {
+// The index at `v`, as the handle holds it: `auto h = index_arg(..)` shares it
+// (work on native threads keeps it alive); `const auto&` takes no atomic
+// reference count, for the per-query fast path.
+const std::shared_ptr<Hnsw>& index_arg(const Napi::Value& v) {
   return handle_arg<std::shared_ptr<Hnsw>>(v, HandleKind::Hnsw, kIndexHandle);
 }
 
@@ -186,7 +184,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   // arrays here (each costs more than a small search): lib/ann.ts owns the
   // output arrays and copies the first `count` entries out.
   export_fn(env, exports, "hnswSearchInto", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    const auto& h = index_ref(info[0]);
+    const auto& h = index_arg(info[0]);
     auto q = typed<float>(info[1], "query");
     if (q.length != h->dim())
       throw Error(ErrorCode::DimensionMismatch, "query: expected " + std::to_string(h->dim()) + " numbers but received " +
@@ -249,7 +247,7 @@ void init_ann(Napi::Env env, Napi::Object exports) {
   // AnnScorer.recommend's whole step in one call (ann/rescored_topk.hpp): search, seen/excluded items
   // dropped, exact re-scoring, best first into the caller's arrays (no result object made here).
   export_fn(env, exports, "hnswRescoredTopK", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    const auto& h = index_ref(info[0]);
+    const auto& h = index_arg(info[0]);
     auto user = typed<float>(info[1], "user");
     ann::RescoreQuery q;
     q.user = user.data;
