@@ -162,7 +162,9 @@ export interface NativeBinding {
     threads: number,
     cancelFlag: Int32Array | null,
   ): Promise<{ factors: Float32Array; bias: Float32Array | null }>;
-  alsFoldIn(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig): { factors: Float32Array; bias: number };
+  /** A fold-in prepared for one model (config checked, shared term padded); it keeps `side`'s arrays alive. */
+  alsFoldInPlan(side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig): NativeHandle;
+  alsFoldIn(plan: NativeHandle, indices: Int32Array, values: Float32Array): { factors: Float32Array; bias: number };
   alsExplain(indices: Int32Array, values: Float32Array, side: AlsNativeSide, gram: Float32Array | null, config: AlsNativeConfig, item: number): Float32Array;
   /** With `column`: the Gram matrix of [factors, column] ((dim + 1) squared; itemBias models). */
   alsGram(factors: Float32Array, dim: number, threads: number, column?: Float32Array): Float32Array;

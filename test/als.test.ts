@@ -300,6 +300,28 @@ describe('AlsModel (implicit)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    // Fold-in solves against the factors set last (its native plan is remade):
+    // (w0 YᵀY + λI + Σ (c_j - w0) y_j y_jᵀ) x = Σ c_j y_j, c = 1 + α v, against a dense solve.
+    const history = [{ item: 'i0', value: 2 }, { item: 'i3', value: 1 }];
+    const before = model.foldIn(history).factors;
+    const scaled = Float32Array.from(model.itemFactors, (v, j) => 1.5 * v + 0.01 * Math.sin(j));
+    model.itemFactors = scaled;
+    const { alpha, regularization: lambda, unobservedWeight: w0 } = model.options;
+    const A = Array.from({ length: 4 }, (_, r) => Array.from({ length: 5 }, (_, c) => (c === r ? lambda : 0)));
+    for (let i = 0; i < ds.numItems; i++)
+      for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) A[r]![c]! += w0 * scaled[i * 4 + r]! * scaled[i * 4 + c]!;
+    for (const { item, value } of history) {
+      const y = scaled.subarray(ds.items.index(item)! * 4, ds.items.index(item)! * 4 + 4);
+      const conf = 1 + alpha * value;
+      for (let r = 0; r < 4; r++) {
+        for (let c = 0; c < 4; c++) A[r]![c]! += (conf - w0) * y[r]! * y[c]!;
+        A[r]![4]! += conf * y[r]!;
+      }
+    }
+    const after = model.foldIn(history).factors;
+    const expected = gaussSolve(A);
+    for (let c = 0; c < 4; c++) expect(after[c]!).toBeCloseTo(expected[c]!, 4);
+    expect(Array.from(after)).not.toEqual(Array.from(before));
     // Setting item factors changes the scores: make item i0 the best for everyone.
     const items = model.itemFactors.slice();
     const u = model.userVector('u1');
@@ -647,3 +669,25 @@ describe('AlsModel: invalid input', () => {
     await expect(new AlsModel({ factors: 2 }).fit(empty)).rejects.toThrow(/empty matrix/);
   });
 });
+
+/** x solving the n x n system in the augmented rows [A | b] (Gaussian elimination, partial pivoting). */
+function gaussSolve(rows: number[][]): number[] {
+  const n = rows.length;
+  const m = rows.map((r) => r.slice());
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[p]![c]!)) p = r;
+    [m[c], m[p]] = [m[p]!, m[c]!];
+    for (let r = c + 1; r < n; r++) {
+      const f = m[r]![c]! / m[c]![c]!;
+      for (let q = c; q <= n; q++) m[r]![q]! -= f * m[c]![q]!;
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = m[r]![n]!;
+    for (let q = r + 1; q < n; q++) s -= m[r]![q]! * x[q]!;
+    x[r] = s / m[r]![r]!;
+  }
+  return x;
+}

@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { native, callAsync, callSync, simd, simdLevels, hardwareThreads } from '../lib/native.js';
 import { FastrecError, InvalidArgumentError, OutOfMemoryError } from '../lib/errors.js';
+import type { AlsNativeConfig } from '../lib/binding.js';
+
+/** A complete native ALS config (what lib/models/als.ts passes for an implicit model of 4 factors). */
+const FOLD_IN_CONFIG: AlsNativeConfig = {
+  factors: 4, implicit: true, confidence: 'linear', alpha: 1, unobservedWeight: 1, regularization: 0.1, regularizationScaling: 'none', nu: 1,
+  solver: 'cg', cgSteps: 3, precondition: true, gatherPrecision: 'float16', itemBias: false, itemBiasRegularization: 0.1,
+};
 
 describe('native addon', () => {
   it('reports its SIMD level, the levels available, and threads', () => {
@@ -55,12 +62,14 @@ describe('native addon', () => {
       order: callSync((n) => n.normOrder(items, null, 4, 0, true))!,
       flat: callSync((n) => n.flatCreate(4, 'ip')),
       strings: callSync((n) => n.stringIndexNew()),
+      foldIn: callSync((n) => n.alsFoldInPlan({ fixed: items, fixedBias: null, globalMean: 0 }, null, FOLD_IN_CONFIG)),
     };
     const uses: Record<keyof typeof handles, (h: unknown) => unknown> = {
       hnsw: (h) => callSync((n) => n.hnswInfo(h as never)),
       order: (h) => callSync((n) => n.normOrderStats(h as never)),
       flat: (h) => callSync((n) => n.flatInfo(h as never)),
       strings: (h) => callSync((n) => n.stringIndexIntern(h as never, new Uint16Array(0), new Int32Array(0), 0, new Int32Array(0))),
+      foldIn: (h) => callSync((n) => n.alsFoldIn(h as never, Int32Array.of(1, 3), Float32Array.of(1, 2))),
     };
     for (const [use, fn] of Object.entries(uses)) {
       for (const [kind, h] of Object.entries(handles)) {

@@ -16,7 +16,7 @@
  * Regularization l_u = regularization * s(n_u): 1 ('none'), n_u ('count', ALS-WR)
  * or (n_u + w0 * n_items)^nu ('frequency'; w0 = 0 for explicit).
  */
-import type { AlsNativeConfig, AlsNativeSide } from '../binding.js';
+import type { AlsNativeConfig, AlsNativeSide, NativeHandle } from '../binding.js';
 import type { Dataset } from '../data/dataset.js';
 import { csrRow } from '../data/dataset.js';
 import type { Id } from '../data/idmap.js';
@@ -187,6 +187,8 @@ interface Trained {
   scorer: FactorScorer;
   /** YᵀY of the item factors (implicit fold-in; with itemBias the Gram of [Y, b]), computed on demand. */
   itemGram?: Float32Array;
+  /** foldIn's native plan (alsFoldInPlan), made on demand from the item side and itemGram. */
+  foldInPlan?: NativeHandle;
   unitUsers?: Float32Array;
 }
 
@@ -272,6 +274,7 @@ export class AlsModel implements Recommender, Persistable {
     checkFactors('itemFactors', value, t.data.items.size, this.options.factors);
     t.itemFactors = value;
     t.itemGram = undefined;
+    t.foldInPlan = undefined;
     t.scorer = new FactorScorer(t.data, value, this.options.factors, t.itemBias ?? undefined);
   }
 
@@ -418,7 +421,7 @@ export class AlsModel implements Recommender, Persistable {
   foldIn(history: History): FoldInResult {
     const t = this.t;
     const h = historyOf(history, t.data.items);
-    return callSync((n) => n.alsFoldIn(h.indices, h.values, this.itemSide(), this.itemGram(), nativeConfig(this.options)));
+    return callSync((n) => n.alsFoldIn(this.foldInPlan(), h.indices, h.values));
   }
 
   /** Alias of foldIn, under the name `implicit` users know. */
@@ -431,7 +434,7 @@ export class AlsModel implements Recommender, Persistable {
     const t = this.t;
     const o = resolveRecommendOptions(options, t.data.items);
     const h = historyOf(history, t.data.items);
-    const f = callSync((n) => n.alsFoldIn(h.indices, h.values, this.itemSide(), this.itemGram(), nativeConfig(this.options)));
+    const f = callSync((n) => n.alsFoldIn(this.foldInPlan(), h.indices, h.values));
     const rec = t.scorer.recommend(f.factors, h.indices, o);
     if (!this.implicit) addConstant(rec.scores, t.globalMean + f.bias);
     return rec;
@@ -666,6 +669,13 @@ export class AlsModel implements Recommender, Persistable {
     if (!this.implicit) return null;
     t.itemGram ??= gramOf(t.itemFactors, this.options.factors, t.itemBias, 0);
     return t.itemGram;
+  }
+
+  /** The native fold-in plan of the current item side, made on first use. */
+  private foldInPlan(): NativeHandle {
+    const t = this.t;
+    t.foldInPlan ??= callSync((n) => n.alsFoldInPlan(this.itemSide(), this.itemGram(), nativeConfig(this.options)));
+    return t.foldInPlan;
   }
 }
 

@@ -2,7 +2,8 @@
 //   alsFit(userItems, itemUsers, config, init|null, iterations, seed, threads, computeLoss, onProgress|null, cancelFlag|null)
 //     -> Promise<{ userFactors, itemFactors, userBias, itemBias, globalMean, loss, itemGram }>
 //   alsSolveRows(matrix, rows, side, gram|null, config, exact, threads, cancelFlag|null) -> Promise<{ factors, bias }>
-//   alsFoldIn(indices, values, side, gram|null, config) -> { factors, bias }
+//   alsFoldInPlan(side, gram|null, config) -> plan (a handle; see als::FoldInPlan)
+//   alsFoldIn(plan, indices, values) -> { factors, bias }
 //   alsExplain(indices, values, side, gram|null, config, item) -> Float32Array
 //   alsGram(factors, dim, threads, column|undefined) -> Float32Array (column: the Gram of [factors, column], dim + 1 wide)
 // `side` is { fixed: Float32Array, fixedBias: Float32Array|null, globalMean } plus,
@@ -110,6 +111,13 @@ const float* gram_arg(const Napi::Value& v, const als::Config& c) {
                                                           : "gram: expected factors x factors values");
   return g.data;
 }
+
+// alsFoldInPlan's handle: the plan and references that keep the fixed side's
+// arrays (which the plan points into) alive as long as the plan.
+struct FoldInHandle {
+  als::FoldInPlan plan;
+  Napi::ObjectReference fixed, fixed_bias;
+};
 
 // A one-row CSR view over a history (sorted unique indices).
 struct History {
@@ -232,20 +240,25 @@ void init_als(Napi::Env env, Napi::Object exports) {
         cancel);
   });
 
+  export_fn(env, exports, "alsFoldInPlan", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    als::Config cfg = config_arg(info[2]);
+    SideArgs s = side_arg(info[0], cfg);
+    auto* plan = new FoldInHandle{als::plan_fold_in(s.side, gram_arg(info[1], cfg), cfg), {}, {}};
+    Napi::Object side = info[0].As<Napi::Object>();
+    plan->fixed = Napi::Persistent(side.Get("fixed").As<Napi::Object>());
+    if (s.side.fixed_bias) plan->fixed_bias = Napi::Persistent(side.Get("fixedBias").As<Napi::Object>());
+    return make_handle(info.Env(), plan, HandleKind::AlsFoldIn);
+  });
+
   export_fn(env, exports, "alsFoldIn", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    als::Config cfg = config_arg(info[4]);
-    SideArgs s = side_arg(info[2], cfg);
+    const auto& plan = handle_arg<FoldInHandle>(info[0], HandleKind::AlsFoldIn, "plan: expected a handle from alsFoldInPlan").plan;
     History h;
-    history_arg(info[0], info[1], s.n_fixed, h);
-    const float* gram = gram_arg(info[3], cfg);
-    std::vector<float> x(cfg.factors, 0.0f);
+    history_arg(info[1], info[2], plan.side.n_fixed, h);
+    Napi::Float32Array x = Napi::Float32Array::New(info.Env(), plan.config.factors);
     float bias = 0.0f;
-    s.side.target = x.data();
-    s.side.target_bias = &bias;
-    int32_t row = 0;
-    als::solve_rows(h.view, &row, 1, s.side, gram, cfg, true, 1, nullptr);
+    als::fold_in(plan, h.view, x.Data(), &bias);
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("factors", to_js(info.Env(), std::move(x)));
+    o.Set("factors", x);
     o.Set("bias", Napi::Number::New(info.Env(), bias));
     return o;
   });

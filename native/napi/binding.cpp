@@ -133,6 +133,7 @@ const napi_type_tag* handle_tag(HandleKind kind) {
       {0x6661737472656300, 0x4f0a93c6e2d17b02},  // NormOrder
       {0x6661737472656300, 0xd37e5a1b08c94f03},  // FlatIndex
       {0x6661737472656300, 0x21c8f6b4a95e0d04},  // StringIndex
+      {0x6661737472656300, 0x7e3b0c59d2a61f05},  // AlsFoldIn
   };
   return &tags[static_cast<int>(kind)];
 }

@@ -128,7 +128,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 // own Node-API type tag, so a handle of another kind (or any other value)
 // passed where one is expected is an InvalidArgument error, never a cast of
 // the pointer to the wrong type.
-enum class HandleKind { Hnsw, NormOrder, FlatIndex, StringIndex };
+enum class HandleKind { Hnsw, NormOrder, FlatIndex, StringIndex, AlsFoldIn };
 const napi_type_tag* handle_tag(HandleKind kind);
 
 // A new handle owning `p` (deleted when JS collects the handle).

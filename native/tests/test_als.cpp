@@ -451,15 +451,15 @@ TEST_CASE(planted_low_rank_structure_recovered) {
   CHECK(hits == total);
 }
 
-// The factorization every exact solve uses: L Lᵀ = A and a solve against a
-// dense elimination, for sizes around the four-row blocks and the vector
-// width; the strict upper triangle (factor_robust's copy of A) is untouched;
+// The factorization every exact solve uses: Uᵀ U = A and a solve against a
+// dense elimination, for sizes around the register blocks and the vector
+// width; the strict lower triangle (factor_robust's copy of A) is untouched;
 // an indefinite matrix is refused.
 TEST_CASE(cholesky_kernel_factors_and_solves) {
   const Kernels& K = kernels();
   std::mt19937 rng(5);
   std::uniform_real_distribution<double> u(-1, 1);
-  for (size_t d : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65}) {
+  for (size_t d : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65, 128}) {
     std::vector<double> B(d * d), A(d * d, 0.0), b(d);
     for (auto& v : B) v = u(rng);
     for (size_t r = 0; r < d; ++r)
@@ -468,30 +468,35 @@ TEST_CASE(cholesky_kernel_factors_and_solves) {
         if (r == c) A[r * d + c] += 0.1;
       }
     for (auto& v : b) v = u(rng);
-    std::vector<double> L = A;
-    CHECK(K.cholesky(L.data(), d));
-    for (size_t r = 0; r < d; ++r)
-      for (size_t c = 0; c < d; ++c) {
-        if (c > r) {
-          CHECK(L[r * d + c] == A[r * d + c]);
-          continue;
+    for (size_t lda : {d, system_stride(d), d + 3}) {  // the padding after each row is left alone
+      std::vector<double> U(d * lda, -7.0);
+      for (size_t r = 0; r < d; ++r) std::copy(A.begin() + r * d, A.begin() + (r + 1) * d, U.begin() + r * lda);
+      CHECK(K.cholesky(U.data(), d, lda));
+      for (size_t r = 0; r < d; ++r) {
+        for (size_t c = d; c < lda; ++c) CHECK(U[r * lda + c] == -7.0);
+        for (size_t c = 0; c < d; ++c) {
+          if (c < r) {
+            CHECK(U[r * lda + c] == A[r * d + c]);
+            continue;
+          }
+          double s = 0;  // (Uᵀ U)[r][c] = sum over q <= r of U[q][r] U[q][c]
+          for (size_t q = 0; q <= r; ++q) s += U[q * lda + r] * U[q * lda + c];
+          CHECK_NEAR(s, A[r * d + c], 1e-10 * (1 + std::fabs(A[r * d + c])));
         }
-        double s = 0;
-        for (size_t q = 0; q <= c; ++q) s += L[r * d + q] * L[c * d + q];
-        CHECK_NEAR(s, A[r * d + c], 1e-10 * (1 + std::fabs(A[r * d + c])));
       }
-    std::vector<double> x = b;
-    K.cholesky_solve(L.data(), d, x.data());
-    const std::vector<double> ref = gauss(A, b, d);
-    for (size_t c = 0; c < d; ++c) CHECK_NEAR(x[c], ref[c], 1e-8 * (1 + std::fabs(ref[c])));
+      std::vector<double> x = b;
+      K.cholesky_solve(U.data(), d, lda, x.data());
+      const std::vector<double> ref = gauss(A, b, d);
+      for (size_t c = 0; c < d; ++c) CHECK_NEAR(x[c], ref[c], 1e-8 * (1 + std::fabs(ref[c])));
+    }
   }
   std::vector<double> indefinite = {1, 2, 2, 1};  // eigenvalues 3 and -1
-  CHECK(!K.cholesky(indefinite.data(), 2));
+  CHECK(!K.cholesky(indefinite.data(), 2, 2));
 }
 
 // An unregularized fold-in of a one-item history: the normal equations are
 // singular (rank 1), the first factorization fails and the ridge retries
-// rebuild A from its upper triangle. The answer must still solve them.
+// rebuild A from its lower triangle. The answer must still solve them.
 TEST_CASE(fold_in_of_a_singular_system_retries_with_a_ridge) {
   const size_t k = 6, n = 5;
   std::vector<float> Y(n * k);

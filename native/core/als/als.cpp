@@ -54,27 +54,6 @@ double row_lambda(const Config& c, size_t count, size_t n_other) {
   return c.regularization;
 }
 
-// Factor A (symmetric, full) with a growing ridge if rounding made it
-// indefinite. Kernels::cholesky overwrites only the lower triangle, so between
-// attempts A is restored from its upper triangle and the saved diagonal
-// (no copy of the whole matrix on the common path, where the first try works).
-bool factor_robust(std::vector<double>& A, std::vector<double>& diag, size_t d, const Kernels& K) {
-  diag.resize(d);
-  for (size_t i = 0; i < d; ++i) diag[i] = A[i * d + i];
-  if (K.cholesky(A.data(), d)) return true;
-  double trace = 0;
-  for (size_t i = 0; i < d; ++i) trace += std::fabs(diag[i]);
-  double ridge = 1e-7 * (trace / static_cast<double>(d) + 1e-12);
-  for (int attempt = 0; attempt < 8; ++attempt, ridge *= 100) {
-    for (size_t i = 0; i < d; ++i) {
-      for (size_t j = 0; j < i; ++j) A[i * d + j] = A[j * d + i];
-      A[i * d + i] = diag[i] + ridge;
-    }
-    if (K.cholesky(A.data(), d)) return true;
-  }
-  return false;
-}
-
 // Cache-line aligned storage: a 256-byte factor row then spans 4 lines, not 5,
 // and 32-byte vector loads never straddle two lines.
 template <typename T>
@@ -130,7 +109,8 @@ class HugeBuffer {
 struct alignas(64) Scratch {
   aligned_vector<float> Y, Z, a, b, x, r, p, ap, tmp, Af;
   aligned_vector<uint16_t> H;  // a gathered row kept as halves (RowSolver::half_rows_)
-  std::vector<double> A, Adiag, rhs;
+  aligned_vector<double> A;  // rows 32-byte aligned (system_stride)
+  std::vector<double> rhs;
   // The next row's columns, prefetched a few at a time during this row's CG
   // passes so that its gather finds them in cache.
   const int32_t* next_cols = nullptr;
@@ -328,7 +308,8 @@ class RowSolver {
     return total;
   }
 
-  // The full normal matrix of (1) in double (d x d) and the right-hand side Yᵀ b.
+  // The data part of (1)'s normal matrix (s.Af, upper triangle, float) and
+  // the right-hand side Yᵀ b (s.r); factor() adds the rest.
   void normal_equations(int64_t row, size_t n, Scratch& s, bool gathered) const {
     grow(s.Af, ld_ * ld_);
     std::fill(s.Af.begin(), s.Af.begin() + ld_ * ld_, 0.0f);
@@ -355,21 +336,39 @@ class RowSolver {
         accumulate(s.Y.data(), nb, j0);
       }
     }
-    const double lam = lambda(n);
-    grow(s.A, d_ * d_);
-    for (size_t r = 0; r < d_; ++r) {
-      for (size_t c = r; c < d_; ++c) {
-        double v = static_cast<double>(s.Af[r * ld_ + c]) + (base_ ? static_cast<double>(base_[r * ld_ + c]) : 0.0);
-        s.A[r * d_ + c] = v;
-        s.A[c * d_ + r] = v;
-      }
-      s.A[r * d_ + r] += lam;
-    }
-    if (aug_) s.A[k_ * d_ + k_] += bias_lambda(n) - lam;
     grow(s.r, ld_);
     std::fill(s.r.begin(), s.r.begin() + ld_, 0.0f);
     matvec(row, n, s, gathered, 0.0f, s.b.data(), nullptr, s.r.data());
     if (base_rhs_) S_.axpy(1.0f, base_rhs_, s.r.data(), ld_);
+  }
+
+  // Cholesky factor of the normal matrix of a row with n observations (after
+  // normal_equations) in s.A, rows system_stride(d) apart: the upper triangle
+  // of s.Af + base + lambda I, in double. If rounding made it indefinite, it
+  // is rebuilt with a growing ridge on the diagonal. False if that fails too.
+  bool factor(size_t n, Scratch& s) const {
+    const size_t lda = system_stride(d_);
+    grow(s.A, d_ * lda);
+    const double lam = lambda(n), bias_lam = aug_ ? bias_lambda(n) : lam;
+    auto build = [&](double ridge) {
+      for (size_t r = 0; r < d_; ++r) {
+        const float* af = s.Af.data() + r * ld_;
+        const float* bs = base_ ? base_ + r * ld_ : nullptr;
+        double* a = s.A.data() + r * lda;
+        for (size_t c = r; c < d_; ++c) a[c] = static_cast<double>(af[c]) + (bs ? static_cast<double>(bs[c]) : 0.0);
+        a[r] += (r == k_ ? bias_lam : lam) + ridge;
+      }
+    };
+    build(0.0);
+    double trace = 0.0;
+    for (size_t r = 0; r < d_; ++r) trace += std::fabs(s.A[r * lda + r]);
+    if (K_.cholesky(s.A.data(), d_, lda)) return true;
+    double ridge = 1e-7 * (trace / static_cast<double>(d_) + 1e-12);
+    for (int attempt = 0; attempt < 8; ++attempt, ridge *= 100) {
+      build(ridge);
+      if (K_.cholesky(s.A.data(), d_, lda)) return true;
+    }
+    return false;
   }
 
   // Whether the row fits the gather buffer (then it is gathered once).
@@ -410,12 +409,12 @@ class RowSolver {
       normal_equations(row, n, s, gathered);
       grow(s.rhs, d_);
       for (size_t c = 0; c < d_; ++c) s.rhs[c] = s.r[c];
-      if (!factor_robust(s.A, s.Adiag, d_, K_)) {
+      if (!factor(n, s)) {
         std::fill(xt, xt + k_, 0.0f);
         if (bt) *bt = 0.0f;
         return;
       }
-      K_.cholesky_solve(s.A.data(), d_, s.rhs.data());
+      K_.cholesky_solve(s.A.data(), d_, system_stride(d_), s.rhs.data());
       for (size_t c = 0; c < k_; ++c) xt[c] = static_cast<float>(s.rhs[c]);
       if (bt) *bt = static_cast<float>(s.rhs[k_]);
       return;
@@ -623,25 +622,26 @@ void symmetric_eigen(std::vector<double>& a, size_t n, std::vector<double>& vect
 
 std::vector<float> cg_preconditioner(const float* base, size_t k, bool aug, double lambda, double bias_lambda) {
   const size_t d = aug ? k + 1 : k, ld = padded(d);
-  std::vector<double> M(d * d);
+  const size_t lda = system_stride(d);
+  std::vector<double> M(d * lda);
   for (size_t r = 0; r < d; ++r)
-    for (size_t c = 0; c < d; ++c) M[r * d + c] = base[r * ld + c];
-  for (size_t r = 0; r < d; ++r) M[r * d + r] += lambda;
-  if (aug) M[k * d + k] += bias_lambda - lambda;
+    for (size_t c = 0; c < d; ++c) M[r * lda + c] = base[r * ld + c];
+  for (size_t r = 0; r < d; ++r) M[r * lda + r] += lambda;
+  if (aug) M[k * lda + k] += bias_lambda - lambda;
   const Kernels& K = kernels();
   double top = 0.0;
-  for (size_t r = 0; r < d; ++r) top = std::max(top, M[r * d + r]);
+  for (size_t r = 0; r < d; ++r) top = std::max(top, M[r * lda + r]);
   // No ridge here (unlike the row solves): a nearly singular M would only
   // amplify rounding, so such halves run plain CG.
-  if (!K.cholesky(M.data(), d)) return {};
+  if (!K.cholesky(M.data(), d, lda)) return {};
   for (size_t r = 0; r < d; ++r)
-    if (M[r * d + r] * M[r * d + r] < 1e-7 * top) return {};
+    if (M[r * lda + r] * M[r * lda + r] < 1e-7 * top) return {};
   std::vector<double> inv(d * d);  // column c = M⁻¹ e_c
   std::vector<double> e(d);
   for (size_t c = 0; c < d; ++c) {
     std::fill(e.begin(), e.end(), 0.0);
     e[c] = 1.0;
-    K.cholesky_solve(M.data(), d, e.data());
+    K.cholesky_solve(M.data(), d, lda, e.data());
     for (size_t r = 0; r < d; ++r) inv[r * d + c] = e[r];
   }
   std::vector<float> P(ld * ld, 0.0f);
@@ -1145,6 +1145,30 @@ void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side
   run_rows(m, rows, n_rows, side, data_or_null(base), cfg, exact, threads, cancel, nullptr, data_or_null(base_rhs));
 }
 
+FoldInPlan plan_fold_in(const Side& side, const float* fixed_gram, const Config& cfg) {
+  validate(cfg);
+  FoldInPlan plan;
+  plan.config = cfg;
+  plan.side = side;
+  plan.side.target = nullptr;
+  plan.side.target_bias = nullptr;
+  shared_terms(side, fixed_gram, cfg, augmented(cfg, side), 1, plan.base, plan.base_rhs);
+  return plan;
+}
+
+void fold_in(const FoldInPlan& plan, const CsrView& history, float* x, float* bias) {
+  const Config& cfg = plan.config;
+  check_values(history, cfg);
+  if (history.rows != 1 || history.cols != static_cast<int64_t>(plan.side.n_fixed))
+    throw Error(ErrorCode::DimensionMismatch, "history: expected one row over the fixed side's columns");
+  Side side = plan.side;
+  side.target = x;
+  side.target_bias = bias;
+  *bias = 0.0f;
+  const int32_t row = 0;
+  run_rows(history, &row, 1, side, data_or_null(plan.base), cfg, true, 1, nullptr, nullptr, data_or_null(plan.base_rhs));
+}
+
 std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& cfg,
                            int32_t item) {
   validate(cfg);
@@ -1163,12 +1187,12 @@ std::vector<float> explain(const CsrView& history, const Side& side, const float
   const bool gathered = solver.prepare(0, n, s);
   solver.normal_equations(0, n, s, gathered);
   const size_t d = solver.d(), ld = solver.ld(), k = cfg.factors;
-  if (!factor_robust(s.A, s.Adiag, d, kernels())) return out;
+  if (!solver.factor(n, s)) return out;
   // z = W⁻¹ y'_item
   std::vector<double> z(d);
   for (size_t c = 0; c < k; ++c) z[c] = side.fixed[static_cast<size_t>(item) * k + c];
   if (d > k) z[k] = 1.0;
-  kernels().cholesky_solve(s.A.data(), d, z.data());
+  kernels().cholesky_solve(s.A.data(), d, system_stride(d), z.data());
   std::vector<float> row(ld);
   for (size_t j = 0; j < n; ++j) {
     solver.gather(0, j, 1, row.data());

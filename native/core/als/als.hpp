@@ -225,6 +225,21 @@ struct Side {
 void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side& side, const float* fixed_gram,
                 const Config& config, bool exact, size_t threads, const CancelToken* cancel);
 
+// Fold-in (a user described by a history, solved exactly against the fixed
+// side) prepared once per model: the config checked and the shared term
+// w0 G padded, so that each fold_in() builds only the history's system.
+// `side` keeps pointers to the fixed arrays: they must outlive the plan.
+struct FoldInPlan {
+  Config config;
+  Side side;
+  std::vector<float> base, base_rhs;
+};
+FoldInPlan plan_fold_in(const Side& side, const float* fixed_gram, const Config& config);
+// The factors (x, config.factors floats) and bias (explicit models; else 0)
+// of the user whose history is row 0 of `history` (a 1-row CSR over the
+// fixed side, sorted unique columns).
+void fold_in(const FoldInPlan& plan, const CsrView& history, float* x, float* bias);
+
 // Exact decomposition of a folded-in user's score for `item` over their
 // history (row 0 of `history`, a 1-row CSR over the fixed side):
 // with W the left-hand matrix of (1) and W z = y'_item, the score is

@@ -74,12 +74,22 @@ struct Kernels {
   // Rows of k floats to int8: scale[r] = max_c |src[r * k + c]| / 127 (0 for a
   // zero row), dst[r * k + c] = round_to_nearest_even(src / scale[r]).
   void (*to_int8_rows)(const float* src, size_t rows, size_t k, int8_t* dst, float* scale);
-  // Cholesky A = L Lᵀ in place (row-major d x d doubles: L in the lower
-  // triangle, the strict upper one untouched); false if not positive definite.
-  bool (*cholesky)(double* A, size_t d);
-  // Solve L Lᵀ x = b with cholesky()'s L; x overwrites b.
-  void (*cholesky_solve)(const double* L, size_t d, double* b);
+  // Cholesky A = Uᵀ U in place (d x d doubles, rows lda apart: U = Lᵀ in the
+  // upper triangle, the strict lower one untouched); false if not positive
+  // definite.
+  bool (*cholesky)(double* A, size_t d, size_t lda);
+  // Solve Uᵀ U x = b with cholesky()'s U; x overwrites b.
+  void (*cholesky_solve)(const double* U, size_t d, size_t lda, double* b);
 };
+
+// Row stride for a d x d system given to cholesky(): a multiple of 4 doubles,
+// so that rows start 32-byte aligned, but not of 8. Rows a multiple of 512
+// bytes apart (d = 64, 128) map a column block of every row to the same few
+// L1 sets: the factorization at d = 64 took 3x as long as with this stride.
+inline size_t system_stride(size_t d) {
+  const size_t s = (d + 3) / 4 * 4;
+  return s % 8 == 0 ? s + 4 : s;
+}
 
 // The kernels of the SIMD level in use (simd::kernels().name).
 const Kernels& kernels();

@@ -1,6 +1,7 @@
 // ALS hot loops over gathered factor buffers (see kernels.hpp). Written once
 // over GCC vector types of FASTREC_ISA_LANES floats; CMake compiles this file
 // per instruction set.
+#include <algorithm>
 #include <cstdint>
 #include <cmath>
 #include <cstring>
@@ -464,77 +465,111 @@ static void to_int8_rows(const float* src, size_t rows, size_t k, int8_t* dst, f
   }
 }
 
-static double ddot(const double* a, const double* b, size_t n) {
-  vd s0 = {}, s1 = {};
-  size_t i = 0;
-  for (; i + 2 * WD <= n; i += 2 * WD) {
-    s0 += loadd(a + i) * loadd(b + i);
-    s1 += loadd(a + i + WD) * loadd(b + i + WD);
+// NV vectors of row j of U before scaling, from column c: A's row j minus
+// U[p][j] U[p][c..] for every p < j (U's rows p < j are done). Short blocks
+// keep S partial sums per vector over alternating p: with fewer than five
+// vectors, the FMA latency and not the throughput would bound the loop.
+template <size_t NV>
+inline void row_minus_done(const double* A, size_t lda, size_t j, size_t c, vd (&a)[8]) {
+  constexpr size_t S = NV >= 5 ? 1 : NV >= 3 ? 2 : 4;
+  vd acc[S][NV] = {};
+  size_t p = 0;
+  for (; p + S <= j; p += S)
+    for (size_t q = 0; q < S; ++q) {
+      const double* up = A + (p + q) * lda + c;
+      const vd s = vd{} + A[(p + q) * lda + j];
+      for (size_t v = 0; v < NV; ++v) acc[q][v] += s * loadd(up + v * WD);
+    }
+  for (; p < j; ++p) {
+    const double* up = A + p * lda + c;
+    const vd s = vd{} + A[p * lda + j];
+    for (size_t v = 0; v < NV; ++v) acc[0][v] += s * loadd(up + v * WD);
   }
-  double s = hsumd(s0 + s1);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+  for (size_t v = 0; v < NV; ++v) {
+    vd t = acc[0][v];
+    for (size_t q = 1; q < S; ++q) t += acc[q][v];
+    a[v] = loadd(A + j * lda + c + v * WD) - t;
+  }
 }
 
-// out[t] = <rows[t * stride..], b> over n values for t < 4: one pass over b
-// for four rows.
-static void ddot4(const double* rows, size_t stride, const double* b, size_t n, double* out) {
-  const double* r0 = rows;
-  const double* r1 = rows + stride;
-  const double* r2 = rows + 2 * stride;
-  const double* r3 = rows + 3 * stride;
-  vd s0 = {}, s1 = {}, s2 = {}, s3 = {};
-  size_t i = 0;
-  for (; i + WD <= n; i += WD) {
-    const vd v = loadd(b + i);
-    s0 += loadd(r0 + i) * v;
-    s1 += loadd(r1 + i) * v;
-    s2 += loadd(r2 + i) * v;
-    s3 += loadd(r3 + i) * v;
-  }
-  double t0 = hsumd(s0), t1 = hsumd(s1), t2 = hsumd(s2), t3 = hsumd(s3);
-  for (; i < n; ++i) {
-    t0 += r0[i] * b[i];
-    t1 += r1[i] * b[i];
-    t2 += r2[i] * b[i];
-    t3 += r3[i] * b[i];
-  }
-  out[0] = t0;
-  out[1] = t1;
-  out[2] = t2;
-  out[3] = t3;
-}
-
-// Cholesky A = L Lᵀ in place (row-major d x d; the lower triangle becomes L,
-// the strict upper triangle is left as it was); false if A is not positive
-// definite. Column j's entries below the diagonal are four rows at a time,
-// so a fold-in's 64 x 64 system is not 2,000 separate short dot products.
-static bool cholesky(double* A, size_t d) {
+// Cholesky A = Uᵀ U in place, U upper triangular (row-major d x d; the upper
+// triangle becomes U = Lᵀ, the strict lower triangle is left as it was);
+// false if A is not positive definite. Left-looking by rows of U: row j is
+// A's row j minus U[p][j] U[p][j..] for every p < j, accumulated in registers
+// up to four vectors at a time. Every step is a broadcast times a contiguous
+// row, so no short dot product and no horizontal sum (for a fold-in's 64 x 64
+// system those were most of the time). Vectors start at multiples of the
+// width, so that all of them are independent chains; lanes left of the
+// diagonal are computed and dropped.
+static bool cholesky(double* A, size_t d, size_t lda) {
+  const size_t vend = d - d % WD;
   for (size_t j = 0; j < d; ++j) {
-    double* rj = A + j * d;
-    const double s = rj[j] - ddot(rj, rj, j);
+    double* uj = A + j * lda;
+    size_t c = j - j % WD;
+    bool first = true;
+    while (c < vend) {
+      vd a[8];
+      const size_t nv = std::min<size_t>(8, (vend - c) / WD);
+      switch (nv) {
+        case 8: row_minus_done<8>(A, lda, j, c, a); break;
+        case 7: row_minus_done<7>(A, lda, j, c, a); break;
+        case 6: row_minus_done<6>(A, lda, j, c, a); break;
+        case 5: row_minus_done<5>(A, lda, j, c, a); break;
+        case 4: row_minus_done<4>(A, lda, j, c, a); break;
+        case 3: row_minus_done<3>(A, lda, j, c, a); break;
+        case 2: row_minus_done<2>(A, lda, j, c, a); break;
+        default: row_minus_done<1>(A, lda, j, c, a); break;
+      }
+      for (size_t v = 0; v < nv; ++v) {
+        if (first && c < j) {  // the strict lower triangle keeps A
+          double lanes[WD];
+          std::memcpy(lanes, &a[v], sizeof(vd));
+          for (size_t q = j - c; q < WD; ++q) uj[c + q] = lanes[q];
+        } else {
+          stored(uj + c, a[v]);
+        }
+        first = false;
+        c += WD;
+      }
+    }
+    for (c = std::max(j, vend); c < d; ++c) {  // columns past the last whole vector: four partial sums
+      double s[4] = {uj[c], 0.0, 0.0, 0.0};
+      size_t p = 0;
+      for (; p + 4 <= j; p += 4)
+        for (size_t q = 0; q < 4; ++q) s[q] -= A[(p + q) * lda + j] * A[(p + q) * lda + c];
+      for (; p < j; ++p) s[0] -= A[p * lda + j] * A[p * lda + c];
+      uj[c] = (s[0] + s[1]) + (s[2] + s[3]);
+    }
+    const double s = uj[j];
     if (!(s > 0.0) || !std::isfinite(s)) return false;
     const double l = std::sqrt(s), inv = 1.0 / l;
-    rj[j] = l;
-    size_t i = j + 1;
-    for (; i + 4 <= d; i += 4) {
-      double t[4];
-      ddot4(A + i * d, d, rj, j, t);
-      for (size_t q = 0; q < 4; ++q) A[(i + q) * d + j] = (A[(i + q) * d + j] - t[q]) * inv;
-    }
-    for (; i < d; ++i) A[i * d + j] = (A[i * d + j] - ddot(A + i * d, rj, j)) * inv;
+    uj[j] = l;
+    for (size_t i = j + 1; i < d; ++i) uj[i] *= inv;
   }
   return true;
 }
 
-// Solve L Lᵀ x = b (x overwrites b); Lᵀ's solve runs along L's rows.
-static void cholesky_solve(const double* L, size_t d, double* b) {
-  for (size_t i = 0; i < d; ++i) b[i] = (b[i] - ddot(L + i * d, b, i)) / L[i * d + i];
+// Solve Uᵀ U x = b with cholesky()'s U (x overwrites b): Uᵀ y = b by
+// subtracting each solved y_p times U's row p from the rest, then U x = y by
+// rows, each a contiguous dot product.
+static void cholesky_solve(const double* U, size_t d, size_t lda, double* b) {
+  for (size_t p = 0; p < d; ++p) {
+    const double* up = U + p * lda;
+    const double y = b[p] / up[p];
+    b[p] = y;
+    const vd ys = vd{} + y;
+    size_t i = p + 1;
+    for (; i + WD <= d; i += WD) stored(b + i, loadd(b + i) - ys * loadd(up + i));
+    for (; i < d; ++i) b[i] -= y * up[i];
+  }
   for (size_t i = d; i-- > 0;) {
-    const double x = b[i] / L[i * d + i];
-    b[i] = x;
-    const double* li = L + i * d;
-    for (size_t j = 0; j < i; ++j) b[j] -= li[j] * x;
+    const double* ui = U + i * lda;
+    vd acc = {};
+    size_t j = i + 1;
+    for (; j + WD <= d; j += WD) acc += loadd(ui + j) * loadd(b + j);
+    double s = hsumd(acc);
+    for (; j < d; ++j) s += ui[j] * b[j];
+    b[i] = (b[i] - s) / ui[i];
   }
 }
 
