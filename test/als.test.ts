@@ -647,3 +647,19 @@ describe('AlsModel: invalid input', () => {
     await expect(new AlsModel({ factors: 2 }).fit(empty)).rejects.toThrow(/empty matrix/);
   });
 });
+
+describe('AlsModel: hostile input (audit)', () => {
+  it('fit, partialFit and evaluateRatings take a Dataset, not a look-alike (which reached native code or broke the model)', async () => {
+    const { ds } = await planted(20, 12);
+    const fake = { matrix: ds.matrix, itemMatrix: ds.itemMatrix, users: ds.users, items: ds.items };
+    await expect(new AlsModel({ factors: 2 }).fit(fake as never)).rejects.toThrow(/Expected a Dataset .*for dataset but received an object \(Object\)/);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds);
+    for (const bad of [null, {}, 'ds', fake]) {
+      await expect(model.partialFit(bad as never)).rejects.toThrow(InvalidArgumentError);
+      expect(() => model.evaluateRatings(bad as never)).toThrow(/Expected a Dataset .*for test but received/);
+    }
+    await expect(model.partialFit({ users: ds.users, items: ds.items } as never)).rejects.toThrow(/for dataset but received an object/);
+    expect(model.recommend('u0').items.length).toBeGreaterThan(0); // the model is unchanged
+    expect(() => (model.userFactors = new Float64Array(model.userFactors.length) as never)).toThrow(/Float32Array for userFactors but received a Float64Array/);
+  });
+});

@@ -34,10 +34,11 @@ import type {
   Recommendations,
   Recommender,
 } from '../recommender.js';
-import { abortSignal, boolean, func, integer, knownOptions, number, oneOf, threads as checkThreads } from '../validate.js';
+import { abortSignal, boolean, func, integer, invalid, knownOptions, number, oneOf, threads as checkThreads } from '../validate.js';
 import {
   assertFitted,
   checkState,
+  datasetArg,
   historyOf,
   itemIndexOf,
   loadTrainingData,
@@ -302,9 +303,7 @@ export class AlsModel implements Recommender, Persistable {
     const seed = integer('options.seed', o.seed ?? 0, 0, Number.MAX_SAFE_INTEGER);
     const signal = abortSignal('options.signal', o.signal);
     const onProgress = o.onProgress === undefined ? null : (func('options.onProgress', o.onProgress) as FitOptions['onProgress'] & object);
-    if (typeof dataset !== 'object' || dataset === null || !('matrix' in dataset) || !('itemMatrix' in dataset)) {
-      throw new InvalidArgumentError(`Expected a Dataset for dataset but received ${dataset === null ? 'null' : typeof dataset}`);
-    }
+    datasetArg('dataset', dataset);
     if (dataset.matrix.indices.length === 0) {
       throw new InvalidArgumentError('Expected a dataset with at least one interaction for dataset but received an empty matrix');
     }
@@ -476,7 +475,7 @@ export class AlsModel implements Recommender, Persistable {
    */
   evaluateRatings(test: Dataset): RatingMetrics {
     const t = this.t;
-    if (typeof test !== 'object' || test === null || !('matrix' in test)) throw new InvalidArgumentError('Expected a Dataset for test');
+    datasetArg('test', test);
     let se = 0;
     let ae = 0;
     let count = 0;
@@ -511,6 +510,7 @@ export class AlsModel implements Recommender, Persistable {
    */
   async partialFit(dataset: Dataset, options?: PartialFitOptions): Promise<this> {
     const t = this.t;
+    datasetArg('dataset', dataset);
     knownOptions('options', options, PARTIAL_FIT_KEYS);
     const o = options ?? {};
     const threads = checkThreads(o.threads);
@@ -670,7 +670,7 @@ export class AlsModel implements Recommender, Persistable {
 }
 
 function checkFactors(name: string, value: unknown, rows: number, k: number): void {
-  if (!(value instanceof Float32Array)) throw new InvalidArgumentError(`Expected a Float32Array for ${name} but received ${value === null ? 'null' : typeof value}`);
+  if (!(value instanceof Float32Array)) throw invalid(name, 'a Float32Array', value);
   if (value.length !== rows * k) throw new DimensionMismatchError(`${name} has ${value.length} values; expected ${rows} rows x ${k} factors = ${rows * k}`);
   for (let j = 0; j < value.length; j++) {
     if (!Number.isFinite(value[j]!)) throw new InvalidArgumentError(`Expected finite values in ${name} but received ${value[j]} at index ${j}`);
@@ -696,7 +696,7 @@ function grow(a: Float32Array, length: number): Float32Array {
 
 function idsToIndices(name: string, ids: unknown, map: TrainingData['users'], kind: 'user' | 'item'): Int32Array {
   if (ids === undefined) return new Int32Array(0);
-  if (!Array.isArray(ids)) throw new InvalidArgumentError(`Expected an array of ${kind} ids for ${name} but received ${typeof ids}`);
+  if (!Array.isArray(ids)) throw invalid(name, `an array of ${kind} ids`, ids);
   const out = new Set<number>();
   for (const id of ids) out.add(map.indexOrThrow(id as Id, kind));
   return Int32Array.from(out).sort();
