@@ -662,4 +662,18 @@ describe('AlsModel: hostile input (audit)', () => {
     expect(model.recommend('u0').items.length).toBeGreaterThan(0); // the model is unchanged
     expect(() => (model.userFactors = new Float64Array(model.userFactors.length) as never)).toThrow(/Float32Array for userFactors but received a Float64Array/);
   });
+
+  it('native training rejects a damaged matrix (column out of range, decreasing indptr) instead of reading out of bounds', async () => {
+    const { ds } = await planted(20, 12);
+    const model = new AlsModel({ factors: 2, iterations: 1 });
+    const column = ds.matrix.indices[3]!;
+    ds.matrix.indices[3] = 1 << 30;
+    await expect(model.fit(ds)).rejects.toThrow(/column index 1073741824 at entry 3 is outside \[0, 12\)/);
+    ds.matrix.indices[3] = column;
+    const end = ds.itemMatrix.indptr[1]!;
+    ds.itemMatrix.indptr[1] = ds.itemMatrix.indptr[2]! + 5n;
+    await expect(model.fit(ds)).rejects.toThrow(/itemUsers: indptr decreases at row 1/);
+    ds.itemMatrix.indptr[1] = end;
+    await expect(model.fit(ds)).resolves.toBe(model);
+  });
 });

@@ -827,7 +827,23 @@ double loss_with_gram(const CsrView& ui, const CsrView& iu, const Config& cfg, c
   return total / nnz;
 }
 
+// The rows' extents and the column indices address the factor arrays: a malformed matrix must be an error, not
+// an out-of-bounds read.
+void check_structure(const CsrView& m, const char* name) {
+  if (m.rows < 0 || m.cols < 0 || (m.rows > 0 && m.indptr[0] != 0))
+    throw_invalid(std::string(name) + ": expected a CSR matrix whose indptr starts at 0");
+  for (int64_t r = 0; r < m.rows; ++r)
+    if (m.indptr[r + 1] < m.indptr[r])
+      throw_invalid(std::string(name) + ": indptr decreases at row " + std::to_string(r) + " (a damaged matrix)");
+  const int64_t nnz = m.nnz();
+  for (int64_t e = 0; e < nnz; ++e)
+    if (m.indices[e] < 0 || m.indices[e] >= m.cols)
+      throw_invalid(std::string(name) + ": column index " + std::to_string(m.indices[e]) + " at entry " + std::to_string(e) +
+                    " is outside [0, " + std::to_string(m.cols) + ") (a damaged matrix)");
+}
+
 void check_values(const CsrView& m, const Config& cfg) {
+  check_structure(m, "matrix");
   const int64_t nnz = m.nnz();
   for (int64_t e = 0; e < nnz; ++e) {
     const float v = m.data[e];
@@ -1014,6 +1030,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   validate(cfg);
   check_model(ui, iu, cfg, model);
   check_values(ui, cfg);
+  check_structure(iu, "itemUsers");
   const std::vector<int32_t> user_order = longest_first(ui), item_order = longest_first(iu);
   Side users, items;
   users.fixed = model.item_factors.data();
