@@ -676,4 +676,20 @@ describe('AlsModel: hostile input (audit)', () => {
     ds.itemMatrix.indptr[1] = end;
     await expect(model.fit(ds)).resolves.toBe(model);
   });
+
+  it('settings that overflow float32 training are errors, not NaN factors that score nothing', async () => {
+    for (const key of ['alpha', 'unobservedWeight', 'regularization', 'itemBiasRegularization'] as const) {
+      expect(() => new AlsModel({ [key]: 1e39 })).toThrow(new RegExp(`Expected a finite number in \\[0, 3.4028234663852886e\\+38\\] for options.${key} but received 1e\\+39`));
+    }
+    const { ds } = await planted(20, 12);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds, { seed: 1 });
+    const before = model.userFactors;
+    for (const opts of [{}, { feedback: 'explicit' as const }, { itemBias: true }]) {
+      const overflowing = new AlsModel({ factors: 2, iterations: 2, regularization: 1e38, ...opts });
+      await expect(overflowing.fit(ds, { seed: 1 })).rejects.toThrow(/Factors: solving produced a non-finite value \(float32 overflow\).*regularization 1e\+38/);
+      await expect(overflowing.fit(ds, { seed: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(overflowing.fitted).toBe(false);
+    }
+    expect(model.userFactors).toBe(before);
+  });
 });

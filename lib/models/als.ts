@@ -127,6 +127,9 @@ const PARTIAL_FIT_KEYS = ['users', 'items', 'threads', 'signal'] as const;
 
 export type ResolvedAlsOptions = Required<AlsOptions>;
 
+/** Training runs in float32: a larger setting would reach it as Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Check every option and fill in the defaults. */
 export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsOptions {
   knownOptions('options', options, OPTION_KEYS);
@@ -141,9 +144,9 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     iterations: integer('options.iterations', o.iterations ?? 15, 1, 100_000),
     feedback,
     confidence: oneOf('options.confidence', o.confidence ?? 'linear', ['linear', 'proportional'] as const),
-    alpha: number('options.alpha', o.alpha ?? 1, 0),
-    unobservedWeight: number('options.unobservedWeight', o.unobservedWeight ?? 1, 0),
-    regularization: number('options.regularization', o.regularization ?? (feedback === 'implicit' ? 0.01 : 0.1), 0),
+    alpha: number('options.alpha', o.alpha ?? 1, 0, FLOAT32_MAX),
+    unobservedWeight: number('options.unobservedWeight', o.unobservedWeight ?? 1, 0, FLOAT32_MAX),
+    regularization: number('options.regularization', o.regularization ?? (feedback === 'implicit' ? 0.01 : 0.1), 0, FLOAT32_MAX),
     regularizationScaling: oneOf('options.regularizationScaling', o.regularizationScaling ?? 'none', ['none', 'count', 'frequency'] as const),
     nu: number('options.nu', o.nu ?? 1, -10, 10),
     solver: oneOf('options.solver', o.solver ?? 'cg', ['cg', 'cholesky'] as const),
@@ -152,7 +155,7 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['float32', 'float16', 'int8'] as const),
     computeLoss: boolean('options.computeLoss', o.computeLoss ?? false),
     itemBias,
-    itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0),
+    itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0, FLOAT32_MAX),
   };
 }
 

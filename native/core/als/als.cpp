@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <memory>
@@ -842,6 +843,22 @@ void check_structure(const CsrView& m, const char* name) {
                     " is outside [0, " + std::to_string(m.cols) + ") (a damaged matrix)");
 }
 
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Solving in float32 overflows with extreme settings (regularization 1e30, or weights times alpha near the float
+// range): an error that says so, instead of factors that are NaN or infinite and score nothing.
+void check_finite(const float* v, size_t n, const char* what, const Config& cfg) {
+  for (size_t j = 0; j < n; ++j)
+    if (!std::isfinite(v[j]))
+      throw_invalid(std::string(what) + ": solving produced a non-finite value (float32 overflow); the settings are too extreme (alpha " +
+                    short_number(cfg.alpha) + ", unobservedWeight " + short_number(cfg.unobserved_weight) + ", regularization " +
+                    short_number(cfg.regularization) + "): lower them, or scale the interaction weights down");
+}
+
 void check_values(const CsrView& m, const Config& cfg) {
   check_structure(m, "matrix");
   const int64_t nnz = m.nnz();
@@ -1131,6 +1148,10 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     double loss = 0.0 / 0.0;
     if (opt.compute_loss) loss = loss_with_gram(ui, iu, cfg, model, item_gram, opt.threads);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    check_finite(model.user_factors.data(), model.user_factors.size(), "userFactors", cfg);
+    check_finite(model.item_factors.data(), model.item_factors.size(), "itemFactors", cfg);
+    check_finite(model.user_bias.data(), model.user_bias.size(), "userBias", cfg);
+    check_finite(model.item_bias.data(), model.item_bias.size(), "itemBias", cfg);
     result.loss = loss;
     if (opt.progress) opt.progress(it, seconds, loss);
   }
@@ -1160,6 +1181,12 @@ void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side
   std::vector<float> base, base_rhs;
   shared_terms(side, fixed_gram, cfg, aug, threads, base, base_rhs);
   run_rows(m, rows, n_rows, side, data_or_null(base), cfg, exact, threads, cancel, nullptr, data_or_null(base_rhs));
+  const size_t k = cfg.factors;
+  for (size_t i = 0; i < n_rows; ++i) {
+    const size_t r = static_cast<size_t>(rows[i]);
+    check_finite(side.target + r * k, k, "factors", cfg);
+    if (side.target_bias) check_finite(side.target_bias + r, 1, "bias", cfg);
+  }
 }
 
 std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& cfg,
