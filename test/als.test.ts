@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, randomSplit, readInteractions, saveModel, timeSplit, type EventLog } from '../lib/index.js';
+import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, modelFromState, randomSplit, readInteractions, saveModel, timeSplit, type EventLog } from '../lib/index.js';
 import { AbortError, DimensionMismatchError, InvalidArgumentError, NotFittedError, UnknownIdError } from '../lib/errors.js';
 import { completeJourneyDataset } from '../lib/demo/data.js';
 import { packageRoot } from '../lib/native.js';
@@ -691,5 +691,22 @@ describe('AlsModel: hostile input (audit)', () => {
       expect(overflowing.fitted).toBe(false);
     }
     expect(model.userFactors).toBe(before);
+  });
+  it('a damaged model state (train.indptr, biases, explicit globalMean) is refused at load instead of crashing or shifting scores', async () => {
+    const { ds } = await planted(20, 12);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds);
+    const state = model.toState();
+    const indptr = (state.arrays['train.indptr'] as BigInt64Array).slice();
+    indptr[3] = 10n ** 12n; // recommendMany read the seen items from there (a segfault)
+    const damaged = { ...state, arrays: { ...state.arrays, 'train.indptr': indptr } };
+    expect(() => modelFromState(damaged)).toThrow(/damaged train.indptr: it decreases at row 3/);
+    const short = { ...state, arrays: { ...state.arrays, 'train.indptr': indptr.subarray(0, 5) } };
+    expect(() => modelFromState(short)).toThrow(/damaged train.indptr: expected \d+ entries \(users \+ 1\) but received 5/);
+    const explicit = (await new AlsModel({ feedback: 'explicit', factors: 2, iterations: 2 }).fit(ds)).toState();
+    const { globalMean: _mu, ...withoutMean } = explicit.config;
+    expect(() => modelFromState({ ...explicit, config: withoutMean })).toThrow(/Expected a finite number for state.config.globalMean but received undefined/);
+    const nanBias = new Float32Array(explicit.arrays.itemBias as Float32Array).fill(NaN);
+    expect(() => modelFromState({ ...explicit, arrays: { ...explicit.arrays, itemBias: nanBias } })).toThrow(/finite values in itemBias/);
+    expect(modelFromState(explicit).recommend('u0').items.length).toBeGreaterThan(0);
   });
 });

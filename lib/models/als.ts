@@ -625,6 +625,7 @@ export class AlsModel implements Recommender, Persistable {
         throw new InvalidArgumentError("model state of kind 'als' (implicit with itemBias) lacks a valid itemBias array (one float per item)");
       }
       itemBias = ib;
+      checkFactors('itemBias', ib, data.items.size, 1);
     }
     if (model.options.feedback === 'explicit') {
       const ub = state.arrays.userBias;
@@ -634,6 +635,10 @@ export class AlsModel implements Recommender, Persistable {
       }
       userBias = ub;
       itemBias = ib;
+      checkFactors('userBias', ub, data.users.size, 1);
+      checkFactors('itemBias', ib, data.items.size, 1);
+      // Every prediction adds mu: a missing or damaged one would shift them all.
+      number('state.config.globalMean', globalMean);
     }
     model.trained = {
       data,
@@ -641,7 +646,7 @@ export class AlsModel implements Recommender, Persistable {
       itemFactors,
       userBias,
       itemBias,
-      globalMean: typeof globalMean === 'number' ? globalMean : 0,
+      globalMean: model.options.feedback === 'explicit' ? globalMean! : 0,
       scorer: new FactorScorer(data, itemFactors, k, itemBias ?? undefined),
     };
     return model;

@@ -169,11 +169,20 @@ export function loadTrainingData(state: ModelState, prefix = 'train'): TrainingD
   if (!users || !items || !(indptr instanceof BigInt64Array) || !(indices instanceof Int32Array) || !(data instanceof Float32Array)) {
     throw new InvalidArgumentError(`model state of kind '${state.kind}' lacks its training data (${prefix}.*)`);
   }
+  checkIndptr(state.kind, prefix, indptr, users.length, indices.length, data.length);
   return {
     users: IdMap.from(users),
     items: IdMap.from(items),
     matrix: { rows: users.length, cols: items.length, indptr, indices, data },
   };
+}
+
+/** Row extents that native scoring can trust (a damaged indptr made it read out of bounds): O(users). */
+function checkIndptr(kind: string, prefix: string, indptr: BigInt64Array, rows: number, nnz: number, values: number): void {
+  const bad = (what: string) => new InvalidArgumentError(`model state of kind '${kind}' has a damaged ${prefix}.indptr: ${what}`);
+  if (indptr.length !== rows + 1) throw bad(`expected ${rows + 1} entries (users + 1) but received ${indptr.length}`);
+  if (indptr[0] !== 0n || Number(indptr[rows]) !== nnz || nnz !== values) throw bad(`expected it to run from 0 to ${nnz} (the stored interactions; ${values} values)`);
+  for (let r = 0; r < rows; r++) if (indptr[r + 1]! < indptr[r]!) throw bad(`it decreases at row ${r}`);
 }
 
 /** Check that a loaded state is of the expected kind and a version this code can read. */
