@@ -709,4 +709,19 @@ describe('AlsModel: hostile input (audit)', () => {
     expect(() => modelFromState({ ...explicit, arrays: { ...explicit.arrays, itemBias: nanBias } })).toThrow(/finite values in itemBias/);
     expect(modelFromState(explicit).recommend('u0').items.length).toBeGreaterThan(0);
   });
+
+  it('an include list naming no known item returns nothing (it returned every item, as if there were no list)', async () => {
+    const { ds } = await planted(20, 12);
+    for (const opts of [{}, { feedback: 'explicit' as const }]) {
+      const model = await new AlsModel({ factors: 2, iterations: 2, ...opts }).fit(ds);
+      for (const include of [[], ['no-such-item']]) {
+        expect(model.recommend(ds.users.id(0), { include }).items).toEqual([]);
+        expect(model.recommendForHistory([ds.items.id(0)], { include }).items).toEqual([]);
+        const many = await model.recommendMany(ds.users.ids().slice(0, 2), { include, k: 3 });
+        expect(Array.from(many.indices)).toEqual([-1, -1, -1, -1, -1, -1]);
+        expect(Array.from(many.scores)).toEqual(new Array(6).fill(-Infinity));
+      }
+      expect(model.recommend(ds.users.id(0), { include: [ds.items.id(1), 'no-such-item'], filterSeen: false }).items).toEqual([ds.items.id(1)]);
+    }
+  });
 });

@@ -72,6 +72,11 @@ export function resolveRecommendOptions(options: RecommendOptions | undefined, i
   };
 }
 
+/** An include list naming no known item allows nothing (native scoring reads an empty list as no restriction). */
+export function includesNothing(o: ResolvedOptions): boolean {
+  return o.include !== null && o.include.length === 0;
+}
+
 export interface ResolvedBatchOptions extends ResolvedOptions {
   threads: number;
   signal: AbortSignal | undefined;
