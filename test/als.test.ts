@@ -724,4 +724,23 @@ describe('AlsModel: hostile input (audit)', () => {
       expect(model.recommend(ds.users.id(0), { include: [ds.items.id(1), 'no-such-item'], filterSeen: false }).items).toEqual([ds.items.id(1)]);
     }
   });
+
+  it('history entries that are no id are errors (they were dropped, folding in a user of nothing); explicit histories take negative ratings', async () => {
+    const { ds } = await planted(20, 12);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds);
+    const item = ds.items.id(0);
+    for (const [entry, where] of [[null, 'history\\[1\\]'], [NaN, 'history\\[1\\]'], [{ id: item }, 'history\\[1\\].item'], [[item], 'history\\[1\\].item']] as const) {
+      expect(() => model.foldIn([item, entry as never])).toThrow(new RegExp(`Expected an item id \\(a string or a finite number\\) or \\{ item, value \\} for ${where} but received`));
+      expect(() => model.recommendForHistory([entry as never])).toThrow(InvalidArgumentError);
+    }
+    expect(model.foldIn(['no-such-item']).factors).toEqual(new Float32Array(2)); // unknown ids are still dropped
+    expect(() => model.foldIn([{ item, value: 3e38 }, { item, value: 3e38 }])).toThrow(/a sum within float32 range .* received 6e\+38/);
+    expect(() => model.foldIn([{ item, value: -1 }])).toThrow(/a finite number >= 0 for history\[0\].value/);
+    const signed = new Interactions();
+    for (let u = 0; u < 6; u++) for (let i = 0; i < 4; i++) signed.add(`u${u}`, `i${i}`, ((u + i) % 5) - 2);
+    const explicit = await new AlsModel({ feedback: 'explicit', factors: 2, iterations: 3 }).fit(await Dataset.build(signed, { allowNegative: true }));
+    const f = explicit.foldIn([{ item: 'i0', value: -2 }, { item: 'i1', value: 1 }]);
+    expect(Array.from(f.factors).every(Number.isFinite)).toBe(true);
+    expect(() => explicit.foldIn([{ item: 'i0', value: -Infinity }])).toThrow(/a finite number for history\[0\].value/);
+  });
 });

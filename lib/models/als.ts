@@ -419,7 +419,7 @@ export class AlsModel implements Recommender, Persistable {
    */
   foldIn(history: History): FoldInResult {
     const t = this.t;
-    const h = historyOf(history, t.data.items);
+    const h = historyOf(history, t.data.items, 'history', !this.implicit);
     return callSync((n) => n.alsFoldIn(h.indices, h.values, this.itemSide(), this.itemGram(), nativeConfig(this.options)));
   }
 
@@ -432,7 +432,7 @@ export class AlsModel implements Recommender, Persistable {
   recommendForHistory(history: History, options?: RecommendOptions): Recommendations {
     const t = this.t;
     const o = resolveRecommendOptions(options, t.data.items);
-    const h = historyOf(history, t.data.items);
+    const h = historyOf(history, t.data.items, 'history', !this.implicit);
     const f = callSync((n) => n.alsFoldIn(h.indices, h.values, this.itemSide(), this.itemGram(), nativeConfig(this.options)));
     const rec = t.scorer.recommend(f.factors, h.indices, o);
     if (!this.implicit) addConstant(rec.scores, t.globalMean + f.bias);

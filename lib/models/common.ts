@@ -5,7 +5,7 @@
  */
 import type { CsrArrays } from '../binding.js';
 import { Dataset } from '../data/dataset.js';
-import { IdMap, type Id } from '../data/idmap.js';
+import { IdMap, isId, type Id } from '../data/idmap.js';
 import { InvalidArgumentError, NotFittedError } from '../errors.js';
 import type { BatchOptions, History, ModelState, RecommendOptions, Recommendations } from '../recommender.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, threads as checkThreads } from '../validate.js';
@@ -129,21 +129,29 @@ export function toRecommendations(items: IdMap, indices: Int32Array, scores: Flo
 /**
  * A history (ids, or { item, value }) as sorted item indices and summed
  * weights; unknown items are dropped (a new visitor may have viewed items the
- * model never saw).
+ * model never saw), but an entry that is no id at all is the caller's mistake
+ * (silently dropped, it left a history of nothing). Values must be >= 0 unless
+ * `allowNegative` (explicit ratings).
  */
-export function historyOf(history: History, items: IdMap, name = 'history'): { indices: Int32Array; values: Float32Array } {
+export function historyOf(history: History, items: IdMap, name = 'history', allowNegative = false): { indices: Int32Array; values: Float32Array } {
   if (!Array.isArray(history)) throw invalid(name, 'an array of item ids or { item, value } objects', history);
   const agg = new Map<number, number>();
-  history.forEach((h: Id | { item: Id; value?: number }, n: number) => {
+  history.forEach((h: unknown, n: number) => {
     const isObj = typeof h === 'object' && h !== null;
-    const id = isObj ? (h as { item: Id }).item : (h as Id);
-    const value = isObj ? ((h as { value?: number }).value ?? 1) : 1;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(`${name}[${n}].value`, 'a finite number >= 0', value);
+    const id = isObj ? (h as { item?: unknown }).item : h;
+    if (!isId(id)) throw invalid(isObj ? `${name}[${n}].item` : `${name}[${n}]`, 'an item id (a string or a finite number) or { item, value }', id);
+    const value = isObj ? ((h as { value?: unknown }).value ?? 1) : 1;
+    if (typeof value !== 'number' || !Number.isFinite(value) || (value < 0 && !allowNegative)) {
+      throw invalid(`${name}[${n}].value`, allowNegative ? 'a finite number' : 'a finite number >= 0', value);
+    }
     const i = items.index(id);
     if (i !== undefined) agg.set(i, (agg.get(i) ?? 0) + value);
   });
   const indices = Int32Array.from(agg.keys()).sort();
   const values = Float32Array.from(indices, (i) => agg.get(i)!);
+  // Native solvers take float32: a sum beyond its range would arrive as Infinity.
+  const over = values.findIndex((v) => !Number.isFinite(v));
+  if (over >= 0) throw invalid(`the values of item ${JSON.stringify(items.id(indices[over]!))} in ${name}`, 'a sum within float32 range (|sum| <= 3.4e38)', agg.get(indices[over]!));
   return { indices, values };
 }
 
