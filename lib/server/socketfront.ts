@@ -37,12 +37,22 @@ import type { Socket } from 'node:net';
 import { RawConnection, watchLentRequest, type AnswerTails, type ConnectionFront } from './raw-connection.js';
 import type { SocketBridge } from './node-bridge.js';
 
-/** A GET the front may answer. */
+/** A GET, or a POST with its body read, that the front may answer. */
 export interface FrontRequest {
+  /** 'GET' (no body) or 'POST' (a body the handler asked for with wantsBody()). */
+  readonly method: string;
   /** The request target as sent (only bytes 0x21-0x7E). */
   readonly url: string;
   /** performance.now() when its head was read. */
   readonly t0: number;
+  /** A POST's body as received (its Content-Length bytes); undefined for a GET. */
+  readonly payload: Buffer | undefined;
+  /**
+   * A POST whose head wantsBody() took before its body had all come: if the
+   * server began to close meanwhile, accept() should still take it (Node and
+   * Fastify would have had its request from its head on, before the close).
+   */
+  readonly admitted: boolean;
   /** The answer's body, set by accept() when known at once or by score(). */
   body: string | Buffer | undefined;
   /** The handler's own note on the request (what accept() found). */
@@ -51,7 +61,13 @@ export interface FrontRequest {
 
 export interface FrontHandler {
   /**
-   * Take this GET (true) or leave it to Node (false). Set req.body for an
+   * A POST head to `url` with this Content-Type (undefined: none) and a body
+   * of `length` bytes (1 or more): read its body here (true, then accept()
+   * sees it) or lend the request to Node at once (false).
+   */
+  wantsBody(url: string, contentType: string | undefined, length: number): boolean;
+  /**
+   * Take this request (true) or leave it to Node (false). Set req.body for an
    * answer known now; otherwise score() is called in this turn's batch.
    */
   accept(req: FrontRequest): boolean;
@@ -148,6 +164,14 @@ export class SocketFront implements ConnectionFront {
 
   forget(conn: RawConnection): void {
     this.conns.delete(conn);
+  }
+
+  wantsBody(url: string, contentType: string | undefined, length: number): boolean {
+    try {
+      return this.handler.wantsBody(url, contentType, length);
+    } catch {
+      return false;
+    }
   }
 
   accept(req: FrontRequest): boolean {
