@@ -15,8 +15,10 @@ import * as net from 'node:net';
 import * as http from 'node:http';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../lib/server/app.js';
-import { serverWithFastPath } from '../lib/server/fastpath.js';
+import { buildServer, routeBodyValidator } from '../lib/server/app.js';
+import * as S from '../lib/server/schemas.js';
+import Fastify from 'fastify';
+import { parseJsonBody, serverWithFastPath, validateBody } from '../lib/server/fastpath.js';
 import { parseHead } from '../lib/server/http-head.js';
 import { Metrics } from '../lib/server/metrics.js';
 import { ALS_USERS, saveSmallAls } from './fixtures/als-file.js';
@@ -436,6 +438,11 @@ describe('heads the front reads (parseHead)', () => {
     expect(head(`GET /a?b=1 HTTP/1.1\r\nhOsT: x\r\nconnection:  Close \r\n\r\n`)).toEqual({ method: 'GET', url: '/a?b=1', close: true, contentLength: 0 });
     expect(head(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n`)).toEqual({ method: 'POST', url: '/p', close: false, contentLength: 12 });
   });
+  it('reads the Content-Type (and marks a repeated one)', () => {
+    expect(head(`POST /p HTTP/1.1\r\nHost: x\r\ncontent-TYPE:  application/json \r\nContent-Length: 2\r\n\r\n`)?.contentType).toBe('application/json');
+    expect(head(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n`)?.contentType).toBeUndefined();
+    expect(head(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: a/b\r\nContent-Type: a/b\r\n\r\n`)?.contentType).toBe('');
+  });
   it('refuses what it is not sure about', () => {
     for (const s of [
       `GET /a HTTP/1.0\r\nHost: x\r\n\r\n`,
@@ -684,6 +691,104 @@ describe('POST /v1/recommendations on the front (a JSON body that passes the rou
       expect(p.saw.n).toBe(0); // both answered (or timed out) by the front
     } finally {
       await p.close();
+    }
+  });
+
+  it("a body stalled longer than the keep-alive timer after an earlier answer: no timeout, as in Node (requestTimeout 0, Fastify's default)", async () => {
+    const p = await pair((s) => {
+      s.keepAliveTimeout = 300; // Node's socket timer: 1.3 s after an answer
+    }, indexedPath);
+    try {
+      const bytes = json({ items: ['i2'], k: 2 });
+      const at = bytes.indexOf('\r\n\r\n') + 6;
+      const [a, b] = await both(p, [plain('u5'), bytes.subarray(0, at), bytes.subarray(at)], { count: 2, gaps: [100, 1700], waitMs: 4000 });
+      expect(a.responses).toHaveLength(2);
+      expect(a.responses).toEqual(b.responses);
+      expect(a.responses.map(status)).toEqual(['200', '200']);
+      expect(a.ms).toBeGreaterThan(1700);
+      expect(p.saw.n).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a connection closed mid-body: Node gets what came and the end, and answers as it does without the front', async () => {
+    const bytes = json({ items: ['i1', 'i2'], k: 3 });
+    for (const at of [bytes.indexOf('\r\n\r\n') + 4, bytes.indexOf('\r\n\r\n') + 9, bytes.length - 1]) {
+      const [a, b] = await both(posts, [bytes.subarray(0, at)], { end: true, untilClose: true, waitMs: 2000 });
+      expect(a.raw, `at ${at}`).toBe(b.raw);
+      expect([a.closed, b.closed], `at ${at}`).toEqual([true, true]);
+    }
+    // Reset mid-body: nothing to answer; the service goes on.
+    const s = net.connect(posts.frontPort, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((resolve) => s.once('connect', resolve));
+    s.write(bytes.subarray(0, bytes.length - 3));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    s.resetAndDestroy();
+    const [c, d] = await both(posts, [bytes], { count: 1 });
+    expect(c.responses).toEqual(d.responses);
+    expect(status(c.responses[0]!)).toBe('200');
+  });
+
+  it('close() while a body is on its way: the request, read before, is answered; then the connection closes', async () => {
+    const p = await pair(undefined, indexedPath);
+    const bytes = json({ items: ['i1', 'i4'], k: 4 });
+    const run = async (app: FastifyInstance, port: number): Promise<{ text: string; closed: boolean }> => {
+      const socket = net.connect(port, '127.0.0.1');
+      let text = '';
+      let closed = false;
+      socket.on('data', (d) => (text += d.toString('latin1')));
+      socket.on('error', () => {});
+      const gone = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(bytes.subarray(0, bytes.length - 5));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const closing = app.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.write(bytes.subarray(bytes.length - 5));
+      await Promise.race([gone.then(() => (closed = true)), new Promise((resolve) => setTimeout(resolve, 1000))]);
+      socket.destroy(); // Node keeps its connection open for keepAliveTimeout (a deliberate difference: socketfront.ts)
+      await closing;
+      return { text: text.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -'), closed };
+    };
+    const [a, b] = await Promise.all([run(p.front, p.frontPort), run(p.ref, p.refPort)]);
+    expect(b.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\nConnection: keep-alive\r\n/);
+    expect(a.text).toBe(b.text.replace('Connection: keep-alive\r\nKeep-Alive: timeout=72\r\n', 'Connection: close\r\n'));
+    expect(a.closed).toBe(true);
+    expect(p.saw.n).toBe(0);
+  });
+
+  it("uses the route's own compiled validator (Fastify's compiler gives back the function it compiled for the same schema object)", async () => {
+    const schema = S.visitorBody(50);
+    const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } } });
+    let seen: unknown;
+    app.post('/v', { schema: { body: schema } }, async (req) => {
+      seen = req.getValidationFunction('body');
+      return {};
+    });
+    await app.ready();
+    try {
+      await app.inject({ method: 'POST', url: '/v', payload: { items: ['a'] } });
+      const mine = routeBodyValidator(app, schema, '/v');
+      expect(typeof seen).toBe('function');
+      expect(mine).toBe(seen);
+      // And it is called as Fastify calls it: coercing in place, refusing what the schema refuses.
+      expect(validateBody(mine!, { items: ['a'], k: '3' })).toEqual({ value: { items: ['a'], k: 3 } });
+      expect(validateBody(mine!, { items: ['a'], k: 0 })).toBeUndefined();
+      expect(validateBody(mine!, null)).toBeUndefined();
+      expect(routeBodyValidator(app, S.visitorBody(50), '/v')).not.toBe(seen); // another object: compiled anew
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('parses a body as Fastify does, refusing what Fastify might read differently', () => {
+    expect(parseJsonBody(Buffer.from('{"items":["i1"],"k":2}'))).toEqual({ value: { items: ['i1'], k: 2 } });
+    expect(parseJsonBody(Buffer.from('\ufeff{"k":2}'))).toEqual({ value: { k: 2 } });
+    expect(parseJsonBody(Buffer.from('{"a":"\u00e9"}'))).toEqual({ value: { a: '\u00e9' } });
+    for (const bad of ['', '{', '{"__proto__":{}}', '{"\\u005f_proto__":{}}', '{"constructor":{"prototype":{}}}', 'undefined']) {
+      expect(parseJsonBody(Buffer.from(bad)), bad).toBeUndefined();
     }
   });
 });

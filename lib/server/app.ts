@@ -324,7 +324,7 @@ function visitorAnswer(ctx: Ctx, b: VisitorBody): string {
  * compiler compiles each schema object once: asked again for the same object,
  * Ajv gives back the same function), or undefined before Fastify is ready.
  */
-function routeBodyValidator(app: FastifyInstance, schema: object, url: string): BodyValidator | undefined {
+export function routeBodyValidator(app: FastifyInstance, schema: object, url: string): BodyValidator | undefined {
   const compile = app.validatorCompiler;
   return compile ? (compile({ schema, method: 'POST', url, httpPart: 'body' }) as BodyValidator) : undefined;
 }
