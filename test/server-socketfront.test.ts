@@ -6,7 +6,9 @@
  * requests the front lends to Node in the middle of its own (in order; the
  * connection comes back afterwards), heads it leaves to Node for good
  * (HTTP/1.0, Expect, upgrades, malformed or oversized heads), Node's
- * timeouts (slow head, idle keep-alive) and graceful close.
+ * timeouts (slow head, idle keep-alive) and graceful close. And visitor
+ * POSTs: valid JSON bodies answered here (split at every byte, pipelined),
+ * every other body lent to Fastify intact, a slow or cut body as in Node.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'node:fs';

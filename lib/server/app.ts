@@ -128,8 +128,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
-    // Cache hits and plain requests of a known user or item skip Node's HTTP objects and Fastify
-    // altogether (fastpath.ts, socketfront.ts); request logs, when asked for, need Fastify's request.
+    // Cache hits, plain requests of a known user or item, and visitor POSTs with a small valid JSON body
+    // skip Node's HTTP objects and Fastify altogether (fastpath.ts, socketfront.ts); request logs, when
+    // asked for, need Fastify's request.
     ...((ctx.cache || ctx.ann) && !options.logRequests
       ? { serverFactory: serverWithFastPath({ metrics: ctx.metrics, maxK, closing: () => closing, routes: plainRoutes(ctx), posts: [visitorPost] }) }
       : {}),

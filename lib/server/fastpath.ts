@@ -1,6 +1,7 @@
 /**
  * Plain GETs of the read routes answered ahead of Fastify:
- * `/v1/users/<id>/recommendations[?k=<k>]` and `/v1/items/<id>/similar[?k=<k>]`.
+ * `/v1/users/<id>/recommendations[?k=<k>]` and `/v1/items/<id>/similar[?k=<k>]`;
+ * and `POST /v1/recommendations` with a small JSON body (JsonPostRoute).
  *
  * - A cache hit (serve --cache N, the user route): the cache is keyed by the
  *   exact URL, and an entry exists only because that same URL was routed,
@@ -19,6 +20,17 @@
  * miss that is not plain, another method, another route, any other query
  * parameter or character, an unknown id, a user with live events, a closing
  * server) goes to Fastify unchanged, which validates and answers it as always.
+ *
+ * A JSON POST (JsonPostRoute: `POST /v1/recommendations`, no query): only
+ * with `Content-Type: application/json` (or `; charset=utf-8`, any case) and
+ * a body of 1 to maxBody bytes (4 KiB, less under a smaller bodyLimit). The
+ * body is parsed by the module Fastify's JSON parser uses (secure-json-parse,
+ * UTF-8 decoded, with its strictest settings), then checked by the route's
+ * own compiled validator, called as Fastify calls it (so its type coercions
+ * apply), and answered by the route's own function (app.ts visitorAnswer).
+ * Whatever fails any step, or throws, is lent to Fastify with its bytes, which
+ * answers it as always (400, 413, 415, ...). No second validator: a body is
+ * taken here only if the route's validator passes it.
  */
 import http from 'node:http';
 import { createRequire } from 'node:module';

@@ -15,21 +15,32 @@
  * (http-head.ts says which heads are plain) is answered here, at once when
  * the answer is known (a cache hit), otherwise scored with the other requests
  * read in the same event-loop turn, in order per connection, with the headers
- * Node would write (Date, Connection, Keep-Alive). Any other plain request is
- * lent to Node through a bridge (node-bridge.ts) and the connection taken back
+ * Node would write (Date, Connection, Keep-Alive). So is a POST with a plain
+ * head and a Content-Length body (no Transfer-Encoding, no Expect) when the
+ * handler wants its body (wantsBody(): its route, content type and size):
+ * the front waits for the whole body (up to 16 KiB, the handler asks for
+ * less), then the handler parses and validates it in accept() as its route
+ * would. Any other plain request is lent to Node through a bridge
+ * (node-bridge.ts), head and body as received, and the connection taken back
  * after Node's answer; anything else (and a connection that keeps lending
  * without ever being answered here) is Node's for good, so Node answers it as
  * it always does (its own 400, 408, 431 and so on).
  *
  * Node's semantics kept for the connections read here: headersTimeout and
- * requestTimeout for a slow head (the 408 through 'clientError'),
- * keepAliveTimeout after an answer, `Connection: close`,
- * closeIdleConnections/closeAllConnections. Deliberate differences: on
- * server.close() the front answers what it has read, the last answer of each
- * connection with `Connection: close`, and closes the connection (Node would
- * wait for keepAliveTimeout); bytes pipelined after a `Connection: close`
- * request are ignored (Node calls them an error and Fastify writes a 400 at
- * once, dropping the answers still being computed). Servers with
+ * requestTimeout for a slow head, requestTimeout alone for a slow body once
+ * its head is in (the 408 through 'clientError'), keepAliveTimeout after an
+ * answer (stopped while a request is on its way, as Node's resetSocketTimeout
+ * does), `Connection: close`, a body cut by the client's end (Node gets the
+ * bytes and the end), closeIdleConnections/closeAllConnections. Deliberate
+ * differences: on server.close() the front answers what it has read (a POST
+ * whose head came before the close too, its body after), the last answer of
+ * each connection with `Connection: close`, and closes the connection (Node
+ * would wait for keepAliveTimeout); bytes pipelined after a `Connection:
+ * close` request are ignored (Node calls them an error and Fastify writes a
+ * 400 at once, dropping the answers still being computed); bytes Node's
+ * parser rejects right behind a POST answered here get that answer first,
+ * then Node's 400 (Node, still waiting for the body's 'end' in Fastify, would
+ * send the 400 alone; it answers a GET first, as here). Servers with
  * maxRequestsPerSocket or a connection timeout get no front.
  */
 import http from 'node:http';
