@@ -7,6 +7,8 @@
 //                         [--connections 1,16,64] [--configs "exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000;ann:workers=2:cache=10000"]
 //                         [--data taste|random] [--iterations N] [--clusters 200] [--cache-warmup 5]
 //                         [--model PATH] [--out server] [--no-write]   (--no-write: print the runs, write no JSON)
+//                         [--endpoints users,healthz,similar,post]   (which load runs; default all; similar and post
+//                         run only for configs without the cache)
 //
 // A configuration is `exact` or `ann` followed by `:key=value` settings:
 // ef (search beam), index (stored: the model file written with the serving
@@ -45,6 +47,8 @@ const factors = Number(args.factors ?? 64);
 const duration = Number(args.duration ?? 5);
 const connectionsList = String(args.connections ?? '1,16,64').split(',').map(Number);
 const cacheWarmup = Number(args['cache-warmup'] ?? 5);
+const endpoints = new Set(String(args.endpoints ?? 'users,healthz,similar,post').split(','));
+for (const e of endpoints) if (!['users', 'healthz', 'similar', 'post'].includes(e)) throw new Error(`--endpoints: unknown ${e}`);
 const loadAverageAtStart = loadavg().map((x) => +x.toFixed(2));
 // `--ann` alone (the older command line) means the HNSW configuration only.
 const configs = String(args.configs ?? (args.ann === 'true' ? 'ann' : 'exact;ann;ann:ef=16;ann:workers=2;ann:cache=10000;ann:workers=2:cache=10000'))
@@ -419,11 +423,11 @@ try {
       // `--cache-warmup` seconds (default 5) first, so that the runs see a cache in its steady
       // state rather than filling from empty (each run's own hit rate is measured and reported).
       await new Promise((resolve) => autocannon({ url: `${base}${permutedUser(1)}`, connections: 4, duration: 2 }, resolve));
-      if (c.cache && cacheWarmup > 0) {
+      if (c.cache && cacheWarmup > 0 && endpoints.has('users')) {
         const w = await run(base, c, 'warm-up', 16, users, {}, undefined, cacheWarmup);
         console.log(`[${c.name}] cache warm-up: ${w.totalRequests} requests in ${w.seconds} s`);
       }
-      for (const conns of connectionsList) {
+      for (const conns of endpoints.has('users') ? connectionsList : []) {
         const before = c.cache ? await cacheCounters(base) : undefined;
         const row = await run(base, c, 'GET /v1/users/:id/recommendations', conns, users, {}, proc.pid);
         if (before) {
@@ -440,13 +444,17 @@ try {
         results.push(row);
       }
       // The framework's floor on this machine: the cheapest route, same process layout.
-      const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz', {}, proc.pid);
-      console.log(JSON.stringify(floor));
-      results.push(floor);
-      if (!c.cache) {
+      if (endpoints.has('healthz')) {
+        const floor = await run(base, c, 'GET /healthz (HTTP floor)', 16, () => '/healthz', {}, proc.pid);
+        console.log(JSON.stringify(floor));
+        results.push(floor);
+      }
+      if (!c.cache && endpoints.has('similar')) {
         const sim = await run(base, c, 'GET /v1/items/:id/similar', 16, (n) => `/v1/items/i${(n * 40503) % nItems}/similar?k=10`, {}, proc.pid);
         console.log(JSON.stringify(sim));
         results.push(sim);
+      }
+      if (!c.cache && endpoints.has('post')) {
         const post = await run(base, c, 'POST /v1/recommendations', 16, () => '/v1/recommendations', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, randomSplit, readInteractions, saveModel, timeSplit, type EventLog } from '../lib/index.js';
+import { AlsModel, Dataset, Interactions, PopularModel, evaluate, loadModel, modelFromState, randomSplit, readInteractions, saveModel, timeSplit, type EventLog } from '../lib/index.js';
 import { AbortError, DimensionMismatchError, InvalidArgumentError, NotFittedError, UnknownIdError } from '../lib/errors.js';
 import { completeJourneyDataset } from '../lib/demo/data.js';
 import { packageRoot } from '../lib/native.js';
@@ -667,6 +667,103 @@ describe('AlsModel: invalid input', () => {
     // An empty matrix.
     const empty = await Dataset.fromLog({ users: new Int32Array(0), items: new Int32Array(0), weights: new Float32Array(0), timestamps: new Float64Array(0) }, ds.users, ds.items);
     await expect(new AlsModel({ factors: 2 }).fit(empty)).rejects.toThrow(/empty matrix/);
+  });
+});
+
+describe('AlsModel: hostile input (audit)', () => {
+  it('fit, partialFit and evaluateRatings take a Dataset, not a look-alike (which reached native code or broke the model)', async () => {
+    const { ds } = await planted(20, 12);
+    const fake = { matrix: ds.matrix, itemMatrix: ds.itemMatrix, users: ds.users, items: ds.items };
+    await expect(new AlsModel({ factors: 2 }).fit(fake as never)).rejects.toThrow(/Expected a Dataset .*for dataset but received an object \(Object\)/);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds);
+    for (const bad of [null, {}, 'ds', fake]) {
+      await expect(model.partialFit(bad as never)).rejects.toThrow(InvalidArgumentError);
+      expect(() => model.evaluateRatings(bad as never)).toThrow(/Expected a Dataset .*for test but received/);
+    }
+    await expect(model.partialFit({ users: ds.users, items: ds.items } as never)).rejects.toThrow(/for dataset but received an object/);
+    expect(model.recommend('u0').items.length).toBeGreaterThan(0); // the model is unchanged
+    expect(() => (model.userFactors = new Float64Array(model.userFactors.length) as never)).toThrow(/Float32Array for userFactors but received a Float64Array/);
+  });
+
+  it('native training rejects a damaged matrix (column out of range, decreasing indptr) instead of reading out of bounds', async () => {
+    const { ds } = await planted(20, 12);
+    const model = new AlsModel({ factors: 2, iterations: 1 });
+    const column = ds.matrix.indices[3]!;
+    ds.matrix.indices[3] = 1 << 30;
+    await expect(model.fit(ds)).rejects.toThrow(/column index 1073741824 at entry 3 is outside \[0, 12\)/);
+    ds.matrix.indices[3] = column;
+    const end = ds.itemMatrix.indptr[1]!;
+    ds.itemMatrix.indptr[1] = ds.itemMatrix.indptr[2]! + 5n;
+    await expect(model.fit(ds)).rejects.toThrow(/itemUsers: indptr decreases at row 1/);
+    ds.itemMatrix.indptr[1] = end;
+    await expect(model.fit(ds)).resolves.toBe(model);
+  });
+
+  it('settings that overflow float32 training are errors, not NaN factors that score nothing', async () => {
+    for (const key of ['alpha', 'unobservedWeight', 'regularization', 'itemBiasRegularization'] as const) {
+      expect(() => new AlsModel({ [key]: 1e39 })).toThrow(new RegExp(`Expected a finite number in \\[0, 3.4028234663852886e\\+38\\] for options.${key} but received 1e\\+39`));
+    }
+    const { ds } = await planted(20, 12);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds, { seed: 1 });
+    const before = model.userFactors;
+    for (const opts of [{}, { feedback: 'explicit' as const }, { itemBias: true }]) {
+      const overflowing = new AlsModel({ factors: 2, iterations: 2, regularization: 1e38, ...opts });
+      await expect(overflowing.fit(ds, { seed: 1 })).rejects.toThrow(/Factors: solving produced a non-finite value \(float32 overflow\).*regularization 1e\+38/);
+      await expect(overflowing.fit(ds, { seed: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(overflowing.fitted).toBe(false);
+    }
+    expect(model.userFactors).toBe(before);
+  });
+  it('a damaged model state (train.indptr, biases, explicit globalMean) is refused at load instead of crashing or shifting scores', async () => {
+    const { ds } = await planted(20, 12);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds);
+    const state = model.toState();
+    const indptr = (state.arrays['train.indptr'] as BigInt64Array).slice();
+    indptr[3] = 10n ** 12n; // recommendMany read the seen items from there (a segfault)
+    const damaged = { ...state, arrays: { ...state.arrays, 'train.indptr': indptr } };
+    expect(() => modelFromState(damaged)).toThrow(/damaged train.indptr: it decreases at row 3/);
+    const short = { ...state, arrays: { ...state.arrays, 'train.indptr': indptr.subarray(0, 5) } };
+    expect(() => modelFromState(short)).toThrow(/damaged train.indptr: expected \d+ entries \(users \+ 1\) but received 5/);
+    const explicit = (await new AlsModel({ feedback: 'explicit', factors: 2, iterations: 2 }).fit(ds)).toState();
+    const { globalMean: _mu, ...withoutMean } = explicit.config;
+    expect(() => modelFromState({ ...explicit, config: withoutMean })).toThrow(/Expected a finite number for state.config.globalMean but received undefined/);
+    const nanBias = new Float32Array(explicit.arrays.itemBias as Float32Array).fill(NaN);
+    expect(() => modelFromState({ ...explicit, arrays: { ...explicit.arrays, itemBias: nanBias } })).toThrow(/finite values in itemBias/);
+    expect(modelFromState(explicit).recommend('u0').items.length).toBeGreaterThan(0);
+  });
+
+  it('an include list naming no known item returns nothing (it returned every item, as if there were no list)', async () => {
+    const { ds } = await planted(20, 12);
+    for (const opts of [{}, { feedback: 'explicit' as const }]) {
+      const model = await new AlsModel({ factors: 2, iterations: 2, ...opts }).fit(ds);
+      for (const include of [[], ['no-such-item']]) {
+        expect(model.recommend(ds.users.id(0), { include }).items).toEqual([]);
+        expect(model.recommendForHistory([ds.items.id(0)], { include }).items).toEqual([]);
+        const many = await model.recommendMany(ds.users.ids().slice(0, 2), { include, k: 3 });
+        expect(Array.from(many.indices)).toEqual([-1, -1, -1, -1, -1, -1]);
+        expect(Array.from(many.scores)).toEqual(new Array(6).fill(-Infinity));
+      }
+      expect(model.recommend(ds.users.id(0), { include: [ds.items.id(1), 'no-such-item'], filterSeen: false }).items).toEqual([ds.items.id(1)]);
+    }
+  });
+
+  it('history entries that are no id are errors (they were dropped, folding in a user of nothing); explicit histories take negative ratings', async () => {
+    const { ds } = await planted(20, 12);
+    const model = await new AlsModel({ factors: 2, iterations: 2 }).fit(ds);
+    const item = ds.items.id(0);
+    for (const [entry, where] of [[null, 'history\\[1\\]'], [NaN, 'history\\[1\\]'], [{ id: item }, 'history\\[1\\].item'], [[item], 'history\\[1\\].item']] as const) {
+      expect(() => model.foldIn([item, entry as never])).toThrow(new RegExp(`Expected an item id \\(a string or a finite number\\) or \\{ item, value \\} for ${where} but received`));
+      expect(() => model.recommendForHistory([entry as never])).toThrow(InvalidArgumentError);
+    }
+    expect(model.foldIn(['no-such-item']).factors).toEqual(new Float32Array(2)); // unknown ids are still dropped
+    expect(() => model.foldIn([{ item, value: 3e38 }, { item, value: 3e38 }])).toThrow(/a sum within float32 range .* received 6e\+38/);
+    expect(() => model.foldIn([{ item, value: -1 }])).toThrow(/a finite number >= 0 for history\[0\].value/);
+    const signed = new Interactions();
+    for (let u = 0; u < 6; u++) for (let i = 0; i < 4; i++) signed.add(`u${u}`, `i${i}`, ((u + i) % 5) - 2);
+    const explicit = await new AlsModel({ feedback: 'explicit', factors: 2, iterations: 3 }).fit(await Dataset.build(signed, { allowNegative: true }));
+    const f = explicit.foldIn([{ item: 'i0', value: -2 }, { item: 'i1', value: 1 }]);
+    expect(Array.from(f.factors).every(Number.isFinite)).toBe(true);
+    expect(() => explicit.foldIn([{ item: 'i0', value: -Infinity }])).toThrow(/a finite number for history\[0\].value/);
   });
 });
 

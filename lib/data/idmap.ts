@@ -39,6 +39,11 @@ function packStrings(ids: ArrayLike<unknown>, lo: number, hi: number): { text: U
 
 export type Id = string | number;
 
+/** Whether `value` can be an id: a string or a finite number. */
+export function isId(value: unknown): value is Id {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
 export class IdMap {
   private readonly toIndex = new Map<Id, number>();
   private readonly toId: Id[] = [];
@@ -61,7 +66,7 @@ export class IdMap {
   add(id: Id): number {
     const known = this.toIndex.get(id);
     if (known !== undefined) return known;
-    if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
+    if (!isId(id)) {
       throw invalid('id', 'a string or a finite number', id);
     }
     const index = this.toId.length;

@@ -34,10 +34,11 @@ import type {
   Recommendations,
   Recommender,
 } from '../recommender.js';
-import { abortSignal, boolean, func, integer, knownOptions, number, oneOf, threads as checkThreads } from '../validate.js';
+import { abortSignal, boolean, func, integer, invalid, knownOptions, number, oneOf, threads as checkThreads } from '../validate.js';
 import {
   assertFitted,
   checkState,
+  datasetArg,
   historyOf,
   itemIndexOf,
   loadTrainingData,
@@ -126,6 +127,9 @@ const PARTIAL_FIT_KEYS = ['users', 'items', 'threads', 'signal'] as const;
 
 export type ResolvedAlsOptions = Required<AlsOptions>;
 
+/** Training runs in float32: a larger setting would reach it as Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Check every option and fill in the defaults. */
 export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsOptions {
   knownOptions('options', options, OPTION_KEYS);
@@ -140,9 +144,9 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     iterations: integer('options.iterations', o.iterations ?? 15, 1, 100_000),
     feedback,
     confidence: oneOf('options.confidence', o.confidence ?? 'linear', ['linear', 'proportional'] as const),
-    alpha: number('options.alpha', o.alpha ?? 1, 0),
-    unobservedWeight: number('options.unobservedWeight', o.unobservedWeight ?? 1, 0),
-    regularization: number('options.regularization', o.regularization ?? (feedback === 'implicit' ? 0.01 : 0.1), 0),
+    alpha: number('options.alpha', o.alpha ?? 1, 0, FLOAT32_MAX),
+    unobservedWeight: number('options.unobservedWeight', o.unobservedWeight ?? 1, 0, FLOAT32_MAX),
+    regularization: number('options.regularization', o.regularization ?? (feedback === 'implicit' ? 0.01 : 0.1), 0, FLOAT32_MAX),
     regularizationScaling: oneOf('options.regularizationScaling', o.regularizationScaling ?? 'none', ['none', 'count', 'frequency'] as const),
     nu: number('options.nu', o.nu ?? 1, -10, 10),
     solver: oneOf('options.solver', o.solver ?? 'cg', ['cg', 'cholesky'] as const),
@@ -151,7 +155,7 @@ export function resolveAlsOptions(options: AlsOptions | undefined): ResolvedAlsO
     gatherPrecision: oneOf('options.gatherPrecision', o.gatherPrecision ?? 'float16', ['float32', 'float16', 'int8'] as const),
     computeLoss: boolean('options.computeLoss', o.computeLoss ?? false),
     itemBias,
-    itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0),
+    itemBiasRegularization: number('options.itemBiasRegularization', o.itemBiasRegularization ?? 0.1, 0, FLOAT32_MAX),
   };
 }
 
@@ -305,9 +309,7 @@ export class AlsModel implements Recommender, Persistable {
     const seed = integer('options.seed', o.seed ?? 0, 0, Number.MAX_SAFE_INTEGER);
     const signal = abortSignal('options.signal', o.signal);
     const onProgress = o.onProgress === undefined ? null : (func('options.onProgress', o.onProgress) as FitOptions['onProgress'] & object);
-    if (typeof dataset !== 'object' || dataset === null || !('matrix' in dataset) || !('itemMatrix' in dataset)) {
-      throw new InvalidArgumentError(`Expected a Dataset for dataset but received ${dataset === null ? 'null' : typeof dataset}`);
-    }
+    datasetArg('dataset', dataset);
     if (dataset.matrix.indices.length === 0) {
       throw new InvalidArgumentError('Expected a dataset with at least one interaction for dataset but received an empty matrix');
     }
@@ -420,7 +422,7 @@ export class AlsModel implements Recommender, Persistable {
    */
   foldIn(history: History): FoldInResult {
     const t = this.t;
-    const h = historyOf(history, t.data.items);
+    const h = historyOf(history, t.data.items, 'history', !this.implicit);
     return callSync((n) => n.alsFoldIn(this.foldInPlan(), h.indices, h.values));
   }
 
@@ -433,7 +435,7 @@ export class AlsModel implements Recommender, Persistable {
   recommendForHistory(history: History, options?: RecommendOptions): Recommendations {
     const t = this.t;
     const o = resolveRecommendOptions(options, t.data.items);
-    const h = historyOf(history, t.data.items);
+    const h = historyOf(history, t.data.items, 'history', !this.implicit);
     const f = callSync((n) => n.alsFoldIn(this.foldInPlan(), h.indices, h.values));
     const rec = t.scorer.recommend(f.factors, h.indices, o);
     if (!this.implicit) addConstant(rec.scores, t.globalMean + f.bias);
@@ -479,7 +481,7 @@ export class AlsModel implements Recommender, Persistable {
    */
   evaluateRatings(test: Dataset): RatingMetrics {
     const t = this.t;
-    if (typeof test !== 'object' || test === null || !('matrix' in test)) throw new InvalidArgumentError('Expected a Dataset for test');
+    datasetArg('test', test);
     let se = 0;
     let ae = 0;
     let count = 0;
@@ -514,6 +516,7 @@ export class AlsModel implements Recommender, Persistable {
    */
   async partialFit(dataset: Dataset, options?: PartialFitOptions): Promise<this> {
     const t = this.t;
+    datasetArg('dataset', dataset);
     knownOptions('options', options, PARTIAL_FIT_KEYS);
     const o = options ?? {};
     const threads = checkThreads(o.threads);
@@ -625,6 +628,7 @@ export class AlsModel implements Recommender, Persistable {
         throw new InvalidArgumentError("model state of kind 'als' (implicit with itemBias) lacks a valid itemBias array (one float per item)");
       }
       itemBias = ib;
+      checkFactors('itemBias', ib, data.items.size, 1);
     }
     if (model.options.feedback === 'explicit') {
       const ub = state.arrays.userBias;
@@ -634,6 +638,10 @@ export class AlsModel implements Recommender, Persistable {
       }
       userBias = ub;
       itemBias = ib;
+      checkFactors('userBias', ub, data.users.size, 1);
+      checkFactors('itemBias', ib, data.items.size, 1);
+      // Every prediction adds mu: a missing or damaged one would shift them all.
+      number('state.config.globalMean', globalMean);
     }
     model.trained = {
       data,
@@ -641,7 +649,7 @@ export class AlsModel implements Recommender, Persistable {
       itemFactors,
       userBias,
       itemBias,
-      globalMean: typeof globalMean === 'number' ? globalMean : 0,
+      globalMean: model.options.feedback === 'explicit' ? globalMean! : 0,
       scorer: new FactorScorer(data, itemFactors, k, itemBias ?? undefined),
     };
     return model;
@@ -680,7 +688,7 @@ export class AlsModel implements Recommender, Persistable {
 }
 
 function checkFactors(name: string, value: unknown, rows: number, k: number): void {
-  if (!(value instanceof Float32Array)) throw new InvalidArgumentError(`Expected a Float32Array for ${name} but received ${value === null ? 'null' : typeof value}`);
+  if (!(value instanceof Float32Array)) throw invalid(name, 'a Float32Array', value);
   if (value.length !== rows * k) throw new DimensionMismatchError(`${name} has ${value.length} values; expected ${rows} rows x ${k} factors = ${rows * k}`);
   for (let j = 0; j < value.length; j++) {
     if (!Number.isFinite(value[j]!)) throw new InvalidArgumentError(`Expected finite values in ${name} but received ${value[j]} at index ${j}`);
@@ -706,7 +714,7 @@ function grow(a: Float32Array, length: number): Float32Array {
 
 function idsToIndices(name: string, ids: unknown, map: TrainingData['users'], kind: 'user' | 'item'): Int32Array {
   if (ids === undefined) return new Int32Array(0);
-  if (!Array.isArray(ids)) throw new InvalidArgumentError(`Expected an array of ${kind} ids for ${name} but received ${typeof ids}`);
+  if (!Array.isArray(ids)) throw invalid(name, `an array of ${kind} ids`, ids);
   const out = new Set<number>();
   for (const id of ids) out.add(map.indexOrThrow(id as Id, kind));
   return Int32Array.from(out).sort();

@@ -4,8 +4,8 @@
  * (id maps and the training matrix, for filterSeen and fold-in).
  */
 import type { CsrArrays } from '../binding.js';
-import type { Dataset } from '../data/dataset.js';
-import { IdMap, type Id } from '../data/idmap.js';
+import { Dataset } from '../data/dataset.js';
+import { IdMap, isId, type Id } from '../data/idmap.js';
 import { InvalidArgumentError, NotFittedError } from '../errors.js';
 import type { BatchOptions, History, ModelState, RecommendOptions, Recommendations } from '../recommender.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, threads as checkThreads } from '../validate.js';
@@ -16,6 +16,12 @@ export interface TrainingData {
   items: IdMap;
   /** users x items training matrix (seen items, fold-in histories). */
   matrix: CsrArrays;
+}
+
+/** `value` as a Dataset: a look-alike object would reach native code without the structure it relies on. */
+export function datasetArg(name: string, value: unknown): Dataset {
+  if (!(value instanceof Dataset)) throw invalid(name, 'a Dataset (Dataset.build(interactions))', value);
+  return value;
 }
 
 /** Keep only what a model needs of a dataset (lets the Dataset be collected). */
@@ -64,6 +70,11 @@ export function resolveRecommendOptions(options: RecommendOptions | undefined, i
     exclude: itemIndices(`${name}.exclude`, o.exclude, items),
     include: itemIndices(`${name}.include`, o.include, items),
   };
+}
+
+/** An include list naming no known item allows nothing (native scoring reads an empty list as no restriction). */
+export function includesNothing(o: ResolvedOptions): boolean {
+  return o.include !== null && o.include.length === 0;
 }
 
 export interface ResolvedBatchOptions extends ResolvedOptions {
@@ -118,21 +129,29 @@ export function toRecommendations(items: IdMap, indices: Int32Array, scores: Flo
 /**
  * A history (ids, or { item, value }) as sorted item indices and summed
  * weights; unknown items are dropped (a new visitor may have viewed items the
- * model never saw).
+ * model never saw), but an entry that is no id at all is the caller's mistake
+ * (silently dropped, it left a history of nothing). Values must be >= 0 unless
+ * `allowNegative` (explicit ratings).
  */
-export function historyOf(history: History, items: IdMap, name = 'history'): { indices: Int32Array; values: Float32Array } {
+export function historyOf(history: History, items: IdMap, name = 'history', allowNegative = false): { indices: Int32Array; values: Float32Array } {
   if (!Array.isArray(history)) throw invalid(name, 'an array of item ids or { item, value } objects', history);
   const agg = new Map<number, number>();
-  history.forEach((h: Id | { item: Id; value?: number }, n: number) => {
+  history.forEach((h: unknown, n: number) => {
     const isObj = typeof h === 'object' && h !== null;
-    const id = isObj ? (h as { item: Id }).item : (h as Id);
-    const value = isObj ? ((h as { value?: number }).value ?? 1) : 1;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(`${name}[${n}].value`, 'a finite number >= 0', value);
+    const id = isObj ? (h as { item?: unknown }).item : h;
+    if (!isId(id)) throw invalid(isObj ? `${name}[${n}].item` : `${name}[${n}]`, 'an item id (a string or a finite number) or { item, value }', id);
+    const value = isObj ? ((h as { value?: unknown }).value ?? 1) : 1;
+    if (typeof value !== 'number' || !Number.isFinite(value) || (value < 0 && !allowNegative)) {
+      throw invalid(`${name}[${n}].value`, allowNegative ? 'a finite number' : 'a finite number >= 0', value);
+    }
     const i = items.index(id);
     if (i !== undefined) agg.set(i, (agg.get(i) ?? 0) + value);
   });
   const indices = Int32Array.from(agg.keys()).sort();
   const values = Float32Array.from(indices, (i) => agg.get(i)!);
+  // Native solvers take float32: a sum beyond its range would arrive as Infinity.
+  const over = values.findIndex((v) => !Number.isFinite(v));
+  if (over >= 0) throw invalid(`the values of item ${JSON.stringify(items.id(indices[over]!))} in ${name}`, 'a sum within float32 range (|sum| <= 3.4e38)', agg.get(indices[over]!));
   return { indices, values };
 }
 
@@ -163,11 +182,20 @@ export function loadTrainingData(state: ModelState, prefix = 'train'): TrainingD
   if (!users || !items || !(indptr instanceof BigInt64Array) || !(indices instanceof Int32Array) || !(data instanceof Float32Array)) {
     throw new InvalidArgumentError(`model state of kind '${state.kind}' lacks its training data (${prefix}.*)`);
   }
+  checkIndptr(state.kind, prefix, indptr, users.length, indices.length, data.length);
   return {
     users: IdMap.from(users),
     items: IdMap.from(items),
     matrix: { rows: users.length, cols: items.length, indptr, indices, data },
   };
+}
+
+/** Row extents that native scoring can trust (a damaged indptr made it read out of bounds): O(users). */
+function checkIndptr(kind: string, prefix: string, indptr: BigInt64Array, rows: number, nnz: number, values: number): void {
+  const bad = (what: string) => new InvalidArgumentError(`model state of kind '${kind}' has a damaged ${prefix}.indptr: ${what}`);
+  if (indptr.length !== rows + 1) throw bad(`expected ${rows + 1} entries (users + 1) but received ${indptr.length}`);
+  if (indptr[0] !== 0n || Number(indptr[rows]) !== nnz || nnz !== values) throw bad(`expected it to run from 0 to ${nnz} (the stored interactions; ${values} values)`);
+  for (let r = 0; r < rows; r++) if (indptr[r + 1]! < indptr[r]!) throw bad(`it decreases at row ${r}`);
 }
 
 /** Check that a loaded state is of the expected kind and a version this code can read. */

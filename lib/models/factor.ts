@@ -13,7 +13,7 @@ import { callAsync, callSync, cancelFlag } from '../native.js';
 import type { NativeHandle } from '../binding.js';
 import { DimensionMismatchError } from '../errors.js';
 import type { BatchRecommendations, Recommendations } from '../recommender.js';
-import { toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
+import { includesNothing, toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
 import { csrRow } from '../data/dataset.js';
 
 /** Item factor values up to which recommend() builds the norm order synchronously (100,000 x 64: ~25 ms). */
@@ -56,6 +56,7 @@ export class FactorScorer {
   /** Top-k for one user vector; `seen` items are skipped when options.filterSeen. */
   recommend(userVector: Float32Array, seen: Int32Array | null, options: ResolvedOptions): Recommendations {
     if (userVector.length !== this.dim) throw new DimensionMismatchError(`user vector has ${userVector.length} values; expected ${this.dim}`);
+    if (includesNothing(options)) return toRecommendations(this.data.items, new Int32Array(0), new Float32Array(0));
     const order = this.orderForQuery();
     const r = callSync((n) =>
       n.factorTopK(userVector, this.itemFactors, this.dim, this.itemBias ?? null, options.filterSeen ? seen : null, options.exclude, options.include, options.k, order),
@@ -72,6 +73,10 @@ export class FactorScorer {
 
   /** Top-k for rows of a users x dim factor matrix (training users: their seen items come from the training matrix). */
   async recommendMany(userFactors: Float32Array, rows: Int32Array, options: ResolvedBatchOptions): Promise<BatchRecommendations> {
+    if (includesNothing(options)) {
+      const slots = rows.length * options.k;
+      return { k: options.k, count: rows.length, indices: new Int32Array(slots).fill(-1), scores: new Float32Array(slots).fill(-Infinity) };
+    }
     const { flag, release } = cancelFlag(options.signal);
     const total = rows.length;
     const onProgress = options.onProgress;

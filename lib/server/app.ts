@@ -18,7 +18,7 @@ import type { RecommendOptions } from '../recommender.js';
 import { Metrics, renderMetrics, type MetricsSnapshot } from './metrics.js';
 import { annTopK, historyWithEvents, LiveHistories, loadServedModel, lookupId, userKey, type AnnServeOptions, type ServedModel } from './model.js';
 import { ResultCache } from './cache.js';
-import { serverWithFastPath, type PlainRoute } from './fastpath.js';
+import { serverWithFastPath, type BodyValidator, type JsonPostRoute, type PlainRoute } from './fastpath.js';
 import { answerById, answerByIndex, head, JSON_TYPE } from './json.js';
 import { PeerClient, describeFailures, type PeerAsk, type PeerLink } from './cluster.js';
 import * as S from './schemas.js';
@@ -61,6 +61,9 @@ export const MIN_TOKEN_LENGTH = 16;
 
 const USER_ROUTE = '/v1/users/:id/recommendations';
 const SIMILAR_ROUTE = '/v1/items/:id/similar';
+const VISITOR_ROUTE = '/v1/recommendations';
+/** Visitor bodies up to this many bytes may be answered by the socket front (fastpath.ts); longer ones go to Fastify. */
+const FRONT_MAX_BODY = 4096;
 
 interface Ctx {
   served: ServedModel;
@@ -72,6 +75,8 @@ interface Ctx {
   cache: ResultCache<Buffer> | undefined;
   /** The exact norm scan's counts of the models served before this one (so /metrics counters never go back). */
   scansBefore: ScanTotals;
+  /** POST /v1/recommendations's body schema: the route validates with it, and so does its fast path (the same compiled function). */
+  visitorSchema: ReturnType<typeof S.visitorBody>;
 }
 
 type ScanTotals = { scans: number; settled: number; itemsRead: number };
@@ -102,8 +107,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     maxK,
     cache: options.cacheUsers ? new ResultCache(options.cacheUsers) : undefined,
     scansBefore: { scans: 0, settled: 0, itemsRead: 0 },
+    visitorSchema: S.visitorBody(maxK),
   };
   let closing = false;
+  // The visitor route's compiled body validator, taken from Fastify once it is ready (fastpath.ts: visitorPost).
+  let visitorValidator: BodyValidator | undefined;
+  const visitorPost: JsonPostRoute = {
+    url: VISITOR_ROUTE,
+    route: VISITOR_ROUTE,
+    maxBody: Math.min(FRONT_MAX_BODY, options.bodyLimit ?? 1 << 20),
+    validator: () => (visitorValidator ??= routeBodyValidator(app, ctx.visitorSchema, VISITOR_ROUTE)),
+    answer: (body) => visitorAnswer(ctx, body as VisitorBody),
+  };
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1 << 20,
@@ -113,10 +128,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // requests log through the service logger, and errors name their request id themselves.
     ...(options.logRequests ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     return503OnClosing: true,
-    // Cache hits and plain requests of a known user or item skip Node's HTTP objects and Fastify
-    // altogether (fastpath.ts, socketfront.ts); request logs, when asked for, need Fastify's request.
+    // Cache hits, plain requests of a known user or item, and visitor POSTs with a small valid JSON body
+    // skip Node's HTTP objects and Fastify altogether (fastpath.ts, socketfront.ts); request logs, when
+    // asked for, need Fastify's request.
     ...((ctx.cache || ctx.ann) && !options.logRequests
-      ? { serverFactory: serverWithFastPath({ metrics: ctx.metrics, maxK, closing: () => closing, routes: plainRoutes(ctx) }) }
+      ? { serverFactory: serverWithFastPath({ metrics: ctx.metrics, maxK, closing: () => closing, routes: plainRoutes(ctx), posts: [visitorPost] }) }
       : {}),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   });
@@ -257,19 +273,10 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
     },
   );
 
-  app.post<{ Body: { items?: (Id | { item: Id; value?: number })[]; basket?: Id[] } & Filters }>(
-    '/v1/recommendations',
-    { schema: { body: S.visitorBody(ctx.maxK), response: { 200: S.recommendations } } },
-    async (req, reply) => {
-      const served = ctx.served;
-      const b = req.body;
-      const history = [...(b.items ?? []), ...(b.basket ?? [])];
-      // Never recommend what is already in the basket (cross-sell, not substitutes of it).
-      const opts = options(b, ctx, idList(b.basket) ?? []);
-      const visitor = expandHistory(history);
-      const json = historyAnswer(served, visitor, opts, head({ model: served.info.kind, context: b.context }), hybridOptions(served, b.context, b.basket));
-      return reply.type(JSON_TYPE).send(json);
-    },
+  app.post<{ Body: VisitorBody }>(
+    VISITOR_ROUTE,
+    { schema: { body: ctx.visitorSchema, response: { 200: S.recommendations } } },
+    async (req, reply) => reply.type(JSON_TYPE).send(visitorAnswer(ctx, req.body)),
   );
 
   app.get<{ Params: { id: string }; Querystring: { k?: number } }>(
@@ -294,6 +301,33 @@ function registerReadRoutes(app: FastifyInstance, ctx: Ctx): void {
 function indexedUserAnswer(served: ServedModel, raw: string, known: Id, row: number | undefined, k: number, filterSeen: boolean, exclude: Id[] | undefined, include: Id[] | undefined, context: string | undefined): string {
   const r = annTopK(served, { user: known, ...(row !== undefined ? { row } : {}) }, k, filterSeen, exclude, include);
   return answerByIndex(head({ user: raw, model: served.info.kind, context }), served.itemJson!, r.indices, r.scores);
+}
+
+/** A visitor's body, as the route's schema (S.visitorBody) lets it through. */
+type VisitorBody = { items?: (Id | { item: Id; value?: number })[]; basket?: Id[] } & Filters;
+
+/**
+ * POST /v1/recommendations for a validated body: the route answers with
+ * this, and so does its fast path (fastpath.ts) for a body that passed the
+ * route's own validator, so both send the same bytes.
+ */
+function visitorAnswer(ctx: Ctx, b: VisitorBody): string {
+  const served = ctx.served;
+  const history = [...(b.items ?? []), ...(b.basket ?? [])];
+  // Never recommend what is already in the basket (cross-sell, not substitutes of it).
+  const opts = options(b, ctx, idList(b.basket) ?? []);
+  const visitor = expandHistory(history);
+  return historyAnswer(served, visitor, opts, head({ model: served.info.kind, context: b.context }), hybridOptions(served, b.context, b.basket));
+}
+
+/**
+ * The body validator Fastify compiled for a route's `schema` object (its
+ * compiler compiles each schema object once: asked again for the same object,
+ * Ajv gives back the same function), or undefined before Fastify is ready.
+ */
+export function routeBodyValidator(app: FastifyInstance, schema: object, url: string): BodyValidator | undefined {
+  const compile = app.validatorCompiler;
+  return compile ? (compile({ schema, method: 'POST', url, httpPart: 'body' }) as BodyValidator) : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Plain GETs of the read routes answered ahead of Fastify:
- * `/v1/users/<id>/recommendations[?k=<k>]` and `/v1/items/<id>/similar[?k=<k>]`.
+ * `/v1/users/<id>/recommendations[?k=<k>]` and `/v1/items/<id>/similar[?k=<k>]`;
+ * and `POST /v1/recommendations` with a small JSON body (JsonPostRoute).
  *
  * - A cache hit (serve --cache N, the user route): the cache is keyed by the
  *   exact URL, and an entry exists only because that same URL was routed,
@@ -19,8 +20,20 @@
  * miss that is not plain, another method, another route, any other query
  * parameter or character, an unknown id, a user with live events, a closing
  * server) goes to Fastify unchanged, which validates and answers it as always.
+ *
+ * A JSON POST (JsonPostRoute: `POST /v1/recommendations`, no query): only
+ * with `Content-Type: application/json` (or `; charset=utf-8`, any case) and
+ * a body of 1 to maxBody bytes (4 KiB, less under a smaller bodyLimit). The
+ * body is parsed by the module Fastify's JSON parser uses (secure-json-parse,
+ * UTF-8 decoded, with its strictest settings), then checked by the route's
+ * own compiled validator, called as Fastify calls it (so its type coercions
+ * apply), and answered by the route's own function (app.ts visitorAnswer).
+ * Whatever fails any step, or throws, is lent to Fastify with its bytes, which
+ * answers it as always (400, 413, 415, ...). No second validator: a body is
+ * taken here only if the route's validator passes it.
  */
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import type { ResultCache } from './cache.js';
 import type { Metrics, RouteSeries } from './metrics.js';
 import { JSON_TYPE } from './json.js';
@@ -44,12 +57,81 @@ export interface PlainRoute {
   answer?: (raw: string, k: number | undefined, url: string) => string | undefined;
 }
 
+/**
+ * A route's body validator as Fastify calls it (lib/validation.js,
+ * validateParam): Ajv's compiled function, which may coerce values in place
+ * and, given the parent, replace the root.
+ */
+export type BodyValidator = ((data: unknown, parent?: { parentData: object; parentDataProperty: string }) => unknown) & { schemaEnv?: unknown };
+
+/** A POST route with a JSON body answered here: `POST <url>` exactly, `Content-Type: application/json`. */
+export interface JsonPostRoute {
+  /** The request target ('/v1/recommendations'; anything else, a query too, goes to Fastify). */
+  url: string;
+  /** The route's name in metrics. */
+  route: string;
+  /** Bodies longer than this (bytes) go to Fastify. */
+  maxBody: number;
+  /**
+   * The route's own compiled body validator (the function Fastify runs for
+   * it), or undefined while there is none yet (the request goes to Fastify).
+   */
+  validator: () => BodyValidator | undefined;
+  /** The route's answer to a body that passed the validator, or undefined to leave the request to the route. */
+  answer: (body: unknown) => string | undefined;
+}
+
 export interface FastPath {
   metrics: Metrics;
   /** The routes' largest k (larger ones are the routes' 400). */
   maxK: number;
   closing: () => boolean;
   routes: PlainRoute[];
+  /** POST routes answered here for a JSON body that passes their own validation. */
+  posts?: JsonPostRoute[];
+}
+
+/**
+ * Fastify's own JSON body parser (secure-json-parse, the module Fastify
+ * loads), with the strictest settings: a body with a `__proto__` or
+ * `constructor` key, which Fastify may refuse or strip, is not parsed here.
+ */
+const secureJson = createRequire(createRequire(import.meta.url).resolve('fastify'))('secure-json-parse') as {
+  parse(text: string, reviver: null, options: { protoAction: 'error'; constructorAction: 'error' }): unknown;
+};
+const STRICT = { protoAction: 'error', constructorAction: 'error' } as const;
+
+/**
+ * A JSON request body as Fastify's default parser reads it (the bytes
+ * decoded as UTF-8, then secure-json-parse), or undefined where that parser
+ * would fail or could differ: Fastify then answers it.
+ */
+export function parseJsonBody(payload: Buffer): { value: unknown } | undefined {
+  if (payload.length === 0) return undefined;
+  try {
+    return { value: secureJson.parse(payload.toString('utf8'), null, STRICT) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The request's body after the route's own validator, called as Fastify
+ * calls it (the root given its parent, so a coerced root is kept), or
+ * undefined unless the validator said a plain true (false: Fastify's 400;
+ * a promise or a custom result: Fastify's to handle).
+ */
+export function validateBody(validator: BodyValidator, value: unknown): { value: unknown } | undefined {
+  const holder = { body: value === undefined ? null : value };
+  const ok = validator.schemaEnv ? validator(holder.body, { parentData: holder, parentDataProperty: 'body' }) : validator(holder.body);
+  return ok === true ? { value: holder.body } : undefined;
+}
+
+/** Content types Fastify's JSON parser takes and this front reads (any other goes to Fastify, which decides). */
+function jsonContentType(type: string | undefined): boolean {
+  if (type === undefined || (type.length !== 16 && type.length !== 31)) return false;
+  const t = type.toLowerCase();
+  return t === 'application/json' || t === 'application/json; charset=utf-8';
 }
 
 /** Longest id answered here (Fastify's own limit on a path parameter is 100 characters). */
@@ -81,12 +163,18 @@ export function parsePlainUrl(url: string, prefix: string, suffix: string, maxK:
   return k <= maxK ? { id: url.slice(start, slash), k } : undefined;
 }
 
-/** What accept() found: the route (an index into FastPath.routes), and a cache hit or the plain request's id and k. */
+/** What accept() found for a GET: the route (an index into FastPath.routes), and a cache hit or the plain request's id and k. */
 interface Plan {
   route: number;
   hit: boolean;
   id: string;
   k: number | undefined;
+}
+
+/** What accept() found for a POST: the route (an index into FastPath.posts) and the validated body. */
+interface PostPlan {
+  post: number;
+  value: unknown;
 }
 
 /**
@@ -101,15 +189,26 @@ interface Plan {
 export class PlainRoutesFront implements FrontHandler {
   /** Each route's metrics series (looked up at its first answer). */
   private readonly series: (RouteSeries | undefined)[];
+  private readonly postSeries: (RouteSeries | undefined)[];
 
   constructor(private readonly fp: FastPath) {
     this.series = fp.routes.map(() => undefined);
+    this.postSeries = (fp.posts ?? []).map(() => undefined);
+  }
+
+  wantsBody(url: string, contentType: string | undefined, length: number): boolean {
+    const fp = this.fp;
+    if (!fp.posts || fp.closing() || !jsonContentType(contentType)) return false;
+    const post = fp.posts.find((p) => p.url === url);
+    return post !== undefined && length <= post.maxBody;
   }
 
   accept(req: FrontRequest): boolean {
     const fp = this.fp;
     const url = req.url;
+    if (req.method === 'POST') return (!fp.closing() || req.admitted) && this.acceptPost(req);
     if (fp.closing()) return false;
+    if (req.method !== 'GET') return false;
     for (let r = 0; r < fp.routes.length; r++) {
       const route = fp.routes[r]!;
       if (!url.startsWith(route.prefix)) continue;
@@ -127,13 +226,37 @@ export class PlainRoutesFront implements FrontHandler {
     return false;
   }
 
+  /** A POST to a JSON route: its body parsed as Fastify parses it and passed by the route's own validator, else Fastify's. */
+  private acceptPost(req: FrontRequest): boolean {
+    const posts = this.fp.posts ?? [];
+    const r = posts.findIndex((p) => p.url === req.url);
+    if (r < 0 || req.payload === undefined || req.payload.length > posts[r]!.maxBody) return false;
+    const validator = posts[r]!.validator();
+    if (!validator) return false;
+    const parsed = parseJsonBody(req.payload);
+    const valid = parsed && validateBody(validator, parsed.value);
+    if (!valid) return false;
+    req.plan = { post: r, value: valid.value } satisfies PostPlan;
+    return true;
+  }
+
   score(req: FrontRequest): string | undefined {
+    if (req.method === 'POST') {
+      const p = req.plan as PostPlan;
+      return this.fp.posts![p.post]!.answer(p.value);
+    }
     const p = req.plan as Plan;
     return this.fp.routes[p.route]!.answer!(p.id, p.k, req.url);
   }
 
   sent(req: FrontRequest): void {
     const fp = this.fp;
+    if (req.method === 'POST') {
+      const p = req.plan as PostPlan;
+      const series = (this.postSeries[p.post] ??= fp.metrics.series('POST', fp.posts![p.post]!.route));
+      fp.metrics.observe(series, 200, (performance.now() - req.t0) / 1000);
+      return;
+    }
     const p = req.plan as Plan;
     const route = fp.routes[p.route]!;
     if (p.hit) route.cache!.hits++;

@@ -20,6 +20,8 @@ export interface RequestHead {
   close: boolean;
   /** Body bytes (Content-Length; 0 without one). */
   contentLength: number;
+  /** The Content-Type value (trimmed; undefined without one, '' when there were several). */
+  contentType: string | undefined;
 }
 
 /** `<token> <target> HTTP/1.1` in text[0, eol): the position of the first space, or -1. */
@@ -78,6 +80,7 @@ export function parseHead(buf: Buffer, start: number, end: number): RequestHead 
   let close = false;
   let hosts = 0;
   let contentLength = -1;
+  let contentType: string | undefined;
   for (let i = eol + 2; i < text.length; ) {
     const e = text.indexOf('\r\n', i);
     let colon = i;
@@ -92,7 +95,7 @@ export function parseHead(buf: Buffer, start: number, end: number): RequestHead 
     }
     // Only the lengths of the names below are worth lower-casing and comparing.
     const n = colon - i;
-    if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 17) {
+    if (n === 4 || n === 6 || n === 7 || n === 10 || n === 12 || n === 14 || n === 17) {
       const value = text.slice(colon + 1, e).trim();
       switch (text.slice(i, colon).toLowerCase()) {
         case 'host':
@@ -108,6 +111,9 @@ export function parseHead(buf: Buffer, start: number, end: number): RequestHead 
           if (contentLength >= 0 || !/^[0-9]{1,12}$/.test(value)) return undefined;
           contentLength = Number(value);
           break;
+        case 'content-type':
+          contentType = contentType === undefined ? value : ''; // Node keeps the first of several: not ours to judge
+          break;
         case 'transfer-encoding':
         case 'expect':
         case 'upgrade':
@@ -118,5 +124,5 @@ export function parseHead(buf: Buffer, start: number, end: number): RequestHead 
   }
   // Node answers a missing Host itself (400), and a duplicate is not ours to judge.
   if (hosts !== 1) return undefined;
-  return { method, url: text.slice(sp + 1, eol - VERSION.length), close, contentLength: Math.max(contentLength, 0) };
+  return { method, url: text.slice(sp + 1, eol - VERSION.length), close, contentLength: Math.max(contentLength, 0), contentType };
 }

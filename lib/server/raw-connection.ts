@@ -15,6 +15,8 @@ import { SocketBridge, type BridgedConnection } from './node-bridge.js';
 const LENDS_BEFORE_NODE = 4;
 /** Bytes kept while a lent request is with Node before reading stops. */
 const MAX_HELD = 64 * 1024;
+/** Largest request body the front reads itself (a handler may ask for less); longer ones are lent at once. */
+const MAX_BODY = 16 * 1024;
 /** Node writes this when a head is too slow and no 'clientError' listener answers (node:_http_server). */
 const REQUEST_TIMEOUT = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n', 'latin1');
 
@@ -34,7 +36,9 @@ export interface ConnectionFront {
   /** Each answer's status line, content type and `content-length: `. */
   readonly answerPrefix: string;
   answerTails(): AnswerTails;
-  /** The handler takes this GET (its body may be set at once). */
+  /** The handler wants this POST's body read here (else the request is lent at once). */
+  wantsBody(url: string, contentType: string | undefined, length: number): boolean;
+  /** The handler takes this request (its answer's body may be set at once). */
   accept(req: QueuedRequest): boolean;
   /** Score this connection's queued requests with the rest of the turn, then call its answerQueued(). */
   scheduleScoring(conn: RawConnection): void;
@@ -46,17 +50,22 @@ export interface ConnectionFront {
   forget(conn: RawConnection): void;
 }
 
-/** A GET the front's handler accepted (a FrontRequest of socketfront.ts). */
+/** A request the front's handler accepted (a FrontRequest of socketfront.ts). */
 export class QueuedRequest {
   body: string | Buffer | undefined = undefined;
   plan: unknown = undefined;
   constructor(
+    readonly method: string,
     readonly url: string,
     readonly t0: number,
-    /** Its head's bytes (lent to Node if it is not answered here). */
+    /** Its bytes, head and body (lent to Node if it is not answered here). */
     readonly raw: Buffer,
     /** The client asked for `Connection: close`. */
     readonly close: boolean,
+    /** A POST's body (the end of raw); undefined for a GET. */
+    readonly payload: Buffer | undefined,
+    /** A POST whose head was read and wanted before its body came: answered even if the server began to close meanwhile. */
+    readonly admitted: boolean,
   ) {}
 }
 
@@ -71,8 +80,15 @@ const enum Mode {
 
 export class RawConnection implements BridgedConnection {
   private mode = Mode.Front;
-  /** Front: the start of a head not complete yet. */
+  /** Front: the start of a request not complete yet (a head, or a POST's head and the start of its body). */
   private partialHead: Buffer | undefined;
+  /**
+   * partialHead holds a complete head whose body is still coming: when that
+   * head was read (performance.now()), else 0. Only requestTimeout applies
+   * now, as in Node; and the request is answered here even if the server
+   * begins to close meanwhile (Node would have its request already).
+   */
+  private bodyPendingSince = 0;
   /** Bytes for Node: waiting for the queued answers to be written, or behind a lent request. */
   private held: Buffer[] | undefined;
   private heldBytes = 0;
@@ -121,7 +137,7 @@ export class RawConnection implements BridgedConnection {
   checkHeadTimeout(now: number, headersTimeout: number, requestTimeout: number): void {
     if (this.mode !== Mode.Front || this.headStart === 0 || this.batched) return;
     const age = now - this.headStart;
-    if ((headersTimeout > 0 && age > headersTimeout) || (requestTimeout > 0 && age > requestTimeout)) this.headTimedOut();
+    if ((headersTimeout > 0 && this.bodyPendingSince === 0 && age > headersTimeout) || (requestTimeout > 0 && age > requestTimeout)) this.headTimedOut();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -144,10 +160,18 @@ export class RawConnection implements BridgedConnection {
     if (!this.batched && (this.queue.length > 0 || this.held)) this.answerQueued();
   };
 
-  /** Parse the heads in partialHead + chunk: queue what the front answers, and stop at the first request for Node. */
+  /**
+   * Parse the requests in partialHead + chunk: queue what the front answers,
+   * and stop at the first request for Node. A POST whose body the handler
+   * wants is kept whole in partialHead until its last byte arrives (then
+   * parsed again: such bodies are small and rarely split).
+   */
   private readHeads(chunk: Buffer): void {
     const buf = this.partialHead ? Buffer.concat([this.partialHead, chunk]) : chunk;
     this.partialHead = undefined;
+    /** buf starts with a POST whose head was read and taken earlier. */
+    const pendingSince = this.bodyPendingSince;
+    this.bodyPendingSince = 0;
     const front = this.front;
     const now = performance.now();
     const n = buf.length;
@@ -168,26 +192,42 @@ export class RawConnection implements BridgedConnection {
         this.holdFrom(buf, pos, -1);
         break;
       }
-      const length = end + 4 - pos;
-      if (head.method !== 'GET' || head.contentLength !== 0 || front.closing) {
-        this.holdFrom(buf, pos, length + head.contentLength);
+      const length = end + 4 - pos + head.contentLength;
+      const get = head.method === 'GET' && head.contentLength === 0;
+      const admitted = pos === 0 && pendingSince > 0;
+      if (!admitted && (front.closing || !(get || (head.method === 'POST' && head.contentLength > 0 && head.contentLength <= MAX_BODY && front.wantsBody(head.url, head.contentType, head.contentLength))))) {
+        this.holdFrom(buf, pos, length);
         break;
       }
-      const req = new QueuedRequest(head.url, now, buf.subarray(pos, end + 4), head.close);
+      if (pos + length > n) {
+        // A POST's body still on its way.
+        this.partialHead = buf.subarray(pos);
+        this.bodyPendingSince = admitted ? pendingSince : now;
+        break;
+      }
+      const req = new QueuedRequest(head.method, head.url, admitted ? pendingSince : now, buf.subarray(pos, pos + length), head.close, get ? undefined : buf.subarray(end + 4, pos + length), admitted);
       if (!front.accept(req)) {
         this.holdFrom(buf, pos, length);
         break;
       }
       this.queue.push(req);
       if (req.body === undefined) front.scheduleScoring(this);
-      pos = end + 4;
+      pos += length;
       if (head.close) {
         this.ignoreInput = true; // Node would not answer what follows either
         break;
       }
     }
-    if (this.partialHead === undefined) this.headStart = 0;
-    else if (this.headStart === 0) this.headStart = now;
+    if (this.partialHead === undefined) {
+      this.headStart = 0;
+    } else {
+      if (this.headStart === 0) this.headStart = now;
+      if (this.keepAliveTimerSet) {
+        // Node's resetSocketTimeout: a request on its way is no longer idle time (its answer sets the timer again).
+        this.keepAliveTimerSet = false;
+        this.socket.setTimeout(0);
+      }
+    }
   }
 
   private holdFrom(buf: Buffer, pos: number, lendLength: number): void {
@@ -216,6 +256,7 @@ export class RawConnection implements BridgedConnection {
       if (this.partialHead) bytes.push(this.partialHead);
       if (this.held) bytes.push(...this.held);
       this.partialHead = undefined;
+      this.bodyPendingSince = 0;
       this.held = bytes;
       this.heldBytes = bytes.reduce((s, b) => s + b.length, 0);
       this.lendLength = q[k]!.raw.length;
@@ -413,9 +454,10 @@ export class RawConnection implements BridgedConnection {
       this.lendLength = -1; // with the rest of the bytes and the end, Node answers
       if (!this.batched && this.queue.length === 0) this.passHeldToNode();
     } else if (this.partialHead && !this.ignoreInput) {
-      // An incomplete head at the end: Node's parser gives its own error.
+      // An incomplete head or body at the end: Node's parser gives its own error.
       this.held = [this.partialHead];
       this.partialHead = undefined;
+      this.bodyPendingSince = 0;
       this.lendLength = -1;
       if (!this.batched && this.queue.length === 0) this.passHeldToNode();
     } else if (!this.batched && this.queue.length === 0) {

@@ -15,21 +15,32 @@
  * (http-head.ts says which heads are plain) is answered here, at once when
  * the answer is known (a cache hit), otherwise scored with the other requests
  * read in the same event-loop turn, in order per connection, with the headers
- * Node would write (Date, Connection, Keep-Alive). Any other plain request is
- * lent to Node through a bridge (node-bridge.ts) and the connection taken back
+ * Node would write (Date, Connection, Keep-Alive). So is a POST with a plain
+ * head and a Content-Length body (no Transfer-Encoding, no Expect) when the
+ * handler wants its body (wantsBody(): its route, content type and size):
+ * the front waits for the whole body (up to 16 KiB, the handler asks for
+ * less), then the handler parses and validates it in accept() as its route
+ * would. Any other plain request is lent to Node through a bridge
+ * (node-bridge.ts), head and body as received, and the connection taken back
  * after Node's answer; anything else (and a connection that keeps lending
  * without ever being answered here) is Node's for good, so Node answers it as
  * it always does (its own 400, 408, 431 and so on).
  *
  * Node's semantics kept for the connections read here: headersTimeout and
- * requestTimeout for a slow head (the 408 through 'clientError'),
- * keepAliveTimeout after an answer, `Connection: close`,
- * closeIdleConnections/closeAllConnections. Deliberate differences: on
- * server.close() the front answers what it has read, the last answer of each
- * connection with `Connection: close`, and closes the connection (Node would
- * wait for keepAliveTimeout); bytes pipelined after a `Connection: close`
- * request are ignored (Node calls them an error and Fastify writes a 400 at
- * once, dropping the answers still being computed). Servers with
+ * requestTimeout for a slow head, requestTimeout alone for a slow body once
+ * its head is in (the 408 through 'clientError'), keepAliveTimeout after an
+ * answer (stopped while a request is on its way, as Node's resetSocketTimeout
+ * does), `Connection: close`, a body cut by the client's end (Node gets the
+ * bytes and the end), closeIdleConnections/closeAllConnections. Deliberate
+ * differences: on server.close() the front answers what it has read (a POST
+ * whose head came before the close too, its body after), the last answer of
+ * each connection with `Connection: close`, and closes the connection (Node
+ * would wait for keepAliveTimeout); bytes pipelined after a `Connection:
+ * close` request are ignored (Node calls them an error and Fastify writes a
+ * 400 at once, dropping the answers still being computed); bytes Node's
+ * parser rejects right behind a POST answered here get that answer first,
+ * then Node's 400 (Node, still waiting for the body's 'end' in Fastify, would
+ * send the 400 alone; it answers a GET first, as here). Servers with
  * maxRequestsPerSocket or a connection timeout get no front.
  */
 import http from 'node:http';
@@ -37,12 +48,22 @@ import type { Socket } from 'node:net';
 import { RawConnection, watchLentRequest, type AnswerTails, type ConnectionFront } from './raw-connection.js';
 import type { SocketBridge } from './node-bridge.js';
 
-/** A GET the front may answer. */
+/** A GET, or a POST with its body read, that the front may answer. */
 export interface FrontRequest {
+  /** 'GET' (no body) or 'POST' (a body the handler asked for with wantsBody()). */
+  readonly method: string;
   /** The request target as sent (only bytes 0x21-0x7E). */
   readonly url: string;
   /** performance.now() when its head was read. */
   readonly t0: number;
+  /** A POST's body as received (its Content-Length bytes); undefined for a GET. */
+  readonly payload: Buffer | undefined;
+  /**
+   * A POST whose head wantsBody() took before its body had all come: if the
+   * server began to close meanwhile, accept() should still take it (Node and
+   * Fastify would have had its request from its head on, before the close).
+   */
+  readonly admitted: boolean;
   /** The answer's body, set by accept() when known at once or by score(). */
   body: string | Buffer | undefined;
   /** The handler's own note on the request (what accept() found). */
@@ -51,7 +72,13 @@ export interface FrontRequest {
 
 export interface FrontHandler {
   /**
-   * Take this GET (true) or leave it to Node (false). Set req.body for an
+   * A POST head to `url` with this Content-Type (undefined: none) and a body
+   * of `length` bytes (1 or more): read its body here (true, then accept()
+   * sees it) or lend the request to Node at once (false).
+   */
+  wantsBody(url: string, contentType: string | undefined, length: number): boolean;
+  /**
+   * Take this request (true) or leave it to Node (false). Set req.body for an
    * answer known now; otherwise score() is called in this turn's batch.
    */
   accept(req: FrontRequest): boolean;
@@ -148,6 +175,14 @@ export class SocketFront implements ConnectionFront {
 
   forget(conn: RawConnection): void {
     this.conns.delete(conn);
+  }
+
+  wantsBody(url: string, contentType: string | undefined, length: number): boolean {
+    try {
+      return this.handler.wantsBody(url, contentType, length);
+    } catch {
+      return false;
+    }
   }
 
   accept(req: FrontRequest): boolean {

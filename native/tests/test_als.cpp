@@ -635,6 +635,32 @@ TEST_CASE(invalid_input_is_rejected) {
   CHECK_THROWS(fit(CsrView::of(data.iu), CsrView::of(data.ui), cfg, opt, m));
 }
 
+TEST_CASE(malformed_matrices_are_rejected_not_read_out_of_bounds) {
+  Data data = make_data(10, 8, 0.5, 1);
+  Config cfg;
+  cfg.factors = 4;
+  Model m = init_model(CsrView::of(data.ui), cfg, 1);
+  FitOptions opt;
+  opt.iterations = 1;
+  CsrMatrix column = data.ui;
+  column.indices[0] = 1 << 30;  // a column far outside the item factors
+  CHECK_THROWS(fit(CsrView::of(column), CsrView::of(data.iu), cfg, opt, m));
+  CsrMatrix negative = data.iu;
+  negative.indices[0] = -5;
+  CHECK_THROWS(fit(CsrView::of(data.ui), CsrView::of(negative), cfg, opt, m));
+  CsrMatrix rows = data.ui;
+  rows.indptr[2] = rows.indptr[1] - 1;  // a row that ends before it starts
+  CHECK_THROWS(fit(CsrView::of(rows), CsrView::of(data.iu), cfg, opt, m));
+  std::vector<float> target(m.user_factors);
+  Side side;
+  side.fixed = m.item_factors.data();
+  side.n_fixed = m.items;
+  side.target = target.data();
+  const int32_t row = 0;
+  CHECK_THROWS(solve_rows(CsrView::of(column), &row, 1, side, nullptr, cfg, true, 1, nullptr));
+  fit(CsrView::of(data.ui), CsrView::of(data.iu), cfg, opt, m);  // the intact data still fits
+}
+
 TEST_CASE(cancellation_stops_training) {
   Data data = make_data(30, 20, 0.3, 1);
   Config cfg;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <memory>
@@ -827,7 +828,39 @@ double loss_with_gram(const CsrView& ui, const CsrView& iu, const Config& cfg, c
   return total / nnz;
 }
 
+// The rows' extents and the column indices address the factor arrays: a malformed matrix must be an error, not
+// an out-of-bounds read.
+void check_structure(const CsrView& m, const char* name) {
+  if (m.rows < 0 || m.cols < 0 || (m.rows > 0 && m.indptr[0] != 0))
+    throw_invalid(std::string(name) + ": expected a CSR matrix whose indptr starts at 0");
+  for (int64_t r = 0; r < m.rows; ++r)
+    if (m.indptr[r + 1] < m.indptr[r])
+      throw_invalid(std::string(name) + ": indptr decreases at row " + std::to_string(r) + " (a damaged matrix)");
+  const int64_t nnz = m.nnz();
+  for (int64_t e = 0; e < nnz; ++e)
+    if (m.indices[e] < 0 || m.indices[e] >= m.cols)
+      throw_invalid(std::string(name) + ": column index " + std::to_string(m.indices[e]) + " at entry " + std::to_string(e) +
+                    " is outside [0, " + std::to_string(m.cols) + ") (a damaged matrix)");
+}
+
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Solving in float32 overflows with extreme settings (regularization 1e30, or weights times alpha near the float
+// range): an error that says so, instead of factors that are NaN or infinite and score nothing.
+void check_finite(const float* v, size_t n, const char* what, const Config& cfg) {
+  for (size_t j = 0; j < n; ++j)
+    if (!std::isfinite(v[j]))
+      throw_invalid(std::string(what) + ": solving produced a non-finite value (float32 overflow); the settings are too extreme (alpha " +
+                    short_number(cfg.alpha) + ", unobservedWeight " + short_number(cfg.unobserved_weight) + ", regularization " +
+                    short_number(cfg.regularization) + "): lower them, or scale the interaction weights down");
+}
+
 void check_values(const CsrView& m, const Config& cfg) {
+  check_structure(m, "matrix");
   const int64_t nnz = m.nnz();
   for (int64_t e = 0; e < nnz; ++e) {
     const float v = m.data[e];
@@ -1014,6 +1047,7 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
   validate(cfg);
   check_model(ui, iu, cfg, model);
   check_values(ui, cfg);
+  check_structure(iu, "itemUsers");
   const std::vector<int32_t> user_order = longest_first(ui), item_order = longest_first(iu);
   Side users, items;
   users.fixed = model.item_factors.data();
@@ -1114,6 +1148,10 @@ FitResult fit(const CsrView& ui, const CsrView& iu, const Config& cfg, const Fit
     double loss = 0.0 / 0.0;
     if (opt.compute_loss) loss = loss_with_gram(ui, iu, cfg, model, item_gram, opt.threads);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    check_finite(model.user_factors.data(), model.user_factors.size(), "userFactors", cfg);
+    check_finite(model.item_factors.data(), model.item_factors.size(), "itemFactors", cfg);
+    check_finite(model.user_bias.data(), model.user_bias.size(), "userBias", cfg);
+    check_finite(model.item_bias.data(), model.item_bias.size(), "itemBias", cfg);
     result.loss = loss;
     if (opt.progress) opt.progress(it, seconds, loss);
   }
@@ -1143,6 +1181,12 @@ void solve_rows(const CsrView& m, const int32_t* rows, size_t n_rows, const Side
   std::vector<float> base, base_rhs;
   shared_terms(side, fixed_gram, cfg, aug, threads, base, base_rhs);
   run_rows(m, rows, n_rows, side, data_or_null(base), cfg, exact, threads, cancel, nullptr, data_or_null(base_rhs));
+  const size_t k = cfg.factors;
+  for (size_t i = 0; i < n_rows; ++i) {
+    const size_t r = static_cast<size_t>(rows[i]);
+    check_finite(side.target + r * k, k, "factors", cfg);
+    if (side.target_bias) check_finite(side.target_bias + r, 1, "bias", cfg);
+  }
 }
 
 FoldInPlan plan_fold_in(const Side& side, const float* fixed_gram, const Config& cfg) {
