@@ -1211,6 +1211,8 @@ void fold_in(const FoldInPlan& plan, const CsrView& history, float* x, float* bi
   *bias = 0.0f;
   const int32_t row = 0;
   run_rows(history, &row, 1, side, data_or_null(plan.base), cfg, true, 1, nullptr, nullptr, data_or_null(plan.base_rhs));
+  check_finite(x, cfg.factors, "factors", cfg);
+  check_finite(bias, 1, "bias", cfg);
 }
 
 std::vector<float> explain(const CsrView& history, const Side& side, const float* fixed_gram, const Config& cfg,
