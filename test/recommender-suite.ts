@@ -153,6 +153,16 @@ export function recommenderSuite(name: string, c: SuiteCase): void {
       expect(Array.from(byIndex.indices.subarray(0, m.recommend('u4', { k: 8 }).indices.length))).toEqual(Array.from(m.recommend('u4', { k: 8 }).indices));
     });
 
+    it('an include list that names no known item returns nothing (native scoring reads an empty list as no restriction)', async () => {
+      const ds = await randomData();
+      const m = await c.make().fit(ds, c.fitOptions);
+      for (const include of [[], ['not-an-item']]) {
+        expect(m.recommend('u1', { k: 5, include }).items).toEqual([]);
+        const batch = await m.recommendMany(['u1', 'u2'], { k: 5, include });
+        expect(Array.from(batch.indices)).toEqual(new Array(10).fill(-1));
+      }
+    });
+
     it('k larger than the catalog returns what there is', async () => {
       const ds = await randomData();
       const m = await c.make().fit(ds, c.fitOptions);

@@ -7,7 +7,7 @@ import type { CsrArrays } from '../binding.js';
 import { Dataset } from '../data/dataset.js';
 import { IdMap, isId, type Id } from '../data/idmap.js';
 import { InvalidArgumentError, NotFittedError } from '../errors.js';
-import type { BatchOptions, History, ModelState, RecommendOptions, Recommendations } from '../recommender.js';
+import type { BatchOptions, BatchRecommendations, History, ModelState, RecommendOptions, Recommendations } from '../recommender.js';
 import { abortSignal, boolean, func, integer, invalid, knownOptions, threads as checkThreads } from '../validate.js';
 
 /** What a trained model keeps of its dataset. A Dataset satisfies it. */
@@ -75,6 +75,12 @@ export function resolveRecommendOptions(options: RecommendOptions | undefined, i
 /** An include list naming no known item allows nothing (native scoring reads an empty list as no restriction). */
 export function includesNothing(o: ResolvedOptions): boolean {
   return o.include !== null && o.include.length === 0;
+}
+
+/** A batch answer with no items: every row padded (-1 / -Infinity), as when fewer than k items qualify. */
+export function emptyBatch(count: number, k: number): BatchRecommendations {
+  const slots = count * k;
+  return { k, count, indices: new Int32Array(slots).fill(-1), scores: new Float32Array(slots).fill(-Infinity) };
 }
 
 export interface ResolvedBatchOptions extends ResolvedOptions {

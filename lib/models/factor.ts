@@ -13,7 +13,7 @@ import { callAsync, callSync, cancelFlag } from '../native.js';
 import type { NativeHandle } from '../binding.js';
 import { DimensionMismatchError } from '../errors.js';
 import type { BatchRecommendations, Recommendations } from '../recommender.js';
-import { includesNothing, toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
+import { emptyBatch, includesNothing, toRecommendations, type ResolvedBatchOptions, type ResolvedOptions, type TrainingData } from './common.js';
 import { csrRow } from '../data/dataset.js';
 
 /** Item factor values up to which recommend() builds the norm order synchronously (100,000 x 64: ~25 ms). */
@@ -73,10 +73,7 @@ export class FactorScorer {
 
   /** Top-k for rows of a users x dim factor matrix (training users: their seen items come from the training matrix). */
   async recommendMany(userFactors: Float32Array, rows: Int32Array, options: ResolvedBatchOptions): Promise<BatchRecommendations> {
-    if (includesNothing(options)) {
-      const slots = rows.length * options.k;
-      return { k: options.k, count: rows.length, indices: new Int32Array(slots).fill(-1), scores: new Float32Array(slots).fill(-Infinity) };
-    }
+    if (includesNothing(options)) return emptyBatch(rows.length, options.k);
     const { flag, release } = cancelFlag(options.signal);
     const total = rows.length;
     const onProgress = options.onProgress;

@@ -26,6 +26,8 @@ import type {
 import { integer, knownOptions } from '../validate.js';
 import {
   assertFitted,
+  emptyBatch,
+  includesNothing,
   checkState,
   historyOf,
   itemIndexOf,
@@ -151,6 +153,7 @@ export class ItemKnnModel implements Recommender, Persistable {
 
   private score(sources: Int32Array, weights: Float32Array, seen: Int32Array | null, o: ReturnType<typeof resolveRecommendOptions>): Recommendations {
     const s = this.fittedState();
+    if (includesNothing(o)) return toRecommendations(s.data.items, new Int32Array(0), new Float32Array(0));
     const r = callSync((n) => n.sparseTopK(s.neighbours, sources, weights, seen, o.exclude, o.include, o.k));
     return toRecommendations(s.data.items, r.indices, r.scores);
   }
@@ -173,6 +176,7 @@ export function neighboursFromState(state: ModelState, rows: number): CsrArrays 
 
 /** Batched neighbourhood scoring: row r scores with the sources of row rows[r] of `sources`. */
 export async function sparseTopKMany(m: CsrArrays, sources: CsrArrays, rows: Int32Array, seen: CsrArrays | null, o: ResolvedBatchOptions): Promise<BatchRecommendations> {
+  if (includesNothing(o)) return emptyBatch(rows.length, o.k);
   const { flag, release } = cancelFlag(o.signal);
   const total = rows.length;
   const onProgress = o.onProgress;

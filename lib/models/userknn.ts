@@ -27,6 +27,7 @@ import { integer, knownOptions } from '../validate.js';
 import {
   assertFitted,
   checkState,
+  includesNothing,
   historyOf,
   itemIndexOf,
   loadTrainingData,
@@ -189,6 +190,7 @@ export class UserKnnModel implements Recommender, Persistable {
 
   private score(sources: Int32Array, weights: Float32Array, seen: Int32Array | null, o: ResolvedOptions): Recommendations {
     const s = this.fittedState();
+    if (includesNothing(o)) return toRecommendations(s.data.items, new Int32Array(0), new Float32Array(0));
     const r = callSync((n) => n.sparseTopK(s.data.matrix, sources, weights, seen, o.exclude, o.include, o.k));
     return toRecommendations(s.data.items, r.indices, r.scores);
   }
