@@ -152,3 +152,9 @@ function rowCounts(m: CsrArrays): Int32Array {
   for (let r = 0; r < m.rows; r++) out[r] = Number(m.indptr[r + 1]! - m.indptr[r]!);
   return out;
 }
+
+/** `value` as a Dataset: a look-alike object would reach native code without the structure it relies on. */
+export function datasetArg(name: string, value: unknown): Dataset {
+  if (!(value instanceof Dataset)) throw invalid(name, 'a Dataset (Dataset.build(interactions))', value);
+  return value;
+}

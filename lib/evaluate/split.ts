@@ -19,7 +19,7 @@
  * default (coldStart: 'exclude'), cold users are left out of `users` (the users
  * evaluate scores) and cold items out of every user's relevant set.
  */
-import { Dataset, type DatasetOptions, type EventLog } from '../data/dataset.js';
+import { Dataset, datasetArg, type DatasetOptions, type EventLog } from '../data/dataset.js';
 import { InvalidArgumentError } from '../errors.js';
 import { integer, invalid, knownOptions, number, oneOf, threads as checkThreads } from '../validate.js';
 import { deriveSeed, Random } from './random.js';
@@ -122,7 +122,7 @@ const DEFAULT_SEED = 42;
 
 /** Random hold-out per user, by distinct (user, item) pairs. */
 export async function randomSplit(dataset: Dataset, options: RandomSplitOptions = {}): Promise<Split> {
-  checkDataset(dataset);
+  datasetArg('dataset', dataset);
   knownOptions('options', options, [...COMMON, 'fraction', 'count', 'minTrain', 'seed']);
   const holdout = resolveHoldout('options', options.fraction, options.count, 0.2);
   const minTrain = integer('options.minTrain', options.minTrain ?? 1, 0);
@@ -139,7 +139,7 @@ export async function randomSplit(dataset: Dataset, options: RandomSplitOptions 
 
 /** Per user, the k latest events are test. Needs timestamps on every event. */
 export async function leaveLastKSplit(dataset: Dataset, options: LeaveLastKOptions = {}): Promise<Split> {
-  checkDataset(dataset);
+  datasetArg('dataset', dataset);
   knownOptions('options', options, [...COMMON, 'k', 'minTrain']);
   const k = integer('options.k', options.k ?? 1, 1);
   const minTrain = integer('options.minTrain', options.minTrain ?? 1, 0);
@@ -155,7 +155,7 @@ export async function leaveLastKSplit(dataset: Dataset, options: LeaveLastKOptio
 
 /** A global time cut-off: events with timestamp >= cutoff are test. Needs timestamps on every event. */
 export async function timeSplit(dataset: Dataset, options: TimeSplitOptions): Promise<Split> {
-  checkDataset(dataset);
+  datasetArg('dataset', dataset);
   knownOptions('options', options, [...COMMON, 'cutoff', 'fraction']);
   if (options === undefined || (options.cutoff === undefined) === (options.fraction === undefined)) {
     throw invalid('options', 'exactly one of { cutoff } (epoch ms or Date) or { fraction } (of events in test)', options);
@@ -172,7 +172,7 @@ export async function timeSplit(dataset: Dataset, options: TimeSplitOptions): Pr
 
 /** k-fold cross-validation: each user's distinct items are dealt over the folds at random. Returns one split per fold. */
 export async function kFoldSplits(dataset: Dataset, options: KFoldOptions = {}): Promise<Split[]> {
-  checkDataset(dataset);
+  datasetArg('dataset', dataset);
   knownOptions('options', options, [...COMMON, 'folds', 'seed']);
   const folds = integer('options.folds', options.folds ?? 5, 2);
   const seed = integer('options.seed', options.seed ?? DEFAULT_SEED, 0, 2 ** 32 - 1);
@@ -424,6 +424,3 @@ function requireTimestamps(log: EventLog, what: string): void {
   }
 }
 
-function checkDataset(dataset: unknown): void {
-  if (!(dataset instanceof Dataset)) throw invalid('dataset', 'a Dataset (Dataset.build(interactions))', dataset);
-}

@@ -17,7 +17,7 @@
  * or (n_u + w0 * n_items)^nu ('frequency'; w0 = 0 for explicit).
  */
 import type { AlsNativeConfig, AlsNativeSide, NativeHandle } from '../binding.js';
-import type { Dataset } from '../data/dataset.js';
+import { datasetArg, type Dataset } from '../data/dataset.js';
 import { csrRow } from '../data/dataset.js';
 import type { Id } from '../data/idmap.js';
 import { DimensionMismatchError, InvalidArgumentError } from '../errors.js';
@@ -38,7 +38,6 @@ import { abortSignal, boolean, func, integer, invalid, knownOptions, number, one
 import {
   assertFitted,
   checkState,
-  datasetArg,
   historyOf,
   itemIndexOf,
   loadTrainingData,

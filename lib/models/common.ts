@@ -4,7 +4,7 @@
  * (id maps and the training matrix, for filterSeen and fold-in).
  */
 import type { CsrArrays } from '../binding.js';
-import { Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { IdMap, isId, type Id } from '../data/idmap.js';
 import { InvalidArgumentError, NotFittedError } from '../errors.js';
 import type { BatchOptions, BatchRecommendations, History, ModelState, RecommendOptions, Recommendations } from '../recommender.js';
@@ -16,12 +16,6 @@ export interface TrainingData {
   items: IdMap;
   /** users x items training matrix (seen items, fold-in histories). */
   matrix: CsrArrays;
-}
-
-/** `value` as a Dataset: a look-alike object would reach native code without the structure it relies on. */
-export function datasetArg(name: string, value: unknown): Dataset {
-  if (!(value instanceof Dataset)) throw invalid(name, 'a Dataset (Dataset.build(interactions))', value);
-  return value;
 }
 
 /** Keep only what a model needs of a dataset (lets the Dataset be collected). */
